@@ -1,0 +1,34 @@
+# The same commands for people and CI. `make demo` and `make test` install everything first.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/inventory_sync
+
+.PHONY: demo test lint services bench install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	INVENTORY_SYNC_DEMO=1 $(PY) manage.py demo
+
+services:
+	scripts/services.sh
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=lint $(PY) manage.py makemigrations --check --dry-run
+
+test: $(VENV)/.installed services lint
+	DATABASE_URL=$(DATABASE_URL_TEST) $(VENV)/bin/pytest -n 2 --create-db
+
+bench: $(VENV)/.installed services
+	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench $(PY) manage.py migrate --verbosity 0
+	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench $(PY) bench/ledger_ingest.py

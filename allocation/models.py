@@ -1,0 +1,1 @@
+# Rules, reservations, bundles and velocity tiers arrive with the allocation engine.

@@ -1,0 +1,1 @@
+# Channel, Listing, InboundEvent, ChannelOrder and PushAttempt arrive with the channel lanes.

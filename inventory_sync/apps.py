@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class InventorySyncConfig(AppConfig):
+    """The project package as an app only to host process-wiring commands (demo)."""
+
+    name = "inventory_sync"
+    verbose_name = "inventory-sync"

@@ -1,0 +1,134 @@
+"""One command for the whole demo: database, demo catalog, web console, worker and scheduler."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo"  # noqa: S105 - printed on start; the demo binds to 127.0.0.1 only
+
+
+def _free_port(preferred: int) -> int:
+    for port in [preferred, *range(preferred + 1, preferred + 50)]:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise CommandError(f"No free port between {preferred} and {preferred + 49}.")
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed the demo catalog and run console + worker + scheduler until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--no-worker", action="store_true", help="Run the console only")
+
+    def handle(self, *args, port, no_worker, **options):
+        self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_demo")
+        user_model = get_user_model()
+        if not user_model.objects.filter(username=DEMO_USER).exists():
+            user_model.objects.create_superuser(DEMO_USER, "demo@example.com", DEMO_PASSWORD)
+
+        port = _free_port(port)
+        env = {**os.environ, "INVENTORY_SYNC_DEMO": "1"}
+        python = sys.executable
+        commands = {
+            "web": [
+                python,
+                "-m",
+                "gunicorn",
+                "inventory_sync.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--log-level",
+                "warning",
+            ],
+        }
+        if not no_worker:
+            commands["worker"] = [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "inventory_sync",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "-Q",
+                "ingest,push,default,celery",
+            ]
+            commands["beat"] = [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "inventory_sync",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(settings.VAR_DIR / "celerybeat-schedule"),
+            ]
+        children: dict[str, subprocess.Popen] = {}
+        for name, command in commands.items():
+            children[name] = subprocess.Popen(
+                command, env={**env, "INVENTORY_SYNC_PROCESS": f"inventory-sync-{name}"}
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nConsole: http://127.0.0.1:{port}/  (user {DEMO_USER!r}, password {DEMO_PASSWORD!r})\n"
+                f"API docs: http://127.0.0.1:{port}/api/v1/docs/\n"
+                f"Running: {', '.join(children)}. Press Ctrl-C to stop.\n"
+            )
+        )
+        self.stdout.flush()
+
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        failed = None
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    failed = f"{name} exited with code {child.returncode}"
+                    stopping = True
+            time.sleep(0.5)
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if failed:
+            raise CommandError(f"Demo stopped: {failed}.")
+        self.stdout.write("Demo stopped.")

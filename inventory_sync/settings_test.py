@@ -1,0 +1,17 @@
+"""Test settings: the production module with speed knobs only. Tests always run on PostgreSQL."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/inventory_sync")
+os.environ.setdefault("SECRET_KEY", "test-only-secret")
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
+from inventory_sync.settings import *  # noqa: E402,F403
+from inventory_sync.settings import DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise RuntimeError("the test suite runs on PostgreSQL: set DATABASE_URL to a postgres:// URL")
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,215 @@
+"""REST API of the ledger: catalog CRUD, events (POST records one), balances (read only)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db import IntegrityError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from inventory_sync.lib.api import StrictIntegerField
+from inventory_sync.lib.errors import Conflict
+
+from . import selectors, services
+from .models import CODE_VALIDATOR, Balance, Bucket, EventKind, InventoryEvent, Location, Sku
+from .rules import MAX_LINES, MAX_QUANTITY, InboundStage
+
+API_KEY_PREFIX = "api:"
+
+
+class SkuSerializer(serializers.ModelSerializer):
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=50, required=False
+    )
+    weight_grams = StrictIntegerField(
+        min_value=0, max_value=10_000_000, required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Sku
+        fields = ["code", "title", "barcode", "weight_grams", "is_bundle", "tags", "velocity_tier"]
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = [
+            "code",
+            "name",
+            "kind",
+            "region",
+            "time_zone",
+            "can_ship",
+            "can_pickup",
+            "is_active",
+        ]
+
+
+class _CatalogViewSet(viewsets.ModelViewSet):
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        try:
+            serializer.save()
+        except IntegrityError as exc:  # a concurrent create of the same code
+            raise Conflict(f"Could not save: {exc}") from exc
+
+
+class SkuViewSet(_CatalogViewSet):
+    """Canonical SKUs. Deleting a SKU with ledger history is refused (409)."""
+
+    queryset = Sku.objects.order_by("code")
+    serializer_class = SkuSerializer
+    filterset_fields = ["is_bundle", "velocity_tier", "barcode"]
+
+
+class LocationViewSet(_CatalogViewSet):
+    """Stock locations: warehouses, stores, 3PLs and FBA pools."""
+
+    queryset = Location.objects.order_by("code")
+    serializer_class = LocationSerializer
+    filterset_fields = ["kind", "region", "is_active"]
+
+
+class EventLineInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, validators=[CODE_VALIDATOR])
+    location = serializers.CharField(max_length=64, validators=[CODE_VALIDATOR])
+    quantity = StrictIntegerField(min_value=0, max_value=MAX_QUANTITY)
+    bucket = serializers.ChoiceField(choices=Bucket.choices, required=False)
+    to_location = serializers.CharField(max_length=64, required=False, validators=[CODE_VALIDATOR])
+    stage = serializers.ChoiceField(choices=[(s, s) for s in InboundStage.ALL], required=False)
+
+
+class EventInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    lines = EventLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+    occurred_at = serializers.DateTimeField(required=False)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reference = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class EntryOutput(serializers.Serializer):
+    sku = serializers.CharField(source="sku.code")
+    location = serializers.CharField(source="location.code")
+    bucket = serializers.CharField()
+    delta = serializers.IntegerField()
+
+
+class EventOutput(serializers.ModelSerializer):
+    lines = serializers.JSONField(source="payload.lines")
+    entries = EntryOutput(many=True)
+
+    class Meta:
+        model = InventoryEvent
+        fields = [
+            "id",
+            "kind",
+            "source",
+            "idempotency_key",
+            "occurred_at",
+            "recorded_at",
+            "actor",
+            "reason",
+            "reference",
+            "lines",
+            "entries",
+        ]
+
+
+class EventFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="entries__sku__code", distinct=True)
+    location = django_filters.CharFilter(field_name="entries__location__code", distinct=True)
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = InventoryEvent
+        fields = ["kind", "source", "reference"]
+
+
+class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Ledger events. POST records one; the `Idempotency-Key` header is required.
+
+    The same key with the same body answers with the original event (header
+    `Idempotent-Replayed: true`); the same key with a different body answers 409.
+    """
+
+    serializer_class = EventOutput
+    filterset_class = EventFilter
+
+    def get_queryset(self):  # type: ignore[override]
+        return selectors.event_list()
+
+    @extend_schema(
+        request=EventInput,
+        responses={201: EventOutput},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Unique per business fact; a retry must reuse it.",
+            )
+        ],
+    )
+    def create(self, request: Request) -> Response:
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if not key or len(key) > 200:
+            return Response(
+                {
+                    "code": "invalid",
+                    "detail": "The Idempotency-Key header is required (1-200 characters).",
+                    "errors": {"Idempotency-Key": "Required, 1-200 characters."},
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        payload = EventInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        recorded = services.record_event(
+            kind=data["kind"],
+            lines=[services.EventLine(**line) for line in data["lines"]],
+            idempotency_key=API_KEY_PREFIX + key,
+            source="api",
+            occurred_at=data.get("occurred_at"),
+            actor=getattr(request.user, "username", "") or "",
+            reason=data["reason"],
+            reference=data["reference"],
+        )
+        event = selectors.event_list().get(pk=recorded.event.pk)
+        headers = {} if recorded.created else {"Idempotent-Replayed": "true"}
+        return Response(EventOutput(event).data, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class BalanceOutput(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku.code")
+    location = serializers.CharField(source="location.code")
+
+    class Meta:
+        model = Balance
+        fields = ["sku", "location", "bucket", "quantity", "version", "updated_at"]
+
+
+class BalanceFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="sku__code")
+    location = django_filters.CharFilter(field_name="location__code")
+    bucket = django_filters.ChoiceFilter(choices=Bucket.choices)
+
+    class Meta:
+        model = Balance
+        fields = ["sku", "location", "bucket"]
+
+
+class BalanceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Current balances per SKU, location and bucket (each equals the sum of its entries)."""
+
+    serializer_class = BalanceOutput
+    filterset_class = BalanceFilter
+
+    def get_queryset(self):  # type: ignore[override]
+        return selectors.balance_list()

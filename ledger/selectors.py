@@ -1,0 +1,163 @@
+"""Reads of the ledger for the console, the API and the checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from .models import Balance, Bucket, InventoryEvent, LedgerEntry, Location, Sku
+
+
+def sku_list(*, search: str = "") -> QuerySet[Sku]:
+    skus = Sku.objects.all()
+    if search:
+        skus = skus.filter(
+            Q(code__icontains=search) | Q(title__icontains=search) | Q(barcode=search)
+        )
+    return (
+        skus.annotate(
+            on_hand=Sum("balances__quantity", filter=Q(balances__bucket=Bucket.ON_HAND), default=0),
+            committed=Sum(
+                "balances__quantity", filter=Q(balances__bucket=Bucket.COMMITTED), default=0
+            ),
+            reserved=Sum(
+                "balances__quantity", filter=Q(balances__bucket=Bucket.RESERVED), default=0
+            ),
+            unsellable=Sum(
+                "balances__quantity", filter=Q(balances__bucket=Bucket.UNSELLABLE), default=0
+            ),
+            incoming=Sum(
+                "balances__quantity", filter=Q(balances__bucket=Bucket.INCOMING), default=0
+            ),
+        )
+        .annotate(available=F("on_hand") - F("committed") - F("reserved") - F("unsellable"))
+        .order_by("code")
+    )
+
+
+@dataclass(frozen=True)
+class LocationBalances:
+    location: Location
+    quantities: dict[str, int]
+
+    @property
+    def available(self) -> int:
+        q = self.quantities
+        return q["on_hand"] - q["committed"] - q["reserved"] - q["unsellable"]
+
+
+def sku_balances_by_location(*, sku: Sku) -> list[LocationBalances]:
+    """One row per location that ever held the SKU, every bucket filled in (0 when absent)."""
+    rows: dict[int, LocationBalances] = {}
+    for balance in (
+        Balance.objects.filter(sku=sku)
+        .select_related("location")
+        .order_by("location__code", "bucket")
+    ):
+        row = rows.get(balance.location_id)
+        if row is None:
+            row = LocationBalances(
+                location=balance.location, quantities=dict.fromkeys(Bucket.values, 0)
+            )
+            rows[balance.location_id] = row
+        row.quantities[balance.bucket] = balance.quantity
+    return list(rows.values())
+
+
+def sku_entries(*, sku: Sku) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(sku=sku).select_related("event", "location").order_by("-id")
+
+
+def event_list() -> QuerySet[InventoryEvent]:
+    return InventoryEvent.objects.prefetch_related("entries__sku", "entries__location").order_by(
+        "-id"
+    )
+
+
+def balance_list() -> QuerySet[Balance]:
+    return Balance.objects.select_related("sku", "location").order_by(
+        "sku__code", "location__code", "bucket"
+    )
+
+
+def ledger_totals() -> dict[str, int]:
+    totals = dict.fromkeys(Bucket.values, 0)
+    for row in Balance.objects.values("bucket").annotate(total=Sum("quantity")):
+        totals[row["bucket"]] = row["total"]
+    totals["available"] = (
+        totals["on_hand"] - totals["committed"] - totals["reserved"] - totals["unsellable"]
+    )
+    totals["skus"] = Sku.objects.count()
+    totals["locations"] = Location.objects.count()
+    totals["events"] = InventoryEvent.objects.count()
+    totals["dirty_skus"] = Sku.objects.filter(allocation_dirty_since__isnull=False).count()
+    return totals
+
+
+def oversold_accounts(*, limit: int = 20) -> list[dict[str, object]]:
+    """SKU/locations whose committed and held units exceed what is on hand (available < 0)."""
+    rows = (
+        Balance.objects.values("sku__code", "location__code")
+        .annotate(
+            on_hand=Sum("quantity", filter=Q(bucket=Bucket.ON_HAND), default=0),
+            held=Sum(
+                "quantity",
+                filter=Q(bucket__in=[Bucket.COMMITTED, Bucket.RESERVED, Bucket.UNSELLABLE]),
+                default=0,
+            ),
+            accounts=Count("id"),
+        )
+        .order_by("sku__code", "location__code")
+    )
+    out = []
+    for row in rows:
+        if row["held"] > row["on_hand"]:
+            out.append({**row, "available": row["on_hand"] - row["held"]})
+            if len(out) >= limit:
+                break
+    return out
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    sku: str
+    location: str
+    bucket: str
+    stored: int | None
+    from_entries: int
+
+
+def ledger_mismatches() -> list[Mismatch]:
+    """Every balance that differs from the sum of its entries (I2), incl. missing rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH sums AS (
+                SELECT sku_id, location_id, bucket, SUM(delta) AS total
+                FROM ledger_ledgerentry GROUP BY sku_id, location_id, bucket
+            )
+            SELECT s.code, l.code, x.bucket, x.stored, x.from_entries FROM (
+                SELECT COALESCE(b.sku_id, e.sku_id) AS sku_id,
+                       COALESCE(b.location_id, e.location_id) AS location_id,
+                       COALESCE(b.bucket, e.bucket) AS bucket,
+                       b.quantity AS stored, COALESCE(e.total, 0) AS from_entries
+                FROM ledger_balance b
+                LEFT JOIN sums e ON e.sku_id = b.sku_id AND e.location_id = b.location_id
+                    AND e.bucket = b.bucket
+                UNION ALL
+                SELECT e.sku_id, e.location_id, e.bucket, NULL, e.total
+                FROM sums e
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM ledger_balance b WHERE b.sku_id = e.sku_id
+                    AND b.location_id = e.location_id AND b.bucket = e.bucket
+                )
+            ) x
+            JOIN ledger_sku s ON s.id = x.sku_id
+            JOIN ledger_location l ON l.id = x.location_id
+            WHERE x.stored IS NULL OR x.stored <> x.from_entries
+            ORDER BY s.code, l.code, x.bucket
+            """
+        )
+        return [Mismatch(*row) for row in cursor.fetchall()]

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "ledger"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("skus/", views.sku_list, name="sku-list"),
+    path("skus/<str:code>/", views.sku_detail, name="sku-detail"),
+]

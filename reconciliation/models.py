@@ -1,0 +1,1 @@
+# Reconciliation runs, drift, sales halts and alerts arrive with reconciliation.
