@@ -29,9 +29,12 @@ def recorded(sku, warehouse, receive):
     ],
 )
 def test_postgres_refuses_changes_to_history(recorded, statement):
-    with pytest.raises(DatabaseError, match="ledger is append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
+    with (
+        pytest.raises(DatabaseError, match="ledger is append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement)
     assert LedgerEntry.objects.get().delta == 5
     assert InventoryEvent.objects.get().reason == ""
 
