@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from inventory_sync.lib.errors import DomainError
 
@@ -59,7 +60,18 @@ class EventLine:
     stage: str | None = None  # inbound stage change: announced | cancelled | received
 
     def as_dict(self) -> dict[str, object]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        data: dict[str, object] = {
+            "sku": self.sku,
+            "location": self.location,
+            "quantity": self.quantity,
+        }
+        if self.bucket is not None:
+            data["bucket"] = self.bucket
+        if self.to_location is not None:
+            data["to_location"] = self.to_location
+        if self.stage is not None:
+            data["stage"] = self.stage
+        return data
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class EventRequest:
     reason: str = ""
     reference: str = ""
 
+    @cached_property
     def fingerprint(self) -> str:
         """Digest of what the caller said; a retry must say the same thing under one key."""
         body = {
@@ -88,6 +101,7 @@ class EventRequest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_KINDS = frozenset(EventKind.values)
 # Kinds whose quantity replaces a bucket rather than moving units.
 ABSOLUTE_KINDS = frozenset({EventKind.CYCLE_COUNT, EventKind.FBA_SNAPSHOT})
 # Kinds that only add units: they never need the current balance to be applied safely.
@@ -115,7 +129,7 @@ def available(quantity_of: Callable[[str], int]) -> int:
 def validate_request(request: EventRequest) -> None:
     """Shape checks that need no database; raises InvalidEvent with per-field errors."""
     errors: dict[str, str] = {}
-    if request.kind not in EventKind.values:
+    if request.kind not in _KINDS:
         errors["kind"] = f"Unknown event kind {request.kind!r}."
     if not request.idempotency_key or len(request.idempotency_key) > 255:
         errors["idempotency_key"] = "Required, at most 255 characters."

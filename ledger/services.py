@@ -10,12 +10,14 @@ Lock rules (every writer follows them, so concurrent writers never deadlock):
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -107,8 +109,7 @@ def record_event(
     with transaction.atomic():
         written = _record_locked([request])
     if written:
-        event, entries = written[0]
-        return RecordedEvent(event=event, entries=entries, created=True)
+        return written[0].as_recorded()
     return _existing(request)
 
 
@@ -140,7 +141,7 @@ def record_events(requests: Sequence[EventRequest], *, chunk_size: int = 1000) -
             written = None
         if written is not None:
             outcome.recorded += len(written)
-            written_keys = {event.idempotency_key for event, _ in written}
+            written_keys = {item.request.idempotency_key for item in written}
             for index, request in valid:
                 if request.idempotency_key not in written_keys:
                     _count_existing(request, index, outcome)
@@ -224,7 +225,7 @@ def release(
 
 def _existing(request: EventRequest) -> RecordedEvent:
     event = InventoryEvent.objects.get(idempotency_key=request.idempotency_key)
-    if event.fingerprint != request.fingerprint():
+    if event.fingerprint != request.fingerprint:
         raise IdempotencyConflict(
             f"Idempotency key {request.idempotency_key!r} was already used for a different "
             f"event (#{event.pk}, {event.kind}).",
@@ -234,46 +235,84 @@ def _existing(request: EventRequest) -> RecordedEvent:
     return RecordedEvent(event=event, entries=entries, created=False)
 
 
-def _lock_skus(codes: Iterable[str]) -> dict[str, int]:
-    """Lock the SKU rows in id order and mark them dirty for allocation; code -> id."""
+_MARK_DIRTY = "allocation_dirty_since = COALESCE(allocation_dirty_since, CURRENT_TIMESTAMP)"
+
+Locations = dict[str, tuple[int, str]]  # code -> (id, kind)
+
+
+def _find_locations(codes: Sequence[str]) -> Locations:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, code, kind FROM ledger_location WHERE code IN ("
+            + ", ".join(["%s"] * len(codes))
+            + ")",
+            list(codes),
+        )
+        return {code: (location_id, kind) for location_id, code, kind in cursor.fetchall()}
+
+
+def _lock_skus(
+    codes: Iterable[str], location_codes: Iterable[str]
+) -> tuple[dict[str, int], Locations]:
+    """Lock the SKU rows in id order, mark them dirty for allocation, and look up locations.
+
+    Returns (SKU code -> id, location code -> (id, kind)); unknown codes are simply absent.
+    """
     wanted = sorted(set(codes))
+    places = sorted(set(location_codes))
+    postgres = connection.vendor == "postgresql"
+    if len(wanted) == 1 and postgres:
+        # The hot path, one round trip: the UPDATE takes the row lock and the same statement
+        # reads the locations. Server-bound, so PostgreSQL prepares it after a few calls.
+        with _server_bound_cursor() as cursor:
+            cursor.execute(
+                "WITH sku AS (SELECT id, code, allocation_dirty_since FROM ledger_sku "
+                "WHERE code = %s FOR NO KEY UPDATE), "
+                "marked AS (UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP "
+                "FROM sku WHERE ledger_sku.id = sku.id AND sku.allocation_dirty_since IS NULL) "
+                "SELECT 's', id, code, '' FROM sku UNION ALL "
+                "SELECT 'l', id, code, kind FROM ledger_location WHERE code = ANY(%s::varchar[])",
+                [wanted[0], places],
+            )
+            rows = cursor.fetchall()
+        skus = {code: row_id for what, row_id, code, _ in rows if what == "s"}
+        return skus, {code: (row_id, kind) for what, row_id, code, kind in rows if what == "l"}
     if len(wanted) == 1:
-        # One row: the UPDATE itself takes the row lock, saving a round trip on the hot path.
         with connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE ledger_sku SET allocation_dirty_since = "
-                "COALESCE(allocation_dirty_since, CURRENT_TIMESTAMP) "
-                "WHERE code = %s RETURNING id, code",
+                f"UPDATE ledger_sku SET {_MARK_DIRTY} WHERE code = %s RETURNING id, code",
                 [wanted[0]],
             )
-            found = {code: sku_id for sku_id, code in cursor.fetchall()}
-    else:
-        found = {
-            code: sku_id
-            for sku_id, code in Sku.objects.select_for_update(no_key=True)
-            .filter(code__in=wanted)
-            .order_by("id")
-            .values_list("id", "code")
-        }
-        if found:
-            Sku.objects.filter(id__in=found.values()).update(
-                allocation_dirty_since=Coalesce(F("allocation_dirty_since"), Now())
+            skus = {code: sku_id for sku_id, code in cursor.fetchall()}
+    elif postgres:
+        with _server_bound_cursor() as cursor:
+            cursor.execute(
+                "SELECT id, code FROM ledger_sku WHERE code = ANY(%b::varchar[]) "
+                "ORDER BY id FOR NO KEY UPDATE",
+                [wanted],
             )
-    return found
+            skus = {code: sku_id for sku_id, code in cursor.fetchall()}
+            # Only rows not yet dirty are written: the lock alone costs no new row version.
+            cursor.execute(
+                "UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP "
+                "WHERE id = ANY(%b::bigint[]) AND allocation_dirty_since IS NULL",
+                [list(skus.values())],
+            )
+    else:
+        # SQLite: the IMMEDIATE transaction already holds the database's single write lock.
+        skus = dict(Sku.objects.filter(code__in=wanted).values_list("code", "id"))
+        Sku.objects.filter(id__in=skus.values()).update(
+            allocation_dirty_since=Coalesce(F("allocation_dirty_since"), Now())
+        )
+    return skus, _find_locations(places)
 
 
-def _resolve(requests: Sequence[EventRequest]) -> tuple[dict[str, int], dict[str, tuple[int, str]]]:
+def _resolve(requests: Sequence[EventRequest]) -> tuple[dict[str, int], Locations]:
     sku_codes = {line.sku for request in requests for line in request.lines}
     location_codes = {line.location for request in requests for line in request.lines} | {
         line.to_location for request in requests for line in request.lines if line.to_location
     }
-    skus = _lock_skus(sku_codes)
-    locations = {
-        code: (location_id, kind)
-        for location_id, code, kind in Location.objects.filter(code__in=location_codes).values_list(
-            "id", "code", "kind"
-        )
-    }
+    skus, locations = _lock_skus(sku_codes, location_codes)
     errors: dict[str, str] = {}
     for request in requests:
         for index, line in enumerate(request.lines):
@@ -296,42 +335,232 @@ def _resolve(requests: Sequence[EventRequest]) -> tuple[dict[str, int], dict[str
     return skus, locations
 
 
+# Bulk statements read their rows from a "row source". On PostgreSQL a large set travels as
+# one array per column through unnest(), bound on the server in binary: a constant-size
+# statement, and no per-value quoting in Python, which costs more than the insert itself. A
+# handful of rows (the live path: one event) goes as a typed VALUES list, which is cheaper to
+# send than arrays. SQLite gets VALUES lists in chunks under its bound-variable limit.
+_SQLITE_ROWS_PER_STATEMENT = 1000
+_POSTGRES_ARRAYS_FROM = 8
+
+
+def _server_bound_cursor():
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
+
+
+def _execute_with_rows(
+    sql: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[object]]
+) -> tuple[list[tuple], int]:
+    """Run `sql` with `{rows}` replaced by a row source named v(<column names>).
+
+    Columns are (name, PostgreSQL type). Returns the fetched rows (for RETURNING) and the
+    total row count.
+    """
+    if not rows:
+        return [], 0
+    names = [name for name, _ in columns]
+    fetched: list[tuple] = []
+    count = 0
+    postgres = connection.vendor == "postgresql"
+    if postgres and len(rows) >= _POSTGRES_ARRAYS_FROM:
+        arrays = ", ".join(f"%b::{kind}[]" for _, kind in columns)
+        source = f"unnest({arrays}) AS v({', '.join(names)})"
+        with _server_bound_cursor() as cursor:
+            cursor.execute(sql.format(rows=source), [list(c) for c in zip(*rows, strict=True)])
+            return (cursor.fetchall() if cursor.description else []), cursor.rowcount
+    if postgres:
+        row_marks = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
+        step = len(rows)
+    else:
+        row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        step = _SQLITE_ROWS_PER_STATEMENT
+    aliases = ", ".join(f"column{n + 1} AS {name}" for n, name in enumerate(names))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            values = f"(VALUES {', '.join([row_marks] * len(chunk))})"
+            if postgres:
+                source = f"{values} AS v({', '.join(names)})"
+            else:  # SQLite names VALUES columns column1..N and takes no column aliases
+                source = f"(SELECT {aliases} FROM {values}) AS v"
+            cursor.execute(sql.format(rows=source), [value for row in chunk for value in row])
+            if cursor.description:
+                fetched.extend(cursor.fetchall())
+            count += cursor.rowcount
+    return fetched, count
+
+
+_EVENT_COLUMNS = [
+    ("kind", "varchar"),
+    ("source", "varchar"),
+    ("idempotency_key", "varchar"),
+    ("fingerprint", "varchar"),
+    ("occurred_at", "timestamptz"),
+    ("recorded_at", "timestamptz"),
+    ("actor", "varchar"),
+    ("reason", "varchar"),
+    ("reference", "varchar"),
+    ("payload", "jsonb"),
+]
+_EVENT_NAMES = ", ".join(name for name, _ in _EVENT_COLUMNS)
+_ENTRY_COLUMNS = [
+    ("event_id", "bigint"),
+    ("sku_id", "bigint"),
+    ("location_id", "bigint"),
+    ("bucket", "varchar"),
+    ("delta", "bigint"),
+]
+_ENTRY_NAMES = ", ".join(name for name, _ in _ENTRY_COLUMNS)
+_BALANCE_COLUMNS = [
+    ("sku_id", "bigint"),
+    ("location_id", "bigint"),
+    ("bucket", "varchar"),
+    ("delta", "bigint"),
+    ("entries", "bigint"),
+]
+_UPSERT_BALANCES = (
+    "INSERT INTO ledger_balance (sku_id, location_id, bucket, quantity, version, updated_at) "
+    "SELECT v.sku_id, v.location_id, v.bucket, v.delta, v.entries, CURRENT_TIMESTAMP "
+    "FROM {rows} WHERE true ON CONFLICT (sku_id, location_id, bucket) "
+    "DO UPDATE SET quantity = ledger_balance.quantity + excluded.quantity, "
+    "version = ledger_balance.version + excluded.version, updated_at = excluded.updated_at"
+)
+
+
+def _event_row(request: EventRequest, recorded_at: datetime) -> tuple[object, ...]:
+    occurred_at = request.occurred_at or recorded_at
+    if connection.vendor != "postgresql":
+        occurred_at = connection.ops.adapt_datetimefield_value(occurred_at)
+        recorded_at = connection.ops.adapt_datetimefield_value(recorded_at)
+    payload = json.dumps(
+        {"lines": [line.as_dict() for line in request.lines]}, cls=DjangoJSONEncoder
+    )
+    return (
+        request.kind,
+        request.source,
+        request.idempotency_key,
+        request.fingerprint,
+        occurred_at,
+        recorded_at,
+        request.actor,
+        request.reason,
+        request.reference,
+        payload,
+    )
+
+
+def _net_by_account(
+    entries: Iterable[tuple[int, int, str, int]],
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Net delta and entry count per account, split into (growing, shrinking) rows."""
+    net: dict[Account, list[int]] = defaultdict(lambda: [0, 0])
+    for sku_id, location_id, bucket, delta in entries:
+        totals = net[(sku_id, location_id, bucket)]
+        totals[0] += delta
+        totals[1] += 1
+    growing: list[tuple[object, ...]] = []
+    shrinking: list[tuple[object, ...]] = []
+    for (sku_id, location_id, bucket), (delta, count) in sorted(net.items()):
+        (shrinking if delta < 0 else growing).append((sku_id, location_id, bucket, delta, count))
+    return growing, shrinking
+
+
 def _insert_events(requests: Sequence[EventRequest], recorded_at: datetime) -> dict[str, int]:
     """Insert the events whose key is new; key -> id for those only."""
-    ops = connection.ops
-    rows: list[object] = []
-    placeholders = []
+    rows: list[tuple[object, ...]] = []
     seen: set[str] = set()
     for request in requests:
-        if request.idempotency_key in seen:
-            continue
-        seen.add(request.idempotency_key)
-        placeholders.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
-        rows.extend(
-            [
-                request.kind,
-                request.source,
-                request.idempotency_key,
-                request.fingerprint(),
-                ops.adapt_datetimefield_value(request.occurred_at or recorded_at),
-                ops.adapt_datetimefield_value(recorded_at),
-                request.actor,
-                request.reason,
-                request.reference,
-                ops.adapt_json_value(
-                    {"lines": [line.as_dict() for line in request.lines]}, DjangoJSONEncoder
-                ),
-            ]
+        if request.idempotency_key not in seen:
+            seen.add(request.idempotency_key)
+            rows.append(_event_row(request, recorded_at))
+    # WHERE true: SQLite needs it to tell an upsert's ON CONFLICT from a join clause.
+    fetched, _ = _execute_with_rows(
+        f"INSERT INTO ledger_inventoryevent ({_EVENT_NAMES}) SELECT {_EVENT_NAMES} FROM {{rows}} "
+        "WHERE true ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
+        _EVENT_COLUMNS,
+        rows,
+    )
+    return {key: event_id for event_id, key in fetched}
+
+
+def _values(columns: Sequence[tuple[str, str]], count: int, alias: str) -> str:
+    row = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
+    names = ", ".join(name for name, _ in columns)
+    return f"(VALUES {', '.join([row] * count)}) AS {alias}({names})"
+
+
+def _record_add_only_in_one_statement(
+    request: EventRequest, skus: dict[str, int], locations: Locations, recorded_at: datetime
+) -> list[_Written]:
+    """PostgreSQL, one event that only adds units: event, entries and balances in one statement.
+
+    Add-only kinds (sales, receipts, returns) need no current balance to be planned, so the
+    whole write is one round trip while the SKU lock is held: the live path of every order.
+    If the key already exists, nothing is inserted and nothing is returned.
+    """
+    resolved = [
+        ResolvedLine(skus[line.sku], locations[line.location][0], line) for line in request.lines
+    ]
+    entries = [
+        (s, loc, bucket, delta)
+        for (s, loc, bucket), delta in plan_entries(request.kind, resolved, {})
+    ]
+    growing, _ = _net_by_account(entries)  # add-only: nothing shrinks
+    entry_columns = [*_ENTRY_COLUMNS[1:], ("position", "integer")]
+    sql = (
+        f"WITH ev AS (INSERT INTO ledger_inventoryevent ({_EVENT_NAMES}) "
+        f"SELECT {_EVENT_NAMES} FROM {_values(_EVENT_COLUMNS, 1, 'e')} "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+        f"en AS (INSERT INTO ledger_ledgerentry ({_ENTRY_NAMES}) "
+        "SELECT ev.id, v.sku_id, v.location_id, v.bucket, v.delta "
+        f"FROM ev, {_values(entry_columns, len(entries), 'v')} ORDER BY v.position RETURNING id), "
+        "bal AS ("
+        + _UPSERT_BALANCES.format(
+            rows="ev, " + _values(_BALANCE_COLUMNS, len(growing), "v")
+        ).replace("WHERE true ", "")
+        + ") SELECT ev.id, ARRAY(SELECT id FROM en ORDER BY id) FROM ev"
+    )
+    params: list[object] = list(_event_row(request, recorded_at))
+    for position, entry in enumerate(entries):
+        params.extend([*entry, position])
+    for row in growing:
+        params.extend(row)
+    # Server-bound: the statement's text repeats for every event of the same shape, so
+    # PostgreSQL prepares it once per connection and skips planning afterwards.
+    with _server_bound_cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return []
+    return [
+        _Written(
+            event_id=row[0],
+            request=request,
+            recorded_at=recorded_at,
+            entries=entries,
+            entry_ids=list(row[1]),
         )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO ledger_inventoryevent (kind, source, idempotency_key, fingerprint, "
-            "occurred_at, recorded_at, actor, reason, reference, payload) VALUES "
-            + ", ".join(placeholders)
-            + " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
-            rows,
-        )
-        return {key: event_id for event_id, key in cursor.fetchall()}
+    ]
+
+
+def _insert_entries(written: Sequence[_Written]) -> None:
+    """Insert every event's entries in order and record their ids (ids grow in that order)."""
+    rows = [(item.event_id, *entry) for item in written for entry in item.entries]
+    fetched, _ = _execute_with_rows(
+        f"INSERT INTO ledger_ledgerentry ({_ENTRY_NAMES}) SELECT {_ENTRY_NAMES} FROM {{rows}} "
+        "RETURNING id",
+        _ENTRY_COLUMNS,
+        rows,
+    )
+    ids = sorted(row[0] for row in fetched)
+    position = 0
+    for item in written:
+        item.entry_ids = ids[position : position + len(item.entries)]
+        position += len(item.entries)
 
 
 def _current_balances(accounts: set[tuple[int, int]]) -> dict[Account, int]:
@@ -350,50 +579,71 @@ def _current_balances(accounts: set[tuple[int, int]]) -> dict[Account, int]:
         return {(s, loc, bucket): quantity for s, loc, bucket, quantity in cursor.fetchall()}
 
 
-def _apply_to_balances(entries: Sequence[LedgerEntry]) -> None:
+def _apply_to_balances(written: Sequence[_Written]) -> None:
     """Add the entries' net deltas to the cached balances (caller holds the SKU locks).
 
     Growing or new accounts go through an upsert. Shrinking ones go through a plain UPDATE:
     the database checks an upsert's proposed row against the not-negative constraint before
     it finds the conflict, so a negative delta must never be proposed as a new row.
     """
-    net: dict[Account, list[int]] = defaultdict(lambda: [0, 0])
-    for entry in entries:
-        totals = net[(entry.sku_id, entry.location_id, entry.bucket)]
-        totals[0] += entry.delta
-        totals[1] += 1
-    growing: list[object] = []
-    shrinking: list[object] = []
-    for (sku_id, location_id, bucket), (delta, count) in sorted(net.items()):
-        target = shrinking if delta < 0 else growing
-        target.extend([sku_id, location_id, bucket, delta, count])
-    with connection.cursor() as cursor:
-        if growing:
-            values = ", ".join(["(%s, %s, %s, %s, %s, CURRENT_TIMESTAMP)"] * (len(growing) // 5))
-            cursor.execute(
-                "INSERT INTO ledger_balance (sku_id, location_id, bucket, quantity, version, "
-                f"updated_at) VALUES {values} ON CONFLICT (sku_id, location_id, bucket) "
-                "DO UPDATE SET quantity = ledger_balance.quantity + excluded.quantity, "
-                "version = ledger_balance.version + excluded.version, "
-                "updated_at = excluded.updated_at",
-                growing,
-            )
-        if shrinking:
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * (len(shrinking) // 5))
-            cursor.execute(
-                "UPDATE ledger_balance SET quantity = ledger_balance.quantity + v.column4, "
-                "version = ledger_balance.version + v.column5, updated_at = CURRENT_TIMESTAMP "
-                f"FROM (VALUES {values}) AS v WHERE ledger_balance.sku_id = v.column1 "
-                "AND ledger_balance.location_id = v.column2 AND ledger_balance.bucket = v.column3",
-                shrinking,
-            )
-            if cursor.rowcount != len(shrinking) // 5:
-                raise InsufficientStock("A bucket to take units from has no balance yet.")
+    growing, shrinking = _net_by_account(entry for item in written for entry in item.entries)
+    _execute_with_rows(_UPSERT_BALANCES, _BALANCE_COLUMNS, growing)
+    _, updated = _execute_with_rows(
+        "UPDATE ledger_balance SET quantity = ledger_balance.quantity + v.delta, "
+        "version = ledger_balance.version + v.entries, updated_at = CURRENT_TIMESTAMP "
+        "FROM {rows} WHERE ledger_balance.sku_id = v.sku_id "
+        "AND ledger_balance.location_id = v.location_id AND ledger_balance.bucket = v.bucket",
+        _BALANCE_COLUMNS,
+        shrinking,
+    )
+    if updated != len(shrinking):
+        raise InsufficientStock("A bucket to take units from has no balance yet.")
 
 
-def _record_locked(
-    requests: Sequence[EventRequest],
-) -> list[tuple[InventoryEvent, list[LedgerEntry]]]:
+@dataclass
+class _Written:
+    """An event this transaction wrote, kept as plain values until a caller wants models."""
+
+    event_id: int
+    request: EventRequest
+    recorded_at: datetime
+    entries: list[tuple[int, int, str, int]]  # (sku_id, location_id, bucket, delta)
+    entry_ids: list[int] = field(default_factory=list)
+
+    def as_recorded(self) -> RecordedEvent:
+        request = self.request
+        event = InventoryEvent(
+            id=self.event_id,
+            kind=request.kind,
+            source=request.source,
+            idempotency_key=request.idempotency_key,
+            fingerprint=request.fingerprint,
+            occurred_at=request.occurred_at or self.recorded_at,
+            recorded_at=self.recorded_at,
+            actor=request.actor,
+            reason=request.reason,
+            reference=request.reference,
+            payload={"lines": [line.as_dict() for line in request.lines]},
+        )
+        event._state.adding = False
+        entries = []
+        for entry_id, (sku_id, location_id, bucket, delta) in zip(
+            self.entry_ids, self.entries, strict=True
+        ):
+            entry = LedgerEntry(
+                id=entry_id,
+                event_id=self.event_id,
+                sku_id=sku_id,
+                location_id=location_id,
+                bucket=bucket,
+                delta=delta,
+            )
+            entry._state.adding = False
+            entries.append(entry)
+        return RecordedEvent(event=event, entries=entries, created=True)
+
+
+def _record_locked(requests: Sequence[EventRequest]) -> list[_Written]:
     """Apply validated requests inside the caller's transaction; returns the new events only.
 
     Requests whose key already exists (or repeats within `requests`) are skipped: the caller
@@ -401,6 +651,12 @@ def _record_locked(
     """
     skus, locations = _resolve(requests)
     recorded_at = timezone.now()
+    if (
+        len(requests) == 1
+        and connection.vendor == "postgresql"
+        and not needs_current_balances(requests[0].kind)
+    ):
+        return _record_add_only_in_one_statement(requests[0], skus, locations, recorded_at)
     new_ids = _insert_events(requests, recorded_at)
     if not new_ids:
         return []
@@ -418,6 +674,7 @@ def _record_locked(
     to_read: set[tuple[int, int]] = set()
     for _, request in fresh:
         resolved = []
+        reads = needs_current_balances(request.kind)
         for line in request.lines:
             item = ResolvedLine(
                 sku_id=skus[line.sku],
@@ -426,51 +683,33 @@ def _record_locked(
                 to_location_id=locations[line.to_location][0] if line.to_location else None,
             )
             resolved.append(item)
-            if needs_current_balances(request.kind):
+            if reads:
                 to_read.add((item.sku_id, item.location_id))
                 if item.to_location_id is not None:
                     to_read.add((item.sku_id, item.to_location_id))
         resolved_by_event.append(resolved)
 
     balances = _current_balances(to_read)
-    sku_codes = {sku_id: code for code, sku_id in skus.items()}
-    location_codes = {location_id: code for code, (location_id, _) in locations.items()}
-
-    written: list[tuple[InventoryEvent, list[LedgerEntry]]] = []
-    all_entries: list[LedgerEntry] = []
+    describe = _Describer(
+        {sku_id: code for code, sku_id in skus.items()},
+        {location_id: code for code, (location_id, _) in locations.items()},
+    )
+    written: list[_Written] = []
     for (event_id, request), resolved in zip(fresh, resolved_by_event, strict=True):
-        describe = _Describer(sku_codes, location_codes)
         planned = plan_entries(request.kind, resolved, balances, describe=describe)
-        event = InventoryEvent(
-            id=event_id,
-            kind=request.kind,
-            source=request.source,
-            idempotency_key=request.idempotency_key,
-            fingerprint=request.fingerprint(),
-            occurred_at=request.occurred_at or recorded_at,
-            recorded_at=recorded_at,
-            actor=request.actor,
-            reason=request.reason,
-            reference=request.reference,
-            payload={"lines": [line.as_dict() for line in request.lines]},
-        )
-        entries = [
-            LedgerEntry(
+        written.append(
+            _Written(
                 event_id=event_id,
-                sku_id=sku_id,
-                location_id=location_id,
-                bucket=bucket,
-                delta=delta,
+                request=request,
+                recorded_at=recorded_at,
+                entries=[(s, loc, bucket, delta) for (s, loc, bucket), delta in planned],
             )
-            for (sku_id, location_id, bucket), delta in planned
-        ]
-        all_entries.extend(entries)
-        written.append((event, entries))
+        )
 
-    if all_entries:
-        LedgerEntry.objects.bulk_create(all_entries, batch_size=5000)
+    if any(item.entries for item in written):
+        _insert_entries(written)
         try:
-            _apply_to_balances(all_entries)
+            _apply_to_balances(written)
         except IntegrityError as exc:  # the CHECK constraint: a bug in plan_entries if reached
             raise InsufficientStock(f"A bucket would go below zero: {exc}") from exc
     return written

@@ -1,5 +1,7 @@
 """Property tests: any sequence of valid events keeps I2 and replays to the same balances."""
 
+import dataclasses
+
 import pytest
 from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +18,10 @@ LOCATIONS = ["P-WH", "P-ST"]
 
 quantity = st.integers(min_value=1, max_value=30)
 place = st.tuples(st.sampled_from(SKUS), st.sampled_from(LOCATIONS))
+
+
+def as_kwargs(request):
+    return {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
 
 
 @st.composite
@@ -112,7 +118,7 @@ def test_balances_equal_entries_and_replays_change_nothing(catalog, script, dupl
         accepted, refusals = [], []
         for request in requests:
             try:
-                services.record_event(**request.__dict__)
+                services.record_event(**as_kwargs(request))
                 accepted.append(request)
             except DomainError as error:
                 refusals.append(error.code)
