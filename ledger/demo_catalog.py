@@ -29,6 +29,10 @@ PRODUCTS = [
     ("PEN", "Brass pen", ["GLD"], ["stationery"]),
     ("APRN", "Linen apron", ["OS"], ["home"]),
     ("SCRF", "Cashmere scarf", ["RED", "NAVY"], ["apparel", "accessories"]),
+    ("SHRT", "Oxford shirt", ["S", "M", "L", "XL"], ["apparel"]),
+    ("DUFL", "Weekender duffel", ["OLV", "BLK"], ["accessories"]),
+    ("SOAP", "Olive oil soap", ["LAV", "MINT", "OAT"], ["home"]),
+    ("PLNT", "Ceramic planter", ["SM", "LG"], ["home"]),
 ]
 
 
