@@ -5,8 +5,8 @@ Run against a migrated PostgreSQL database:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/inventory_sync python bench/ledger_ingest.py
 
 Three scenarios, each measured for our code and for a raw psycopg baseline in the same run:
-  spread  single-line sale events spread over many SKUs, several writer processes
-  hot     single-line sale events on one hot SKU, many concurrent writer threads
+  spread  single-line sale events spread over many SKUs, writer processes x threads
+  hot     single-line sale events on one hot SKU, 32 concurrent writers
   batch   the replay path (record_events) against executemany in one transaction per chunk
 The raw baseline does the same statements (mark the SKU dirty under its row lock, insert the
 event with its idempotency key, insert the entry, upsert the balance) without Django.
@@ -97,84 +97,68 @@ def ours_sale(key: str, sku_code: str, location_code: str) -> None:
     )
 
 
-# --- spread: writer processes, each recording its share over random SKUs ------------------
+# --- live scenarios: writer processes x threads, each event its own transaction ------------
 
 
-def _spread_worker(args: tuple[str, str, list[str], str, int, int, int]) -> tuple[int, float]:
-    mode, run, codes, location_code, location_id, count, worker = args
-    rng = random.Random(worker)
-    picks = [rng.choice(codes) for _ in range(count)]
-    if mode == "ours":
-        connections.close_all()
-        started = time.perf_counter()
-        for n, code in enumerate(picks):
-            ours_sale(f"bench:{run}:spread:ours:{worker}:{n}", code, location_code)
-        elapsed = time.perf_counter() - started
-        connections.close_all()
-    else:
-        with psycopg.connect(conninfo()) as conn:
-            started = time.perf_counter()
-            for n, code in enumerate(picks):
-                with conn.transaction(), conn.cursor() as cursor:
-                    raw_sale(cursor, f"bench:{run}:spread:raw:{worker}:{n}", code, location_id)
-            elapsed = time.perf_counter() - started
-    return count, elapsed
-
-
-def spread(mode, run, codes, location, events, writers) -> float:
-    connections.close_all()  # never share a connection across fork
-    per = events // writers
-    jobs = [(mode, run, codes, location.code, location.pk, per, w) for w in range(writers)]
-    ctx = multiprocessing.get_context("fork")
-    started = time.perf_counter()
-    with ctx.Pool(writers) as pool:
-        results = pool.map(_spread_worker, jobs)
-    wall = time.perf_counter() - started
-    done = sum(count for count, _ in results)
-    # wall time includes pool start-up; the slowest writer's own time is the fair figure
-    return done / max(elapsed for _, elapsed in results) if wall else 0.0
-
-
-# --- hot: many threads on one SKU ---------------------------------------------------------
-
-
-def hot(mode, run, sku_code, location, events, writers) -> tuple[float, int]:
-    per = events // writers
-    barrier = threading.Barrier(writers)
-    errors: list[BaseException] = []
+def _writer_process(args: tuple) -> tuple[int, float, int, list[str]]:
+    """One process running `threads` writers; returns (events, seconds, deadlocks, errors)."""
+    mode, run, scenario, codes, location_code, location_id, per_thread, threads, process = args
+    connections.close_all()  # never reuse a connection inherited across fork
+    barrier = threading.Barrier(threads)
     deadlocks = 0
+    errors: list[str] = []
+    timings: list[float] = [0.0] * threads
 
-    def worker(w: int) -> None:
+    def writer(thread: int) -> None:
         nonlocal deadlocks
+        rng = random.Random(process * 1000 + thread)
+        picks = [rng.choice(codes) for _ in range(per_thread)]
+        prefix = f"bench:{run}:{scenario}:{mode}:{process}:{thread}"
         try:
             if mode == "ours":
                 barrier.wait()
-                for n in range(per):
-                    ours_sale(f"bench:{run}:hot:ours:{w}:{n}", sku_code, location.code)
+                started = time.perf_counter()
+                for n, code in enumerate(picks):
+                    ours_sale(f"{prefix}:{n}", code, location_code)
             else:
                 with psycopg.connect(conninfo()) as conn:
                     barrier.wait()
-                    for n in range(per):
+                    started = time.perf_counter()
+                    for n, code in enumerate(picks):
                         with conn.transaction(), conn.cursor() as cursor:
-                            raw_sale(cursor, f"bench:{run}:hot:raw:{w}:{n}", sku_code, location.pk)
+                            raw_sale(cursor, f"{prefix}:{n}", code, location_id)
+            timings[thread] = time.perf_counter() - started
         except (OperationalError, psycopg.errors.DeadlockDetected) as error:
             deadlocks += "deadlock" in str(error).lower()
-            errors.append(error)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+            errors.append(repr(error))
+        except Exception as error:  # noqa: BLE001 - reported by the parent
+            errors.append(repr(error))
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=worker, args=(w,)) for w in range(writers)]
-    started = time.perf_counter()
-    for thread in threads:
+    pool = [threading.Thread(target=writer, args=(t,)) for t in range(threads)]
+    for thread in pool:
         thread.start()
-    for thread in threads:
+    for thread in pool:
         thread.join()
-    elapsed = time.perf_counter() - started
+    return per_thread * threads, max(timings), deadlocks, errors
+
+
+def live(mode, run, scenario, codes, location, events, processes, threads) -> tuple[float, int]:
+    """events/s over all writers (slowest writer's own time, so pool start-up is excluded)."""
+    connections.close_all()
+    per_thread = max(1, events // (processes * threads))
+    jobs = [
+        (mode, run, scenario, codes, location.code, location.pk, per_thread, threads, p)
+        for p in range(processes)
+    ]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        results = pool.map(_writer_process, jobs)
+    errors = [error for *_, errs in results for error in errs]
     if errors:
-        print(f"  {mode}: {len(errors)} writer(s) failed, first: {errors[0]!r}")
-    return per * writers / elapsed, deadlocks
+        print(f"  {scenario}/{mode}: {len(errors)} writer(s) failed, first: {errors[0]}")
+    done = sum(count for count, *_ in results)
+    return done / max(seconds for _, seconds, *_ in results), sum(d for _, _, d, _ in results)
 
 
 # --- batch: the replay path ---------------------------------------------------------------
@@ -241,9 +225,11 @@ def main() -> int:
     )
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--spread-events", type=int, default=8_000)
-    parser.add_argument("--spread-writers", type=int, default=4)
-    parser.add_argument("--hot-events", type=int, default=4_800)
+    parser.add_argument("--spread-processes", type=int, default=4)
+    parser.add_argument("--spread-threads", type=int, default=2)
+    parser.add_argument("--hot-events", type=int, default=6_400)
     parser.add_argument("--hot-writers", type=int, default=32)
+    parser.add_argument("--hot-processes", type=int, default=4)
     parser.add_argument("--batch-events", type=int, default=50_000)
     parser.add_argument("--chunk", type=int, default=2_000)
     args = parser.parse_args()
@@ -264,22 +250,50 @@ def main() -> int:
     )
 
     results = []
-    raw = spread("raw", run, codes, location, args.spread_events, args.spread_writers)
-    ours = spread("ours", run, codes, location, args.spread_events, args.spread_writers)
+    writers = args.spread_processes * args.spread_threads
+    raw, _ = live(
+        "raw",
+        run,
+        "spread",
+        codes,
+        location,
+        args.spread_events,
+        args.spread_processes,
+        args.spread_threads,
+    )
+    ours, _ = live(
+        "ours",
+        run,
+        "spread",
+        codes,
+        location,
+        args.spread_events,
+        args.spread_processes,
+        args.spread_threads,
+    )
     results.append(
-        ("spread", ours, raw, f"{args.spread_writers} writer processes, {args.skus} SKUs")
+        (
+            "spread",
+            ours,
+            raw,
+            f"{writers} writers ({args.spread_processes} processes), {args.skus} SKUs",
+        )
     )
 
-    raw, raw_deadlocks = hot("raw", run, hot_raw.code, location, args.hot_events, args.hot_writers)
-    ours, our_deadlocks = hot(
-        "ours", run, hot_ours.code, location, args.hot_events, args.hot_writers
+    hot_processes = max(1, min(args.hot_writers, args.hot_processes))
+    threads = args.hot_writers // hot_processes
+    raw, raw_deadlocks = live(
+        "raw", run, "hot", [hot_raw.code], location, args.hot_events, hot_processes, threads
+    )
+    ours, our_deadlocks = live(
+        "ours", run, "hot", [hot_ours.code], location, args.hot_events, hot_processes, threads
     )
     results.append(
         (
             "hot",
             ours,
             raw,
-            f"{args.hot_writers} writer threads, 1 SKU, deadlocks ours={our_deadlocks} raw={raw_deadlocks}",
+            f"{hot_processes * threads} writers on 1 SKU, deadlocks ours={our_deadlocks} raw={raw_deadlocks}",
         )
     )
 
