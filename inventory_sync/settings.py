@@ -157,6 +157,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a `kind` field; name their enums instead of letting a hash decide.
+    "ENUM_NAME_OVERRIDES": {
+        "EventKindEnum": "ledger.models.EventKind",
+        "LocationKindEnum": "ledger.models.Location.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

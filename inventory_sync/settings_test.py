@@ -7,7 +7,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret")
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 from inventory_sync.settings import *  # noqa: E402,F403
-from inventory_sync.settings import DATABASES  # noqa: E402
+from inventory_sync.settings import DATABASES, STATIC_ROOT  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise RuntimeError("the test suite runs on PostgreSQL: set DATABASE_URL to a postgres:// URL")
@@ -15,3 +15,6 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
+
+# WhiteNoise serves from STATIC_ROOT too and warns on every request while it does not exist.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,13 @@ from django.contrib import admin
 from .models import Balance, InventoryEvent, LedgerEntry, Location, Sku
 
 
+class CatalogAdmin(admin.ModelAdmin):
+    def get_readonly_fields(self, request, obj=None):
+        # Event payloads, fingerprints and import keys carry the code: it never changes.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "code"] if obj is not None else fields
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False
@@ -18,7 +25,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Sku)
-class SkuAdmin(admin.ModelAdmin):
+class SkuAdmin(CatalogAdmin):
     list_display = [
         "code",
         "title",
@@ -33,7 +40,7 @@ class SkuAdmin(admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(CatalogAdmin):
     list_display = ["code", "name", "kind", "region", "can_ship", "can_pickup", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,7 +22,16 @@ from .rules import MAX_LINES, MAX_QUANTITY, InboundStage
 API_KEY_PREFIX = "api:"
 
 
-class SkuSerializer(serializers.ModelSerializer):
+class _CatalogSerializer(serializers.ModelSerializer):
+    def validate_code(self, value: str) -> str:
+        # Event payloads, idempotency fingerprints and import keys carry the code as it was:
+        # renaming would make the ledger history name a SKU or location that no longer exists.
+        if self.instance is not None and value != self.instance.code:
+            raise serializers.ValidationError("A code cannot change once created.")
+        return value
+
+
+class SkuSerializer(_CatalogSerializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=64), max_length=50, required=False
     )
@@ -33,7 +44,7 @@ class SkuSerializer(serializers.ModelSerializer):
         fields = ["code", "title", "barcode", "weight_grams", "is_bundle", "tags", "velocity_tier"]
 
 
-class LocationSerializer(serializers.ModelSerializer):
+class LocationSerializer(_CatalogSerializer):
     class Meta:
         model = Location
         fields = [
@@ -51,6 +62,15 @@ class LocationSerializer(serializers.ModelSerializer):
 class _CatalogViewSet(viewsets.ModelViewSet):
     lookup_field = "code"
     lookup_value_regex = "[^/]+"
+
+    def get_object(self):  # type: ignore[override]
+        # A code that cannot exist (e.g. with a NUL, which PostgreSQL refuses in a query) is a
+        # plain 404, not a database error.
+        try:
+            CODE_VALIDATOR(self.kwargs[self.lookup_field])
+        except DjangoValidationError:
+            raise NotFound() from None
+        return super().get_object()
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         try:

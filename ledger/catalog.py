@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from inventory_sync.lib.errors import DomainError
 
-from .models import CODE_VALIDATOR, EventKind, Location, Sku
+from .models import CODE_VALIDATOR, EventKind, InventoryEvent, Location, Sku
 from .rules import MAX_QUANTITY, EventLine, EventRequest
 from .services import record_events
 
@@ -29,12 +31,31 @@ COLUMNS = [
 REQUIRED_COLUMNS = {"sku"}
 
 
+OPENING_CHANGED = "a different opening balance was imported before; record a cycle count instead"
+
+
 class CatalogImportError(DomainError):
     code = "catalog_invalid"
 
-    def __init__(self, errors: list[str]):
-        super().__init__(f"{len(errors)} problem(s); nothing was imported.")
+    def __init__(self, errors: list[str], *, source_name: str = ""):
+        prefix = f"{source_name}: " if source_name else ""
+        super().__init__(f"{prefix}{len(errors)} problem(s); nothing was imported.")
         self.errors = errors
+
+
+def _opening_key(sku: str, location: str) -> str:
+    return f"import:opening:{sku}:{location}"
+
+
+def _rows(reader: csv.DictReader, errors: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row); a line the csv module cannot read ends the file with an error."""
+    number = 1
+    try:
+        for row in reader:
+            number += 1
+            yield number, row
+    except csv.Error as exc:
+        errors.append(f"line {number + 1}: {exc}")
 
 
 @dataclass
@@ -48,8 +69,10 @@ class ImportReport:
 
 
 def _parse_int(raw: str, *, low: int, high: int) -> int | None:
+    # ASCII digits only: str.isdigit() accepts "²" and "--3" passes a strip of "-", and int()
+    # refuses both; a bounded length keeps int() away from its 4300-digit limit.
     raw = raw.strip()
-    if not raw.lstrip("-").isdigit():
+    if not re.fullmatch(r"-?[0-9]{1,18}", raw):
         return None
     value = int(raw)
     return value if low <= value <= high else None
@@ -60,19 +83,28 @@ def catalog_import(*, rows: Iterable[str], source_name: str) -> ImportReport:
 
     Every row is checked first; any bad row (reported by its line number, the header being
     line 1) means nothing is written. Opening balances are receipts keyed
-    `import:opening:<sku>:<location>`, so importing the same file twice records them once;
-    a different opening quantity for an already imported pair is refused (use a cycle count).
+    `import:opening:<sku>:<location>`, so importing the same openings twice (from this file or
+    any other) records them once; a different opening quantity for an already imported pair,
+    zero included, is refused (use a cycle count). `source_name` only labels the error.
     Locks: the SKU rows of all opening balances, for the length of the import transaction.
     """
     reader = csv.DictReader(rows)
-    header = [name.strip() for name in (reader.fieldnames or [])]
+    try:
+        header = [name.strip() for name in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise CatalogImportError([f"line 1: {exc}"], source_name=source_name) from None
     missing = REQUIRED_COLUMNS - set(header)
     if missing:
-        raise CatalogImportError([f"line 1: missing column(s) {', '.join(sorted(missing))}"])
+        raise CatalogImportError(
+            [f"line 1: missing column(s) {', '.join(sorted(missing))}"], source_name=source_name
+        )
     unknown = set(header) - set(COLUMNS)
     if unknown:
         raise CatalogImportError(
-            [f"line 1: unknown column(s) {', '.join(sorted(unknown))}; known: {', '.join(COLUMNS)}"]
+            [
+                f"line 1: unknown column(s) {', '.join(sorted(unknown))}; known: {', '.join(COLUMNS)}"
+            ],
+            source_name=source_name,
         )
 
     errors: list[str] = []
@@ -80,12 +112,16 @@ def catalog_import(*, rows: Iterable[str], source_name: str) -> ImportReport:
     locations: dict[str, dict[str, str]] = {}
     openings: dict[tuple[str, str], tuple[int, int]] = {}  # (sku, location) -> (qty, line)
     kinds = set(Location.Kind.values)
-    for number, raw in enumerate(reader, start=2):
+    for number, raw in _rows(reader, errors):
         row = {(key or "").strip(): (value or "").strip() for key, value in raw.items() if key}
         if None in raw:
             errors.append(f"line {number}: more values than columns")
             continue
         problems: list[str] = []
+        # PostgreSQL refuses NUL in text; refuse it here, where the line number is known.
+        problems.extend(
+            f"{name} contains a NUL character" for name, v in row.items() if "\x00" in v
+        )
         code = row.get("sku", "")
         try:
             CODE_VALIDATOR(code)
@@ -124,11 +160,18 @@ def catalog_import(*, rows: Iterable[str], source_name: str) -> ImportReport:
                 problems.append(
                     f"opening balance for {code} at {location} repeats line {openings[(code, location)][1]}"
                 )
+            given = {k: row[f"location_{k}"] for k in ("name", "kind") if row.get(f"location_{k}")}
+            if len(given.get("name", "")) > 255:
+                problems.append("location_name longer than 255 characters")
+            earlier = locations.get(location, {})
+            problems.extend(
+                f"location_{k} differs from an earlier row for {location}"
+                for k, v in given.items()
+                if k in earlier and earlier[k] != v
+            )
             if not problems:
                 openings[(code, location)] = (quantity, number)  # type: ignore[assignment]
-                locations.setdefault(
-                    location, {"name": row.get("location_name") or location, "kind": kind}
-                )
+                locations.setdefault(location, {}).update(given)
         elif row.get("on_hand"):
             problems.append("on_hand given without a location")
 
@@ -142,7 +185,7 @@ def catalog_import(*, rows: Iterable[str], source_name: str) -> ImportReport:
             continue
         skus.setdefault(code, {}).update(attributes)
     if errors:
-        raise CatalogImportError(errors)
+        raise CatalogImportError(errors, source_name=source_name)
 
     report = ImportReport()
     with transaction.atomic():
@@ -160,31 +203,48 @@ def catalog_import(*, rows: Iterable[str], source_name: str) -> ImportReport:
         )
         for code, values in locations.items():
             if code not in known_locations:
-                Location.objects.create(code=code, **values)
+                Location.objects.create(
+                    code=code,
+                    name=values.get("name", code),
+                    kind=values.get("kind", Location.Kind.WAREHOUSE),
+                )
                 report.locations_created += 1
         requests = [
             EventRequest(
                 kind=EventKind.RECEIPT,
                 lines=(EventLine(sku=sku, location=location, quantity=quantity),),
-                idempotency_key=f"import:opening:{sku}:{location}",
+                idempotency_key=_opening_key(sku, location),
                 source="import",
+                # Everything here is fingerprinted (I3): the file's name must stay out, or the
+                # same opening in next month's file would count as a different fact.
                 reason="opening balance",
-                reference=source_name[:255],
             )
             for (sku, location), (quantity, _) in openings.items()
             if quantity > 0
         ]
         line_of = [openings[(r.lines[0].sku, r.lines[0].location)][1] for r in requests]
+        # A zero opening records nothing, so the ledger cannot compare it: look for the key.
+        zeroed = {
+            _opening_key(sku, location): line
+            for (sku, location), (quantity, line) in openings.items()
+            if quantity == 0
+        }
+        refused = [
+            (zeroed[key], OPENING_CHANGED)
+            for key in InventoryEvent.objects.filter(idempotency_key__in=zeroed).values_list(
+                "idempotency_key", flat=True
+            )
+        ]
         outcome = record_events(requests)
-        if outcome.failures:
-            messages = []
-            for index, error in outcome.failures:
-                detail = error.detail
-                if error.code == "idempotency_conflict":
-                    detail = "a different opening balance was imported before; record a cycle count instead"
-                messages.append(f"line {line_of[index]}: {detail}")
+        for index, error in outcome.failures:
+            detail = OPENING_CHANGED if error.code == "idempotency_conflict" else error.detail
+            refused.append((line_of[index], detail))
+        if refused:
             transaction.set_rollback(True)
-            raise CatalogImportError(messages)
+            raise CatalogImportError(
+                [f"line {line}: {detail}" for line, detail in sorted(refused)],
+                source_name=source_name,
+            )
         report.opening_balances = outcome.recorded
         report.already_imported = outcome.duplicates
     return report

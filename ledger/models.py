@@ -7,6 +7,9 @@ ledger.services in the same transaction as the entries.
 
 from __future__ import annotations
 
+import zoneinfo
+
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Now
@@ -17,6 +20,15 @@ CODE_VALIDATOR = RegexValidator(
     r"^[^\s/\x00-\x1f\x7f](?:[^/\x00-\x1f\x7f]{0,62}[^\s/\x00-\x1f\x7f])?$",
     "Use 1-64 characters with no slash, control characters or surrounding spaces.",
 )
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory name
+        raise ValidationError(
+            f"{value!r} is not an IANA time zone (e.g. America/New_York)."
+        ) from None
 
 
 class Bucket(models.TextChoices):
@@ -84,7 +96,7 @@ class Location(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WAREHOUSE)
     # Amazon region (NA, EU, FE) of an FBA pool; FBA stock sells only in its own region.
     region = models.CharField(max_length=8, blank=True)
-    time_zone = models.CharField(max_length=64, default="UTC")
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     can_ship = models.BooleanField(default=True)
     can_pickup = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
@@ -139,7 +151,8 @@ class InventoryEvent(models.Model):
 
 class LedgerEntry(models.Model):
     event = models.ForeignKey(InventoryEvent, on_delete=models.PROTECT, related_name="entries")
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: entry_account_idx starts with sku, and every index costs each insert.
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="+", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     bucket = models.CharField(max_length=16, choices=Bucket.choices)
     delta = models.BigIntegerField()
@@ -156,7 +169,8 @@ class LedgerEntry(models.Model):
 
 
 class Balance(models.Model):
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="balances")
+    # Covered by balance_unique_account, which starts with sku.
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="balances", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="balances")
     bucket = models.CharField(max_length=16, choices=Bucket.choices)
     quantity = models.BigIntegerField(default=0)

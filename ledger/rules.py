@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from inventory_sync.lib.errors import DomainError
@@ -126,17 +126,65 @@ def available(quantity_of: Callable[[str], int]) -> int:
     )
 
 
+# Business time must be plausible: before this it is a typo (or a year-1 instant that
+# PostgreSQL stores but Python cannot read back, in an append-only table); a little ahead of
+# now is clock skew between systems, far ahead is a bug.
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+ALLOWED_CLOCK_SKEW = timedelta(days=1)
+
+
+def unstorable_text(value: str) -> str | None:
+    """Why a string cannot be stored as text (NUL, unpaired surrogate), or None."""
+    if "\x00" in value:
+        return "NUL characters are not allowed."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Unpaired surrogate characters are not allowed."
+    return None
+
+
 def validate_request(request: EventRequest) -> None:
     """Shape checks that need no database; raises InvalidEvent with per-field errors."""
     errors: dict[str, str] = {}
+    texts = {
+        "kind": request.kind,
+        "idempotency_key": request.idempotency_key,
+        "source": request.source,
+        "actor": request.actor,
+        "reason": request.reason,
+        "reference": request.reference,
+    }
+    for index, line in enumerate(request.lines[:MAX_LINES]):
+        for field in ("sku", "location", "bucket", "to_location", "stage"):
+            value = getattr(line, field)
+            if isinstance(value, str):
+                texts[f"lines[{index}].{field}"] = value
+    for field, value in texts.items():
+        problem = unstorable_text(value) if isinstance(value, str) else "Must be a string."
+        if problem:
+            errors[field] = problem
+    if errors:
+        raise InvalidEvent("The event is not valid.", field_errors=errors)
     if request.kind not in _KINDS:
         errors["kind"] = f"Unknown event kind {request.kind!r}."
     if not request.idempotency_key or len(request.idempotency_key) > 255:
         errors["idempotency_key"] = "Required, at most 255 characters."
     if not request.source or len(request.source) > 64:
         errors["source"] = "Required, at most 64 characters."
-    if request.occurred_at is not None and request.occurred_at.tzinfo is None:
-        errors["occurred_at"] = "Must carry a time zone (times are kept in UTC)."
+    if request.occurred_at is not None:
+        if request.occurred_at.tzinfo is None:
+            errors["occurred_at"] = "Must carry a time zone (times are kept in UTC)."
+        else:
+            try:
+                in_utc = request.occurred_at.astimezone(UTC)
+            except OverflowError:
+                in_utc = None
+            latest = datetime.now(UTC) + ALLOWED_CLOCK_SKEW
+            if in_utc is None or not EARLIEST_OCCURRED_AT <= in_utc <= latest:
+                errors["occurred_at"] = (
+                    f"Must be between {EARLIEST_OCCURRED_AT:%Y-%m-%d} and one day from now."
+                )
     if len(request.reason) > 500:
         errors["reason"] = "At most 500 characters."
     if len(request.reference) > 255:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
+
+from inventory_sync.lib.htmx import login_required
 
 from . import selectors
-from .models import Bucket, Sku
+from .models import CODE_VALIDATOR, Bucket, Sku
 
 SKUS_PER_PAGE = 50
 ENTRIES_PER_PAGE = 25
@@ -25,18 +28,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def sku_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:100]
+    # PostgreSQL refuses NUL in a query parameter; nothing stored can contain one anyway.
+    search = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     page = Paginator(selectors.sku_list(search=search), SKUS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     template = "ledger/sku_list.html"
     if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
         template += "#sku-table"
-    return render(request, template, {"page": page, "search": search})
+    response = render(request, template, {"page": page, "search": search})
+    # One URL answers with a page or a partial: caches (and the browser's back button) must
+    # not serve one for the other.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
 
 
 @login_required
 def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        CODE_VALIDATOR(code)
+    except ValidationError:
+        raise Http404("No SKU has that code.") from None  # and a NUL would fail the query
     sku = get_object_or_404(Sku, code=code)
     entries = Paginator(selectors.sku_entries(sku=sku), ENTRIES_PER_PAGE).get_page(
         request.GET.get("page")
@@ -44,7 +56,7 @@ def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
     template = "ledger/sku_detail.html"
     if getattr(request, "htmx", False) and request.htmx.target == "ledger-history":
         template += "#ledger-history"
-    return render(
+    response = render(
         request,
         template,
         {
@@ -54,3 +66,5 @@ def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
             "entries": entries,
         },
     )
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response

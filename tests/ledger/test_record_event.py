@@ -1,6 +1,7 @@
 import contextlib
 import dataclasses
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -273,3 +274,28 @@ def test_batch_path_equals_one_by_one(warehouse):
     assert batched == one_by_one
     assert services.record_events(requests("X")).duplicates == 5
     assert selectors.ledger_mismatches() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"reason": "a\x00b"}, "reason"),
+        ({"reference": "\ud800"}, "reference"),
+        ({"occurred_at": datetime(1999, 12, 31, tzinfo=UTC)}, "occurred_at"),
+        ({"occurred_at": datetime.now(UTC) + timedelta(days=2)}, "occurred_at"),
+        ({"occurred_at": datetime(2026, 1, 1)}, "occurred_at"),  # noqa: DTZ001 - the point
+    ],
+)
+def test_text_and_times_the_database_cannot_keep_are_refused(sku, warehouse, extra, field):
+    with pytest.raises(InvalidEvent) as caught:
+        record("receipt", ("TEE-M", "WH-EAST", 1), key="k", **extra)
+    assert field in caught.value.field_errors
+    assert InventoryEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_nul_in_a_sku_code_is_a_field_error_not_a_database_error(warehouse):
+    with pytest.raises(InvalidEvent) as caught:
+        record("receipt", ("TE\x00", "WH-EAST", 1), key="k")
+    assert list(caught.value.field_errors) == ["lines[0].sku"]

@@ -1,3 +1,4 @@
+import contextlib
 import json
 import sys
 
@@ -26,19 +27,33 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar")
 
     def handle(self, *args, path, chunk_size, no_progress, **options):
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1.")
         requests, line_numbers, errors = [], [], []
-        handle = sys.stdin if path == "-" else self._open(path)
-        with handle:
-            for number, raw in enumerate(handle, start=1):
+        with self._open(path) as handle:
+            # Bytes, decoded line by line, so a bad byte is reported on its own line.
+            for number, data in enumerate(handle, start=1):
+                try:
+                    raw = data.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    raise CommandError(
+                        f"line {number}: not UTF-8 text; nothing was recorded."
+                    ) from None
                 if not raw.strip():
                     continue
                 try:
-                    requests.append(parse_event_dict(json.loads(raw)))
-                    line_numbers.append(number)
+                    request = parse_event_dict(json.loads(raw))
                 except json.JSONDecodeError as exc:
                     errors.append(f"line {number}: not JSON ({exc.msg} at column {exc.colno})")
+                    continue
+                except RecursionError:
+                    errors.append(f"line {number}: not JSON (nested too deeply)")
+                    continue
                 except DomainError as exc:
                     errors.append(f"line {number}: {_describe(exc)}")
+                    continue
+                requests.append(request)
+                line_numbers.append(number)
         if errors:
             for error in errors[:200]:
                 self.stderr.write(error)
@@ -70,7 +85,9 @@ class Command(BaseCommand):
             raise CommandError(f"{len(refused)} event(s) refused; the others were recorded.")
 
     def _open(self, path):
+        if path == "-":
+            return contextlib.nullcontext(sys.stdin.buffer)  # not ours to close
         try:
-            return open(path, encoding="utf-8")
+            return open(path, "rb")
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from None
