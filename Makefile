@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/inventory_sync
 
-.PHONY: demo test lint services bench install
+.PHONY: demo test lint services browser bench install
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	INVENTORY_SYNC_DEMO=1 $(PY) manage.py demo
 
+browser:
+	scripts/browser.sh
+
 services:
 	scripts/services.sh
 
@@ -26,7 +29,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=lint $(PY) manage.py makemigrations --check --dry-run
 
-test: $(VENV)/.installed services lint
+test: $(VENV)/.installed services browser lint
 	DATABASE_URL=$(DATABASE_URL_TEST) $(VENV)/bin/pytest -n 2 --create-db
 
 bench: $(VENV)/.installed services

@@ -1,0 +1,63 @@
+"""The console in a real browser: login, live search through htmx, SKU detail."""
+
+import shutil
+
+import pytest
+
+from tests.factories import LocationFactory, SkuFactory
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright import sync_api
+
+    # Django refuses ORM calls from a thread running an event loop; Playwright's sync API
+    # runs one in this thread, and the live server's database work happens in its own thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_login_search_and_detail(live_server, browser, django_user_model, receive):
+    # given
+    django_user_model.objects.create_user("ops", password="correct-horse")
+    warehouse = LocationFactory(code="WH-EAST")
+    receive(SkuFactory(code="TEE-M", title="Organic tee"), warehouse, 12)
+    SkuFactory(code="MUG-WHT", title="Stoneware mug")
+    page = browser.new_page()
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+
+    # when a person logs in
+    page.goto(f"{live_server.url}/")
+    page.fill("input[name=username]", "ops")
+    page.fill("input[name=password]", "correct-horse")
+    page.click("button[type=submit]")
+
+    # then the dashboard shows the totals, with htmx loaded from our own static files
+    assert page.text_content("#total-on-hand").strip() == "12"
+    assert page.evaluate("typeof htmx") == "object"
+    assert page.get_attribute("script[src*=htmx]", "src").startswith("/static/")
+
+    # when they type in the SKU search, the table narrows without a page load
+    page.goto(f"{live_server.url}/skus/")
+    assert page.locator("#sku-table tbody tr").count() == 2
+    page.type("input[name=q]", "mug")
+    page.wait_for_function("document.querySelectorAll('#sku-table tbody tr').length === 1")
+    assert page.text_content("#sku-table tbody tr td a").strip() == "MUG-WHT"
+    assert page.url.endswith("/skus/?q=mug")
+
+    # and the detail page shows balances per location and bucket
+    page.goto(f"{live_server.url}/skus/TEE-M/")
+    row = page.locator("#balances tbody tr").first
+    assert row.locator("td[data-bucket=on_hand]").text_content().strip() == "12"
+    assert row.locator("td[data-bucket=available]").text_content().strip() == "12"
+    assert failed == []
