@@ -10,6 +10,7 @@ Lock rules (every writer follows them, so concurrent writers never deadlock):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import defaultdict
@@ -19,7 +20,7 @@ from datetime import datetime
 
 import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
@@ -57,11 +58,37 @@ __all__ = [
 ]
 
 
-@dataclass
 class RecordedEvent:
-    event: InventoryEvent
-    entries: list[LedgerEntry]
-    created: bool  # False when the key was seen before and the original is returned
+    """The event as recorded, with its entries; `created` is False for a replayed key.
+
+    The model instances are built on first access: most callers (webhook processing, the
+    batch path) only need to know that the write happened.
+    """
+
+    def __init__(
+        self,
+        *,
+        created: bool,
+        event: InventoryEvent | None = None,
+        entries: list[LedgerEntry] | None = None,
+        written: _Written | None = None,
+    ):
+        self.created = created
+        self._event, self._entries, self._written = event, entries, written
+
+    @property
+    def event(self) -> InventoryEvent:
+        if self._event is None:
+            assert self._written is not None
+            self._event = self._written.event_model()
+        return self._event
+
+    @property
+    def entries(self) -> list[LedgerEntry]:
+        if self._entries is None:
+            assert self._written is not None
+            self._entries = self._written.entry_models()
+        return self._entries
 
 
 @dataclass
@@ -109,7 +136,7 @@ def record_event(
     with transaction.atomic():
         written = _record_locked([request])
     if written:
-        return written[0].as_recorded()
+        return RecordedEvent(created=True, written=written[0])
     return _existing(request)
 
 
@@ -235,6 +262,12 @@ def _existing(request: EventRequest) -> RecordedEvent:
     return RecordedEvent(event=event, entries=entries, created=False)
 
 
+@functools.cache
+def _on_postgres() -> bool:
+    """The statements below have a PostgreSQL form and a portable form (SQLite, the demo)."""
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+
+
 _MARK_DIRTY = "allocation_dirty_since = COALESCE(allocation_dirty_since, CURRENT_TIMESTAMP)"
 
 Locations = dict[str, tuple[int, str]]  # code -> (id, kind)
@@ -260,7 +293,7 @@ def _lock_skus(
     """
     wanted = sorted(set(codes))
     places = sorted(set(location_codes))
-    postgres = connection.vendor == "postgresql"
+    postgres = _on_postgres()
     if len(wanted) == 1 and postgres:
         # The hot path, one round trip: the UPDATE takes the row lock and the same statement
         # reads the locations. Server-bound, so PostgreSQL prepares it after a few calls.
@@ -345,11 +378,10 @@ _POSTGRES_ARRAYS_FROM = 8
 
 
 def _server_bound_cursor():
-    connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    raw = psycopg.Cursor(db.connection)
+    return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
 def _execute_with_rows(
@@ -365,7 +397,7 @@ def _execute_with_rows(
     names = [name for name, _ in columns]
     fetched: list[tuple] = []
     count = 0
-    postgres = connection.vendor == "postgresql"
+    postgres = _on_postgres()
     if postgres and len(rows) >= _POSTGRES_ARRAYS_FROM:
         arrays = ", ".join(f"%b::{kind}[]" for _, kind in columns)
         source = f"unnest({arrays}) AS v({', '.join(names)})"
@@ -433,7 +465,7 @@ _UPSERT_BALANCES = (
 
 def _event_row(request: EventRequest, recorded_at: datetime) -> tuple[object, ...]:
     occurred_at = request.occurred_at or recorded_at
-    if connection.vendor != "postgresql":
+    if not _on_postgres():
         occurred_at = connection.ops.adapt_datetimefield_value(occurred_at)
         recorded_at = connection.ops.adapt_datetimefield_value(recorded_at)
     payload = json.dumps(
@@ -493,6 +525,24 @@ def _values(columns: Sequence[tuple[str, str]], count: int, alias: str) -> str:
     return f"(VALUES {', '.join([row] * count)}) AS {alias}({names})"
 
 
+@functools.cache
+def _add_only_statement(entry_count: int, balance_count: int) -> str:
+    entry_columns = [*_ENTRY_COLUMNS[1:], ("position", "integer")]
+    return (
+        f"WITH ev AS (INSERT INTO ledger_inventoryevent ({_EVENT_NAMES}) "
+        f"SELECT {_EVENT_NAMES} FROM {_values(_EVENT_COLUMNS, 1, 'e')} "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+        f"en AS (INSERT INTO ledger_ledgerentry ({_ENTRY_NAMES}) "
+        "SELECT ev.id, v.sku_id, v.location_id, v.bucket, v.delta "
+        f"FROM ev, {_values(entry_columns, entry_count, 'v')} ORDER BY v.position RETURNING id), "
+        "bal AS ("
+        + _UPSERT_BALANCES.format(
+            rows="ev, " + _values(_BALANCE_COLUMNS, balance_count, "v")
+        ).replace("WHERE true ", "")
+        + ") SELECT ev.id, ARRAY(SELECT id FROM en ORDER BY id) FROM ev"
+    )
+
+
 def _record_add_only_in_one_statement(
     request: EventRequest, skus: dict[str, int], locations: Locations, recorded_at: datetime
 ) -> list[_Written]:
@@ -510,20 +560,7 @@ def _record_add_only_in_one_statement(
         for (s, loc, bucket), delta in plan_entries(request.kind, resolved, {})
     ]
     growing, _ = _net_by_account(entries)  # add-only: nothing shrinks
-    entry_columns = [*_ENTRY_COLUMNS[1:], ("position", "integer")]
-    sql = (
-        f"WITH ev AS (INSERT INTO ledger_inventoryevent ({_EVENT_NAMES}) "
-        f"SELECT {_EVENT_NAMES} FROM {_values(_EVENT_COLUMNS, 1, 'e')} "
-        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
-        f"en AS (INSERT INTO ledger_ledgerentry ({_ENTRY_NAMES}) "
-        "SELECT ev.id, v.sku_id, v.location_id, v.bucket, v.delta "
-        f"FROM ev, {_values(entry_columns, len(entries), 'v')} ORDER BY v.position RETURNING id), "
-        "bal AS ("
-        + _UPSERT_BALANCES.format(
-            rows="ev, " + _values(_BALANCE_COLUMNS, len(growing), "v")
-        ).replace("WHERE true ", "")
-        + ") SELECT ev.id, ARRAY(SELECT id FROM en ORDER BY id) FROM ev"
-    )
+    sql = _add_only_statement(len(entries), len(growing))
     params: list[object] = list(_event_row(request, recorded_at))
     for position, entry in enumerate(entries):
         params.extend([*entry, position])
@@ -610,7 +647,7 @@ class _Written:
     entries: list[tuple[int, int, str, int]]  # (sku_id, location_id, bucket, delta)
     entry_ids: list[int] = field(default_factory=list)
 
-    def as_recorded(self) -> RecordedEvent:
+    def event_model(self) -> InventoryEvent:
         request = self.request
         event = InventoryEvent(
             id=self.event_id,
@@ -626,6 +663,9 @@ class _Written:
             payload={"lines": [line.as_dict() for line in request.lines]},
         )
         event._state.adding = False
+        return event
+
+    def entry_models(self) -> list[LedgerEntry]:
         entries = []
         for entry_id, (sku_id, location_id, bucket, delta) in zip(
             self.entry_ids, self.entries, strict=True
@@ -640,7 +680,7 @@ class _Written:
             )
             entry._state.adding = False
             entries.append(entry)
-        return RecordedEvent(event=event, entries=entries, created=True)
+        return entries
 
 
 def _record_locked(requests: Sequence[EventRequest]) -> list[_Written]:
@@ -651,11 +691,7 @@ def _record_locked(requests: Sequence[EventRequest]) -> list[_Written]:
     """
     skus, locations = _resolve(requests)
     recorded_at = timezone.now()
-    if (
-        len(requests) == 1
-        and connection.vendor == "postgresql"
-        and not needs_current_balances(requests[0].kind)
-    ):
+    if len(requests) == 1 and _on_postgres() and not needs_current_balances(requests[0].kind):
         return _record_add_only_in_one_statement(requests[0], skus, locations, recorded_at)
     new_ids = _insert_events(requests, recorded_at)
     if not new_ids:
