@@ -133,10 +133,14 @@ def record_event(
         reference=reference,
     )
     validate_request(request)
-    with transaction.atomic():
-        written = _record_locked([request])
-    if written:
-        return RecordedEvent(created=True, written=written[0])
+    if _fits_one_statement(request):
+        written = _record_in_one_statement(request)
+    else:
+        with transaction.atomic():
+            batch = _record_locked([request])
+        written = batch[0] if batch else None
+    if written is not None:
+        return RecordedEvent(created=True, written=written)
     return _existing(request)
 
 
@@ -525,63 +529,102 @@ def _values(columns: Sequence[tuple[str, str]], count: int, alias: str) -> str:
     return f"(VALUES {', '.join([row] * count)}) AS {alias}({names})"
 
 
-@functools.cache
-def _add_only_statement(entry_count: int, balance_count: int) -> str:
-    entry_columns = [*_ENTRY_COLUMNS[1:], ("position", "integer")]
+def _fits_one_statement(request: EventRequest) -> bool:
+    """Most live events (a sale, a receipt, a return of one SKU) fit one statement."""
     return (
-        f"WITH ev AS (INSERT INTO ledger_inventoryevent ({_EVENT_NAMES}) "
-        f"SELECT {_EVENT_NAMES} FROM {_values(_EVENT_COLUMNS, 1, 'e')} "
-        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
-        f"en AS (INSERT INTO ledger_ledgerentry ({_ENTRY_NAMES}) "
-        "SELECT ev.id, v.sku_id, v.location_id, v.bucket, v.delta "
-        f"FROM ev, {_values(entry_columns, entry_count, 'v')} ORDER BY v.position RETURNING id), "
-        "bal AS ("
-        + _UPSERT_BALANCES.format(
-            rows="ev, " + _values(_BALANCE_COLUMNS, balance_count, "v")
-        ).replace("WHERE true ", "")
-        + ") SELECT ev.id, ARRAY(SELECT id FROM en ORDER BY id) FROM ev"
+        _on_postgres()
+        and not needs_current_balances(request.kind)
+        and len({line.sku for line in request.lines}) == 1
     )
 
 
-def _record_add_only_in_one_statement(
-    request: EventRequest, skus: dict[str, int], locations: Locations, recorded_at: datetime
-) -> list[_Written]:
-    """PostgreSQL, one event that only adds units: event, entries and balances in one statement.
+@functools.cache
+def _one_statement_sql(line_count: int) -> str:
+    line_columns = [
+        ("location_code", "varchar"),
+        ("bucket", "varchar"),
+        ("delta", "bigint"),
+        ("position", "integer"),
+    ]
+    return (
+        # The SKU lock comes first: every other part reads `sku`, so nothing is written (and
+        # no event id is drawn) before the lock is held.
+        "WITH sku AS (SELECT id FROM ledger_sku WHERE code = %s FOR NO KEY UPDATE), "
+        "place AS (SELECT id, code FROM ledger_location WHERE code = ANY(%s::varchar[])), "
+        "line AS (SELECT sku.id AS sku_id, place.id AS location_id, v.bucket, v.delta, "
+        f"v.position FROM sku, {_values(line_columns, line_count, 'v')} "
+        "JOIN place ON place.code = v.location_code), "
+        f"ev AS (INSERT INTO ledger_inventoryevent ({_EVENT_NAMES}) "
+        f"SELECT {_EVENT_NAMES} FROM {_values(_EVENT_COLUMNS, 1, 'e')} "
+        f"WHERE (SELECT count(*) FROM line) = {line_count} "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+        f"en AS (INSERT INTO ledger_ledgerentry ({_ENTRY_NAMES}) "
+        "SELECT ev.id, line.sku_id, line.location_id, line.bucket, line.delta "
+        "FROM ev, line ORDER BY line.position RETURNING id), "
+        "bal AS (INSERT INTO ledger_balance "
+        "(sku_id, location_id, bucket, quantity, version, updated_at) "
+        "SELECT line.sku_id, line.location_id, line.bucket, sum(line.delta), count(*), "
+        "CURRENT_TIMESTAMP FROM ev, line GROUP BY 1, 2, 3 "
+        "ON CONFLICT (sku_id, location_id, bucket) DO UPDATE SET "
+        "quantity = ledger_balance.quantity + excluded.quantity, "
+        "version = ledger_balance.version + excluded.version, "
+        "updated_at = excluded.updated_at), "
+        "dirty AS (UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP "
+        "FROM ev, sku WHERE ledger_sku.id = sku.id "
+        "AND ledger_sku.allocation_dirty_since IS NULL) "
+        "SELECT (SELECT id FROM sku), ARRAY(SELECT code FROM place ORDER BY code), "
+        "ARRAY(SELECT id FROM place ORDER BY code), (SELECT id FROM ev), "
+        "ARRAY(SELECT id FROM en ORDER BY id)"
+    )
+
+
+def _record_in_one_statement(request: EventRequest) -> _Written | None:
+    """Record a single-SKU, add-only event with one statement: one round trip, one commit.
 
     Add-only kinds (sales, receipts, returns) need no current balance to be planned, so the
-    whole write is one round trip while the SKU lock is held: the live path of every order.
-    If the key already exists, nothing is inserted and nothing is returned.
+    lock, the event, its entries, the balances and the dirty flag fit one statement, which is
+    atomic on its own (or joins the caller's transaction). The SKU lock is taken before
+    anything is written and held to the end, as in the general path. Returns None when the
+    key already exists. Raises InvalidEvent for an unknown SKU or location (nothing written).
     """
-    resolved = [
-        ResolvedLine(skus[line.sku], locations[line.location][0], line) for line in request.lines
-    ]
-    entries = [
-        (s, loc, bucket, delta)
-        for (s, loc, bucket), delta in plan_entries(request.kind, resolved, {})
-    ]
-    growing, _ = _net_by_account(entries)  # add-only: nothing shrinks
-    sql = _add_only_statement(len(entries), len(growing))
-    params: list[object] = list(_event_row(request, recorded_at))
-    for position, entry in enumerate(entries):
-        params.extend([*entry, position])
-    for row in growing:
-        params.extend(row)
-    # Server-bound: the statement's text repeats for every event of the same shape, so
-    # PostgreSQL prepares it once per connection and skips planning afterwards.
+    places = sorted({line.location for line in request.lines})
+    # Plan with the line index standing in for the location: add-only entries depend only
+    # on the kind and the quantities.
+    planned = plan_entries(
+        request.kind,
+        [ResolvedLine(0, index, line) for index, line in enumerate(request.lines)],
+        {},
+    )
+    params: list[object] = [request.lines[0].sku, places]
+    for position, ((_, line_index, bucket), delta) in enumerate(planned):
+        params.extend([request.lines[line_index].location, bucket, delta, position])
+    recorded_at = timezone.now()
+    params.extend(_event_row(request, recorded_at))
     with _server_bound_cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return []
-    return [
-        _Written(
-            event_id=row[0],
-            request=request,
-            recorded_at=recorded_at,
-            entries=entries,
-            entry_ids=list(row[1]),
-        )
+        cursor.execute(_one_statement_sql(len(planned)), params)
+        sku_id, place_codes, place_ids, event_id, entry_ids = cursor.fetchone()
+    location_ids = dict(zip(place_codes, place_ids, strict=True))
+    if sku_id is None or len(location_ids) != len(places):
+        errors = {}
+        for index, line in enumerate(request.lines):
+            if sku_id is None:
+                errors[f"lines[{index}].sku"] = f"Unknown SKU {line.sku!r}."
+            if line.location not in location_ids:
+                errors[f"lines[{index}].location"] = f"Unknown location {line.location!r}."
+        raise InvalidEvent("The event refers to unknown records.", field_errors=errors)
+    if event_id is None:
+        return None
+    entries = [
+        (sku_id, location_ids[request.lines[line_index].location], bucket, delta)
+        for (_, line_index, bucket), delta in planned
     ]
+    return _Written(
+        event_id=event_id,
+        request=request,
+        recorded_at=recorded_at,
+        entries=entries,
+        entry_ids=list(entry_ids),
+    )
 
 
 def _insert_entries(written: Sequence[_Written]) -> None:
@@ -691,8 +734,6 @@ def _record_locked(requests: Sequence[EventRequest]) -> list[_Written]:
     """
     skus, locations = _resolve(requests)
     recorded_at = timezone.now()
-    if len(requests) == 1 and _on_postgres() and not needs_current_balances(requests[0].kind):
-        return _record_add_only_in_one_statement(requests[0], skus, locations, recorded_at)
     new_ids = _insert_events(requests, recorded_at)
     if not new_ids:
         return []

@@ -299,3 +299,20 @@ def test_a_nul_in_a_sku_code_is_a_field_error_not_a_database_error(warehouse):
     with pytest.raises(InvalidEvent) as caught:
         record("receipt", ("TE\x00", "WH-EAST", 1), key="k")
     assert list(caught.value.field_errors) == ["lines[0].sku"]
+
+
+@pytest.mark.django_db
+def test_a_single_sku_sale_locks_the_sku_before_anything_is_written(sku, warehouse):
+    # given the live path: one SKU, a kind that only adds units
+    with CaptureQueriesContext(connection) as captured:
+        recorded = record("sale", ("TEE-M", "WH-EAST", 2), key="k")
+    # then one statement does it all, and its first part is the SKU lock
+    assert len(captured.captured_queries) == 1
+    sql = captured.captured_queries[0]["sql"]
+    assert sql.startswith(
+        "WITH sku AS (SELECT id FROM ledger_sku WHERE code = $1 FOR NO KEY UPDATE)"
+    )
+    # and every part of the write landed
+    assert [(e.bucket, e.delta) for e in recorded.entries] == [("committed", 2)]
+    assert balances(sku) == {("WH-EAST", "committed"): 2}
+    assert Sku.objects.get(pk=sku.pk).allocation_dirty_since is not None
