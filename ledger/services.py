@@ -322,19 +322,19 @@ def _lock_skus(
             )
             skus = {code: sku_id for sku_id, code in cursor.fetchall()}
     elif postgres:
+        # One statement: the CTE locks the rows in id order (the sort runs below the lock),
+        # then only rows not yet dirty are written, so the lock alone adds no row version.
         with _server_bound_cursor() as cursor:
             cursor.execute(
-                "SELECT id, code FROM ledger_sku WHERE code = ANY(%b::varchar[]) "
-                "ORDER BY id FOR NO KEY UPDATE",
+                "WITH locked AS (SELECT id, code, allocation_dirty_since FROM ledger_sku "
+                "WHERE code = ANY(%b::varchar[]) ORDER BY id FOR NO KEY UPDATE), "
+                "marked AS (UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP "
+                "FROM locked WHERE ledger_sku.id = locked.id "
+                "AND locked.allocation_dirty_since IS NULL) "
+                "SELECT id, code FROM locked",
                 [wanted],
             )
             skus = {code: sku_id for sku_id, code in cursor.fetchall()}
-            # Only rows not yet dirty are written: the lock alone costs no new row version.
-            cursor.execute(
-                "UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP "
-                "WHERE id = ANY(%b::bigint[]) AND allocation_dirty_since IS NULL",
-                [list(skus.values())],
-            )
     else:
         # SQLite: the IMMEDIATE transaction already holds the database's single write lock.
         skus = dict(Sku.objects.filter(code__in=wanted).values_list("code", "id"))

@@ -228,7 +228,10 @@ def test_multi_sku_event_locks_skus_in_id_order_before_writing(warehouse):
         record("receipt", ("Z", "WH-EAST", 1), ("A", "WH-EAST", 1), key="k")
     lock = [q["sql"] for q in captured.captured_queries if "FOR NO KEY UPDATE" in q["sql"]]
     assert len(lock) == 1
-    assert re.search(r"^SELECT id, code FROM ledger_sku .* ORDER BY id FOR NO KEY UPDATE$", lock[0])
+    assert re.search(
+        r"^WITH locked AS \(SELECT id, code, .* FROM ledger_sku .* ORDER BY id FOR NO KEY UPDATE\)",
+        lock[0],
+    )
     first_write = next(
         i for i, q in enumerate(captured.captured_queries) if "INSERT INTO" in q["sql"]
     )
