@@ -23,7 +23,12 @@ from .rules import (
     InvalidEvent,
     validate_request,
 )
-from .writer import WrittenEvent, fits_one_statement, record_in_one_statement, record_locked
+from .writer import (
+    WrittenEvent,
+    fits_one_statement,
+    record_in_one_statement,
+    record_locked,
+)
 
 __all__ = [
     "BatchOutcome",
@@ -155,9 +160,9 @@ def record_events(requests: Sequence[EventRequest], *, chunk_size: int = 1000) -
         if written is not None:
             outcome.recorded += len(written)
             written_keys = {item.request.idempotency_key for item in written}
-            for index, request in valid:
-                if request.idempotency_key not in written_keys:
-                    _count_existing(request, index, outcome)
+            _count_existing(
+                [(i, r) for i, r in valid if r.idempotency_key not in written_keys], outcome
+            )
             continue
         for index, request in valid:
             try:
@@ -169,17 +174,26 @@ def record_events(requests: Sequence[EventRequest], *, chunk_size: int = 1000) -
             if single:
                 outcome.recorded += 1
             else:
-                _count_existing(request, index, outcome)
+                _count_existing([(index, request)], outcome)
     return outcome
 
 
-def _count_existing(request: EventRequest, index: int, outcome: BatchOutcome) -> None:
-    try:
-        _existing(request)
-    except DomainError as error:
-        outcome.failures.append((index, error))
-    else:
-        outcome.duplicates += 1
+def _count_existing(requests: Sequence[tuple[int, EventRequest]], outcome: BatchOutcome) -> None:
+    """Sort requests whose key exists into duplicates and conflicts, with one query."""
+    if not requests:
+        return
+    stored = {
+        key: (event_id, kind, fingerprint)
+        for key, event_id, kind, fingerprint in InventoryEvent.objects.filter(
+            idempotency_key__in={request.idempotency_key for _, request in requests}
+        ).values_list("idempotency_key", "id", "kind", "fingerprint")
+    }
+    for index, request in requests:
+        event_id, kind, fingerprint = stored[request.idempotency_key]
+        if fingerprint == request.fingerprint:
+            outcome.duplicates += 1
+        else:
+            outcome.failures.append((index, _conflict(request, event_id, kind)))
 
 
 def reserve(
@@ -236,13 +250,17 @@ def release(
 # --- internals ------------------------------------------------------------------------------
 
 
+def _conflict(request: EventRequest, event_id: int, kind: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        f"Idempotency key {request.idempotency_key!r} was already used for a different "
+        f"event (#{event_id}, {kind}).",
+        event_id=event_id,
+    )
+
+
 def _existing(request: EventRequest) -> RecordedEvent:
     event = InventoryEvent.objects.get(idempotency_key=request.idempotency_key)
     if event.fingerprint != request.fingerprint:
-        raise IdempotencyConflict(
-            f"Idempotency key {request.idempotency_key!r} was already used for a different "
-            f"event (#{event.pk}, {event.kind}).",
-            event_id=event.pk,
-        )
+        raise _conflict(request, event.pk, event.kind)
     entries = list(LedgerEntry.objects.filter(event=event).order_by("id"))
     return RecordedEvent(event=event, entries=entries, created=False)

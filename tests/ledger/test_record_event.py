@@ -319,3 +319,20 @@ def test_a_single_sku_sale_locks_the_sku_before_anything_is_written(sku, warehou
     assert [(e.bucket, e.delta) for e in recorded.entries] == [("committed", 2)]
     assert balances(sku) == {("WH-EAST", "committed"): 2}
     assert Sku.objects.get(pk=sku.pk).allocation_dirty_since is not None
+
+
+@pytest.mark.django_db
+def test_batch_reports_replays_and_conflicts_without_applying_either(sku, warehouse):
+    def receipt(key, quantity):
+        return services.EventRequest(
+            kind="receipt",
+            lines=(EventLine("TEE-M", "WH-EAST", quantity),),
+            idempotency_key=key,
+            source="test",
+        )
+
+    services.record_events([receipt("a", 5), receipt("b", 2)])
+    outcome = services.record_events([receipt("a", 5), receipt("b", 3), receipt("c", 1)])
+    assert (outcome.recorded, outcome.duplicates) == (1, 1)
+    assert [(index, type(error)) for index, error in outcome.failures] == [(1, IdempotencyConflict)]
+    assert balances(sku) == {("WH-EAST", "on_hand"): 8}
