@@ -36,6 +36,19 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
         parser.add_argument("--no-worker", action="store_true", help="Run the console only")
 
+    def _wait_until_listening(self, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
+        """Print the address only once the console answers: a printed URL must work."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if web.poll() is not None:
+                raise CommandError(f"The web process exited with code {web.returncode}.")
+            with socket.socket() as probe:
+                probe.settimeout(0.5)
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise CommandError(f"The console did not start listening on port {port} in {timeout:.0f}s.")
+
     def handle(self, *args, port, no_worker, **options):
         self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
         call_command("migrate", interactive=False, verbosity=0)
@@ -97,6 +110,7 @@ class Command(BaseCommand):
             children[name] = subprocess.Popen(
                 command, env={**env, "INVENTORY_SYNC_PROCESS": f"inventory-sync-{name}"}
             )
+        self._wait_until_listening(port, children["web"])
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nConsole: http://127.0.0.1:{port}/  (user {DEMO_USER!r}, password {DEMO_PASSWORD!r})\n"

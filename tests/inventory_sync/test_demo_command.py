@@ -1,0 +1,58 @@
+"""The README's demo command, as a real process: it comes up, serves the console, stops on Ctrl-C."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_console_worker_and_scheduler_until_interrupted(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update({"INVENTORY_SYNC_DEMO": "1", "INVENTORY_SYNC_VAR_DIR": str(tmp_path)})
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--port", "8790"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    console_url = threading.Event()
+
+    def read() -> None:
+        for line in demo.stdout:
+            output.append(line)
+            if line.startswith("Console: "):
+                console_url.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert console_url.wait(timeout=180), "".join(output[-40:])
+        url = re.search(r"Console: (\S+)", "".join(output)).group(1)
+        # the demo prints the address only once the console answers
+        with urllib.request.urlopen(f"{url}accounts/login/", timeout=10) as response:
+            page = response.read().decode()
+        assert 'name="username"' in page
+        assert re.search(r"Demo catalog: \d{2} SKUs, 3 locations", "".join(output))
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+        reader.join(timeout=10)
+    assert demo.returncode == 0, "".join(output[-40:])
+    assert "Demo stopped." in "".join(output)
+    assert (tmp_path / "inventory_sync.sqlite3").exists()
