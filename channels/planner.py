@@ -1,0 +1,231 @@
+"""The planner (design I5): dirty SKUs -> allocate() -> each listing's desired quantity.
+
+A ledger write marks its SKUs dirty in its own transaction. The planner takes dirty SKUs with
+SKIP LOCKED (a SKU being written right now is left for the next round), computes every
+listing of each, writes a listing's desired quantity and version only when it changed, and
+clears the flags, all in one transaction: no ledger write can slip in between the read of
+the balances and the clearing of the flag, because the planner holds the SKU rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from allocation.models import AllocationRule, BundleComponent, SalesHalt, SkuPolicy
+from allocation.rules import (
+    AllocationContext,
+    AllocationMode,
+    Fulfilment,
+    ListingSpec,
+    LocationStock,
+    Rule,
+    RuleKind,
+    Scope,
+    SkuStock,
+    allocate,
+)
+from ledger.models import Balance, Location, Sku
+
+from .models import Listing
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+
+
+@dataclass
+class PlanOutcome:
+    skus: int = 0
+    listings_changed: int = 0
+
+
+def _rules() -> list[Rule]:
+    return [
+        Rule(
+            kind=RuleKind(rule.kind),
+            value=rule.value,
+            scope=Scope(rule.scope),
+            target=rule.target,
+            priority=rule.priority,
+            enabled=rule.is_enabled,
+            name=rule.name,
+        )
+        for rule in AllocationRule.objects.filter(is_enabled=True)
+    ]
+
+
+def _stock(sku_ids: set[int]) -> dict[int, list[LocationStock]]:
+    locations = {location.pk: location for location in Location.objects.all()}
+    buckets: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+    for sku_id, location_id, bucket, quantity in Balance.objects.filter(
+        sku_id__in=sku_ids
+    ).values_list("sku_id", "location_id", "bucket", "quantity"):
+        buckets[(sku_id, location_id)][bucket] = quantity
+    stock: dict[int, list[LocationStock]] = defaultdict(list)
+    for (sku_id, location_id), quantities in sorted(buckets.items()):
+        location = locations[location_id]
+        stock[sku_id].append(
+            LocationStock(
+                location=location.code,
+                on_hand=quantities.get("on_hand", 0),
+                committed=quantities.get("committed", 0),
+                reserved=quantities.get("reserved", 0),
+                unsellable=quantities.get("unsellable", 0),
+                is_fba=location.kind == Location.Kind.FBA,
+                region=location.region,
+                can_ship=location.can_ship and location.is_active,
+            )
+        )
+    return stock
+
+
+def sku_stock_for(skus: list[Sku]) -> dict[int, SkuStock]:
+    """The allocation view of each SKU (and of every component of the bundles among them)."""
+    components = defaultdict(list)
+    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
+        bundle__in=skus
+    ).values_list("bundle_id", "component_id", "quantity"):
+        components[bundle_id].append((component_id, quantity))
+    component_ids = {cid for parts in components.values() for cid, _ in parts}
+    everyone = {sku.pk: sku for sku in skus}
+    everyone.update(
+        {sku.pk: sku for sku in Sku.objects.filter(pk__in=component_ids - set(everyone))}
+    )
+    policies = {p.sku_id: p for p in SkuPolicy.objects.filter(sku_id__in=everyone)}
+    stock = _stock(set(everyone))
+    views = {}
+    for sku_id, sku in everyone.items():
+        policy = policies.get(sku_id)
+        views[sku_id] = SkuStock(
+            code=sku.code,
+            locations=tuple(stock.get(sku_id, ())),
+            tags=frozenset(sku.tags or ()),
+            tier=sku.velocity_tier,
+            mode=AllocationMode(policy.mode) if policy else AllocationMode.SHARED,
+            velocity_per_day=policy.velocity_per_day if policy else Decimal(0),
+            ring_fence_threshold=policy.ring_fence_threshold if policy else 0,
+            components=tuple(
+                (everyone[cid].code, quantity) for cid, quantity in components.get(sku_id, ())
+            ),
+        )
+    return views
+
+
+def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[Listing, ListingSpec]]]:
+    halts = defaultdict(list)
+    for sku_id, channel_id, reason in SalesHalt.objects.filter(
+        sku__in=skus, released_at__isnull=True
+    ).values_list("sku_id", "channel_id", "reason"):
+        halts[sku_id].append((channel_id, reason))
+    specs: dict[int, list[tuple[Listing, ListingSpec]]] = defaultdict(list)
+    for listing in (
+        Listing.objects.filter(sku__in=skus, is_active=True)
+        .select_related("channel")
+        .prefetch_related("source_locations")
+        .order_by("id")
+    ):
+        reasons = [
+            r for channel_id, r in halts[listing.sku_id] if channel_id in (None, listing.channel_id)
+        ]
+        chosen = frozenset(location.code for location in listing.source_locations.all())
+        specs[listing.sku_id].append(
+            (
+                listing,
+                ListingSpec(
+                    key=str(listing.pk),
+                    channel=listing.channel.code,
+                    is_marketplace=listing.channel.is_marketplace,
+                    channel_priority=listing.channel.priority,
+                    fulfilment=Fulfilment(listing.fulfilment),
+                    region=listing.channel.region,
+                    locations=chosen or None,
+                    pack_size=listing.pack_size,
+                    halted=bool(reasons),
+                    halt_reason="; ".join(reasons),
+                ),
+            )
+        )
+    return specs
+
+
+def _oversold(stock: SkuStock) -> bool:
+    """Committed and held units above what is on hand across our own locations (I8)."""
+    return sum(s.available for s in stock.locations if not s.is_fba) < 0
+
+
+def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
+    """Recompute the listings of up to `batch_size` dirty SKUs; returns what it did.
+
+    Invariant I5: desired state and the cleared flag commit together, under the SKU locks.
+    Idempotent: a SKU recomputed twice writes nothing the second time.
+    Locks: dirty SKU rows FOR NO KEY UPDATE SKIP LOCKED in id order, then their listings'
+    rows (written by id order).
+    """
+    outcome = PlanOutcome()
+    rules = _rules()
+    with transaction.atomic():
+        _mark_bundles_of_dirty_components()
+        skus = list(
+            Sku.objects.select_for_update(skip_locked=True, no_key=True)
+            .filter(allocation_dirty_since__isnull=False)
+            .order_by("id")[:batch_size]
+        )
+        if not skus:
+            return outcome
+        views = sku_stock_for(skus)
+        specs = listing_specs(skus)
+        now = timezone.now()
+        for sku in skus:
+            pairs = specs.get(sku.pk, [])
+            if not pairs:
+                continue
+            view = views[sku.pk]
+            components = {v.code: v for v in views.values()} if view.components else None
+            allocations = allocate(
+                sku=view,
+                listings=[spec for _, spec in pairs],
+                rules=rules,
+                components=components,
+                context=AllocationContext(oversold=_oversold(view) and not view.components),
+            )
+            for listing, spec in pairs:
+                allocation = allocations[spec.key]
+                if listing.desired_quantity == allocation.quantity:
+                    continue
+                Listing.objects.filter(pk=listing.pk).update(
+                    desired_quantity=allocation.quantity,
+                    desired_version=F("desired_version") + 1,
+                    desired_at=now,
+                    desired_trace=[step.as_dict() for step in allocation.steps],
+                )
+                outcome.listings_changed += 1
+        Sku.objects.filter(pk__in=[sku.pk for sku in skus]).update(allocation_dirty_since=None)
+        outcome.skus = len(skus)
+    return outcome
+
+
+def _mark_bundles_of_dirty_components() -> None:
+    """A component's change is its bundles' change: they are recomputed in the same round.
+
+    Bundle rows are locked like any SKU row (id order, skipping rows another planner holds).
+    """
+    bundle_ids = sorted(
+        set(
+            Sku.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
+            .filter(
+                allocation_dirty_since__isnull=True,
+                components__component__allocation_dirty_since__isnull=False,
+            )
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+    )
+    if bundle_ids:
+        Sku.objects.filter(pk__in=bundle_ids).update(allocation_dirty_since=timezone.now())
