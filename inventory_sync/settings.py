@@ -134,6 +134,22 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 # Bodies above this are refused with 400 before parsing: an event is a few KB at most.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
+# --- Cache --------------------------------------------------------------------------------
+# Shared by every process in production (wake-up debouncing, rate-limit buckets): Redis.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    # The demo's web, worker and beat processes share this folder instead.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -183,6 +199,8 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Queues: ingest (inbound events), push (channel pushes), default (everything else).
+CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = "UTC"
 # Every task is idempotent, so redelivery after a worker crash is safe and wanted.
 CELERY_TASK_ACKS_LATE = True
@@ -193,6 +211,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # The sweep behind the on-commit wake-up: a lost wake-up delays a push by this much at most.
+    "allocation-planner-sweep": {
+        "task": "channels.tasks.plan_allocations_task",
+        "schedule": 15.0,
+        "options": {"expires": 30},
+    },
     "ledger-verify": {
         "task": "ledger.tasks.ledger_verify_task",
         "schedule": crontab(minute="*/15"),

@@ -12,9 +12,11 @@ from inventory_sync.settings import DATABASES, STATIC_ROOT  # noqa: E402
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise RuntimeError("the test suite runs on PostgreSQL: set DATABASE_URL to a postgres:// URL")
 
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CELERY_TASK_ALWAYS_EAGER = True
+# Tasks queue to the in-memory broker and are not run: tests call services and tasks directly.
+CELERY_TASK_ALWAYS_EAGER = False
 
 # WhiteNoise serves from STATIC_ROOT too and warns on every request while it does not exist.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

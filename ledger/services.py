@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from inventory_sync.lib import wakeups
 from inventory_sync.lib.errors import DomainError
 
 from .models import EventKind, InventoryEvent, LedgerEntry
@@ -29,6 +30,9 @@ from .writer import (
     record_in_one_statement,
     record_locked,
 )
+
+# Announced after every write that changed stock; channels wakes its planner on it.
+LEDGER_CHANGED = "ledger.changed"
 
 __all__ = [
     "BatchOutcome",
@@ -127,6 +131,7 @@ def record_event(
             batch = record_locked([request])
         written = batch[0] if batch else None
     if written is not None:
+        wakeups.notify_on_commit(LEDGER_CHANGED)
         return RecordedEvent(created=True, written=written)
     return _existing(request)
 
@@ -175,6 +180,8 @@ def record_events(requests: Sequence[EventRequest], *, chunk_size: int = 1000) -
                 outcome.recorded += 1
             else:
                 _count_existing([(index, request)], outcome)
+    if outcome.recorded:
+        wakeups.notify_on_commit(LEDGER_CHANGED)
     return outcome
 
 

@@ -1,0 +1,62 @@
+"""A ledger write wakes the planner once per burst; the task does the work."""
+
+import pytest
+from django.core.cache import cache
+
+from channels.models import Listing
+from channels.tasks import PLANNER_PENDING_KEY, plan_allocations_task
+from ledger import services
+from ledger.models import Sku
+from ledger.rules import EventLine
+from tests.factories import ChannelFactory, ListingFactory
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def sale(key):
+    return services.record_event(
+        kind="sale", lines=[EventLine("TEE-M", "WH-EAST", 1)], idempotency_key=key, source="t"
+    )
+
+
+@pytest.mark.django_db
+def test_a_committed_write_queues_one_planner_run_per_burst(
+    sku, warehouse, receive, django_capture_on_commit_callbacks
+):
+    # when a burst of writes commits
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        receive(sku, warehouse, 10)
+        sale("s-1")
+        sale("s-2")
+    # then each asked for a wake-up after its commit, and one run is pending for all of them
+    assert len(callbacks) == 3
+    assert cache.get(PLANNER_PENDING_KEY) == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_write_wakes_nobody(sku, warehouse, django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(services.InsufficientStock),
+    ):
+        services.release(
+            sku="TEE-M", location="WH-EAST", quantity=1, idempotency_key="r", source="t"
+        )
+    assert callbacks == []
+    assert cache.get(PLANNER_PENDING_KEY) is None
+
+
+@pytest.mark.django_db
+def test_the_planner_task_clears_the_mark_and_plans_every_dirty_sku(sku, warehouse, receive):
+    listing = ListingFactory(channel=ChannelFactory(code="shopify"), sku=sku)
+    receive(sku, warehouse, 6)
+    cache.set(PLANNER_PENDING_KEY, 1)
+    assert plan_allocations_task() == 1
+    assert cache.get(PLANNER_PENDING_KEY) is None
+    assert Listing.objects.get(pk=listing.pk).desired_quantity == 6
+    assert not Sku.objects.filter(allocation_dirty_since__isnull=False).exists()
