@@ -22,7 +22,7 @@ from datetime import datetime
 
 import psycopg
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
@@ -500,7 +500,9 @@ class WrittenEvent:
 
 
 def record_locked(requests: Sequence[EventRequest]) -> list[WrittenEvent]:
-    """Apply validated requests inside the caller's transaction; returns the new events only.
+    """Apply validated requests inside the caller's atomic block; returns the new events only.
+
+    When every key already exists the block is marked for rollback, so nothing changes.
 
     Requests whose key already exists (or repeats within `requests`) are skipped: the caller
     compares their fingerprints. Raises DomainError, which must roll the transaction back.
@@ -509,6 +511,8 @@ def record_locked(requests: Sequence[EventRequest]) -> list[WrittenEvent]:
     recorded_at = timezone.now()
     new_ids = _insert_events(requests, recorded_at)
     if not new_ids:
+        # Every key was seen before: undo the dirty marks too, so a replay changes nothing.
+        transaction.set_rollback(True)
         return []
 
     fresh: list[tuple[int, EventRequest]] = []

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from channels.models import Listing
 from ledger import selectors
 from ledger.demo_catalog import LOCATIONS, PRODUCTS
 from ledger.models import Balance, InventoryEvent, LedgerEntry, Location, Sku
@@ -558,7 +559,11 @@ def test_seed_demo_creates_a_catalog_and_is_safe_to_rerun():
     assert out == (
         f"Demo catalog: {skus} SKUs, 3 locations; {recorded} opening balance(s) recorded, "
         "0 already there.\n"
+        f"Demo channels: {2 * skus} listing(s) created; {skus} SKU(s) planned.\n"
     )
+    # every listing has a planned quantity, and nothing is left waiting for the planner
+    assert not Listing.objects.filter(desired_quantity__isnull=True).exists()
+    assert not Sku.objects.filter(allocation_dirty_since__isnull=False).exists()
     balances = all_balances()
     assert all(quantity > 0 for quantity in balances.values())
     assert selectors.ledger_mismatches() == []
@@ -568,6 +573,7 @@ def test_seed_demo_creates_a_catalog_and_is_safe_to_rerun():
     assert again == (
         f"Demo catalog: {skus} SKUs, 3 locations; 0 opening balance(s) recorded, "
         f"{recorded} already there.\n"
+        "Demo channels: 0 listing(s) created; 0 SKU(s) planned.\n"
     )
     assert InventoryEvent.objects.count() == recorded
     assert Sku.objects.count() == skus

@@ -336,3 +336,21 @@ def test_batch_reports_replays_and_conflicts_without_applying_either(sku, wareho
     assert (outcome.recorded, outcome.duplicates) == (1, 1)
     assert [(index, type(error)) for index, error in outcome.failures] == [(1, IdempotencyConflict)]
     assert balances(sku) == {("WH-EAST", "on_hand"): 8}
+
+
+@pytest.mark.django_db
+def test_a_replayed_batch_leaves_no_sku_dirty(sku, warehouse):
+    batch = [
+        services.EventRequest(
+            kind="shipment" if n else "receipt",
+            lines=(EventLine("TEE-M", "WH-EAST", 1),),
+            idempotency_key=f"b-{n}",
+            source="test",
+        )
+        for n in range(2)
+    ]
+    services.record_events(batch)
+    Sku.objects.update(allocation_dirty_since=None)  # as the planner leaves it
+    outcome = services.record_events(batch)
+    assert (outcome.recorded, outcome.duplicates) == (0, 2)
+    assert Sku.objects.get(pk=sku.pk).allocation_dirty_since is None

@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand
+
+from channels.demo import demo_channels_seed
+from channels.planner import plan_dirty_skus
+from ledger.demo_catalog import demo_catalog_seed
+from ledger.models import Location, Sku
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo catalog (SKUs over 3 locations with opening balances) and the demo "
+        "channels with a listing per SKU, then plan their quantities. Safe to rerun."
+    )
+
+    def handle(self, *args, **options):
+        outcome = demo_catalog_seed()
+        self.stdout.write(
+            f"Demo catalog: {Sku.objects.count()} SKUs, {Location.objects.count()} locations; "
+            f"{outcome.recorded} opening balance(s) recorded, {outcome.duplicates} already there."
+        )
+        listings = demo_channels_seed()
+        planned = 0
+        while (step := plan_dirty_skus()).skus:
+            planned += step.skus
+        self.stdout.write(
+            f"Demo channels: {listings} listing(s) created; {planned} SKU(s) planned."
+        )
