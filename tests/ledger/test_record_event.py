@@ -342,7 +342,7 @@ def test_batch_reports_replays_and_conflicts_without_applying_either(sku, wareho
 def test_a_replayed_batch_leaves_no_sku_dirty(sku, warehouse):
     batch = [
         services.EventRequest(
-            kind="shipment" if n else "receipt",
+            kind="sale" if n else "receipt",
             lines=(EventLine("TEE-M", "WH-EAST", 1),),
             idempotency_key=f"b-{n}",
             source="test",
