@@ -74,7 +74,7 @@ class Rule:
     name: str = ""
 
     def label(self) -> str:
-        return self.name or f"{self.kind.value} {self.value}"
+        return self.name or f"{self.kind.value} {_number(self.value)}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,11 @@ class _Trace:
         self.steps.append(Step(label, quantity))
 
 
+def _number(value: Decimal) -> str:
+    """15.00 -> "15", 12.50 -> "12.5", 100 -> "100"."""
+    return f"{value.normalize():f}"
+
+
 def _applies(rule: Rule, listing: ListingSpec, sku: SkuStock) -> bool:
     if not rule.enabled:
         return False
@@ -221,13 +226,13 @@ def _shared_quantity(
         else:
             # The kept-back part rounds up, so the published part rounds down.
             after = max(before - math.ceil(Decimal(before) * rule.value / 100), 0)
-            trace.set(f"− {rule.label()} ({rule.value} % of {before}, rounded up)", after)
+            trace.set(f"− {rule.label()} ({_number(rule.value)} % of {before}, rounded up)", after)
         trace.rules.append(rule.label())
     for rule in applicable:
         before = trace.quantity
         if rule.kind == RuleKind.SHARE_PERCENT:
             trace.set(
-                f"× {rule.label()} ({rule.value} % of {before}, rounded down)",
+                f"× {rule.label()} ({_number(rule.value)} % of {before}, rounded down)",
                 _percent_of(before, rule.value),
             )
         elif rule.kind == RuleKind.FLOOR:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from allocation.models import AllocationRule, BundleComponent, SalesHalt, SkuPolicy
 from allocation.rules import (
+    Allocation,
     AllocationContext,
     AllocationMode,
     Fulfilment,
@@ -153,6 +154,23 @@ def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[Listing, ListingSpec]
             )
         )
     return specs
+
+
+def allocations_for_sku(sku: Sku) -> list[tuple[Listing, Allocation]]:
+    """Every active listing of `sku` with what it should show now and why (read only)."""
+    views = sku_stock_for([sku])
+    pairs = listing_specs([sku]).get(sku.pk, [])
+    if not pairs:
+        return []
+    view = views[sku.pk]
+    allocations = allocate(
+        sku=view,
+        listings=[spec for _, spec in pairs],
+        rules=_rules(),
+        components={v.code: v for v in views.values()} if view.components else None,
+        context=AllocationContext(oversold=_oversold(view) and not view.components),
+    )
+    return [(listing, allocations[spec.key]) for listing, spec in pairs]
 
 
 def _oversold(stock: SkuStock) -> bool:

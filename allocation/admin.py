@@ -1,0 +1,60 @@
+from django.contrib import admin
+
+from . import services
+from .models import AllocationRule, BundleComponent, SalesHalt, SkuPolicy
+
+
+class RecomputesAllocation(admin.ModelAdmin):
+    """Saving or deleting a setting marks the SKUs it affects for the planner."""
+
+    def affected_sku_ids(self, obj):
+        return None  # all SKUs
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.skus_mark_dirty(sku_ids=self.affected_sku_ids(obj))
+
+    def delete_model(self, request, obj):
+        affected = self.affected_sku_ids(obj)
+        super().delete_model(request, obj)
+        services.skus_mark_dirty(sku_ids=affected)
+
+
+@admin.register(AllocationRule)
+class AllocationRuleAdmin(RecomputesAllocation):
+    list_display = ["name", "kind", "value", "scope", "target", "priority", "is_enabled"]
+    list_filter = ["kind", "scope", "is_enabled"]
+    list_editable = ["is_enabled"]
+    search_fields = ["name", "target"]
+
+
+@admin.register(SkuPolicy)
+class SkuPolicyAdmin(RecomputesAllocation):
+    def affected_sku_ids(self, obj):
+        return [obj.sku_id]
+
+    list_display = ["sku", "mode", "ring_fence_threshold", "velocity_per_day"]
+    list_filter = ["mode"]
+    raw_id_fields = ["sku"]
+    search_fields = ["sku__code"]
+
+
+@admin.register(BundleComponent)
+class BundleComponentAdmin(RecomputesAllocation):
+    def affected_sku_ids(self, obj):
+        return [obj.bundle_id]
+
+    list_display = ["bundle", "component", "quantity"]
+    raw_id_fields = ["bundle", "component"]
+    search_fields = ["bundle__code", "component__code"]
+
+
+@admin.register(SalesHalt)
+class SalesHaltAdmin(RecomputesAllocation):
+    def affected_sku_ids(self, obj):
+        return [obj.sku_id]
+
+    list_display = ["sku", "channel", "reason", "created_at", "released_at"]
+    list_filter = ["channel"]
+    raw_id_fields = ["sku"]
+    search_fields = ["sku__code", "reason"]
