@@ -93,3 +93,78 @@ class SalesHalt(models.Model):
 
     def __str__(self) -> str:
         return f"halt {self.sku_id}/{self.channel_id or 'all'}"
+
+
+class Reservation(models.Model):
+    """Stock held for a partner (wholesale programme, BOPIS hold) until released or expired.
+
+    The units sit in the ledger's `reserved` bucket through `ledger.services.reserve()`, so a
+    reservation can never take stock that is not there (I7).
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    sku = models.ForeignKey("ledger.Sku", on_delete=models.PROTECT, related_name="reservations")
+    location = models.ForeignKey("ledger.Location", on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    partner = models.CharField(max_length=255)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    reserve_event = models.OneToOneField(
+        "ledger.InventoryEvent", on_delete=models.PROTECT, related_name="+"
+    )
+    release_event = models.OneToOneField(
+        "ledger.InventoryEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                name="reservation_expiry_idx",
+                condition=models.Q(status="active", expires_at__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku_id} for {self.partner}"
+
+
+class OversellIncident(models.Model):
+    """Committed and held units above what is on hand: recorded, never hidden (I8).
+
+    While it is open every listing of the SKU shows 0. `sale_event_ids` are the latest sales
+    that the stock cannot cover, oldest first: the earliest placed orders stand, these need a
+    cancel or a backorder.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved (stock returned)"
+        CLOSED = "closed", "Closed by a person"
+
+    sku = models.ForeignKey("ledger.Sku", on_delete=models.PROTECT, related_name="incidents")
+    units_short = models.PositiveIntegerField()
+    sale_event_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField(db_default=Now(), editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sku"], condition=models.Q(status="open"), name="one_open_incident_per_sku"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"oversell {self.sku_id}: {self.units_short} short"

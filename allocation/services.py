@@ -4,15 +4,17 @@ recomputes their listings in the next round (design I5)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from inventory_sync.lib import wakeups
-from ledger.models import Sku
+from ledger import services as ledger_services
+from ledger.models import LedgerEntry, Location, Sku
 from ledger.services import LEDGER_CHANGED
 
-from .models import SalesHalt
+from .models import OversellIncident, Reservation, SalesHalt
 
 
 def skus_mark_dirty(*, sku_ids: Iterable[int] | None = None) -> int:
@@ -47,3 +49,136 @@ def halt_release(*, halt: SalesHalt, actor: str) -> SalesHalt:
         skus_mark_dirty(sku_ids=[halt.sku_id])
     halt.refresh_from_db()
     return halt
+
+
+@transaction.atomic
+def reservation_create(
+    *,
+    sku: Sku,
+    location: Location,
+    quantity: int,
+    partner: str,
+    idempotency_key: str,
+    expires_at: datetime | None = None,
+    actor: str = "",
+) -> Reservation:
+    """Hold stock for a partner: refused with InsufficientStock (carrying `available`) if short.
+
+    Invariant I7: the units move to `reserved` under the SKU lock, through ledger.reserve().
+    Idempotency: `idempotency_key`; a retry returns the same reservation.
+    Locks: the SKU row (in reserve()).
+    """
+    recorded = ledger_services.reserve(
+        sku=sku.code,
+        location=location.code,
+        quantity=quantity,
+        idempotency_key=f"reservation:{idempotency_key}",
+        source="reservation",
+        reference=partner[:255],
+        actor=actor,
+    )
+    if not recorded.created:
+        return Reservation.objects.get(reserve_event_id=recorded.event.pk)
+    reservation = Reservation.objects.create(
+        sku=sku,
+        location=location,
+        quantity=quantity,
+        partner=partner,
+        expires_at=expires_at,
+        reserve_event_id=recorded.event.pk,
+        created_by=actor,
+    )
+    return reservation
+
+
+@transaction.atomic
+def reservation_end(
+    *, reservation: Reservation, actor: str = "", status: str = Reservation.Status.RELEASED
+) -> Reservation:
+    """Give a reservation's units back (released by a person, or expired). Idempotent.
+
+    Locks: the reservation row, then the SKU row (in release()).
+    """
+    reservation = Reservation.objects.select_for_update(no_key=True).get(pk=reservation.pk)
+    if reservation.status != Reservation.Status.ACTIVE:
+        return reservation
+    recorded = ledger_services.release(
+        sku=reservation.sku.code,
+        location=reservation.location.code,
+        quantity=reservation.quantity,
+        idempotency_key=f"reservation:{reservation.pk}:end",
+        source="reservation",
+        reference=reservation.partner[:255],
+        actor=actor,
+    )
+    reservation.status = status
+    reservation.release_event_id = recorded.event.pk
+    reservation.ended_at = timezone.now()
+    reservation.save(update_fields=["status", "release_event", "ended_at"])
+    return reservation
+
+
+def reservations_expire(*, now: datetime | None = None) -> int:
+    """End every active reservation past its expiry date; returns how many. Idempotent."""
+    now = now or timezone.now()
+    expired = 0
+    for reservation in Reservation.objects.filter(
+        status=Reservation.Status.ACTIVE, expires_at__lte=now
+    ).order_by("id"):
+        reservation_end(reservation=reservation, actor="expiry", status=Reservation.Status.EXPIRED)
+        expired += 1
+    return expired
+
+
+@transaction.atomic
+def incident_close(*, incident: OversellIncident, actor: str) -> OversellIncident:
+    """A person closes an oversell incident (orders handled); the SKU is recomputed."""
+    updated = OversellIncident.objects.filter(
+        pk=incident.pk, status=OversellIncident.Status.OPEN
+    ).update(status=OversellIncident.Status.CLOSED, ended_at=timezone.now(), closed_by=actor)
+    if updated:
+        skus_mark_dirty(sku_ids=[incident.sku_id])
+    incident.refresh_from_db()
+    return incident
+
+
+def incident_sync(*, sku: Sku, units_short: int) -> OversellIncident | None:
+    """Open, update or resolve the SKU's oversell incident to match `units_short` (I8).
+
+    Called by the planner while it holds the SKU's lock, so the balances it computed
+    `units_short` from cannot change underneath. An incident a person closed stays closed;
+    a new shortage after that opens a new one.
+    """
+    incident = OversellIncident.objects.filter(sku=sku, status=OversellIncident.Status.OPEN).first()
+    if units_short <= 0:
+        if incident is not None:
+            incident.status = OversellIncident.Status.RESOLVED
+            incident.ended_at = timezone.now()
+            incident.save(update_fields=["status", "ended_at"])
+        return None
+    events = _uncovered_sales(sku=sku, units_short=units_short)
+    if incident is None:
+        return OversellIncident.objects.create(
+            sku=sku, units_short=units_short, sale_event_ids=events
+        )
+    if incident.units_short != units_short or incident.sale_event_ids != events:
+        incident.units_short = units_short
+        incident.sale_event_ids = events
+        incident.save(update_fields=["units_short", "sale_event_ids"])
+    return incident
+
+
+def _uncovered_sales(*, sku: Sku, units_short: int) -> list[int]:
+    """The latest sales that together exceed the stock, oldest first (earliest placed wins)."""
+    picked: list[int] = []
+    covered = 0
+    for event_id, delta in (
+        LedgerEntry.objects.filter(sku=sku, bucket="committed", delta__gt=0, event__kind="sale")
+        .order_by("-event__occurred_at", "-event_id")
+        .values_list("event_id", "delta")
+    ):
+        picked.append(event_id)
+        covered += delta
+        if covered >= units_short:
+            break
+    return list(reversed(picked))

@@ -18,7 +18,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from allocation.models import AllocationRule, BundleComponent, SalesHalt, SkuPolicy
+from allocation import services as allocation_services
+from allocation.models import (
+    AllocationRule,
+    BundleComponent,
+    OversellIncident,
+    SalesHalt,
+    SkuPolicy,
+)
 from allocation.rules import (
     Allocation,
     AllocationContext,
@@ -173,9 +180,13 @@ def allocations_for_sku(sku: Sku) -> list[tuple[Listing, Allocation]]:
     return [(listing, allocations[spec.key]) for listing, spec in pairs]
 
 
-def _oversold(stock: SkuStock) -> bool:
+def _units_short(stock: SkuStock) -> int:
     """Committed and held units above what is on hand across our own locations (I8)."""
-    return sum(s.available for s in stock.locations if not s.is_fba) < 0
+    return max(-sum(s.available for s in stock.locations if not s.is_fba), 0)
+
+
+def _oversold(stock: SkuStock) -> bool:
+    return _units_short(stock) > 0
 
 
 def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
@@ -200,11 +211,19 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
         views = sku_stock_for(skus)
         specs = listing_specs(skus)
         now = timezone.now()
+        with_incident = set(
+            OversellIncident.objects.filter(
+                sku__in=skus, status=OversellIncident.Status.OPEN
+            ).values_list("sku_id", flat=True)
+        )
         for sku in skus:
+            view = views[sku.pk]
+            short = 0 if view.components else _units_short(view)
+            if short or sku.pk in with_incident:
+                allocation_services.incident_sync(sku=sku, units_short=short)
             pairs = specs.get(sku.pk, [])
             if not pairs:
                 continue
-            view = views[sku.pk]
             components = {v.code: v for v in views.values()} if view.components else None
             allocations = allocate(
                 sku=view,
