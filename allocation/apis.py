@@ -1,11 +1,24 @@
-"""REST API of allocation settings: rules (CRUD). Every write marks SKUs for the planner."""
+"""REST API of allocation: rules, reservations, oversell incidents and sales halts.
+
+Every write goes through allocation.services, which marks the affected SKUs for the planner.
+"""
 
 from __future__ import annotations
 
-from rest_framework import serializers, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from inventory_sync.lib.api import StrictIntegerField
+from inventory_sync.lib.errors import DomainError
+from ledger.models import Location, Sku
+from ledger.rules import MAX_QUANTITY
 
 from . import services
-from .models import AllocationRule
+from .models import AllocationRule, OversellIncident, Reservation
 from .rules import RuleKind, Scope
 
 PERCENT_KINDS = {RuleKind.BUFFER_PERCENT.value, RuleKind.SHARE_PERCENT.value}
@@ -49,3 +62,108 @@ class AllocationRuleViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         instance.delete()
         services.skus_mark_dirty()
+
+
+class ReservationSerializer(serializers.ModelSerializer):
+    sku = serializers.SlugRelatedField(slug_field="code", queryset=Sku.objects.all())
+    location = serializers.SlugRelatedField(slug_field="code", queryset=Location.objects.all())
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+    class Meta:
+        model = Reservation
+        fields = [
+            "id",
+            "sku",
+            "location",
+            "quantity",
+            "partner",
+            "expires_at",
+            "status",
+            "created_by",
+            "created_at",
+            "ended_at",
+        ]
+        read_only_fields = ["status", "created_by", "created_at", "ended_at"]
+
+
+class ReservationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Partner reservations. POST holds stock (Idempotency-Key header required; 409 with
+    `available` when short); DELETE releases it."""
+
+    serializer_class = ReservationSerializer
+    filterset_fields = ["status", "partner"]
+
+    def get_queryset(self):  # type: ignore[override]
+        return Reservation.objects.select_related("sku", "location").order_by("-id")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True
+            )
+        ]
+    )
+    def create(self, request: Request) -> Response:
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if not key or len(key) > 200:
+            raise DomainError(
+                "The Idempotency-Key header is required (1-200 characters).",
+                field_errors={"Idempotency-Key": "Required, 1-200 characters."},
+            )
+        payload = self.get_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        reservation = services.reservation_create(
+            sku=data["sku"],
+            location=data["location"],
+            quantity=data["quantity"],
+            partner=data["partner"],
+            expires_at=data.get("expires_at"),
+            idempotency_key=f"api:{key}",
+            actor=request.user.get_username(),
+        )
+        return Response(self.get_serializer(reservation).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Reservation) -> None:
+        services.reservation_end(reservation=instance, actor=self.request.user.get_username())
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku.code")
+
+    class Meta:
+        model = OversellIncident
+        fields = [
+            "id",
+            "sku",
+            "units_short",
+            "sale_event_ids",
+            "status",
+            "opened_at",
+            "ended_at",
+            "closed_by",
+        ]
+
+
+class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Oversell incidents; POST .../close/ when a person has handled the orders."""
+
+    serializer_class = IncidentSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self):  # type: ignore[override]
+        return OversellIncident.objects.select_related("sku").order_by("-id")
+
+    @extend_schema(request=None, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        incident = services.incident_close(
+            incident=self.get_object(), actor=request.user.get_username()
+        )
+        return Response(self.get_serializer(incident).data)

@@ -6,6 +6,7 @@ from . import apis
 router = SimpleRouter()
 router.register("channels", apis.ChannelViewSet, basename="channel")
 router.register("listings", apis.ListingViewSet, basename="listing")
+router.register("halts", apis.HaltViewSet, basename="halt")
 
 urlpatterns = [
     path("skus/<str:code>/allocation/", apis.SkuAllocationApi.as_view(), name="sku-allocation"),
