@@ -12,9 +12,10 @@ from django.utils import timezone
 from inventory_sync.lib import wakeups
 from ledger import services as ledger_services
 from ledger.models import LedgerEntry, Location, Sku
+from ledger.rules import EventLine
 from ledger.services import LEDGER_CHANGED
 
-from .models import OversellIncident, Reservation, SalesHalt
+from .models import BundleComponent, OversellIncident, Reservation, SalesHalt
 
 
 def skus_mark_dirty(*, sku_ids: Iterable[int] | None = None) -> int:
@@ -182,3 +183,20 @@ def _uncovered_sales(*, sku: Sku, units_short: int) -> list[int]:
         if covered >= units_short:
             break
     return list(reversed(picked))
+
+
+def sale_lines(*, sku: Sku, location: str, quantity: int) -> list[EventLine]:
+    """The ledger lines of selling `quantity` of `sku`: a bundle commits its components.
+
+    Order ingestion records a bundle's sale as one event with a line per component, so the
+    components' balances (the only real stock) carry it and the bundle is recomputed from them.
+    """
+    parts = list(
+        BundleComponent.objects.filter(bundle=sku).select_related("component").order_by("id")
+    )
+    if not parts:
+        return [EventLine(sku=sku.code, location=location, quantity=quantity)]
+    return [
+        EventLine(sku=part.component.code, location=location, quantity=quantity * part.quantity)
+        for part in parts
+    ]

@@ -217,6 +217,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 30},
     },
+    "reservations-expire": {
+        "task": "allocation.tasks.reservations_expire_task",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 90},
+    },
+    "velocity-recompute": {
+        "task": "allocation.tasks.velocity_recompute_task",
+        "schedule": crontab(minute=7),
+        "options": {"expires": 60 * 60},
+    },
     "ledger-verify": {
         "task": "ledger.tasks.ledger_verify_task",
         "schedule": crontab(minute="*/15"),

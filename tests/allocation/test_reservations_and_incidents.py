@@ -122,3 +122,21 @@ def test_reservations_racing_sales_never_take_stock_that_is_gone(receive):
         assert [i.units_short for i in incidents] == [short]
     else:
         assert incidents == []
+
+
+@pytest.mark.django_db
+def test_a_bundle_sale_commits_its_components(warehouse, receive):
+    from allocation.models import BundleComponent
+
+    a, b, kit = SkuFactory(code="A"), SkuFactory(code="B"), SkuFactory(code="KIT", is_bundle=True)
+    BundleComponent.objects.create(bundle=kit, component=a, quantity=2)
+    BundleComponent.objects.create(bundle=kit, component=b, quantity=1)
+    receive(a, warehouse, 7)
+    receive(b, warehouse, 10)
+    lines = services.sale_lines(sku=kit, location="WH-EAST", quantity=3)
+    ledger.record_event(kind="sale", lines=lines, idempotency_key="kit-sale", source="t")
+    assert buckets(a)["committed"] == 6
+    assert buckets(b)["committed"] == 3
+    assert services.sale_lines(sku=a, location="WH-EAST", quantity=2) == [
+        EventLine("A", "WH-EAST", 2)
+    ]
