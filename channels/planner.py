@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from allocation import services as allocation_services
@@ -211,6 +210,7 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
         views = sku_stock_for(skus)
         specs = listing_specs(skus)
         now = timezone.now()
+        changed: list[Listing] = []
         with_incident = set(
             OversellIncident.objects.filter(
                 sku__in=skus, status=OversellIncident.Status.OPEN
@@ -236,13 +236,20 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
                 allocation = allocations[spec.key]
                 if listing.desired_quantity == allocation.quantity:
                     continue
-                Listing.objects.filter(pk=listing.pk).update(
-                    desired_quantity=allocation.quantity,
-                    desired_version=F("desired_version") + 1,
-                    desired_at=now,
-                    desired_trace=[step.as_dict() for step in allocation.steps],
-                )
-                outcome.listings_changed += 1
+                # Only the planner writes desired_*, and it holds the SKU's lock: the version
+                # read with the listing is current.
+                listing.desired_quantity = allocation.quantity
+                listing.desired_version += 1
+                listing.desired_at = now
+                listing.desired_trace = [step.as_dict() for step in allocation.steps]
+                changed.append(listing)
+        if changed:
+            Listing.objects.bulk_update(
+                sorted(changed, key=lambda item: item.pk),
+                ["desired_quantity", "desired_version", "desired_at", "desired_trace"],
+                batch_size=500,
+            )
+            outcome.listings_changed = len(changed)
         Sku.objects.filter(pk__in=[sku.pk for sku in skus]).update(allocation_dirty_since=None)
         outcome.skus = len(skus)
     return outcome

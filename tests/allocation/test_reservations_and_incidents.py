@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from allocation import services
-from allocation.models import OversellIncident, Reservation
+from allocation.models import BundleComponent, OversellIncident, Reservation
 from channels.planner import plan_dirty_skus
 from ledger import services as ledger
 from ledger.models import Balance, InventoryEvent
@@ -126,8 +126,6 @@ def test_reservations_racing_sales_never_take_stock_that_is_gone(receive):
 
 @pytest.mark.django_db
 def test_a_bundle_sale_commits_its_components(warehouse, receive):
-    from allocation.models import BundleComponent
-
     a, b, kit = SkuFactory(code="A"), SkuFactory(code="B"), SkuFactory(code="KIT", is_bundle=True)
     BundleComponent.objects.create(bundle=kit, component=a, quantity=2)
     BundleComponent.objects.create(bundle=kit, component=b, quantity=1)
