@@ -71,8 +71,10 @@ class Sku(models.Model):
     class Meta:
         ordering = ["code"]
         indexes = [
+            # The planner's queue: dirty SKUs in id order (its lock order), without scanning
+            # the clean ones.
             models.Index(
-                fields=["allocation_dirty_since"],
+                fields=["id"],
                 name="sku_dirty_idx",
                 condition=models.Q(allocation_dirty_since__isnull=False),
             )

@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'SKU',
                 'verbose_name_plural': 'SKUs',
                 'ordering': ['code'],
-                'indexes': [models.Index(condition=models.Q(('allocation_dirty_since__isnull', False)), fields=['allocation_dirty_since'], name='sku_dirty_idx')],
+                'indexes': [models.Index(condition=models.Q(('allocation_dirty_since__isnull', False)), fields=['id'], name='sku_dirty_idx')],
             },
         ),
         migrations.CreateModel(
