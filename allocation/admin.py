@@ -1,7 +1,14 @@
 from django.contrib import admin
 
 from . import services
-from .models import AllocationRule, BundleComponent, SalesHalt, SkuPolicy
+from .models import (
+    AllocationRule,
+    BundleComponent,
+    OversellIncident,
+    Reservation,
+    SalesHalt,
+    SkuPolicy,
+)
 
 
 class RecomputesAllocation(admin.ModelAdmin):
@@ -58,3 +65,48 @@ class SalesHaltAdmin(RecomputesAllocation):
     list_filter = ["channel"]
     raw_id_fields = ["sku"]
     search_fields = ["sku__code", "reason"]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    """Reservations move stock, so they are made and released through the API (or a service),
+    never edited here."""
+
+    list_display = ["sku", "location", "quantity", "partner", "status", "expires_at", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["sku__code", "partner"]
+    list_select_related = ["sku", "location"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OversellIncident)
+class OversellIncidentAdmin(admin.ModelAdmin):
+    list_display = ["sku", "units_short", "status", "opened_at", "ended_at", "closed_by"]
+    list_filter = ["status"]
+    search_fields = ["sku__code"]
+    readonly_fields = [
+        "sku",
+        "units_short",
+        "sale_event_ids",
+        "status",
+        "opened_at",
+        "ended_at",
+        "closed_by",
+    ]
+    actions = ["close_incidents"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Close the selected incidents (orders handled)")
+    def close_incidents(self, request, queryset):
+        for incident in queryset:
+            services.incident_close(incident=incident, actor=request.user.get_username())
