@@ -11,12 +11,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser(monkeypatch):
+def browser():
+    # Playwright's sync API runs an event loop in this thread: the test data is made before
+    # it starts (see `shop`), and the live server does its database work in its own thread.
     from playwright import sync_api
 
-    # Django refuses ORM calls from a thread running an event loop; Playwright's sync API
-    # runs one in this thread, and the live server's database work happens in its own thread.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -26,12 +25,16 @@ def browser(monkeypatch):
         browser.close()
 
 
-def test_login_search_and_detail(live_server, browser, django_user_model, receive):
-    # given
+@pytest.fixture
+def shop(django_user_model, receive):
     django_user_model.objects.create_user("ops", password="correct-horse")
     warehouse = LocationFactory(code="WH-EAST")
     receive(SkuFactory(code="TEE-M", title="Organic tee"), warehouse, 12)
     SkuFactory(code="MUG-WHT", title="Stoneware mug")
+
+
+def test_login_search_and_detail(shop, live_server, browser):
+    # given the shop's data (made before the browser starts)
     page = browser.new_page()
     failed = []
     page.on("requestfailed", lambda request: failed.append(request.url))
