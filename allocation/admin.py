@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from inventory_sync.lib.admin import ReadOnlyAdmin
+
 from . import services
 from .models import (
     AllocationRule,
@@ -68,23 +70,13 @@ class SalesHaltAdmin(RecomputesAllocation):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
-    """Reservations move stock, so they are made and released through the API (or a service),
-    never edited here."""
+class ReservationAdmin(ReadOnlyAdmin):
+    """Reservations move stock: made and released through the API, never edited here."""
 
     list_display = ["sku", "location", "quantity", "partner", "status", "expires_at", "created_at"]
     list_filter = ["status"]
     search_fields = ["sku__code", "partner"]
     list_select_related = ["sku", "location"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OversellIncident)

@@ -3,6 +3,8 @@ through record_event (the API, the channel lanes and the import/replay commands)
 
 from django.contrib import admin
 
+from inventory_sync.lib.admin import ReadOnlyAdmin
+
 from .models import Balance, InventoryEvent, LedgerEntry, Location, Sku
 
 
@@ -11,17 +13,6 @@ class CatalogAdmin(admin.ModelAdmin):
         # Event payloads, fingerprints and import keys carry the code: it never changes.
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, "code"] if obj is not None else fields
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Sku)
