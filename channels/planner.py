@@ -78,19 +78,7 @@ def _stock(sku_ids: set[int]) -> dict[int, list[LocationStock]]:
         buckets[(sku_id, location_id)][bucket] = quantity
     stock: dict[int, list[LocationStock]] = defaultdict(list)
     for (sku_id, location_id), quantities in sorted(buckets.items()):
-        location = locations[location_id]
-        stock[sku_id].append(
-            LocationStock(
-                location=location.code,
-                on_hand=quantities.get("on_hand", 0),
-                committed=quantities.get("committed", 0),
-                reserved=quantities.get("reserved", 0),
-                unsellable=quantities.get("unsellable", 0),
-                is_fba=location.kind == Location.Kind.FBA,
-                region=location.region,
-                can_ship=location.can_ship and location.is_active,
-            )
-        )
+        stock[sku_id].append(_location_stock(locations[location_id], quantities))
     return stock
 
 
@@ -227,25 +215,16 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
     rows (written by id order).
     """
     outcome = PlanOutcome()
-    rules = _rules()
     with transaction.atomic():
         _mark_bundles_of_dirty_components()
-        skus = list(
-            Sku.objects.select_for_update(skip_locked=True, no_key=True)
-            .filter(allocation_dirty_since__isnull=False)
-            .order_by("id")[:batch_size]
-        )
+        loaded = _load_postgres(batch_size) if connection.vendor == "postgresql" else None
+        if loaded is None:
+            loaded = _load_portable(batch_size)
+        skus, views, specs, with_incident, rules = loaded
         if not skus:
             return outcome
-        views = sku_stock_for(skus)
-        specs = listing_specs(skus)
         now = timezone.now()
         changed: list[ListingState] = []
-        with_incident = set(
-            OversellIncident.objects.filter(
-                sku__in=skus, status=OversellIncident.Status.OPEN
-            ).values_list("sku_id", flat=True)
-        )
         for sku in skus:
             view = views[sku.pk]
             short = 0 if view.components else _units_short(view)
@@ -272,16 +251,142 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
                 listing.desired_version += 1
                 listing.desired_trace = [step.as_dict() for step in allocation.steps]
                 changed.append(listing)
-        if changed:
-            _write_desired(sorted(changed, key=lambda item: item.pk), now)
-            outcome.listings_changed = len(changed)
-        Sku.objects.filter(pk__in=[sku.pk for sku in skus]).update(allocation_dirty_since=None)
+        _write_desired(sorted(changed, key=lambda item: item.pk), [sku.pk for sku in skus], now)
+        outcome.listings_changed = len(changed)
         outcome.skus = len(skus)
     return outcome
 
 
-def _write_desired(listings: list[ListingState], now) -> None:
-    """Write the listings' new desired state in one statement (rows in id order)."""
+Loaded = tuple[
+    list[Sku],
+    dict[int, SkuStock],
+    dict[int, list[tuple["ListingState", ListingSpec]]],
+    set[int],
+    list[Rule],
+]
+
+
+def _load_portable(batch_size: int) -> Loaded:
+    """Lock up to `batch_size` dirty SKUs and read what allocate() needs, through the ORM."""
+    rules = _rules()
+    skus = list(
+        Sku.objects.select_for_update(skip_locked=True, no_key=True)
+        .filter(allocation_dirty_since__isnull=False)
+        .order_by("id")[:batch_size]
+    )
+    if not skus:
+        return [], {}, {}, set(), rules
+    with_incident = set(
+        OversellIncident.objects.filter(
+            sku__in=skus, status=OversellIncident.Status.OPEN
+        ).values_list("sku_id", flat=True)
+    )
+    return skus, sku_stock_for(skus), listing_specs(skus), with_incident, rules
+
+
+# Everything allocate() needs for a batch of dirty SKUs, in one round trip: the live path of
+# every sale goes through here, so its cost is the cost of one query, not of twelve.
+_LOAD_SQL = """
+WITH dirty AS (
+    SELECT id, code, tags, velocity_tier FROM ledger_sku
+    WHERE allocation_dirty_since IS NOT NULL
+    ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED
+)
+SELECT dirty.id, dirty.code, dirty.tags, dirty.velocity_tier,
+    (SELECT json_agg(json_build_array(b.location_id, b.bucket, b.quantity))
+     FROM ledger_balance b WHERE b.sku_id = dirty.id),
+    (SELECT json_build_array(p.mode, p.ring_fence_threshold, p.velocity_per_day)
+     FROM allocation_skupolicy p WHERE p.sku_id = dirty.id),
+    EXISTS (SELECT 1 FROM allocation_bundlecomponent c WHERE c.bundle_id = dirty.id),
+    EXISTS (SELECT 1 FROM allocation_oversellincident i
+            WHERE i.sku_id = dirty.id AND i.status = 'open'),
+    (SELECT json_agg(json_build_array(h.channel_id, h.reason))
+     FROM allocation_saleshalt h WHERE h.sku_id = dirty.id AND h.released_at IS NULL),
+    (SELECT json_agg(json_build_array(
+                l.id, l.channel_id, l.fulfilment, l.pack_size, l.desired_quantity,
+                l.desired_version, ch.code, ch.is_marketplace, ch.priority, ch.region,
+                (SELECT json_agg(loc.code) FROM channels_listing_source_locations s
+                 JOIN ledger_location loc ON loc.id = s.location_id WHERE s.listing_id = l.id))
+            ORDER BY l.id)
+     FROM channels_listing l JOIN channels_channel ch ON ch.id = l.channel_id
+     WHERE l.sku_id = dirty.id AND l.is_active)
+FROM dirty ORDER BY dirty.id
+"""
+
+
+def _load_postgres(batch_size: int) -> Loaded | None:
+    """_load_portable in one statement (plus the small rules and locations tables).
+
+    Returns None when a bundle is among the SKUs: bundles need their components' stock too,
+    and the portable path reads that.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_LOAD_SQL, [batch_size])
+        rows = cursor.fetchall()
+    if not rows:
+        return [], {}, {}, set(), _rules()
+    if any(row[6] for row in rows):
+        return None
+    locations = {location.pk: location for location in Location.objects.all()}
+    skus, views, specs, with_incident = [], {}, defaultdict(list), set()
+    for sku_id, code, tags, tier, balances, policy, _, incident, halts, listings in rows:
+        sku = Sku(pk=sku_id, code=code, tags=tags, velocity_tier=tier)
+        skus.append(sku)
+        if incident:
+            with_incident.add(sku_id)
+        buckets: dict[int, dict[str, int]] = defaultdict(dict)
+        for location_id, bucket, quantity in balances or ():
+            buckets[location_id][bucket] = quantity
+        views[sku_id] = SkuStock(
+            code=code,
+            locations=tuple(
+                _location_stock(locations[location_id], quantities)
+                for location_id, quantities in sorted(buckets.items())
+            ),
+            tags=frozenset(tags or ()),
+            tier=tier,
+            mode=AllocationMode(policy[0]) if policy else AllocationMode.SHARED,
+            velocity_per_day=Decimal(str(policy[2])) if policy else Decimal(0),
+            ring_fence_threshold=policy[1] if policy else 0,
+        )
+        for (pk, channel_id, fulfilment, pack_size, quantity, version, channel,
+             is_marketplace, priority, region, chosen) in listings or ():  # fmt: skip
+            reasons = [r for cid, r in halts or () if cid in (None, channel_id)]
+            specs[sku_id].append(
+                (
+                    ListingState(pk=pk, desired_quantity=quantity, desired_version=version),
+                    ListingSpec(
+                        key=str(pk),
+                        channel=channel,
+                        is_marketplace=is_marketplace,
+                        channel_priority=priority,
+                        fulfilment=Fulfilment(fulfilment),
+                        region=region,
+                        locations=frozenset(chosen) if chosen else None,
+                        pack_size=pack_size,
+                        halted=bool(reasons),
+                        halt_reason="; ".join(reasons),
+                    ),
+                )
+            )
+    return skus, views, specs, with_incident, _rules()
+
+
+def _location_stock(location: Location, quantities: dict[str, int]) -> LocationStock:
+    return LocationStock(
+        location=location.code,
+        on_hand=quantities.get("on_hand", 0),
+        committed=quantities.get("committed", 0),
+        reserved=quantities.get("reserved", 0),
+        unsellable=quantities.get("unsellable", 0),
+        is_fba=location.kind == Location.Kind.FBA,
+        region=location.region,
+        can_ship=location.can_ship and location.is_active,
+    )
+
+
+def _write_desired(listings: list[ListingState], sku_ids: list[int], now) -> None:
+    """Write the listings' new desired state and clear the SKUs' flags (rows in id order)."""
     if connection.vendor != "postgresql":
         Listing.objects.bulk_update(
             [
@@ -296,9 +401,10 @@ def _write_desired(listings: list[ListingState], now) -> None:
             ],
             ["desired_quantity", "desired_version", "desired_at", "desired_trace"],
         )
+        Sku.objects.filter(pk__in=sku_ids).update(allocation_dirty_since=None)
         return
-    # Django's bulk_update builds one CASE per row and field: quadratic in the batch size.
-    # One JSON document instead: encoded and parsed in C, whatever the number of rows.
+    # One statement. Django's bulk_update would build a CASE per row and field (quadratic in
+    # the batch size); a JSON document is encoded and parsed in C whatever its size.
     rows = json.dumps(
         [
             {"id": item.pk, "quantity": item.desired_quantity, "version": item.desired_version,
@@ -308,12 +414,13 @@ def _write_desired(listings: list[ListingState], now) -> None:
     )  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE channels_listing AS listing SET desired_quantity = v.quantity, "
-            "desired_version = v.version, desired_at = %s, desired_trace = v.trace "
-            "FROM jsonb_to_recordset(%s::jsonb) "
+            "WITH listing AS (UPDATE channels_listing AS listing SET "
+            "desired_quantity = v.quantity, desired_version = v.version, desired_at = %s, "
+            "desired_trace = v.trace FROM jsonb_to_recordset(%s::jsonb) "
             "AS v(id bigint, quantity integer, version bigint, trace jsonb) "
-            "WHERE listing.id = v.id",
-            [now, rows],
+            "WHERE listing.id = v.id) "
+            "UPDATE ledger_sku SET allocation_dirty_since = NULL WHERE id = ANY(%s::bigint[])",
+            [now, rows, sku_ids],
         )
 
 
