@@ -310,6 +310,13 @@ SELECT dirty.id, dirty.code, dirty.tags, dirty.velocity_tier,
             ORDER BY l.id)
      FROM channels_listing l JOIN channels_channel ch ON ch.id = l.channel_id
      WHERE l.sku_id = dirty.id AND l.is_active)
+    ,
+    (SELECT json_agg(json_build_array(r.kind, r.value, r.scope, r.target, r.priority, r.name)
+            ORDER BY r.priority, r.id)
+     FROM allocation_allocationrule r WHERE r.is_enabled),
+    (SELECT json_agg(json_build_array(loc.id, loc.code, loc.kind, loc.region, loc.can_ship,
+                                      loc.is_active))
+     FROM ledger_location loc)
 FROM dirty ORDER BY dirty.id
 """
 
@@ -324,12 +331,26 @@ def _load_postgres(batch_size: int) -> Loaded | None:
         cursor.execute(_LOAD_SQL, [batch_size])
         rows = cursor.fetchall()
     if not rows:
-        return [], {}, {}, set(), _rules()
+        return [], {}, {}, set(), []
     if any(row[6] for row in rows):
         return None
-    locations = {location.pk: location for location in Location.objects.all()}
+    rules = [
+        Rule(
+            kind=RuleKind(kind),
+            value=Decimal(str(value)),
+            scope=Scope(scope),
+            target=target,
+            priority=priority,
+            name=name,
+        )
+        for kind, value, scope, target, priority, name in rows[0][10] or ()
+    ]
+    locations = {
+        pk: Location(pk=pk, code=code, kind=kind, region=region, can_ship=ship, is_active=active)
+        for pk, code, kind, region, ship, active in rows[0][11] or ()
+    }
     skus, views, specs, with_incident = [], {}, defaultdict(list), set()
-    for sku_id, code, tags, tier, balances, policy, _, incident, halts, listings in rows:
+    for sku_id, code, tags, tier, balances, policy, _, incident, halts, listings, *_ in rows:
         sku = Sku(pk=sku_id, code=code, tags=tags, velocity_tier=tier)
         skus.append(sku)
         if incident:
@@ -369,7 +390,7 @@ def _load_postgres(batch_size: int) -> Loaded | None:
                     ),
                 )
             )
-    return skus, views, specs, with_incident, _rules()
+    return skus, views, specs, with_incident, rules
 
 
 def _location_stock(location: Location, quantities: dict[str, int]) -> LocationStock:
