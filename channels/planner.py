@@ -284,14 +284,15 @@ def _load_portable(batch_size: int) -> Loaded:
     return skus, sku_stock_for(skus), listing_specs(skus), with_incident, rules
 
 
-# Everything allocate() needs for a batch of dirty SKUs, in one round trip: the live path of
+_LOCK_DIRTY_SQL = (
+    "SELECT id FROM ledger_sku WHERE allocation_dirty_since IS NOT NULL "
+    "ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED"
+)
+
+# Everything allocate() needs for a batch of locked dirty SKUs, in one round trip: the live path of
 # every sale goes through here, so its cost is the cost of one query, not of twelve.
 _LOAD_SQL = """
-WITH dirty AS (
-    SELECT id, code, tags, velocity_tier FROM ledger_sku
-    WHERE allocation_dirty_since IS NOT NULL
-    ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED
-)
+WITH dirty AS (SELECT id, code, tags, velocity_tier FROM ledger_sku WHERE id = ANY(%s))
 SELECT dirty.id, dirty.code, dirty.tags, dirty.velocity_tier,
     (SELECT json_agg(json_build_array(b.location_id, b.bucket, b.quantity))
      FROM ledger_balance b WHERE b.sku_id = dirty.id),
@@ -328,10 +329,15 @@ def _load_postgres(batch_size: int) -> Loaded | None:
     and the portable path reads that.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_LOAD_SQL, [batch_size])
+        # The lock is its own plain statement: run inside a CTE, the same scan kept paying
+        # for the queue index's dead entries (left by every cleared flag) on every call,
+        # where the plain scan prunes them the first time.
+        cursor.execute(_LOCK_DIRTY_SQL, [batch_size])
+        ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return [], {}, {}, set(), []
+        cursor.execute(_LOAD_SQL, [ids])
         rows = cursor.fetchall()
-    if not rows:
-        return [], {}, {}, set(), []
     if any(row[6] for row in rows):
         return None
     rules = [
