@@ -217,12 +217,13 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
     outcome = PlanOutcome()
     with transaction.atomic():
         _mark_bundles_of_dirty_components()
-        loaded = _load_postgres(batch_size) if connection.vendor == "postgresql" else None
-        if loaded is None:
-            loaded = _load_portable(batch_size)
-        skus, views, specs, with_incident, rules = loaded
-        if not skus:
+        ids = _lock_dirty(batch_size)
+        if not ids:
             return outcome
+        loaded = None
+        if connection.vendor == "postgresql" and len(ids) <= ONE_STATEMENT_LOAD_UP_TO:
+            loaded = _load_few(ids)
+        skus, views, specs, with_incident, rules = loaded or _load_many(ids)
         now = timezone.now()
         changed: list[ListingState] = []
         for sku in skus:
@@ -266,22 +267,36 @@ Loaded = tuple[
 ]
 
 
-def _load_portable(batch_size: int) -> Loaded:
-    """Lock up to `batch_size` dirty SKUs and read what allocate() needs, through the ORM."""
-    rules = _rules()
-    skus = list(
-        Sku.objects.select_for_update(skip_locked=True, no_key=True)
-        .filter(allocation_dirty_since__isnull=False)
-        .order_by("id")[:batch_size]
-    )
-    if not skus:
-        return [], {}, {}, set(), rules
+# The live path (a sale wakes the planner for a SKU or two) loads in one statement; a big
+# round (a rule change, the first plan) loads table by table, which scales better.
+ONE_STATEMENT_LOAD_UP_TO = 20
+
+
+def _lock_dirty(batch_size: int) -> list[int]:
+    """Lock up to `batch_size` dirty SKU rows in id order, skipping rows others hold."""
+    if connection.vendor != "postgresql":
+        return list(
+            Sku.objects.select_for_update(skip_locked=True, no_key=True)
+            .filter(allocation_dirty_since__isnull=False)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+    # A plain statement: inside a CTE the same scan kept paying for the queue index's dead
+    # entries (one per cleared flag) on every call, where the plain scan prunes them once.
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_DIRTY_SQL, [batch_size])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _load_many(ids: list[int]) -> Loaded:
+    """What allocate() needs for the locked SKUs, a few set-based queries for the batch."""
+    skus = list(Sku.objects.filter(pk__in=ids).order_by("id"))
     with_incident = set(
         OversellIncident.objects.filter(
             sku__in=skus, status=OversellIncident.Status.OPEN
         ).values_list("sku_id", flat=True)
     )
-    return skus, sku_stock_for(skus), listing_specs(skus), with_incident, rules
+    return skus, sku_stock_for(skus), listing_specs(skus), with_incident, _rules()
 
 
 _LOCK_DIRTY_SQL = (
@@ -306,8 +321,8 @@ SELECT dirty.id, dirty.code, dirty.tags, dirty.velocity_tier,
     (SELECT json_agg(json_build_array(
                 l.id, l.channel_id, l.fulfilment, l.pack_size, l.desired_quantity,
                 l.desired_version, ch.code, ch.is_marketplace, ch.priority, ch.region,
-                (SELECT json_agg(loc.code) FROM channels_listing_source_locations s
-                 JOIN ledger_location loc ON loc.id = s.location_id WHERE s.listing_id = l.id))
+                (SELECT json_agg(s.location_id) FROM channels_listing_source_locations s
+                 WHERE s.listing_id = l.id))
             ORDER BY l.id)
      FROM channels_listing l JOIN channels_channel ch ON ch.id = l.channel_id
      WHERE l.sku_id = dirty.id AND l.is_active)
@@ -322,20 +337,13 @@ FROM dirty ORDER BY dirty.id
 """
 
 
-def _load_postgres(batch_size: int) -> Loaded | None:
-    """_load_portable in one statement (plus the small rules and locations tables).
+def _load_few(ids: list[int]) -> Loaded | None:
+    """_load_many in one statement, rules and locations included (PostgreSQL).
 
     Returns None when a bundle is among the SKUs: bundles need their components' stock too,
-    and the portable path reads that.
+    which _load_many reads.
     """
     with connection.cursor() as cursor:
-        # The lock is its own plain statement: run inside a CTE, the same scan kept paying
-        # for the queue index's dead entries (left by every cleared flag) on every call,
-        # where the plain scan prunes them the first time.
-        cursor.execute(_LOCK_DIRTY_SQL, [batch_size])
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return [], {}, {}, set(), []
         cursor.execute(_LOAD_SQL, [ids])
         rows = cursor.fetchall()
     if any(row[6] for row in rows):
@@ -389,7 +397,11 @@ def _load_postgres(batch_size: int) -> Loaded | None:
                         channel_priority=priority,
                         fulfilment=Fulfilment(fulfilment),
                         region=region,
-                        locations=frozenset(chosen) if chosen else None,
+                        locations=(
+                            frozenset(locations[loc_id].code for loc_id in chosen)
+                            if chosen
+                            else None
+                        ),
                         pack_size=pack_size,
                         halted=bool(reasons),
                         halt_reason="; ".join(reasons),

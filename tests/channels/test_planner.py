@@ -1,5 +1,6 @@
 """The planner: dirty SKUs become listings' desired quantities, once, under the SKU lock."""
 
+import math
 import threading
 from decimal import Decimal
 
@@ -174,3 +175,29 @@ def test_a_sku_being_written_is_skipped_and_left_dirty(channels, receive):
     )
     assert dirty == {"BUSY"}
     assert plan_dirty_skus().skus == 1
+
+
+def test_a_store_listing_draws_only_on_its_store(channels, sku, warehouse, store, receive):
+    bopis = ListingFactory(channel=channels["shopify"], sku=sku, external_id="bopis")
+    bopis.source_locations.set([store])
+    receive(sku, warehouse, 30)
+    receive(sku, store, 4)
+    plan_dirty_skus()
+    assert Listing.objects.get(pk=bopis.pk).desired_quantity == 4
+
+
+def test_a_large_round_plans_every_sku_the_same_way(channels, warehouse, receive):
+    # more SKUs than the one-statement load takes: the set-based load must agree with it
+    skus = [SkuFactory(code=f"BULK-{n:02d}") for n in range(25)]
+    listings = [ListingFactory(channel=channels["amazon"], sku=item) for item in skus]
+    for n, item in enumerate(skus):
+        receive(item, warehouse, n + 1)
+    assert plan_dirty_skus().skus == 25
+    expected = [n + 1 - math.ceil((n + 1) * 5 / 100) for n in range(25)]  # slow tier 5 %
+    assert [Listing.objects.get(pk=x.pk).desired_quantity for x in listings] == expected
+    # and one SKU on its own goes through the one-statement load to the same number
+    services.record_event(
+        kind="receipt", lines=[EventLine("BULK-00", "WH-EAST", 19)], idempotency_key="r", source="t"
+    )
+    assert plan_dirty_skus().skus == 1
+    assert Listing.objects.get(pk=listings[0].pk).desired_quantity == 19
