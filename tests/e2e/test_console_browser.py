@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.factories import LocationFactory, SkuFactory
+from tests.factories import ChannelFactory, ListingFactory, LocationFactory, SkuFactory
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -29,8 +29,12 @@ def browser():
 def shop(django_user_model, receive):
     django_user_model.objects.create_user("ops", password="correct-horse")
     warehouse = LocationFactory(code="WH-EAST")
-    receive(SkuFactory(code="TEE-M", title="Organic tee"), warehouse, 12)
+    tee = SkuFactory(code="TEE-M", title="Organic tee")
+    receive(tee, warehouse, 12)
     SkuFactory(code="MUG-WHT", title="Stoneware mug")
+    ListingFactory(
+        channel=ChannelFactory(code="amazon-us", name="Amazon US", is_marketplace=True), sku=tee
+    )
 
 
 def test_login_search_and_detail(shop, live_server, browser):
@@ -63,4 +67,9 @@ def test_login_search_and_detail(shop, live_server, browser):
     row = page.locator("#balances tbody tr").first
     assert row.locator("td[data-bucket=on_hand]").text_content().strip() == "12"
     assert row.locator("td[data-bucket=available]").text_content().strip() == "12"
+    # and its listings panel arrives through htmx with the quantity and the reason for it
+    panel = page.locator("#sku-listings tr[data-channel=amazon-us]")
+    panel.wait_for()
+    assert panel.locator("td[data-field=quantity]").text_content().strip() == "11"
+    assert "slow tier default buffer 5 %" in panel.text_content()
     assert failed == []
