@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -65,7 +65,6 @@ class ImportReport:
     locations_created: int = 0
     opening_balances: int = 0
     already_imported: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _parse_int(raw: str, *, low: int, high: int) -> int | None:
