@@ -35,3 +35,4 @@ test: $(VENV)/.installed services browser lint
 bench: $(VENV)/.installed services
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench $(PY) manage.py migrate --verbosity 0
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench $(PY) bench/ledger_ingest.py
+	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench CELERY_BROKER_URL=memory:// $(PY) bench/allocation.py
