@@ -216,7 +216,6 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
     """
     outcome = PlanOutcome()
     with transaction.atomic():
-        _mark_bundles_of_dirty_components()
         ids = _lock_dirty(batch_size)
         if not ids:
             return outcome
@@ -275,6 +274,7 @@ ONE_STATEMENT_LOAD_UP_TO = 20
 def _lock_dirty(batch_size: int) -> list[int]:
     """Lock up to `batch_size` dirty SKU rows in id order, skipping rows others hold."""
     if connection.vendor != "postgresql":
+        _mark_bundles_of_dirty_components()
         return list(
             Sku.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(allocation_dirty_since__isnull=False)
@@ -283,8 +283,11 @@ def _lock_dirty(batch_size: int) -> list[int]:
         )
     # A plain statement: inside a CTE the same scan kept paying for the queue index's dead
     # entries (one per cleared flag) on every call, where the plain scan prunes them once.
+    # Two statements, one round trip: bundles of dirty components first, so that the second
+    # statement (a new snapshot) takes them in this same round.
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_DIRTY_SQL, [batch_size])
+        cursor.execute(f"{_MARK_BUNDLES_SQL}; {_LOCK_DIRTY_SQL}", [batch_size])
+        cursor.nextset()
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -299,6 +302,16 @@ def _load_many(ids: list[int]) -> Loaded:
     return skus, sku_stock_for(skus), listing_specs(skus), with_incident, _rules()
 
 
+# Bundle rows are locked like any SKU row: id order, skipping rows another planner holds.
+_MARK_BUNDLES_SQL = (
+    "UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP WHERE id IN ("
+    "SELECT bundle.id FROM ledger_sku AS bundle "
+    "JOIN allocation_bundlecomponent AS part ON part.bundle_id = bundle.id "
+    "JOIN ledger_sku AS component ON component.id = part.component_id "
+    "WHERE bundle.allocation_dirty_since IS NULL "
+    "AND component.allocation_dirty_since IS NOT NULL "
+    "ORDER BY bundle.id FOR NO KEY UPDATE OF bundle SKIP LOCKED)"
+)
 _LOCK_DIRTY_SQL = (
     "SELECT id FROM ledger_sku WHERE allocation_dirty_since IS NOT NULL "
     "ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED"
