@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
+from allocation import services as allocation_services
 from allocation.models import AllocationRule
 from ledger.models import Sku
 
@@ -57,7 +57,5 @@ def demo_channels_seed() -> int:
                 )
                 created += made
         if created:
-            Sku.objects.filter(allocation_dirty_since__isnull=True).update(
-                allocation_dirty_since=timezone.now()
-            )
+            allocation_services.skus_mark_dirty()
     return created

@@ -54,19 +54,58 @@ class PlanOutcome:
     listings_changed: int = 0
 
 
+def _rule(kind: str, value: object, scope: str, target: str, priority: int, name: str) -> Rule:
+    return Rule(
+        kind=RuleKind(kind),
+        value=Decimal(str(value)),
+        scope=Scope(scope),
+        target=target,
+        priority=priority,
+        name=name,
+    )
+
+
 def _rules() -> list[Rule]:
     return [
-        Rule(
-            kind=RuleKind(rule.kind),
-            value=rule.value,
-            scope=Scope(rule.scope),
-            target=rule.target,
-            priority=rule.priority,
-            enabled=rule.is_enabled,
-            name=rule.name,
-        )
-        for rule in AllocationRule.objects.filter(is_enabled=True)
+        _rule(*row)
+        for row in AllocationRule.objects.filter(is_enabled=True)
+        .order_by("priority", "id")
+        .values_list("kind", "value", "scope", "target", "priority", "name")
     ]
+
+
+def _listing_pair(
+    *,
+    pk: int,
+    channel_id: int,
+    fulfilment: str,
+    pack_size: int,
+    quantity: int | None,
+    version: int,
+    channel: str,
+    is_marketplace: bool,
+    priority: int,
+    region: str,
+    chosen: frozenset[str] | None,
+    halts: list[tuple[int | None, str]],
+) -> tuple[ListingState, ListingSpec]:
+    """A listing row as the planner's state and allocate()'s input; halts apply by channel."""
+    reasons = [reason for cid, reason in halts if cid in (None, channel_id)]
+    return (
+        ListingState(pk=pk, desired_quantity=quantity, desired_version=version),
+        ListingSpec(
+            key=str(pk),
+            channel=channel,
+            is_marketplace=is_marketplace,
+            channel_priority=priority,
+            fulfilment=Fulfilment(fulfilment),
+            region=region,
+            locations=chosen or None,
+            pack_size=pack_size,
+            halted=bool(reasons),
+            halt_reason="; ".join(reasons),
+        ),
+    )
 
 
 def _stock(sku_ids: set[int]) -> dict[int, list[LocationStock]]:
@@ -155,27 +194,16 @@ def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[ListingState, Listing
     ).values_list("listing_id", "location__code"):
         chosen[listing_id].add(code)
     specs: dict[int, list[tuple[ListingState, ListingSpec]]] = defaultdict(list)
-    for row in rows:
-        (pk, sku_id, channel_id, fulfilment, pack_size, quantity, version,
-         channel, is_marketplace, priority, region) = row  # fmt: skip
-        reasons = [r for cid, r in halts[sku_id] if cid in (None, channel_id)]
+    for (pk, sku_id, channel_id, fulfilment, pack_size, quantity, version,
+         channel, is_marketplace, priority, region) in rows:  # fmt: skip
         specs[sku_id].append(
-            (
-                ListingState(pk=pk, desired_quantity=quantity, desired_version=version),
-                ListingSpec(
-                    key=str(pk),
-                    channel=channel,
-                    is_marketplace=is_marketplace,
-                    channel_priority=priority,
-                    fulfilment=Fulfilment(fulfilment),
-                    region=region,
-                    locations=frozenset(chosen[pk]) if pk in chosen else None,
-                    pack_size=pack_size,
-                    halted=bool(reasons),
-                    halt_reason="; ".join(reasons),
-                ),
+            _listing_pair(
+                pk=pk, channel_id=channel_id, fulfilment=fulfilment, pack_size=pack_size,
+                quantity=quantity, version=version, channel=channel,
+                is_marketplace=is_marketplace, priority=priority, region=region,
+                chosen=frozenset(chosen.get(pk, ())), halts=halts[sku_id],
             )
-        )
+        )  # fmt: skip
     return specs
 
 
@@ -361,17 +389,7 @@ def _load_few(ids: list[int]) -> Loaded | None:
         rows = cursor.fetchall()
     if any(row[6] for row in rows):
         return None
-    rules = [
-        Rule(
-            kind=RuleKind(kind),
-            value=Decimal(str(value)),
-            scope=Scope(scope),
-            target=target,
-            priority=priority,
-            name=name,
-        )
-        for kind, value, scope, target, priority, name in rows[0][10] or ()
-    ]
+    rules = [_rule(*row) for row in rows[0][10] or ()]
     locations = {
         pk: Location(pk=pk, code=code, kind=kind, region=region, can_ship=ship, is_active=active)
         for pk, code, kind, region, ship, active in rows[0][11] or ()
@@ -399,28 +417,15 @@ def _load_few(ids: list[int]) -> Loaded | None:
         )
         for (pk, channel_id, fulfilment, pack_size, quantity, version, channel,
              is_marketplace, priority, region, chosen) in listings or ():  # fmt: skip
-            reasons = [r for cid, r in halts or () if cid in (None, channel_id)]
             specs[sku_id].append(
-                (
-                    ListingState(pk=pk, desired_quantity=quantity, desired_version=version),
-                    ListingSpec(
-                        key=str(pk),
-                        channel=channel,
-                        is_marketplace=is_marketplace,
-                        channel_priority=priority,
-                        fulfilment=Fulfilment(fulfilment),
-                        region=region,
-                        locations=(
-                            frozenset(locations[loc_id].code for loc_id in chosen)
-                            if chosen
-                            else None
-                        ),
-                        pack_size=pack_size,
-                        halted=bool(reasons),
-                        halt_reason="; ".join(reasons),
-                    ),
+                _listing_pair(
+                    pk=pk, channel_id=channel_id, fulfilment=fulfilment, pack_size=pack_size,
+                    quantity=quantity, version=version, channel=channel,
+                    is_marketplace=is_marketplace, priority=priority, region=region,
+                    chosen=frozenset(locations[loc].code for loc in chosen or ()),
+                    halts=[(cid, reason) for cid, reason in halts or ()],
                 )
-            )
+            )  # fmt: skip
     return skus, views, specs, with_incident, rules
 
 

@@ -136,7 +136,8 @@ def test_fba_stock_reaches_only_afn_listings(channels, sku, warehouse, receive):
     plan_dirty_skus()
     assert Listing.objects.get(pk=afn.pk).desired_quantity == 28  # slow tier 5 % buffer
     assert Listing.objects.get(pk=mfn.pk).desired_quantity == 4
-    assert pool.region == "NA"
+    afn_trace = Listing.objects.get(pk=afn.pk).desired_trace
+    assert afn_trace[0]["label"] == f"pool: {pool.code} 30"  # never WH-EAST's 4
 
 
 @pytest.mark.slow
