@@ -10,6 +10,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Now
 
+from inventory_sync.lib import secrets
+
 CHANNEL_CODE_VALIDATOR = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{0,39}$", "Lower-case letters, digits and hyphens, at most 40."
 )
@@ -41,11 +43,34 @@ class Channel(models.Model):
     priority = models.PositiveSmallIntegerField(default=100)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
 
+    # Where the channel's API lives: https://<shop>.myshopify.com, the SP-API endpoint, or a
+    # sandbox's address. The same client code talks to either.
+    api_base_url = models.URLField(max_length=255, blank=True)
+    api_version = models.CharField(max_length=16, blank=True)
+    # Shopify: the location whose `available` we set. Amazon: unused.
+    external_location_id = models.CharField(max_length=255, blank=True)
+    # Where this channel's orders commit stock when a listing names no source location.
+    default_location = models.ForeignKey(
+        "ledger.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Access token, webhook secret(s), LWA client secret…: sealed with inventory_sync.lib.secrets.
+    credentials_sealed = models.TextField(blank=True, editable=False)
+    # Orders updated after this instant have been read by polling (the webhook safety net).
+    orders_polled_until = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["priority", "code"]
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def credentials(self) -> dict:
+        return secrets.unseal(self.credentials_sealed)
+
+    @credentials.setter
+    def credentials(self, value: dict) -> None:
+        self.credentials_sealed = secrets.seal(value)
 
 
 class Listing(models.Model):
@@ -80,6 +105,27 @@ class Listing(models.Model):
     pushed_at = models.DateTimeField(null=True, blank=True)
     observed_quantity = models.IntegerField(null=True, blank=True)
     observed_at = models.DateTimeField(null=True, blank=True)
+    # When the oldest ledger change behind desired_version was recorded: push latency is
+    # measured from here to the channel's acknowledgement.
+    desired_cause_at = models.DateTimeField(null=True, blank=True)
+    # Written by the planner: a ring-fenced SKU's listings rebalance break-before-make (I7b).
+    ring_fenced = models.BooleanField(default=False)
+    # A push sent and not yet acknowledged. The channel may already show it, so for I7b the
+    # listing advertises max(pushed, in flight) until the answer is recorded.
+    in_flight_quantity = models.PositiveIntegerField(null=True, blank=True)
+    in_flight_version = models.PositiveBigIntegerField(null=True, blank=True)
+    in_flight_attempt = models.ForeignKey(
+        "PushAttempt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What the channel itself did to its quantity since our last acknowledged push, as far as
+    # ingested orders tell (a Shopify sale lowers `available` before its webhook reaches us).
+    # pushed_quantity + channel_delta is what we expect the channel to show now: the base of
+    # the next compare-and-set.
+    channel_delta = models.IntegerField(default=0)
+    # A stale compare found a difference no ingested order explains: wait for the order (or
+    # the poll) until then; after it the difference is recorded as drift and overwritten.
+    push_held_until = models.DateTimeField(null=True, blank=True)
+    push_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["channel_id", "id"]
@@ -97,8 +143,187 @@ class Listing(models.Model):
                 fields=["channel", "id"],
                 name="listing_push_due_idx",
                 condition=models.Q(desired_version__gt=models.F("pushed_version")),
-            )
+            ),
+            # inventory_levels/update names the inventory item, not the variant.
+            models.Index(
+                fields=["channel", "shopify_inventory_item_id"], name="listing_shopify_item_idx"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.external_id}"
+
+
+class InboundEvent(models.Model):
+    """A webhook, notification or poll result exactly as it arrived, before it is applied (I4).
+
+    Deduplicated by the channel's own event id (I3): a redelivery finds the row and adds
+    nothing. Processing moves it to applied, ignored (nothing to do, e.g. an older snapshot),
+    quarantined (names a SKU or listing we do not know; applied once the mapping is fixed) or
+    failed (retryable).
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored"
+        QUARANTINED = "quarantined", "Quarantined"
+        FAILED = "failed", "Failed"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="inbound_events")
+    source = models.CharField(max_length=24)  # webhook, poll, notification
+    topic = models.CharField(max_length=64)
+    # X-Shopify-Event-Id, SP-API notification id, or order id + last-update time for a poll.
+    dedupe_key = models.CharField(max_length=255)
+    delivery_id = models.CharField(max_length=255, blank=True)  # X-Shopify-Webhook-Id
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.BinaryField()
+    received_at = models.DateTimeField(db_default=Now(), editable=False)
+    # The channel's own time of the event (X-Shopify-Triggered-At), when it says.
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    # A failed or not-yet-applicable event is tried again from then on (backoff).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "dedupe_key"], name="inbound_event_unique_dedupe_key"
+            )
+        ]
+        indexes = [
+            # The ingest worker's queue.
+            models.Index(
+                fields=["id"],
+                name="inbound_event_pending_idx",
+                condition=models.Q(status__in=["received", "failed"]),
+            ),
+            models.Index(fields=["channel", "status", "-id"], name="inbound_event_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.topic}:{self.dedupe_key}"
+
+
+class ChannelOrder(models.Model):
+    """An order as the channel last described it, and what the ledger has recorded for it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CANCELLED = "cancelled", "Cancelled"
+        FULFILLED = "fulfilled", "Fulfilled"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
+    external_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    placed_at = models.DateTimeField()
+    # The channel's last-update time of the snapshot applied: an older snapshot is ignored.
+    channel_updated_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    snapshot = models.JSONField(default=dict)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="channel_order_unique_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.name or self.external_id}"
+
+
+class ChannelOrderLine(models.Model):
+    """One line of a channel order and the units the ledger carries for it.
+
+    The counters only grow; each step is a ledger event whose idempotency key names the
+    counter's new value, so a replayed snapshot never records a unit twice.
+    """
+
+    order = models.ForeignKey(ChannelOrder, on_delete=models.CASCADE, related_name="lines")
+    external_id = models.CharField(max_length=255)
+    listing = models.ForeignKey(
+        Listing, null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
+    )
+    sku = models.ForeignKey(
+        "ledger.Sku", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    location = models.ForeignKey(
+        "ledger.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel_sku = models.CharField(max_length=255, blank=True)
+    channel_variant_id = models.CharField(max_length=255, blank=True)
+    quantity = models.PositiveIntegerField()  # items ordered originally
+    current_quantity = models.PositiveIntegerField()  # items still ordered (edits, refunds)
+    # Units of the SKU per ordered unit (a 6-pack listing sells 6).
+    units_per_item = models.PositiveIntegerField(default=1)
+    sold_units = models.PositiveIntegerField(default=0)  # recorded as sale events
+    cancelled_units = models.PositiveIntegerField(default=0)  # recorded as cancel events
+    shipped_units = models.PositiveIntegerField(default=0)  # recorded as shipment events
+    restocked_units = models.PositiveIntegerField(default=0)  # returns put back on hand
+    # Refund lines already counted (restock type cancel lowers what stays committed).
+    refund_line_ids = models.JSONField(default=list, blank=True)
+    refund_cancelled_items = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "external_id"], name="channel_order_line_unique_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}:{self.external_id}"
+
+    @property
+    def committed_units(self) -> int:
+        return self.sold_units - self.cancelled_units - self.shipped_units
+
+
+class PushAttempt(models.Model):
+    """One call that set quantities on a channel: what was sent, what came back, how long.
+
+    Written before the call goes out (status sending) with its idempotency key and request,
+    so a worker killed mid-call leaves a record the next worker resends byte for byte.
+    """
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        STALE = "stale", "Stale (channel changed since)"
+        REFUSED = "refused", "Refused (user errors)"
+        FAILED = "failed", "Failed (will retry)"
+        SHADOW = "shadow", "Shadow (not sent)"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="push_attempts")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SENDING)
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    # [{"listing": id, "version": n, "quantity": q, "change_from": q0}, …]
+    items = models.JSONField(default=list)
+    request = models.JSONField(default=dict, blank=True)
+    response = models.JSONField(default=dict, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    calls = models.PositiveSmallIntegerField(default=0)
+    throttled = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(db_default=Now(), editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # From the oldest ledger change behind the pushed quantities to the acknowledgement.
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["channel", "-id"], name="push_attempt_channel_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.idempotency_key}:{self.status}"

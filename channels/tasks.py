@@ -1,48 +1,104 @@
-"""Celery entry points of the channels app."""
+"""Celery entry points of the channels app: thin wrappers around loops of service calls.
+
+Three kinds of loop, each woken by a doorbell (inventory_sync.lib.loops) so a burst of
+events costs a handful of tasks, not one per event: ingest (apply stored webhooks), planner
+(dirty SKUs → listings' desired state), and one pusher per channel. A periodic sweep rings
+them all: the durable work list is always in the database.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 
 from celery import shared_task
-from django.core.cache import cache
 
-from . import planner
+from inventory_sync.lib import loops
+
+from . import inbound, planner, push
+from .models import Channel
 
 logger = logging.getLogger(__name__)
 
-# Set while a planner run is queued and not yet started: wake-ups in between add nothing.
-PLANNER_PENDING_KEY = "channels:planner:pending"
-PLANNER_TIME_BUDGET_SECONDS = 20
+PLANNER_LOOP = "planner"
+INGEST_LOOP = "ingest"
+
+
+def _push_loop(channel_id: int) -> str:
+    return f"push:{channel_id}"
+
+
+# --- wake-ups (called on commit) -------------------------------------------------------------
 
 
 def wake_planner() -> None:
-    """Queue one planner run unless one is already queued (called after ledger commits).
+    loops.ring(PLANNER_LOOP, plan_allocations_task.delay)
 
-    At most one run is pending at a time, however many events commit: the planner takes every
-    dirty SKU anyway, so one task per burst, not one per event.
-    """
-    if cache.add(PLANNER_PENDING_KEY, 1, timeout=60):
-        plan_allocations_task.delay()
+
+def wake_ingest() -> None:
+    loops.ring(INGEST_LOOP, ingest_task.delay)
+
+
+def wake_pusher(channel_id: int) -> None:
+    loops.ring(_push_loop(channel_id), lambda: push_channel_task.delay(channel_id))
+
+
+def wake_pushers(channel_ids=None) -> None:
+    ids = channel_ids
+    if ids is None:
+        ids = Channel.objects.filter(mode=Channel.Mode.LIVE).values_list("id", flat=True)
+    for channel_id in ids:
+        wake_pusher(channel_id)
+
+
+# --- loops -------------------------------------------------------------------------------------
+
+
+def _plan_round() -> bool:
+    outcome = planner.plan_dirty_skus()
+    if outcome.listings_changed:
+        wake_pushers()
+    return outcome.skus > 0
 
 
 @shared_task(ignore_result=True)
 def plan_allocations_task() -> int:
-    """Recompute listings of dirty SKUs until none is left (or the time budget is spent).
+    """Recompute listings of dirty SKUs while there are any (and briefly after).
 
     Idempotent: recomputing a clean SKU writes nothing. No retry: the periodic sweep runs it
     again, and the dirty flags are the durable record of what is still to do.
     """
-    # Clear the pending mark before looking: a write committed from now on queues a new run.
-    cache.delete(PLANNER_PENDING_KEY)
-    started = time.monotonic()
-    done = 0
-    while time.monotonic() - started < PLANNER_TIME_BUDGET_SECONDS:
-        outcome = planner.plan_dirty_skus()
-        done += outcome.skus
-        if outcome.skus < planner.BATCH_SIZE:
-            break
-    if done:
-        logger.info("planner: %d SKU(s) recomputed", done)
-    return done
+    return loops.run(PLANNER_LOOP, _plan_round, plan_allocations_task.delay)
+
+
+@shared_task(ignore_result=True)
+def ingest_task() -> int:
+    return loops.run(INGEST_LOOP, lambda: inbound.process_pending() > 0, ingest_task.delay)
+
+
+@shared_task(ignore_result=True)
+def push_channel_task(channel_id: int) -> int:
+    from .adapters import lane_for
+
+    def round_() -> bool:
+        channel = Channel.objects.filter(pk=channel_id).first()
+        if channel is None:
+            return False
+        outcome = push.push_channel(channel, lane_for(channel))
+        if outcome.acknowledged and channel.listings.filter(ring_fenced=True).exists():
+            # A confirmed decrease may let another channel's increase go (break-before-make).
+            wake_pushers(
+                Channel.objects.filter(mode=Channel.Mode.LIVE)
+                .exclude(pk=channel_id)
+                .values_list("id", flat=True)
+            )
+        return outcome.attempts > 0 and not outcome.failed
+
+    return loops.run(_push_loop(channel_id), round_, lambda: push_channel_task.delay(channel_id))
+
+
+@shared_task(ignore_result=True)
+def sweep_task() -> None:
+    """The periodic safety net: ring every loop that may have work a lost wake-up left."""
+    wake_planner()
+    wake_ingest()
+    wake_pushers()

@@ -134,6 +134,9 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 # Bodies above this are refused with 400 before parsing: an event is a few KB at most.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
+# Fernet keys for channel credentials at rest, newest first (see inventory_sync.lib.secrets).
+CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS", [])
+
 # --- Cache --------------------------------------------------------------------------------
 # Shared by every process in production (wake-up debouncing, rate-limit buckets): Redis.
 CACHE_URL = env_str("CACHE_URL", "")
@@ -196,6 +199,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Broadcast/control messages would otherwise land in ./control of the working directory.
         "control_folder": str(_broker_dir / "control"),
     }
+CELERY_TASK_ROUTES = {
+    "channels.tasks.ingest_task": {"queue": "ingest"},
+    "channels.tasks.push_channel_task": {"queue": "push"},
+}
+# Worker loops (inventory_sync.lib.loops): how long a loop stays after its last work, and
+# the longest one task runs before handing over to a fresh one.
+LOOP_IDLE_EXIT_SECONDS = float(env_str("LOOP_IDLE_EXIT_SECONDS", "2.0"))
+LOOP_MAX_RUN_SECONDS = float(env_str("LOOP_MAX_RUN_SECONDS", "45.0"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -214,8 +225,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # The sweep behind the on-commit wake-up: a lost wake-up delays a push by this much at most.
-    "allocation-planner-sweep": {
-        "task": "channels.tasks.plan_allocations_task",
+    "channels-sweep": {
+        "task": "channels.tasks.sweep_task",
         "schedule": 15.0,
         "options": {"expires": 30},
     },

@@ -17,6 +17,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks queue to the in-memory broker and are not run: tests call services and tasks directly.
 CELERY_TASK_ALWAYS_EAGER = False
+# A loop task called from a test does its work and returns at once instead of idling.
+LOOP_IDLE_EXIT_SECONDS = 0.0
 
 # WhiteNoise serves from STATIC_ROOT too and warns on every request while it does not exist.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

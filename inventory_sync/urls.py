@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include((api_v1, "api"))),
+    path("webhooks/", include("channels.webhook_urls")),
     path("", include("channels.urls")),
     path("", include("ledger.urls")),
 ]

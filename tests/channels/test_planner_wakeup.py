@@ -1,14 +1,16 @@
-"""A ledger write wakes the planner once per burst; the task does the work."""
+"""A ledger write wakes the planner loop once per burst; the loop task does the work."""
 
 import pytest
 from django.core.cache import cache
 
 from channels.models import Listing
-from channels.tasks import PLANNER_PENDING_KEY, plan_allocations_task
+from channels.tasks import plan_allocations_task
 from ledger import services
 from ledger.models import Sku
 from ledger.rules import EventLine
 from tests.factories import ChannelFactory, ListingFactory
+
+ALIVE, RUNG = "loop:planner:alive", "loop:planner:rung"
 
 
 @pytest.fixture(autouse=True)
@@ -33,9 +35,10 @@ def test_a_committed_write_queues_one_planner_run_per_burst(
         receive(sku, warehouse, 10)
         sale("s-1")
         sale("s-2")
-    # then each asked for a wake-up after its commit, and one run is pending for all of them
+    # then each rang after its commit, and one loop is alive (queued) for all of them
     assert len(callbacks) == 3
-    assert cache.get(PLANNER_PENDING_KEY) == 1
+    assert cache.get(ALIVE) == 1
+    assert cache.get(RUNG) == 1
 
 
 @pytest.mark.django_db
@@ -48,15 +51,18 @@ def test_a_refused_write_wakes_nobody(sku, warehouse, django_capture_on_commit_c
             sku="TEE-M", location="WH-EAST", quantity=1, idempotency_key="r", source="t"
         )
     assert callbacks == []
-    assert cache.get(PLANNER_PENDING_KEY) is None
+    assert cache.get(ALIVE) is None
 
 
 @pytest.mark.django_db
-def test_the_planner_task_clears_the_mark_and_plans_every_dirty_sku(sku, warehouse, receive):
+def test_the_planner_loop_plans_every_dirty_sku_and_leaves_no_loop_alive(sku, warehouse, receive):
     listing = ListingFactory(channel=ChannelFactory(code="shopify"), sku=sku)
     receive(sku, warehouse, 6)
-    cache.set(PLANNER_PENDING_KEY, 1)
+    cache.set(ALIVE, 1)
+    cache.set(RUNG, 1)
+    # one round did work, then the loop found nothing and (idle exit 0 in tests) ended
     assert plan_allocations_task() == 1
-    assert cache.get(PLANNER_PENDING_KEY) is None
+    assert cache.get(ALIVE) is None
+    assert cache.get(RUNG) is None
     assert Listing.objects.get(pk=listing.pk).desired_quantity == 6
     assert not Sku.objects.filter(allocation_dirty_since__isnull=False).exists()

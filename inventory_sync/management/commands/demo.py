@@ -86,8 +86,11 @@ class Command(BaseCommand):
                 "-A",
                 "inventory_sync",
                 "worker",
+                # Loops (ingest, planner, a pusher per channel) run side by side.
                 "--pool",
-                "solo",
+                "threads",
+                "--concurrency",
+                "8",
                 "--loglevel",
                 "INFO",
                 "-Q",

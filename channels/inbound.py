@@ -1,0 +1,264 @@
+"""Inbound events: store every webhook / notification / poll result raw and at most once
+(I3, I4), then apply it in a worker.
+
+The webhook view only verifies, stores and answers; everything that can fail or wait (an
+unknown SKU, an order not yet seen, a database hiccup) happens here, where a failure leaves
+the row to be retried and a mapping problem leaves it quarantined, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from inventory_sync.lib.errors import DomainError
+
+from . import orders
+from .adapters import shopify_webhooks as shopify
+from .models import Channel, InboundEvent, Listing
+
+logger = logging.getLogger(__name__)
+
+# Retry backoff for failed events: 2 s, 4 s, … capped at 10 minutes.
+RETRY_BASE_SECONDS = 2
+RETRY_CAP_SECONDS = 600
+INBOUND_CHANGED = "channels.inbound.changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    id: int
+    created: bool
+
+
+def store(
+    *,
+    channel: Channel,
+    source: str,
+    topic: str,
+    dedupe_key: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    delivery_id: str = "",
+    occurred_at: datetime | None = None,
+) -> Stored:
+    """Store one inbound payload raw, once per (channel, dedupe key).
+
+    One INSERT … ON CONFLICT DO NOTHING: a redelivery costs no lock and no second row (it
+    only counts the delivery). Safe to call inside or outside a transaction.
+    """
+    table = InboundEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (channel_id, source, topic, dedupe_key, delivery_id, headers,"
+            " body, occurred_at, deliveries, status, attempts, outcome)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, 'received', 0, '')"
+            " ON CONFLICT (channel_id, dedupe_key) DO NOTHING RETURNING id",
+            [
+                channel.pk,
+                source,
+                topic,
+                dedupe_key,
+                delivery_id,
+                json.dumps(dict(headers or {})),
+                body,
+                occurred_at,
+            ],
+        )
+        row = cursor.fetchone()
+        if row is not None:
+            return Stored(row[0], True)
+        cursor.execute(
+            f"UPDATE {table} SET deliveries = deliveries + 1"
+            " WHERE channel_id = %s AND dedupe_key = %s RETURNING id",
+            [channel.pk, dedupe_key],
+        )
+        return Stored(cursor.fetchone()[0], False)
+
+
+def process_pending(*, limit: int = 200, now: datetime | None = None) -> int:
+    """Apply up to `limit` waiting events, oldest first; returns how many were handled.
+
+    Each event in its own transaction, taken with SKIP LOCKED so several workers share the
+    queue; two events of one order serialise on the order's row instead.
+    """
+    now = now or timezone.now()
+    ids = list(
+        InboundEvent.objects.filter(status__in=_PENDING, next_attempt_at__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    if len(ids) < limit:
+        ids += list(
+            InboundEvent.objects.filter(status__in=_PENDING, next_attempt_at__lte=now)
+            .order_by("id")
+            .values_list("id", flat=True)[: limit - len(ids)]
+        )
+    handled = 0
+    for event_id in ids:
+        handled += process_one(event_id)
+    return handled
+
+
+def process_one(event_id: int) -> bool:
+    try:
+        with transaction.atomic():
+            event = (
+                InboundEvent.objects.select_for_update(skip_locked=True)
+                .select_related("channel")
+                .filter(pk=event_id, status__in=_PENDING)
+                .first()
+            )
+            if event is None:
+                return False
+            event.attempts += 1
+            try:
+                with transaction.atomic():
+                    status, detail = _apply(event)
+            except orders.Quarantine as error:
+                status, detail = InboundEvent.Status.QUARANTINED, error.detail
+            except DomainError as error:
+                if not error.retryable:
+                    raise
+                status, detail = InboundEvent.Status.FAILED, error.detail
+            _finish(event, status, detail)
+        return True
+    except Exception as error:  # noqa: BLE001 — kept for retry, never lost
+        logger.exception("inbound event %s failed", event_id)
+        with transaction.atomic():
+            event = InboundEvent.objects.select_for_update().get(pk=event_id)
+            event.attempts += 1
+            _finish(event, InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}")
+        return True
+
+
+def retry_quarantined(*, channel: Channel | None = None) -> int:
+    """Send quarantined events back to the queue (after a mapping fix)."""
+    events = InboundEvent.objects.filter(status=InboundEvent.Status.QUARANTINED)
+    if channel is not None:
+        events = events.filter(channel=channel)
+    return events.update(status=InboundEvent.Status.RECEIVED, next_attempt_at=None)
+
+
+_PENDING = (InboundEvent.Status.RECEIVED, InboundEvent.Status.FAILED)
+
+
+def _finish(event: InboundEvent, status: str, detail: str) -> None:
+    event.status = status
+    event.outcome = detail[:4000]
+    event.processed_at = timezone.now()
+    if status == InboundEvent.Status.FAILED:
+        backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(event.attempts - 1, 12))
+        event.next_attempt_at = event.processed_at + timedelta(seconds=backoff)
+    else:
+        event.next_attempt_at = None
+    event.save(update_fields=["status", "outcome", "processed_at", "attempts", "next_attempt_at"])
+
+
+def _apply(event: InboundEvent) -> tuple[str, str]:
+    handler = _HANDLERS.get((event.channel.kind, event.topic))
+    if handler is None:
+        return InboundEvent.Status.IGNORED, f"no handler for {event.channel.kind} {event.topic}"
+    try:
+        payload = json.loads(bytes(event.body))
+    except ValueError as error:
+        return InboundEvent.Status.QUARANTINED, f"body is not JSON: {error}"
+    try:
+        return handler(event.channel, payload, event)
+    except shopify.PayloadError as error:
+        return InboundEvent.Status.QUARANTINED, str(error)
+
+
+def _outcome(result: orders.ApplyOutcome) -> tuple[str, str]:
+    status = (
+        InboundEvent.Status.APPLIED if result.status == "applied" else InboundEvent.Status.IGNORED
+    )
+    detail = result.detail or f"{len(result.events)} ledger event(s)"
+    return status, detail
+
+
+def _shopify_order(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    return _outcome(
+        orders.apply_order_snapshot(channel=channel, snapshot=shopify.order_snapshot(payload))
+    )
+
+
+def _shopify_order_edited(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    # The edit payload lists deltas by line id, not the order: read the order itself.
+    from .adapters import shopify_lane
+
+    order = shopify_lane.fetch_order(channel, shopify.edited_order_id(payload))
+    return _outcome(
+        orders.apply_order_snapshot(channel=channel, snapshot=shopify.order_snapshot(order))
+    )
+
+
+def _shopify_refund(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    order_id, lines = shopify.refund_lines(payload)
+    return _outcome(
+        orders.apply_refund(channel=channel, order_external_id=order_id, refund_lines=lines)
+    )
+
+
+def _shopify_fulfillment(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    order_id, fulfillment_id, status, lines = shopify.shipment(payload)
+    if status in ("cancelled", "error", "failure"):
+        return InboundEvent.Status.IGNORED, f"fulfillment {fulfillment_id} is {status}"
+    return _outcome(
+        orders.apply_shipment(
+            channel=channel, order_external_id=order_id, shipment_id=fulfillment_id, lines=lines
+        )
+    )
+
+
+def _shopify_inventory_level(
+    channel: Channel, payload: dict, event: InboundEvent
+) -> tuple[str, str]:
+    """Record what the channel shows. Our own sets echo back here: matching what we expect
+    (pushed + the channel's own moves we ingested), they are not drift; anything else is a
+    drift signal for reconciliation (often a sale whose webhook is still on its way)."""
+    item, location, available = shopify.inventory_level(payload)
+    synced = channel.external_location_id.rsplit("/", 1)[-1]
+    if synced and location != synced:
+        return InboundEvent.Status.IGNORED, f"location {location} is not the synced location"
+    listing = (
+        Listing.objects.select_for_update()
+        .filter(
+            channel=channel,
+            shopify_inventory_item_id__in=[item, f"gid://shopify/InventoryItem/{item}"],
+        )
+        .first()
+    )
+    if listing is None:
+        return InboundEvent.Status.IGNORED, f"inventory item {item} is not a listing of ours"
+    observed_at = event.occurred_at or event.received_at
+    if listing.observed_at is not None and observed_at < listing.observed_at:
+        return InboundEvent.Status.IGNORED, "older than the level already observed"
+    listing.observed_quantity = available
+    listing.observed_at = observed_at
+    listing.save(update_fields=["observed_quantity", "observed_at"])
+    expected = (
+        None if listing.pushed_quantity is None else listing.pushed_quantity + listing.channel_delta
+    )
+    if available is not None and available in (expected, listing.in_flight_quantity):
+        return InboundEvent.Status.APPLIED, f"echo: channel shows {available} as expected"
+    return InboundEvent.Status.APPLIED, (
+        f"drift signal: channel shows {available}, expected {expected}"
+    )
+
+
+_HANDLERS: dict[tuple[str, str], Callable[[Channel, dict, InboundEvent], tuple[str, str]]] = {
+    ("shopify", "orders/create"): _shopify_order,
+    ("shopify", "orders/updated"): _shopify_order,
+    ("shopify", "orders/cancelled"): _shopify_order,
+    ("shopify", "orders/edited"): _shopify_order_edited,
+    ("shopify", "refunds/create"): _shopify_refund,
+    ("shopify", "fulfillments/create"): _shopify_fulfillment,
+    ("shopify", "inventory_levels/update"): _shopify_inventory_level,
+}

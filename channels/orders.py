@@ -1,0 +1,358 @@
+"""Channel orders: the unified order object every lane maps its payloads into, and the rules
+that turn an order's latest snapshot into ledger events.
+
+A snapshot is applied, never a delta: the order's lines say how many units are ordered now
+(after edits, refunds and cancellation), the line's counters say how many the ledger already
+carries, and only the difference is recorded. So a duplicate, a replay or an out-of-order
+delivery ends in the same ledger as one clean pass (I3): an older snapshot than the one applied
+is ignored, a repeated one records nothing, and every ledger event's idempotency key names the
+counter value it brings the line to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+
+from allocation.services import sale_lines
+from inventory_sync.lib.errors import DomainError
+from ledger import services as ledger
+from ledger.models import Location, Sku
+
+from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
+
+
+class Quarantine(DomainError):
+    """The payload names something we cannot map yet (a SKU, a listing, a location).
+
+    Nothing of it is applied; the inbound event waits, visible in the console, and is applied
+    once the mapping is fixed.
+    """
+
+    code = "quarantined"
+
+
+class NotYetKnown(DomainError):
+    """The payload refers to an order we have not ingested yet (a refund before its order):
+    retry later; polling or the order's own webhook will bring it."""
+
+    code = "not_yet_known"
+    retryable = True
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineSnapshot:
+    external_id: str
+    quantity: int  # ordered originally
+    current_quantity: int  # still ordered after edits and refunds
+    variant_id: str = ""  # the channel's listing id (Shopify variant GID, Amazon seller SKU)
+    sku: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    external_id: str
+    name: str
+    placed_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+    lines: tuple[OrderLineSnapshot, ...]
+    raw: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundLineSnapshot:
+    external_id: str
+    line_id: str
+    quantity: int
+    # cancel: never shipped, put back (releases the commitment); return: came back, restock;
+    # no_restock: money only.
+    restock_type: str
+    location_external_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentLineSnapshot:
+    line_id: str
+    quantity: int
+
+
+@dataclass(slots=True)
+class ApplyOutcome:
+    status: str  # applied | ignored
+    detail: str = ""
+    events: list[int] = field(default_factory=list)
+
+
+def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyOutcome:
+    """Bring the ledger in line with the channel's latest view of one order.
+
+    Locks: the order row (created if new), then the SKUs of the ledger events it records.
+    Raises Quarantine when a line cannot be mapped to a SKU or a location; nothing of the
+    order is applied then.
+    """
+    with transaction.atomic():
+        order, created = _lock_order(channel, snapshot)
+        if not created and snapshot.updated_at < order.channel_updated_at:
+            return ApplyOutcome(
+                "ignored",
+                f"older than the applied snapshot ({snapshot.updated_at.isoformat()} < "
+                f"{order.channel_updated_at.isoformat()})",
+            )
+        existing = {line.external_id: line for line in order.lines.select_for_update()}
+        outcome = ApplyOutcome("applied")
+        cancelled = snapshot.cancelled_at is not None
+        for line_snapshot in snapshot.lines:
+            line = existing.get(line_snapshot.external_id)
+            if line is None:
+                line = _new_line(channel, order, line_snapshot)
+                if line is None:
+                    continue  # not a stock item (a custom line, a tip, a protection plan)
+            line.quantity = line_snapshot.quantity
+            line.current_quantity = line_snapshot.current_quantity
+            items = _target_items(line, cancelled=cancelled)
+            outcome.events += _settle_line(channel, order, line, items * line.units_per_item)
+        order.name = snapshot.name or order.name
+        order.placed_at = snapshot.placed_at
+        order.channel_updated_at = snapshot.updated_at
+        order.cancelled_at = snapshot.cancelled_at
+        order.status = ChannelOrder.Status.CANCELLED if cancelled else order.status
+        order.snapshot = snapshot.raw
+        order.save()
+        return outcome
+
+
+def apply_refund(
+    *, channel: Channel, order_external_id: str, refund_lines: list[RefundLineSnapshot]
+) -> ApplyOutcome:
+    """A refund: cancel-type lines release what stays committed; return-type lines put the
+    units back on hand at the refund's location (Shopify restocks them there too)."""
+    with transaction.atomic():
+        order = _locked_known_order(channel, order_external_id)
+        lines = {line.external_id: line for line in order.lines.select_for_update()}
+        outcome = ApplyOutcome("applied")
+        for refund_line in refund_lines:
+            line = lines.get(refund_line.line_id)
+            if line is None or refund_line.external_id in line.refund_line_ids:
+                continue
+            line.refund_line_ids = [*line.refund_line_ids, refund_line.external_id]
+            if refund_line.restock_type == "cancel":
+                line.refund_cancelled_items += refund_line.quantity
+                outcome.events += _settle_line(
+                    channel, order, line, _target_items(line, cancelled=False) * line.units_per_item
+                )
+            elif refund_line.restock_type in ("return", "legacy_restock"):
+                location = _location_for_refund(channel, line, refund_line)
+                units = refund_line.quantity * line.units_per_item
+                recorded = ledger.record_event(
+                    kind="return_restock",
+                    lines=sale_lines(sku=line.sku, location=location.code, quantity=units),
+                    idempotency_key=f"{channel.code}:refund-line:{refund_line.external_id}:restock",
+                    source=channel.kind,
+                    reference=f"{channel.code}:order:{order.external_id}",
+                    reason="customer return restocked",
+                )
+                if recorded.created:
+                    line.restocked_units += units
+                    outcome.events.append(recorded.event.id)
+                    _note_channel_change(line, +refund_line.quantity)
+            line.save()
+        return outcome
+
+
+def apply_shipment(
+    *, channel: Channel, order_external_id: str, shipment_id: str, lines: list[ShipmentLineSnapshot]
+) -> ApplyOutcome:
+    """A fulfilment made on the channel: the shipped units leave on hand and committed."""
+    with transaction.atomic():
+        order = _locked_known_order(channel, order_external_id)
+        by_id = {line.external_id: line for line in order.lines.select_for_update()}
+        outcome = ApplyOutcome("applied")
+        for shipped in lines:
+            line = by_id.get(shipped.line_id)
+            if line is None:
+                continue
+            units = min(shipped.quantity * line.units_per_item, line.committed_units)
+            if units <= 0:
+                continue
+            recorded = ledger.record_event(
+                kind="shipment",
+                lines=sale_lines(sku=line.sku, location=line.location.code, quantity=units),
+                idempotency_key=f"{channel.code}:shipment:{shipment_id}:line:{line.external_id}",
+                source=channel.kind,
+                reference=f"{channel.code}:order:{order.external_id}",
+            )
+            if recorded.created:
+                line.shipped_units += units
+                line.save(update_fields=["shipped_units"])
+                outcome.events.append(recorded.event.id)
+        if all(line.committed_units == 0 and line.sold_units for line in by_id.values()):
+            order.status = ChannelOrder.Status.FULFILLED
+            order.save(update_fields=["status", "updated_at"])
+        return outcome
+
+
+def _lock_order(channel: Channel, snapshot: OrderSnapshot) -> tuple[ChannelOrder, bool]:
+    order, created = ChannelOrder.objects.get_or_create(
+        channel=channel,
+        external_id=snapshot.external_id,
+        defaults={
+            "name": snapshot.name,
+            "placed_at": snapshot.placed_at,
+            "channel_updated_at": snapshot.updated_at,
+        },
+    )
+    if not created:
+        order = ChannelOrder.objects.select_for_update().get(pk=order.pk)
+    return order, created
+
+
+def _locked_known_order(channel: Channel, external_id: str) -> ChannelOrder:
+    try:
+        return ChannelOrder.objects.select_for_update().get(
+            channel=channel, external_id=external_id
+        )
+    except ChannelOrder.DoesNotExist:
+        raise NotYetKnown(
+            f"Order {external_id} of {channel.code} has not been ingested yet."
+        ) from None
+
+
+def _new_line(
+    channel: Channel, order: ChannelOrder, snapshot: OrderLineSnapshot
+) -> ChannelOrderLine | None:
+    listing = _listing_for(channel, snapshot)
+    if listing is not None:
+        sku = listing.sku
+    elif snapshot.sku:
+        sku = Sku.objects.filter(code=snapshot.sku).first()
+        if sku is None:
+            raise Quarantine(
+                f"Order {order.name or order.external_id} line {snapshot.external_id}: "
+                f"no listing for variant {snapshot.variant_id or '(none)'} and no SKU "
+                f"{snapshot.sku!r}.",
+                line=snapshot.external_id,
+                variant=snapshot.variant_id,
+                sku=snapshot.sku,
+            )
+    elif snapshot.variant_id:
+        raise Quarantine(
+            f"Order {order.name or order.external_id} line {snapshot.external_id}: variant "
+            f"{snapshot.variant_id} is not mapped to a SKU.",
+            line=snapshot.external_id,
+            variant=snapshot.variant_id,
+        )
+    else:
+        return None
+    location = _location_for(channel, listing)
+    return ChannelOrderLine.objects.create(
+        order=order,
+        external_id=snapshot.external_id,
+        listing=listing,
+        sku=sku,
+        location=location,
+        channel_sku=snapshot.sku,
+        channel_variant_id=snapshot.variant_id,
+        quantity=snapshot.quantity,
+        current_quantity=snapshot.current_quantity,
+        units_per_item=listing.pack_size if listing is not None else 1,
+    )
+
+
+def _listing_for(channel: Channel, snapshot: OrderLineSnapshot) -> Listing | None:
+    listings = Listing.objects.select_related("sku").filter(channel=channel)
+    if snapshot.variant_id:
+        listing = listings.filter(external_id=snapshot.variant_id).first()
+        if listing is not None:
+            return listing
+    if snapshot.sku:
+        # Some payloads carry variant_id null: the channel's SKU field is the fallback.
+        return listings.filter(sku__code=snapshot.sku).order_by("pack_size", "id").first()
+    return None
+
+
+def _location_for(channel: Channel, listing: Listing | None) -> Location:
+    if listing is not None:
+        source = listing.source_locations.order_by("id").first()
+        if source is not None:
+            return source
+    if channel.default_location_id is not None:
+        return channel.default_location
+    raise Quarantine(
+        f"Channel {channel.code} has no default location and the listing names no source "
+        "location: cannot tell where the order commits stock."
+    )
+
+
+def _location_for_refund(
+    channel: Channel, line: ChannelOrderLine, refund_line: RefundLineSnapshot
+) -> Location:
+    """Where a returned unit goes back on hand: the channel's synced location is our default
+    location; any other (or none) is where the line committed its stock."""
+    synced = channel.external_location_id.rsplit("/", 1)[-1]
+    if synced and refund_line.location_external_id == synced and channel.default_location_id:
+        return channel.default_location
+    return line.location
+
+
+def _target_items(line: ChannelOrderLine, *, cancelled: bool) -> int:
+    """Items the line still commits: what the channel shows now, less refunds that cancelled
+    items (whichever of the order update and the refund arrived first)."""
+    if cancelled:
+        return 0
+    return max(0, min(line.current_quantity, line.quantity - line.refund_cancelled_items))
+
+
+def _settle_line(
+    channel: Channel, order: ChannelOrder, line: ChannelOrderLine, target_units: int
+) -> list[int]:
+    """Record the sale or cancel that makes the line's active units equal `target_units`.
+
+    Shipped units cannot be cancelled: a shipped line that the channel now shows fewer of is a
+    return, which arrives as a refund.
+    """
+    target_units = max(target_units, line.shipped_units)
+    active = line.sold_units - line.cancelled_units
+    reference = f"{channel.code}:order:{order.external_id}"
+    events: list[int] = []
+    if target_units > active:
+        units = target_units - active
+        line.sold_units += units
+        recorded = ledger.record_event(
+            kind="sale",
+            lines=sale_lines(sku=line.sku, location=line.location.code, quantity=units),
+            idempotency_key=f"{reference}:line:{line.external_id}:sold:{line.sold_units}",
+            source=channel.kind,
+            occurred_at=order.placed_at,
+            reference=reference,
+        )
+        events.append(recorded.event.id)
+        _note_channel_change(line, -(units // line.units_per_item))
+    elif target_units < active:
+        units = active - target_units
+        line.cancelled_units += units
+        recorded = ledger.record_event(
+            kind="cancel",
+            lines=sale_lines(sku=line.sku, location=line.location.code, quantity=units),
+            idempotency_key=f"{reference}:line:{line.external_id}:cancelled:{line.cancelled_units}",
+            source=channel.kind,
+            reference=reference,
+        )
+        events.append(recorded.event.id)
+        _note_channel_change(line, +(units // line.units_per_item))
+    line.save()
+    return events
+
+
+def _note_channel_change(line: ChannelOrderLine, items: int) -> None:
+    """The channel moved its own quantity for this listing (a sale lowers Shopify's
+    `available` at once): the next compare-and-set expects that, and a push held for an
+    unexplained difference may go."""
+    if line.listing_id is None or items == 0:
+        return
+    Listing.objects.filter(pk=line.listing_id).update(
+        channel_delta=F("channel_delta") + items, push_held_until=None
+    )

@@ -1,0 +1,420 @@
+"""The push pipeline (I5, I6, I7b): send each listing's latest desired quantity to its
+channel, coalesced, batched, decreases first, compare-and-set where the channel has it, and
+never losing a push to a crash.
+
+One round per channel, single flight across workers (a PostgreSQL advisory lock, released by
+the server if the worker dies):
+1. resend any attempt a previous worker left in flight — same idempotency key, same request,
+   so the channel answers with the first result instead of applying it twice;
+2. claim due listings (desired version ahead of pushed) with SKIP LOCKED, decreases before
+   increases, an increase of a ring-fenced SKU only once every other listing of the SKU has
+   confirmed its decrease (break-before-make);
+3. write the attempt (status sending, request, key) and the listings' in-flight quantity in
+   one transaction, then call the channel;
+4. record the answer: acknowledged listings take the pushed quantity; a stale compare is
+   re-read and either retried (the difference is explained by orders we ingested), held for
+   the order we have not seen yet, or — after the grace period — recorded as drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .models import Channel, Listing, PushAttempt
+
+logger = logging.getLogger(__name__)
+
+# How long a difference no ingested order explains may wait for its order before it is
+# recorded as drift and overwritten (webhooks usually arrive within seconds; the orders poll
+# runs every minute).
+UNSEEN_SALE_GRACE = timedelta(seconds=90)
+REFUSED_HOLD = timedelta(minutes=5)
+STALE_RETRIES_PER_ROUND = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PushItem:
+    listing_id: int
+    version: int
+    quantity: int
+    change_from: int | None
+    # channel_delta when the item was claimed: orders ingested after it happened on the
+    # channel after our set (an earlier one would have made the compare stale).
+    delta_at_claim: int
+    external_id: str
+    inventory_item_id: str = ""
+    location_id: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "listing": self.listing_id,
+            "version": self.version,
+            "quantity": self.quantity,
+            "change_from": self.change_from,
+            "delta_at_claim": self.delta_at_claim,
+            "external_id": self.external_id,
+            "inventory_item_id": self.inventory_item_id,
+            "location_id": self.location_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PushItem:
+        return cls(
+            listing_id=data["listing"],
+            version=data["version"],
+            quantity=data["quantity"],
+            change_from=data["change_from"],
+            delta_at_claim=data["delta_at_claim"],
+            external_id=data["external_id"],
+            inventory_item_id=data.get("inventory_item_id", ""),
+            location_id=data.get("location_id", ""),
+        )
+
+
+@dataclass(slots=True)
+class SendResult:
+    """What a lane learned from one call. `retry` means the call may not have landed and must
+    be resent as is; otherwise every item has an outcome."""
+
+    acknowledged: set[int] = field(default_factory=set)
+    stale: set[int] = field(default_factory=set)
+    refused: dict[int, str] = field(default_factory=dict)
+    retry: bool = False
+    error: str = ""
+    request: dict = field(default_factory=dict)
+    response: dict = field(default_factory=dict)
+    http_status: int | None = None
+    calls: int = 0
+    throttled: int = 0
+
+
+class Lane(Protocol):
+    """What the push pipeline needs of a channel kind (channels.adapters)."""
+
+    max_batch: int
+
+    def send(self, channel: Channel, items: Sequence[PushItem], key: str) -> SendResult: ...
+
+    def read_levels(self, channel: Channel, listings: Sequence[Listing]) -> dict[int, int | None]:
+        """Current channel quantity per listing id (None: not stocked / untracked)."""
+        ...
+
+
+@dataclass(slots=True)
+class PushRound:
+    attempts: int = 0
+    acknowledged: int = 0
+    stale: int = 0
+    held: int = 0
+    refused: int = 0
+    failed: bool = False
+    skipped: str = ""
+    rebalance_waiting: int = 0
+    latencies_ms: list[int] = field(default_factory=list)
+
+
+def push_channel(channel: Channel, lane: Lane, *, now: datetime | None = None) -> PushRound:
+    """One round of pushes for a channel: until nothing is due, or the channel fails."""
+    outcome = PushRound()
+    if channel.mode == Channel.Mode.PAUSED:
+        outcome.skipped = "paused"
+        return outcome
+    if channel.mode == Channel.Mode.SHADOW:
+        due = _due(channel, now or timezone.now()).count()
+        if due:
+            logger.info("channel %s (shadow): %d listing(s) would be pushed", channel.code, due)
+        outcome.skipped = "shadow"
+        return outcome
+    with single_flight(channel.pk) as acquired:
+        if not acquired:
+            outcome.skipped = "busy"
+            return outcome
+        for attempt in channel.push_attempts.filter(status=PushAttempt.Status.SENDING).order_by(
+            "id"
+        ):
+            if not _send(channel, lane, attempt, outcome):
+                return outcome
+        stale_rounds = 0
+        while True:
+            attempt = _claim(channel, lane, now or timezone.now(), outcome)
+            if attempt is None:
+                return outcome
+            before = outcome.stale
+            if not _send(channel, lane, attempt, outcome):
+                return outcome
+            if outcome.stale > before:
+                stale_rounds += 1
+                if stale_rounds >= STALE_RETRIES_PER_ROUND:
+                    return outcome
+
+
+def due_count(channel: Channel) -> int:
+    return _due(channel, timezone.now()).count()
+
+
+def advertised_upper_bound(listing: Listing) -> int:
+    """The most the channel may be showing: confirmed, or in flight to it (I7b)."""
+    confirmed = (
+        listing.pushed_quantity + listing.channel_delta
+        if listing.pushed_quantity is not None
+        else (listing.observed_quantity or 0)
+    )
+    return max(confirmed, listing.in_flight_quantity or 0, 0)
+
+
+def _due(channel: Channel, now: datetime):
+    return Listing.objects.filter(
+        channel=channel,
+        is_active=True,
+        desired_quantity__isnull=False,
+        desired_version__gt=F("pushed_version"),
+        in_flight_attempt__isnull=True,
+    ).filter(Q(push_held_until__isnull=True) | Q(push_held_until__lte=now))
+
+
+def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> PushAttempt | None:
+    unknown = list(_due(channel, now).filter(pushed_quantity__isnull=True)[: lane.max_batch])
+    if unknown:
+        # Never pushed: learn what the channel shows first, so even the first set compares.
+        levels = lane.read_levels(channel, unknown)
+        with transaction.atomic():
+            for listing in unknown:
+                observed = levels.get(listing.pk)
+                Listing.objects.filter(pk=listing.pk, pushed_quantity__isnull=True).update(
+                    pushed_quantity=max(observed or 0, 0),
+                    channel_delta=0,
+                    observed_quantity=observed,
+                    observed_at=now,
+                )
+    with transaction.atomic():
+        candidates = list(
+            _due(channel, now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("id")[: lane.max_batch * 4]
+        )
+        if not candidates:
+            return None
+        decreases = [c for c in candidates if c.desired_quantity < _expected(c)]
+        if decreases:
+            batch = decreases[: lane.max_batch]
+        else:
+            batch = _rebalance_ready(candidates, outcome)[: lane.max_batch]
+            if not batch:
+                return None
+        items = [
+            PushItem(
+                listing_id=listing.pk,
+                version=listing.desired_version,
+                quantity=listing.desired_quantity,
+                change_from=_expected(listing),
+                delta_at_claim=listing.channel_delta,
+                external_id=listing.external_id,
+                inventory_item_id=listing.shopify_inventory_item_id,
+                location_id=listing.shopify_location_id or channel.external_location_id,
+            )
+            for listing in batch
+        ]
+        attempt = PushAttempt.objects.create(
+            channel=channel,
+            idempotency_key=str(uuid.uuid4()),
+            items=[item.as_dict() for item in items],
+        )
+        for item in items:
+            Listing.objects.filter(pk=item.listing_id).update(
+                in_flight_quantity=item.quantity,
+                in_flight_version=item.version,
+                in_flight_attempt=attempt,
+            )
+        return attempt
+
+
+def _expected(listing: Listing) -> int:
+    return (listing.pushed_quantity or 0) + listing.channel_delta
+
+
+def _rebalance_ready(candidates: list[Listing], outcome: PushRound) -> list[Listing]:
+    """Increases that may go now: shared-pool SKUs always; a ring-fenced SKU's only once no
+    listing of it (on any channel) still advertises more than it should (I7b). The candidate
+    itself is an increase, so it never blocks its own SKU."""
+    fenced = {c.sku_id for c in candidates if c.ring_fenced}
+    if not fenced:
+        return candidates
+    blocked_skus = {
+        sibling.sku_id
+        for sibling in Listing.objects.filter(sku_id__in=fenced, is_active=True)
+        if advertised_upper_bound(sibling) > (sibling.desired_quantity or 0)
+    }
+    ready = []
+    for candidate in candidates:
+        if candidate.ring_fenced and candidate.sku_id in blocked_skus:
+            outcome.rebalance_waiting += 1
+        else:
+            ready.append(candidate)
+    return ready
+
+
+def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound) -> bool:
+    """Send one attempt and record its answer. False when the channel failed (stop)."""
+    items = [PushItem.from_dict(data) for data in attempt.items]
+    outcome.attempts += 1
+    result = lane.send(channel, items, attempt.idempotency_key)
+    finished = timezone.now()
+    with transaction.atomic():
+        attempt = PushAttempt.objects.select_for_update().get(pk=attempt.pk)
+        attempt.request = result.request or attempt.request
+        attempt.response = result.response
+        attempt.http_status = result.http_status
+        attempt.calls += result.calls
+        attempt.throttled += result.throttled
+        attempt.error = result.error
+        if result.retry:
+            # Stays in flight: the next round resends it byte for byte under the same key.
+            attempt.save()
+            outcome.failed = True
+            logger.warning(
+                "channel %s: push %s will be resent: %s", channel.code, attempt.pk, result.error
+            )
+            return False
+        listings = {
+            listing.pk: listing
+            for listing in Listing.objects.select_for_update().filter(
+                pk__in=[item.listing_id for item in items]
+            )
+        }
+        causes = []
+        for item in items:
+            listing = listings.get(item.listing_id)
+            if listing is None:
+                continue
+            _clear_in_flight(listing, attempt)
+            if item.listing_id in result.acknowledged:
+                listing.pushed_quantity = item.quantity
+                listing.pushed_version = max(listing.pushed_version, item.version)
+                listing.pushed_at = finished
+                # Orders ingested since the claim happened on the channel after our set.
+                listing.channel_delta -= item.delta_at_claim
+                listing.push_error = ""
+                listing.push_held_until = None
+                outcome.acknowledged += 1
+                if listing.desired_cause_at or listing.desired_at:
+                    causes.append(listing.desired_cause_at or listing.desired_at)
+            elif item.listing_id in result.refused:
+                listing.push_error = result.refused[item.listing_id][:2000]
+                listing.push_held_until = finished + REFUSED_HOLD
+                outcome.refused += 1
+            elif item.listing_id in result.stale:
+                outcome.stale += 1
+            listing.save()
+        stale = [
+            listings[i.listing_id]
+            for i in items
+            if i.listing_id in result.stale and i.listing_id in listings
+        ]
+        if result.acknowledged and not result.stale and not result.refused:
+            attempt.status = PushAttempt.Status.ACKNOWLEDGED
+        elif result.stale and not result.acknowledged:
+            attempt.status = PushAttempt.Status.STALE
+        elif result.refused and not result.acknowledged:
+            attempt.status = PushAttempt.Status.REFUSED
+        else:
+            attempt.status = PushAttempt.Status.ACKNOWLEDGED
+        attempt.finished_at = finished
+        if causes:
+            attempt.latency_ms = max(0, int((finished - min(causes)).total_seconds() * 1000))
+            outcome.latencies_ms.append(attempt.latency_ms)
+        attempt.save()
+    if stale:
+        _after_stale(channel, lane, stale, outcome)
+    return True
+
+
+def _clear_in_flight(listing: Listing, attempt: PushAttempt) -> None:
+    if listing.in_flight_attempt_id == attempt.pk:
+        listing.in_flight_quantity = None
+        listing.in_flight_version = None
+        listing.in_flight_attempt = None
+
+
+def _after_stale(channel: Channel, lane: Lane, stale: list[Listing], outcome: PushRound) -> None:
+    """The channel's quantity moved since we last knew it (I6): re-read; never overwrite a
+    sale we have not ingested until the grace period says it is drift."""
+    levels = lane.read_levels(channel, stale)
+    now = timezone.now()
+    with transaction.atomic():
+        for listing in Listing.objects.select_for_update().filter(pk__in=[s.pk for s in stale]):
+            observed = levels.get(listing.pk)
+            listing.observed_quantity = observed
+            listing.observed_at = now
+            expected = _expected(listing)
+            observed = observed or 0
+            if observed == expected:
+                pass  # orders ingested meanwhile explain it: the next claim compares right
+            elif observed < expected and (
+                listing.push_held_until is None or listing.push_held_until > now
+            ):
+                if listing.push_held_until is None:
+                    listing.push_held_until = now + UNSEEN_SALE_GRACE
+                listing.push_error = (
+                    f"channel shows {observed}, {expected - observed} fewer than expected: "
+                    "waiting for the order before overwriting"
+                )
+                outcome.held += 1
+            else:
+                listing.push_error = (
+                    f"drift: channel shows {observed}, expected {expected}; unexplained, "
+                    "overwritten"
+                )
+                logger.warning(
+                    "channel %s listing %s: %s", channel.code, listing.pk, listing.push_error
+                )
+                listing.channel_delta = observed - (listing.pushed_quantity or 0)
+                listing.push_held_until = None
+            listing.save()
+
+
+_local_flights: dict[int, threading.Lock] = {}
+_local_guard = threading.Lock()
+
+
+@contextmanager
+def single_flight(channel_id: int) -> Iterator[bool]:
+    """At most one pusher per channel across every worker (PostgreSQL advisory lock, held by
+    the session and dropped by the server if the worker dies); in-process on SQLite, where
+    the demo runs one worker."""
+    if connection.vendor == "postgresql":
+        key = _advisory_key(channel_id)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            acquired = cursor.fetchone()[0]
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    with _local_guard:
+        lock = _local_flights.setdefault(channel_id, threading.Lock())
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
+
+
+def _advisory_key(channel_id: int) -> int:
+    digest = hashlib.blake2b(f"push:{channel_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

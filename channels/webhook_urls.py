@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import webhooks
+
+app_name = "webhooks"
+
+urlpatterns = [
+    path("shopify/<int:channel_id>/", webhooks.shopify_webhook, name="shopify"),
+]

@@ -1,0 +1,73 @@
+"""Webhook endpoints: verify, store raw, answer. Nothing else happens in the request (the
+channel needs a 2xx within seconds, and everything that can fail happens in the worker)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from inventory_sync.lib import secrets
+
+from . import inbound, tasks
+from .adapters import shopify_webhooks as shopify
+from .models import Channel
+
+logger = logging.getLogger(__name__)
+
+# The headers kept with the raw body (the signature itself is not needed once checked).
+_SHOPIFY_KEPT = (
+    "X-Shopify-Topic",
+    "X-Shopify-Shop-Domain",
+    "X-Shopify-API-Version",
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Event-Id",
+    "X-Shopify-Triggered-At",
+    "X-Shopify-Name",
+)
+
+
+@csrf_exempt
+@require_POST
+def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
+    channel = (
+        Channel.objects.filter(pk=channel_id, kind=Channel.Kind.SHOPIFY)
+        .only("id", "code", "kind", "credentials_sealed")
+        .first()
+    )
+    if channel is None:
+        return JsonResponse({"detail": "No such Shopify channel."}, status=404)
+    body = request.body
+    try:
+        credentials = channel.credentials
+    except secrets.SecretUnreadable:
+        logger.error("channel %s: credentials unreadable; webhook refused", channel.code)
+        return JsonResponse({"detail": "Channel credentials unreadable."}, status=503)
+    keys = (credentials.get("webhook_secret", ""), credentials.get("old_webhook_secret", ""))
+    headers = request.headers
+    if not shopify.signature_valid(keys, body, shopify.header(headers, "X-Shopify-Hmac-Sha256")):
+        return JsonResponse({"detail": "Invalid webhook signature."}, status=401)
+    topic = shopify.header(headers, "X-Shopify-Topic")
+    event_id = shopify.header(headers, "X-Shopify-Event-Id")
+    delivery_id = shopify.header(headers, "X-Shopify-Webhook-Id")
+    if not topic or not (event_id or delivery_id):
+        return JsonResponse(
+            {"detail": "X-Shopify-Topic and X-Shopify-Event-Id are required."}, status=400
+        )
+    stored = inbound.store(
+        channel=channel,
+        source="webhook",
+        topic=topic,
+        # The event id is Shopify's documented duplicate key; older deliveries lack it.
+        dedupe_key=f"event:{event_id}" if event_id else f"webhook:{delivery_id}",
+        delivery_id=delivery_id,
+        headers={name: shopify.header(headers, name) for name in _SHOPIFY_KEPT},
+        body=body,
+        occurred_at=shopify.triggered_at(headers),
+    )
+    if stored.created:
+        transaction.on_commit(tasks.wake_ingest)
+    return JsonResponse({"status": "received" if stored.created else "duplicate"})
