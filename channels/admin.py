@@ -1,10 +1,62 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 
-from .models import Channel, Listing
+from inventory_sync.lib.admin import ReadOnlyAdmin
+
+from . import inbound
+from .models import Channel, ChannelOrder, ChannelOrderLine, InboundEvent, Listing, PushAttempt
+
+
+class ChannelForm(forms.ModelForm):
+    """Credentials are write-only here: typed in, sealed, never shown again."""
+
+    access_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Admin API access token (shpat_…). Leave empty to keep the current one.",
+    )
+    webhook_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="The app's client secret that signs webhooks. Leave empty to keep it.",
+    )
+
+    class Meta:
+        model = Channel
+        fields = [
+            "code",
+            "name",
+            "kind",
+            "marketplace",
+            "region",
+            "is_marketplace",
+            "mode",
+            "priority",
+            "api_base_url",
+            "api_version",
+            "external_location_id",
+            "default_location",
+        ]
+
+    def save(self, commit=True):
+        channel = super().save(commit=False)
+        credentials = channel.credentials if channel.credentials_sealed else {}
+        for name in ("access_token", "webhook_secret"):
+            value = self.cleaned_data.get(name)
+            if value:
+                if name == "webhook_secret" and credentials.get(name) not in (None, value):
+                    # Shopify may sign with the old secret for up to an hour after a rotation.
+                    credentials["old_webhook_secret"] = credentials[name]
+                credentials[name] = value
+        channel.credentials = credentials
+        if commit:
+            channel.save()
+        return channel
 
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
     list_display = [
         "code",
         "name",
@@ -17,6 +69,33 @@ class ChannelAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "mode", "is_marketplace"]
     search_fields = ["code", "name"]
+    actions = ["import_shopify_mapping", "retry_quarantined"]
+
+    @admin.action(description="Import listings from the shop's variants (match by SKU/barcode)")
+    def import_shopify_mapping(self, request, queryset):
+        from .adapters.shopify_lane import import_mapping
+
+        for channel in queryset.filter(kind=Channel.Kind.SHOPIFY):
+            report = import_mapping(channel)
+            self.message_user(
+                request,
+                f"{channel.code}: {len(report.created)} listing(s) created, "
+                f"{report.already_mapped} already mapped, {len(report.unmatched)} unmatched, "
+                f"{len(report.ambiguous)} ambiguous.",
+                messages.WARNING if report.unmatched or report.ambiguous else messages.SUCCESS,
+            )
+            for variant in report.unmatched[:20]:
+                self.message_user(
+                    request,
+                    f"{channel.code}: no SKU for variant {variant['variant']} "
+                    f"(sku {variant['sku']!r}, barcode {variant['barcode']!r}, {variant['title']})",
+                    messages.WARNING,
+                )
+
+    @admin.action(description="Apply quarantined inbound events again")
+    def retry_quarantined(self, request, queryset):
+        total = sum(inbound.retry_quarantined(channel=channel) for channel in queryset)
+        self.message_user(request, f"{total} quarantined event(s) queued again.")
 
 
 @admin.register(Listing)
@@ -42,10 +121,55 @@ class ListingAdmin(admin.ModelAdmin):
         "desired_quantity",
         "desired_version",
         "desired_at",
+        "desired_cause_at",
         "desired_trace",
+        "ring_fenced",
         "pushed_quantity",
         "pushed_version",
         "pushed_at",
+        "channel_delta",
+        "in_flight_quantity",
+        "in_flight_version",
+        "in_flight_attempt",
+        "push_held_until",
+        "push_error",
         "observed_quantity",
         "observed_at",
     ]
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "channel", "source", "topic", "status", "deliveries", "received_at"]
+    list_filter = ["channel", "status", "source", "topic"]
+    search_fields = ["dedupe_key", "delivery_id"]
+    actions = ["queue_again"]
+
+    @admin.action(description="Queue again (after a mapping fix)")
+    def queue_again(self, request, queryset):
+        count = queryset.exclude(status=InboundEvent.Status.APPLIED).update(
+            status=InboundEvent.Status.RECEIVED, next_attempt_at=None
+        )
+        self.message_user(request, f"{count} event(s) queued again.")
+
+
+class ChannelOrderLineInline(admin.TabularInline):
+    model = ChannelOrderLine
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in ChannelOrderLine._meta.fields]
+
+
+@admin.register(ChannelOrder)
+class ChannelOrderAdmin(ReadOnlyAdmin):
+    list_display = ["name", "channel", "status", "placed_at", "channel_updated_at"]
+    list_filter = ["channel", "status"]
+    search_fields = ["external_id", "name"]
+    inlines = [ChannelOrderLineInline]
+
+
+@admin.register(PushAttempt)
+class PushAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["id", "channel", "status", "calls", "throttled", "latency_ms", "started_at"]
+    list_filter = ["channel", "status"]
+    search_fields = ["idempotency_key"]

@@ -1,0 +1,338 @@
+"""Shopify webhooks in: signature, raw storage at most once, and orders mapped into the ledger
+in the same end state whatever the delivery order (I3, I4)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from channels import inbound
+from channels.adapters import shopify_webhooks
+from channels.models import Channel, ChannelOrder, InboundEvent, Listing
+from ledger.models import Balance, InventoryEvent
+from tests.factories import ChannelFactory, ListingFactory, SkuFactory
+
+CONTRACTS = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "shopify"
+SECRET = "shpss_test_webhook_secret"
+
+
+@pytest.fixture
+def shop(db, warehouse):
+    channel = ChannelFactory(code="demo-shop", default_location=warehouse)
+    channel.credentials = {"access_token": "shpat_x", "webhook_secret": SECRET}
+    channel.save()
+    return channel
+
+
+@pytest.fixture
+def tee(shop, sku, warehouse, receive):
+    receive(sku, warehouse, 10)
+    return ListingFactory(
+        channel=shop, sku=sku, external_id="gid://shopify/ProductVariant/111", pack_size=1
+    )
+
+
+def deliver(client, channel, topic, payload, *, event_id, secret=SECRET, raw=None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    return client.post(
+        reverse("webhooks:shopify", args=[channel.pk]),
+        data=body,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC=topic,
+        HTTP_X_SHOPIFY_HMAC_SHA256=shopify_webhooks.sign(secret, body),
+        HTTP_X_SHOPIFY_EVENT_ID=str(event_id),
+        HTTP_X_SHOPIFY_WEBHOOK_ID=f"delivery-{event_id}-{len(body)}",
+        HTTP_X_SHOPIFY_SHOP_DOMAIN="demo-shop.myshopify.com",
+        HTTP_X_SHOPIFY_API_VERSION="2026-04",
+    )
+
+
+def order(
+    order_id=5001, *, quantity=2, current=None, cancelled=False, updated="10:00:00", variant=111
+):
+    return {
+        "id": order_id,
+        "name": f"#{order_id}",
+        "created_at": "2026-11-30T10:00:00Z",
+        "updated_at": f"2026-11-30T{updated}Z",
+        "cancelled_at": "2026-11-30T10:05:00Z" if cancelled else None,
+        "line_items": [
+            {
+                "id": 9001,
+                "variant_id": variant,
+                "sku": "TEE-M",
+                "quantity": quantity,
+                "current_quantity": quantity if current is None else current,
+            }
+        ],
+    }
+
+
+def committed(sku, location):
+    balance = Balance.objects.filter(sku=sku, location=location, bucket="committed").first()
+    return balance.quantity if balance else 0
+
+
+def on_hand(sku, location):
+    return Balance.objects.get(sku=sku, location=location, bucket="on_hand").quantity
+
+
+def test_hmac_test_vectors():
+    vectors = json.loads((CONTRACTS / "webhooks" / "hmac_test_vectors.json").read_text())
+    for vector in vectors["vectors"]:
+        if "raw_body_utf8" in vector:
+            body = vector["raw_body_utf8"].encode()
+        else:
+            body = (CONTRACTS / "webhooks" / vector["raw_body_file"]).read_bytes()
+        assert shopify_webhooks.sign(vectors["secret"], body) == vector["x_shopify_hmac_sha256"]
+        assert shopify_webhooks.signature_valid(
+            [vectors["secret"]], body, vector["x_shopify_hmac_sha256"]
+        )
+    negative = vectors["negative"]
+    assert not shopify_webhooks.signature_valid(
+        [vectors["secret"]], negative["raw_body_utf8"].encode(), negative["x_shopify_hmac_sha256"]
+    )
+
+
+def test_a_rotated_secret_still_verifies_during_the_rotation():
+    body = b'{"id": 1}'
+    signature = shopify_webhooks.sign("old", body)
+    assert shopify_webhooks.signature_valid(["new", "old"], body, signature)
+    assert not shopify_webhooks.signature_valid(["new"], body, signature)
+
+
+@pytest.mark.django_db
+def test_a_bad_signature_is_refused_and_stores_nothing(client, shop):
+    response = deliver(client, shop, "orders/create", order(), event_id=1, secret="wrong")
+    assert response.status_code == 401
+    unsigned = client.post(
+        reverse("webhooks:shopify", args=[shop.pk]),
+        data=b"{}",
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC="orders/create",
+        HTTP_X_SHOPIFY_EVENT_ID="2",
+    )
+    assert unsigned.status_code == 401
+    assert InboundEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_webhook_is_stored_raw_once_however_often_it_is_delivered(client, shop):
+    body = json.dumps(order()).encode() + b"\n"  # byte for byte, whitespace included
+    first = deliver(client, shop, "orders/create", None, event_id=77, raw=body)
+    again = deliver(client, shop, "orders/create", None, event_id=77, raw=body)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == {"status": "received"}
+    assert again.json() == {"status": "duplicate"}
+    stored = InboundEvent.objects.get()
+    assert bytes(stored.body) == body
+    assert stored.deliveries == 2
+    assert stored.dedupe_key == "event:77"
+    assert stored.headers["X-Shopify-Topic"] == "orders/create"
+
+
+@pytest.mark.django_db
+def test_an_unknown_channel_is_404(client, shop):
+    response = client.post(
+        reverse("webhooks:shopify", args=[shop.pk + 1000]), data=b"{}", content_type="x/y"
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_order_commits_stock_and_lowers_the_channels_expected_quantity(
+    client, shop, tee, sku, warehouse
+):
+    deliver(client, shop, "orders/create", order(quantity=2), event_id=1)
+    assert inbound.process_pending() == 1
+    assert committed(sku, warehouse) == 2
+    stored = InboundEvent.objects.get()
+    assert stored.status == "applied", stored.outcome
+    line = ChannelOrder.objects.get(external_id="5001").lines.get()
+    assert (line.listing_id, line.sku_id, line.sold_units) == (tee.pk, sku.pk, 2)
+    # Shopify lowered its own `available` at checkout: the next compare-and-set expects that.
+    assert Listing.objects.get(pk=tee.pk).channel_delta == -2
+
+
+@pytest.mark.django_db
+def test_a_line_without_variant_id_maps_by_sku(client, shop, tee, sku, warehouse):
+    deliver(client, shop, "orders/create", order(variant=None), event_id=1)
+    inbound.process_pending()
+    assert committed(sku, warehouse) == 2
+    assert ChannelOrder.objects.get().lines.get().listing_id == tee.pk
+
+
+@pytest.mark.django_db
+def test_an_unknown_sku_is_quarantined_then_applied_once_mapped(client, shop, warehouse, receive):
+    payload = order(variant=222)
+    payload["line_items"][0]["sku"] = "MUG-RED"
+    deliver(client, shop, "orders/create", payload, event_id=1)
+    inbound.process_pending()
+    stored = InboundEvent.objects.get()
+    assert stored.status == "quarantined"
+    assert "MUG-RED" in stored.outcome
+    assert not InventoryEvent.objects.filter(kind="sale").exists()
+    # the mapping is fixed: the SKU exists now
+    mug = SkuFactory(code="MUG-RED")
+    receive(mug, warehouse, 5)
+    assert inbound.retry_quarantined(channel=shop) == 1
+    inbound.process_pending()
+    assert InboundEvent.objects.get().status == "applied"
+    assert committed(mug, warehouse) == 2
+
+
+@pytest.mark.django_db
+def test_a_refund_before_its_order_waits_and_then_applies(client, shop, tee, sku, warehouse):
+    refund = {
+        "id": 70,
+        "order_id": 5001,
+        "refund_line_items": [
+            {"id": 71, "line_item_id": 9001, "quantity": 1, "restock_type": "cancel"}
+        ],
+    }
+    deliver(client, shop, "refunds/create", refund, event_id=2)
+    inbound.process_pending()
+    waiting = InboundEvent.objects.get()
+    assert waiting.status == "failed"
+    assert waiting.next_attempt_at is not None
+    deliver(client, shop, "orders/create", order(quantity=2), event_id=1)
+    inbound.process_pending(now=waiting.next_attempt_at)
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
+    # 2 ordered, 1 cancelled by the refund: 1 stays committed
+    assert committed(sku, warehouse) == 1
+
+
+@pytest.mark.django_db
+def test_a_returned_item_goes_back_on_hand(client, shop, tee, sku, warehouse):
+    deliver(client, shop, "orders/create", order(quantity=1), event_id=1)
+    fulfillment = {
+        "id": 60,
+        "order_id": 5001,
+        "status": "success",
+        "line_items": [{"id": 9001, "quantity": 1}],
+    }
+    deliver(client, shop, "fulfillments/create", fulfillment, event_id=2)
+    refund = {
+        "id": 70,
+        "order_id": 5001,
+        "refund_line_items": [
+            {"id": 71, "line_item_id": 9001, "quantity": 1, "restock_type": "return"}
+        ],
+    }
+    deliver(client, shop, "refunds/create", refund, event_id=3)
+    inbound.process_pending()
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
+    assert committed(sku, warehouse) == 0
+    assert on_hand(sku, warehouse) == 10  # 10 − 1 shipped + 1 returned
+
+
+def _ledger_state():
+    return sorted(Balance.objects.values_list("sku__code", "location__code", "bucket", "quantity"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("order_of_delivery", list(itertools.permutations(range(3))))
+def test_duplicated_and_reordered_deliveries_end_like_a_clean_replay(
+    client, shop, tee, sku, warehouse, order_of_delivery
+):
+    # the clean story: ordered 3, edited down to 2, cancelled
+    story = [
+        ("orders/create", order(quantity=3, updated="10:00:00")),
+        ("orders/updated", order(quantity=3, current=2, updated="10:01:00")),
+        ("orders/cancelled", order(quantity=3, current=2, cancelled=True, updated="10:05:00")),
+    ]
+    for index in order_of_delivery:
+        topic, payload = story[index]
+        deliver(client, shop, topic, payload, event_id=index)
+        inbound.process_pending()
+        deliver(client, shop, topic, payload, event_id=index)  # a redelivery
+        inbound.process_pending()
+    assert committed(sku, warehouse) == 0
+    assert ChannelOrder.objects.get().status == "cancelled"
+    assert InboundEvent.objects.count() == 3
+    nonzero = [row for row in _ledger_state() if row[3]]
+    assert nonzero == [("TEE-M", "WH-EAST", "on_hand", 10)]
+
+
+@pytest.mark.django_db
+def test_an_older_snapshot_never_undoes_a_newer_one(client, shop, tee, sku, warehouse):
+    deliver(
+        client, shop, "orders/updated", order(quantity=3, current=1, updated="10:02:00"), event_id=2
+    )
+    deliver(client, shop, "orders/create", order(quantity=3, updated="10:00:00"), event_id=1)
+    inbound.process_pending()
+    assert committed(sku, warehouse) == 1
+    assert InboundEvent.objects.get(dedupe_key="event:1").status == "ignored"
+
+
+@pytest.mark.django_db
+def test_our_own_write_echoing_back_is_recognised(client, shop, tee):
+    shop.external_location_id = "gid://shopify/Location/555"
+    shop.save()
+    Listing.objects.filter(pk=tee.pk).update(
+        shopify_inventory_item_id="gid://shopify/InventoryItem/42", pushed_quantity=8
+    )
+    level = {
+        "inventory_item_id": 42,
+        "location_id": 555,
+        "available": 8,
+        "updated_at": "2026-11-30T10:00:00Z",
+    }
+    deliver(client, shop, "inventory_levels/update", level, event_id=1)
+    inbound.process_pending()
+    echo = InboundEvent.objects.get()
+    assert echo.outcome.startswith("echo")
+    level["available"] = 5
+    deliver(client, shop, "inventory_levels/update", level, event_id=2)
+    inbound.process_pending()
+    assert InboundEvent.objects.get(dedupe_key="event:2").outcome.startswith("drift signal")
+    assert Listing.objects.get(pk=tee.pk).observed_quantity == 5
+
+
+SAMPLE_TOPICS = {
+    "orders__create.2026-04.json": "orders/create",
+    "orders__updated.2026-04.json": "orders/updated",
+    "orders__cancelled.2026-04.json": "orders/cancelled",
+    "refunds__create.2026-04.json": "refunds/create",
+    "fulfillments__create.2026-04.json": "fulfillments/create",
+    "inventory_items__update.2026-04.json": "inventory_items/update",
+    "fulfillment_orders__cancelled.2026-04.json": "fulfillment_orders/cancelled",
+}
+
+
+@pytest.mark.django_db
+def test_every_sample_payload_is_accepted_and_mapped(client, shop, warehouse, receive):
+    for code in (
+        "SKU2006-001",
+        "LENS-PROTECT-2YR",
+        "CASE-LEATHER-PREM",
+        "SKU2006-020",
+        "SKU2006-035",
+    ):
+        receive(SkuFactory(code=code), warehouse, 5)
+    for number, (name, topic) in enumerate(SAMPLE_TOPICS.items()):
+        body = (CONTRACTS / "webhooks" / name).read_bytes()
+        response = deliver(client, shop, topic, None, event_id=number, raw=body)
+        assert response.status_code == 200, name
+    inbound.process_pending()
+    statuses = dict(InboundEvent.objects.values_list("topic", "status"))
+    assert statuses["orders/create"] == "applied"
+    assert statuses["refunds/create"] == "applied"
+    assert statuses["fulfillments/create"] == "applied"
+    assert statuses["inventory_items/update"] == "ignored"
+    sample = ChannelOrder.objects.get(external_id="820982911946154508")
+    # the docs' example order is cancelled: mapped line by line, nothing stays committed
+    assert sample.status == "cancelled"
+    assert sorted(sample.lines.values_list("sku__code", flat=True)) == [
+        "CASE-LEATHER-PREM",
+        "LENS-PROTECT-2YR",
+        "SKU2006-001",
+        "SKU2006-020",
+        "SKU2006-035",
+    ]
+    assert not Balance.objects.filter(bucket="committed", quantity__gt=0).exists()
+    assert Channel.objects.get(pk=shop.pk).orders.count() == 1
