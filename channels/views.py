@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
 
 from inventory_sync.lib.htmx import login_required
 from ledger.models import Sku
 
-from . import planner
+from . import health, planner
+from .models import Channel, Listing
 
 
 @login_required
@@ -17,3 +21,47 @@ def sku_listings(request: HttpRequest, code: str) -> HttpResponse:
     sku = get_object_or_404(Sku, code=code)
     rows = planner.allocations_for_sku(sku)
     return render(request, "channels/_sku_listings.html", {"sku": sku, "rows": rows})
+
+
+LISTINGS_PER_PAGE = 100
+
+
+@login_required
+def channel_list(request: HttpRequest) -> HttpResponse:
+    """Every channel's health: last webhook, last push, latency, throttling, errors."""
+    rows = [health.channel_health(channel) for channel in Channel.objects.all()]
+    template = "channels/channel_list.html"
+    if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
+        template += "#channel-health"
+    response = render(request, template, {"rows": rows})
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
+
+
+@login_required
+def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
+    """A channel's listings with desired / pushed / observed quantities; `?show=differing`
+    keeps the ones not in sync."""
+    channel = get_object_or_404(Channel, code=code)
+    show = request.GET.get("show", "all")
+    listings = Listing.objects.filter(channel=channel).select_related("sku").order_by("sku__code")
+    if show == "differing":
+        listings = listings.filter(
+            Q(desired_version__gt=F("pushed_version"))
+            | ~Q(push_error="")
+            | Q(push_held_until__isnull=False)
+        )
+    page = Paginator(listings, LISTINGS_PER_PAGE).get_page(request.GET.get("page"))
+    template = "channels/channel_detail.html"
+    if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
+        template += "#listing-table"
+    context = {
+        "channel": channel,
+        "health": health.channel_health(channel),
+        "page": page,
+        "show": show,
+        "attempts": channel.push_attempts.all()[:20],
+    }
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response

@@ -1,0 +1,82 @@
+"""Channel health for the console: is the lane alive, how fast, how throttled, what failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
+
+from .models import Channel, InboundEvent, Listing, PushAttempt
+
+WINDOW = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    channel: Channel
+    last_webhook_at: datetime | None
+    last_push_at: datetime | None
+    pushes: int
+    latency_p50_ms: int | None
+    latency_p95_ms: int | None
+    throttled_calls: int
+    failed_pushes: int
+    inbound_waiting: int
+    inbound_quarantined: int
+    listings: int
+    listings_due: int
+    listings_held: int
+
+
+def percentile(values: list[int], fraction: float) -> int | None:
+    """Nearest-rank percentile (no interpolation: every figure is a real push)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * fraction // 1))
+    return ordered[int(rank) - 1]
+
+
+def channel_health(channel: Channel, *, now: datetime | None = None) -> ChannelHealth:
+    since = (now or timezone.now()) - WINDOW
+    attempts = PushAttempt.objects.filter(channel=channel, started_at__gte=since)
+    latencies = list(
+        attempts.filter(latency_ms__isnull=False).values_list("latency_ms", flat=True)[:10_000]
+    )
+    counts = attempts.aggregate(
+        pushes=Count("id"),
+        throttled=Count("id", filter=Q(throttled__gt=0)),
+        failed=Count("id", filter=Q(status__in=["failed", "refused"]) | ~Q(error="")),
+        last=Max("finished_at", filter=Q(status="acknowledged")),
+    )
+    inbound = InboundEvent.objects.filter(channel=channel).aggregate(
+        last=Max("received_at", filter=Q(source="webhook")),
+        waiting=Count("id", filter=Q(status__in=["received", "failed"])),
+        quarantined=Count("id", filter=Q(status="quarantined")),
+    )
+    listings = Listing.objects.filter(channel=channel, is_active=True).aggregate(
+        total=Count("id"),
+        due=Count("id", filter=Q(desired_version__gt=F("pushed_version"))),
+        held=Count("id", filter=Q(push_held_until__isnull=False) | ~Q(push_error="")),
+    )
+    return ChannelHealth(
+        channel=channel,
+        last_webhook_at=inbound["last"],
+        last_push_at=counts["last"]
+        or PushAttempt.objects.filter(channel=channel, status="acknowledged")
+        .order_by("-id")
+        .values_list("finished_at", flat=True)
+        .first(),
+        pushes=counts["pushes"],
+        latency_p50_ms=percentile(latencies, 0.50),
+        latency_p95_ms=percentile(latencies, 0.95),
+        throttled_calls=counts["throttled"],
+        failed_pushes=counts["failed"],
+        inbound_waiting=inbound["waiting"],
+        inbound_quarantined=inbound["quarantined"],
+        listings=listings["total"],
+        listings_due=listings["due"],
+        listings_held=listings["held"],
+    )

@@ -1,0 +1,52 @@
+"""The channels console: health per channel and listings with desired / pushed / observed."""
+
+import pytest
+from django.urls import reverse
+
+from channels.health import percentile
+from channels.models import Listing, PushAttempt
+from tests.factories import ChannelFactory, ListingFactory, SkuFactory
+
+
+def test_percentile_is_nearest_rank():
+    assert percentile([], 0.5) is None
+    assert percentile([30, 10, 20], 0.5) == 20
+    assert percentile(list(range(1, 101)), 0.95) == 95
+    assert percentile([7], 0.95) == 7
+
+
+@pytest.mark.django_db
+def test_channel_health_shows_push_latency_and_errors(client, user):
+    shop = ChannelFactory(code="demo-shop", name="Demo shop")
+    for number, latency in enumerate([100, 200, 300, 400]):
+        PushAttempt.objects.create(
+            channel=shop, idempotency_key=f"k{number}", status="acknowledged", latency_ms=latency
+        )
+    PushAttempt.objects.create(channel=shop, idempotency_key="bad", status="refused", error="x")
+    client.force_login(user)
+    page = client.get(reverse("channels:channel-list")).content.decode()
+    assert 'data-channel="demo-shop"' in page
+    assert "200 ms" in page  # p50
+    assert "400 ms" in page  # p95
+
+
+@pytest.mark.django_db
+def test_listing_view_filters_to_listings_not_in_sync(client, user):
+    shop = ChannelFactory(code="demo-shop")
+    ListingFactory(channel=shop, sku=SkuFactory(code="IN-SYNC"), external_id="v1")
+    behind = ListingFactory(channel=shop, sku=SkuFactory(code="BEHIND"), external_id="v2")
+    Listing.objects.filter(pk=behind.pk).update(desired_quantity=5, desired_version=2)
+    client.force_login(user)
+    url = reverse("channels:channel-detail", args=["demo-shop"])
+    everything = client.get(url).content.decode()
+    assert "IN-SYNC" in everything and "BEHIND" in everything
+    differing = client.get(url, {"show": "differing"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "BEHIND" in differing and "IN-SYNC" not in differing
+    assert "<html" not in differing  # the htmx answer is the table partial only
+
+
+@pytest.mark.django_db
+def test_channel_pages_need_a_login(client):
+    ChannelFactory(code="demo-shop")
+    response = client.get(reverse("channels:channel-list"))
+    assert response.status_code == 302
