@@ -10,6 +10,11 @@ from .models import Channel, ChannelOrder, ChannelOrderLine, InboundEvent, Listi
 class ChannelForm(forms.ModelForm):
     """Credentials are write-only here: typed in, sealed, never shown again."""
 
+    api_base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text="https://<shop>.myshopify.com, or a sandbox's address.",
+    )
     access_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),

@@ -122,7 +122,11 @@ class PushRound:
     failed: bool = False
     skipped: str = ""
     rebalance_waiting: int = 0
+    already_shown: int = 0
     latencies_ms: list[int] = field(default_factory=list)
+
+
+_AGAIN = object()  # a claim that settled listings without a call: claim again
 
 
 def push_channel(channel: Channel, lane: Lane, *, now: datetime | None = None) -> PushRound:
@@ -149,6 +153,8 @@ def push_channel(channel: Channel, lane: Lane, *, now: datetime | None = None) -
         stale_rounds = 0
         while True:
             attempt = _claim(channel, lane, now or timezone.now(), outcome)
+            if attempt is _AGAIN:
+                continue
             if attempt is None:
                 return outcome
             before = outcome.stale
@@ -206,13 +212,24 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
         )
         if not candidates:
             return None
+        # The channel already shows what we want (its own sale took it there): nothing to send.
+        shown = [c for c in candidates if c.desired_quantity == _expected(c)]
+        if shown:
+            for listing in shown:
+                Listing.objects.filter(pk=listing.pk).update(
+                    pushed_version=listing.desired_version, push_error=""
+                )
+            outcome.already_shown += len(shown)
+            candidates = [c for c in candidates if c.desired_quantity != _expected(c)]
+            if not candidates:
+                return _AGAIN
         decreases = [c for c in candidates if c.desired_quantity < _expected(c)]
         if decreases:
             batch = decreases[: lane.max_batch]
         else:
             batch = _rebalance_ready(candidates, outcome)[: lane.max_batch]
             if not batch:
-                return None
+                return None  # waiting for other channels' decreases; their ack wakes us
         items = [
             PushItem(
                 listing_id=listing.pk,

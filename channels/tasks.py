@@ -102,3 +102,19 @@ def sweep_task() -> None:
     wake_planner()
     wake_ingest()
     wake_pushers()
+
+
+@shared_task(ignore_result=True)
+def poll_orders_task() -> int:
+    """Every live or shadow Shopify channel's orders since its watermark (webhooks' net)."""
+    from .polling import poll_orders
+
+    stored = 0
+    for channel in Channel.objects.filter(kind=Channel.Kind.SHOPIFY).exclude(
+        mode=Channel.Mode.PAUSED
+    ):
+        try:
+            stored += poll_orders(channel).stored
+        except Exception:  # one channel's outage must not stop the others' polls
+            logger.exception("channel %s: order poll failed", channel.code)
+    return stored

@@ -134,9 +134,6 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 # Bodies above this are refused with 400 before parsing: an event is a few KB at most.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
-# Django 6 behaviour now: a URL typed without a scheme is https.
-FORMS_URLFIELD_ASSUME_HTTPS = True
-
 # Fernet keys for channel credentials at rest, newest first (see inventory_sync.lib.secrets).
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS", [])
 
