@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -166,9 +167,11 @@ class ListingState:
 def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[ListingState, ListingSpec]]]:
     """Active listings of `skus` as allocation inputs, read as plain rows (no model objects)."""
     halts = defaultdict(list)
-    for sku_id, channel_id, reason in SalesHalt.objects.filter(
-        sku__in=skus, released_at__isnull=True
-    ).values_list("sku_id", "channel_id", "reason"):
+    for sku_id, channel_id, reason in (
+        SalesHalt.objects.filter(sku__in=skus, released_at__isnull=True)
+        .order_by("id")
+        .values_list("sku_id", "channel_id", "reason")
+    ):
         halts[sku_id].append((channel_id, reason))
     rows = list(
         Listing.objects.filter(sku__in=skus, is_active=True)
@@ -244,21 +247,25 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
     """
     outcome = PlanOutcome()
     with transaction.atomic():
-        ids = _lock_dirty(batch_size)
+        if connection.vendor == "postgresql":
+            # Claim, load, then write + clear: three prepared statements.
+            ids, loaded = _claim_and_load(batch_size)
+        else:
+            ids, loaded = _lock_dirty(batch_size), None
         if not ids:
             return outcome
-        loaded = None
-        if connection.vendor == "postgresql" and len(ids) <= ONE_STATEMENT_LOAD_UP_TO:
-            loaded = _load_few(ids)
-        skus, views, specs, with_incident, rules = loaded or _load_many(ids)
+        # Bundles (and SQLite) load table by table: a bundle needs its components' stock too.
+        sku_ids, views, specs, with_incident, rules = loaded or _load_many(ids)
         now = timezone.now()
         changed: list[ListingState] = []
-        for sku in skus:
-            view = views[sku.pk]
+        for sku_id in sku_ids:
+            view = views[sku_id]
             short = 0 if view.components else _units_short(view)
-            if short or sku.pk in with_incident:
-                allocation_services.incident_sync(sku=sku, units_short=short)
-            pairs = specs.get(sku.pk, [])
+            if short or sku_id in with_incident:
+                allocation_services.incident_sync(
+                    sku=Sku(pk=sku_id, code=view.code), units_short=short
+                )
+            pairs = specs.get(sku_id)
             if not pairs:
                 continue
             components = {v.code: v for v in views.values()} if view.components else None
@@ -267,7 +274,7 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
                 listings=[spec for _, spec in pairs],
                 rules=rules,
                 components=components,
-                context=AllocationContext(oversold=_oversold(view) and not view.components),
+                context=AllocationContext(oversold=short > 0 and not view.components),
             )
             for listing, spec in pairs:
                 allocation = allocations[spec.key]
@@ -279,44 +286,30 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
                 listing.desired_version += 1
                 listing.desired_trace = [step.as_dict() for step in allocation.steps]
                 changed.append(listing)
-        _write_desired(sorted(changed, key=lambda item: item.pk), [sku.pk for sku in skus], now)
+        _write_desired(sorted(changed, key=lambda item: item.pk), sku_ids, now)
         outcome.listings_changed = len(changed)
-        outcome.skus = len(skus)
+        outcome.skus = len(sku_ids)
     return outcome
 
 
 Loaded = tuple[
-    list[Sku],
+    list[int],
     dict[int, SkuStock],
     dict[int, list[tuple["ListingState", ListingSpec]]],
     set[int],
-    list[Rule],
+    Sequence[Rule],
 ]
 
 
-# The live path (a sale wakes the planner for a SKU or two) loads in one statement; a big
-# round (a rule change, the first plan) loads table by table, which scales better.
-ONE_STATEMENT_LOAD_UP_TO = 20
-
-
 def _lock_dirty(batch_size: int) -> list[int]:
-    """Lock up to `batch_size` dirty SKU rows in id order, skipping rows others hold."""
-    if connection.vendor != "postgresql":
-        _mark_bundles_of_dirty_components()
-        return list(
-            Sku.objects.select_for_update(skip_locked=True, no_key=True)
-            .filter(allocation_dirty_since__isnull=False)
-            .order_by("id")
-            .values_list("id", flat=True)[:batch_size]
-        )
-    # A plain statement: inside a CTE the same scan kept paying for the queue index's dead
-    # entries (one per cleared flag) on every call, where the plain scan prunes them once.
-    # Two statements, one round trip: bundles of dirty components first, so that the second
-    # statement (a new snapshot) takes them in this same round.
-    with connection.cursor() as cursor:
-        cursor.execute(f"{_MARK_BUNDLES_SQL}; {_LOCK_DIRTY_SQL}", [batch_size])
-        cursor.nextset()
-        return [row[0] for row in cursor.fetchall()]
+    """Lock up to `batch_size` dirty SKU rows in id order, skipping rows others hold (portable)."""
+    _mark_bundles_of_dirty_components()
+    return list(
+        Sku.objects.select_for_update(skip_locked=True, no_key=True)
+        .filter(allocation_dirty_since__isnull=False)
+        .order_by("id")
+        .values_list("id", flat=True)[:batch_size]
+    )
 
 
 def _load_many(ids: list[int]) -> Loaded:
@@ -327,77 +320,204 @@ def _load_many(ids: list[int]) -> Loaded:
             sku__in=skus, status=OversellIncident.Status.OPEN
         ).values_list("sku_id", flat=True)
     )
-    return skus, sku_stock_for(skus), listing_specs(skus), with_incident, _rules()
+    return (
+        [sku.pk for sku in skus],
+        sku_stock_for(skus),
+        listing_specs(skus),
+        with_incident,
+        _rules(),
+    )
 
 
-# Bundle rows are locked like any SKU row: id order, skipping rows another planner holds.
-_MARK_BUNDLES_SQL = (
-    "UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP WHERE id IN ("
-    "SELECT bundle.id FROM ledger_sku AS bundle "
-    "JOIN allocation_bundlecomponent AS part ON part.bundle_id = bundle.id "
-    "JOIN ledger_sku AS component ON component.id = part.component_id "
-    "WHERE bundle.allocation_dirty_since IS NULL "
-    "AND component.allocation_dirty_since IS NOT NULL "
-    "ORDER BY bundle.id FOR NO KEY UPDATE OF bundle SKIP LOCKED)"
+# --- PostgreSQL ----------------------------------------------------------------------------
+# Three statements (claim, load, write + clear), each prepared once per connection, so none is
+# planned on the hot path.
+#
+# The claim and the load are two statements, not one: under READ COMMITTED a statement reads
+# with the snapshot taken when it starts, so balances read by the statement that takes a SKU's
+# lock could miss a ledger write that committed just before the lock was granted (and the flag
+# would then be cleared over it). The load starts after the claim has finished, so its
+# snapshot sees every write that committed before the locks. (Sending both in one pipeline,
+# the ids handed over in a setting, measured no faster here than two round trips.)
+
+# Bundles of dirty components are marked and locked like any SKU row (id order, skipping rows
+# another planner holds) and join this round; then up to `batch_size` dirty SKUs are locked.
+# The batch size is part of the text, not a parameter: a statement without parameters has one
+# plan, made once per connection.
+_CLAIM_SQL = """
+WITH marked AS (
+    UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP WHERE id IN (
+        SELECT bundle.id FROM ledger_sku AS bundle
+        JOIN allocation_bundlecomponent AS part ON part.bundle_id = bundle.id
+        JOIN ledger_sku AS component ON component.id = part.component_id
+        WHERE bundle.allocation_dirty_since IS NULL
+        AND component.allocation_dirty_since IS NOT NULL
+        ORDER BY bundle.id FOR NO KEY UPDATE OF bundle SKIP LOCKED)
+    RETURNING id
+), dirty AS (
+    SELECT id FROM ledger_sku WHERE allocation_dirty_since IS NOT NULL
+    ORDER BY id LIMIT {batch_size:d} FOR NO KEY UPDATE SKIP LOCKED
 )
-_LOCK_DIRTY_SQL = (
-    "SELECT id FROM ledger_sku WHERE allocation_dirty_since IS NOT NULL "
-    "ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED"
-)
-
-# Everything allocate() needs for a batch of locked dirty SKUs, in one round trip: the live path of
-# every sale goes through here, so its cost is the cost of one query, not of twelve.
-_LOAD_SQL = """
-WITH dirty AS (SELECT id, code, tags, velocity_tier FROM ledger_sku WHERE id = ANY(%s))
-SELECT dirty.id, dirty.code, dirty.tags, dirty.velocity_tier,
-    (SELECT json_agg(json_build_array(b.location_id, b.bucket, b.quantity))
-     FROM ledger_balance b WHERE b.sku_id = dirty.id),
-    (SELECT json_build_array(p.mode, p.ring_fence_threshold, p.velocity_per_day)
-     FROM allocation_skupolicy p WHERE p.sku_id = dirty.id),
-    EXISTS (SELECT 1 FROM allocation_bundlecomponent c WHERE c.bundle_id = dirty.id),
-    EXISTS (SELECT 1 FROM allocation_oversellincident i
-            WHERE i.sku_id = dirty.id AND i.status = 'open'),
-    (SELECT json_agg(json_build_array(h.channel_id, h.reason))
-     FROM allocation_saleshalt h WHERE h.sku_id = dirty.id AND h.released_at IS NULL),
-    (SELECT json_agg(json_build_array(
-                l.id, l.channel_id, l.fulfilment, l.pack_size, l.desired_quantity,
-                l.desired_version, ch.code, ch.is_marketplace, ch.priority, ch.region,
-                (SELECT json_agg(s.location_id) FROM channels_listing_source_locations s
-                 WHERE s.listing_id = l.id))
-            ORDER BY l.id)
-     FROM channels_listing l JOIN channels_channel ch ON ch.id = l.channel_id
-     WHERE l.sku_id = dirty.id AND l.is_active)
-    ,
-    (SELECT json_agg(json_build_array(r.kind, r.value, r.scope, r.target, r.priority, r.name)
-            ORDER BY r.priority, r.id)
-     FROM allocation_allocationrule r WHERE r.is_enabled),
-    (SELECT json_agg(json_build_array(loc.id, loc.code, loc.kind, loc.region, loc.can_ship,
-                                      loc.is_active))
-     FROM ledger_location loc)
-FROM dirty ORDER BY dirty.id
+SELECT ARRAY(SELECT id FROM dirty UNION ALL SELECT id FROM marked ORDER BY 1),
+    -- For the rest of this transaction: one plan per prepared statement, reused (they look
+    -- rows up by key; planning them on every call cost more than running them), and no JIT
+    -- (without table statistics a plan for a few rows can be costed high enough to compile).
+    set_config('plan_cache_mode', 'force_generic_plan', true),
+    set_config('jit', 'off', true)
 """
 
+# Everything allocate() needs for the claimed SKUs, as two JSON documents: the SKUs (stock,
+# policy, halts, listings; locations and channels by id) and the shared inputs (rules,
+# locations, channels), which rarely change and are parsed again only when their text does.
+_LOAD_SQL = """
+SELECT
+    (SELECT json_agg(json_build_array(
+        c.id, c.code, c.tags, c.velocity_tier,
+        (SELECT json_agg(json_build_array(b.location_id, b.bucket, b.quantity))
+         FROM ledger_balance b WHERE b.sku_id = c.id),
+        (SELECT json_build_array(p.mode, p.ring_fence_threshold, p.velocity_per_day)
+         FROM allocation_skupolicy p WHERE p.sku_id = c.id),
+        EXISTS (SELECT 1 FROM allocation_bundlecomponent bc WHERE bc.bundle_id = c.id),
+        EXISTS (SELECT 1 FROM allocation_oversellincident i
+                WHERE i.sku_id = c.id AND i.status = 'open'),
+        (SELECT json_agg(json_build_array(h.channel_id, h.reason) ORDER BY h.id)
+         FROM allocation_saleshalt h WHERE h.sku_id = c.id AND h.released_at IS NULL),
+        (SELECT json_agg(json_build_array(
+                    l.id, l.channel_id, l.fulfilment, l.pack_size, l.desired_quantity,
+                    l.desired_version,
+                    (SELECT json_agg(s.location_id) FROM channels_listing_source_locations s
+                     WHERE s.listing_id = l.id))
+                ORDER BY l.id)
+         FROM channels_listing l WHERE l.sku_id = c.id AND l.is_active))
+     ORDER BY c.id)
+     FROM ledger_sku c WHERE c.id = ANY(%s::bigint[]))::text,
+    json_build_array(
+        (SELECT json_agg(json_build_array(r.kind, r.value, r.scope, r.target, r.priority, r.name)
+                ORDER BY r.priority, r.id)
+         FROM allocation_allocationrule r WHERE r.is_enabled),
+        (SELECT json_agg(json_build_array(loc.id, loc.code, loc.kind, loc.region, loc.can_ship,
+                                          loc.is_active) ORDER BY loc.id)
+         FROM ledger_location loc),
+        (SELECT json_agg(json_build_array(ch.id, ch.code, ch.is_marketplace, ch.priority,
+                                          ch.region) ORDER BY ch.id)
+         FROM channels_channel ch))::text
+"""
 
-def _load_few(ids: list[int]) -> Loaded | None:
-    """_load_many in one statement, rules and locations included (PostgreSQL).
+# One statement. Django's bulk_update would build a CASE per row and field (quadratic in the
+# batch size); a JSON document is encoded and parsed in C whatever its size.
+_WRITE_SQL = """
+WITH listing AS (
+    UPDATE channels_listing AS listing SET
+        desired_quantity = v.quantity, desired_version = v.version, desired_at = %s,
+        desired_trace = v.trace
+    FROM jsonb_to_recordset(%s::jsonb)
+        AS v(id bigint, quantity integer, version bigint, trace jsonb)
+    WHERE listing.id = v.id
+)
+UPDATE ledger_sku SET allocation_dirty_since = NULL WHERE id = ANY(%s::bigint[])
+"""
 
-    Returns None when a bundle is among the SKUs: bundles need their components' stock too,
-    which _load_many reads.
+# psycopg prepares a statement only when the connection allows it, and Django turns that off
+# (prepare_threshold None) for the sake of transaction-mode poolers. The planner's cursors ask
+# for their statements explicitly; a threshold this high prepares nothing else.
+_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+PREPARE_STATEMENTS = True  # False behind a pooler that cannot keep prepared statements
+
+
+def _prepared_connection():
+    """Django's psycopg connection, able to prepare the statements that ask for it."""
+    raw = connection.connection
+    if PREPARE_STATEMENTS and raw.prepare_threshold is None:
+        raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+    return raw
+
+
+def _claim_and_load(batch_size: int) -> tuple[list[int], Loaded | None]:
+    """Claim up to `batch_size` dirty SKUs (bundles of dirty components marked first) and load
+    what allocate() needs for them; the ids, sorted, and the load (None for a bundle)."""
+    from psycopg import Cursor  # PostgreSQL only
+
+    raw = _prepared_connection()
+    claim_sql = _CLAIM_SQL.format(batch_size=int(batch_size))
+    with connection.wrap_database_errors, Cursor(raw) as claim, Cursor(raw) as load:
+        claim.execute(claim_sql, prepare=PREPARE_STATEMENTS)
+        ((ids, *_settings),) = claim.fetchall()
+        if not ids:
+            return [], None
+        load.execute(_LOAD_SQL, [ids], prepare=PREPARE_STATEMENTS)
+        ((skus_text, shared_text),) = load.fetchall()
+    return ids, _parse_load(skus_text, shared_text)
+
+
+def _execute(sql: str, params: list[object]) -> None:
+    """Run one planner statement on Django's connection, prepared (PostgreSQL)."""
+    from psycopg import Cursor  # PostgreSQL only
+
+    with connection.wrap_database_errors, Cursor(_prepared_connection()) as cursor:
+        cursor.execute(sql, params, prepare=PREPARE_STATEMENTS)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """Rules, locations and channels as allocate() and the listing specs use them."""
+
+    rules: tuple[Rule, ...]
+    # pk -> (code, is FBA, region, can ship): what a LocationStock takes from its location
+    locations: dict[int, tuple[str, bool, str, bool]]
+    # pk -> (code, is marketplace, priority, region)
+    channels: dict[int, tuple[str, bool, int, str]]
+
+
+# The shared inputs of the last load, keyed by their text as read in that load's snapshot: a
+# changed rule, location or channel changes the text, so the next plan parses it again.
+_shared_cache: tuple[str, _Shared] | None = None
+
+
+def _shared(text: str) -> _Shared:
+    global _shared_cache
+    cached = _shared_cache
+    if cached is not None and cached[0] == text:
+        return cached[1]
+    rules, locations, channels = json.loads(text, parse_float=Decimal)
+    shared = _Shared(
+        rules=tuple(
+            Rule(
+                kind=RuleKind(kind),
+                value=Decimal(value),
+                scope=Scope(scope),
+                target=target,
+                priority=priority,
+                name=name,
+            )
+            for kind, value, scope, target, priority, name in rules or ()
+        ),
+        locations={
+            pk: (code, kind == Location.Kind.FBA, region, can_ship and is_active)
+            for pk, code, kind, region, can_ship, is_active in locations or ()
+        },
+        channels={
+            pk: (code, is_marketplace, priority, region)
+            for pk, code, is_marketplace, priority, region in channels or ()
+        },
+    )
+    _shared_cache = (text, shared)
+    return shared
+
+
+def _parse_load(skus_text: str, shared_text: str) -> Loaded | None:
+    """What _load_many returns, from the load statement's two documents.
+
+    None when a bundle is among the SKUs: bundles need their components' stock too, which
+    _load_many reads.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_LOAD_SQL, [ids])
-        rows = cursor.fetchall()
+    rows = json.loads(skus_text, parse_float=Decimal)
     if any(row[6] for row in rows):
         return None
-    rules = [_rule(*row) for row in rows[0][10] or ()]
-    locations = {
-        pk: Location(pk=pk, code=code, kind=kind, region=region, can_ship=ship, is_active=active)
-        for pk, code, kind, region, ship, active in rows[0][11] or ()
-    }
-    skus, views, specs, with_incident = [], {}, defaultdict(list), set()
-    for sku_id, code, tags, tier, balances, policy, _, incident, halts, listings, *_ in rows:
-        sku = Sku(pk=sku_id, code=code, tags=tags, velocity_tier=tier)
-        skus.append(sku)
+    shared = _shared(shared_text)
+    places, channels = shared.locations, shared.channels
+    sku_ids, views, specs, with_incident = [], {}, defaultdict(list), set()
+    for sku_id, code, tags, tier, balances, policy, _, incident, halts, listings in rows:
+        sku_ids.append(sku_id)
         if incident:
             with_incident.add(sku_id)
         buckets: dict[int, dict[str, int]] = defaultdict(dict)
@@ -406,27 +526,41 @@ def _load_few(ids: list[int]) -> Loaded | None:
         views[sku_id] = SkuStock(
             code=code,
             locations=tuple(
-                _location_stock(locations[location_id], quantities)
+                _stock_at(places[location_id], quantities)
                 for location_id, quantities in sorted(buckets.items())
             ),
             tags=frozenset(tags or ()),
             tier=tier,
             mode=AllocationMode(policy[0]) if policy else AllocationMode.SHARED,
-            velocity_per_day=Decimal(str(policy[2])) if policy else Decimal(0),
+            velocity_per_day=Decimal(policy[2]) if policy else Decimal(0),
             ring_fence_threshold=policy[1] if policy else 0,
         )
-        for (pk, channel_id, fulfilment, pack_size, quantity, version, channel,
-             is_marketplace, priority, region, chosen) in listings or ():  # fmt: skip
+        halts = [(cid, reason) for cid, reason in halts or ()]
+        for pk, channel_id, fulfilment, pack_size, quantity, version, chosen in listings or ():
+            channel, is_marketplace, priority, region = channels[channel_id]
             specs[sku_id].append(
                 _listing_pair(
                     pk=pk, channel_id=channel_id, fulfilment=fulfilment, pack_size=pack_size,
                     quantity=quantity, version=version, channel=channel,
                     is_marketplace=is_marketplace, priority=priority, region=region,
-                    chosen=frozenset(locations[loc].code for loc in chosen or ()),
-                    halts=[(cid, reason) for cid, reason in halts or ()],
+                    chosen=frozenset(places[loc][0] for loc in chosen or ()), halts=halts,
                 )
             )  # fmt: skip
-    return skus, views, specs, with_incident, rules
+    return sku_ids, views, specs, with_incident, shared.rules
+
+
+def _stock_at(place: tuple[str, bool, str, bool], quantities: dict[str, int]) -> LocationStock:
+    code, is_fba, region, can_ship = place
+    return LocationStock(
+        location=code,
+        on_hand=quantities.get("on_hand", 0),
+        committed=quantities.get("committed", 0),
+        reserved=quantities.get("reserved", 0),
+        unsellable=quantities.get("unsellable", 0),
+        is_fba=is_fba,
+        region=region,
+        can_ship=can_ship,
+    )
 
 
 def _location_stock(location: Location, quantities: dict[str, int]) -> LocationStock:
@@ -460,8 +594,6 @@ def _write_desired(listings: list[ListingState], sku_ids: list[int], now) -> Non
         )
         Sku.objects.filter(pk__in=sku_ids).update(allocation_dirty_since=None)
         return
-    # One statement. Django's bulk_update would build a CASE per row and field (quadratic in
-    # the batch size); a JSON document is encoded and parsed in C whatever its size.
     rows = json.dumps(
         [
             {"id": item.pk, "quantity": item.desired_quantity, "version": item.desired_version,
@@ -469,16 +601,7 @@ def _write_desired(listings: list[ListingState], sku_ids: list[int], now) -> Non
             for item in listings
         ]
     )  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH listing AS (UPDATE channels_listing AS listing SET "
-            "desired_quantity = v.quantity, desired_version = v.version, desired_at = %s, "
-            "desired_trace = v.trace FROM jsonb_to_recordset(%s::jsonb) "
-            "AS v(id bigint, quantity integer, version bigint, trace jsonb) "
-            "WHERE listing.id = v.id) "
-            "UPDATE ledger_sku SET allocation_dirty_since = NULL WHERE id = ANY(%s::bigint[])",
-            [now, rows, sku_ids],
-        )
+    _execute(_WRITE_SQL, [now, rows, sku_ids])
 
 
 def _mark_bundles_of_dirty_components() -> None:

@@ -48,11 +48,12 @@ class ShopifyLane:
 
     max_batch = shopify.MAX_INPUT_ITEMS
 
-    def __init__(self, client: shopify.ShopifyClient | None = None):
+    def __init__(self, client: shopify.ShopifyClient | None = None, **client_options):
         self._client = client
+        self._options = client_options
 
     def _for(self, channel: Channel) -> shopify.ShopifyClient:
-        return self._client or client_for(channel)
+        return self._client or client_for(channel, **self._options)
 
     def send(self, channel: Channel, items: Sequence[PushItem], key: str) -> SendResult:
         quantities = [

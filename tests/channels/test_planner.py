@@ -188,7 +188,7 @@ def test_a_store_listing_draws_only_on_its_store(channels, sku, warehouse, store
 
 
 def test_a_large_round_plans_every_sku_the_same_way(channels, warehouse, receive):
-    # more SKUs than the one-statement load takes: the set-based load must agree with it
+    # a round of many SKUs plans each of them as a round of one would
     skus = [SkuFactory(code=f"BULK-{n:02d}") for n in range(25)]
     listings = [ListingFactory(channel=channels["amazon"], sku=item) for item in skus]
     for n, item in enumerate(skus):
@@ -196,7 +196,7 @@ def test_a_large_round_plans_every_sku_the_same_way(channels, warehouse, receive
     assert plan_dirty_skus().skus == 25
     expected = [n + 1 - math.ceil((n + 1) * 5 / 100) for n in range(25)]  # slow tier 5 %
     assert [Listing.objects.get(pk=x.pk).desired_quantity for x in listings] == expected
-    # and one SKU on its own goes through the one-statement load to the same number
+    # and one SKU on its own comes to the same number
     services.record_event(
         kind="receipt", lines=[EventLine("BULK-00", "WH-EAST", 19)], idempotency_key="r", source="t"
     )
