@@ -137,6 +137,8 @@ class Allocation:
     quantity: int
     steps: tuple[Step, ...]
     rules: tuple[str, ...] = ()  # labels of the rules that applied
+    # The ring-fence capped this listing's side: its pushes rebalance break-before-make (I7b).
+    ring_fenced: bool = False
 
     def explain(self) -> str:
         return "; ".join(f"{step.label} → {step.quantity}" for step in self.steps)
@@ -154,6 +156,7 @@ class _Trace:
     steps: list[Step] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     quantity: int = 0
+    ring_fenced: bool = False
 
     def set(self, label: str, quantity: int) -> None:
         self.quantity = quantity
@@ -321,7 +324,9 @@ def allocate(
             trace.set(
                 f"÷ pack of {listing.pack_size}, whole packs", trace.quantity // listing.pack_size
             )
-        result[listing.key] = Allocation(trace.quantity, tuple(trace.steps), tuple(trace.rules))
+        result[listing.key] = Allocation(
+            trace.quantity, tuple(trace.steps), tuple(trace.rules), trace.ring_fenced
+        )
     return result
 
 
@@ -383,6 +388,7 @@ def _ring_fence(
         units = _divide(sellable, ordered, weights)
         for item in ordered:
             trace = traces[item.key]
+            trace.ring_fenced = True
             trace.set(
                 f"{reason}: {units[item.key]} of {sellable} sellable fall to this listing",
                 min(trace.quantity, units[item.key]),

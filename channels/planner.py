@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from allocation import services as allocation_services
@@ -162,6 +163,7 @@ class ListingState:
     desired_quantity: int | None
     desired_version: int
     desired_trace: list[dict[str, object]] = field(default_factory=list)
+    ring_fenced: bool = False
 
 
 def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[ListingState, ListingSpec]]]:
@@ -285,6 +287,7 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
                 listing.desired_quantity = allocation.quantity
                 listing.desired_version += 1
                 listing.desired_trace = [step.as_dict() for step in allocation.steps]
+                listing.ring_fenced = allocation.ring_fenced
                 changed.append(listing)
         _write_desired(sorted(changed, key=lambda item: item.pk), sku_ids, now)
         outcome.listings_changed = len(changed)
@@ -405,14 +408,21 @@ SELECT
 
 # One statement. Django's bulk_update would build a CASE per row and field (quadratic in the
 # batch size); a JSON document is encoded and parsed in C whatever its size.
+# desired_cause_at keeps the oldest ledger change not yet pushed (the SKU's dirty mark, read
+# before this statement clears it: every part of one statement sees the same snapshot), so a
+# push's latency runs from the first event it carries.
 _WRITE_SQL = """
 WITH listing AS (
     UPDATE channels_listing AS listing SET
         desired_quantity = v.quantity, desired_version = v.version, desired_at = %s,
-        desired_trace = v.trace
+        desired_trace = v.trace, ring_fenced = v.ring_fenced,
+        desired_cause_at = CASE WHEN listing.desired_version > listing.pushed_version
+            THEN COALESCE(listing.desired_cause_at, sku.allocation_dirty_since)
+            ELSE sku.allocation_dirty_since END
     FROM jsonb_to_recordset(%s::jsonb)
-        AS v(id bigint, quantity integer, version bigint, trace jsonb)
-    WHERE listing.id = v.id
+        AS v(id bigint, quantity integer, version bigint, trace jsonb, ring_fenced boolean),
+        ledger_sku AS sku
+    WHERE listing.id = v.id AND sku.id = listing.sku_id
 )
 UPDATE ledger_sku SET allocation_dirty_since = NULL WHERE id = ANY(%s::bigint[])
 """
@@ -587,17 +597,24 @@ def _write_desired(listings: list[ListingState], sku_ids: list[int], now) -> Non
                     desired_version=item.desired_version,
                     desired_at=now,
                     desired_trace=item.desired_trace,
+                    ring_fenced=item.ring_fenced,
                 )
                 for item in listings
             ],
-            ["desired_quantity", "desired_version", "desired_at", "desired_trace"],
+            ["desired_quantity", "desired_version", "desired_at", "desired_trace", "ring_fenced"],
+        )
+        # Simpler than PostgreSQL's (the demo's path): the latest change, not the oldest.
+        Listing.objects.filter(pk__in=[item.pk for item in listings]).update(
+            desired_cause_at=Subquery(
+                Sku.objects.filter(pk=OuterRef("sku_id")).values("allocation_dirty_since")[:1]
+            )
         )
         Sku.objects.filter(pk__in=sku_ids).update(allocation_dirty_since=None)
         return
     rows = json.dumps(
         [
             {"id": item.pk, "quantity": item.desired_quantity, "version": item.desired_version,
-             "trace": item.desired_trace}
+             "trace": item.desired_trace, "ring_fenced": item.ring_fenced}
             for item in listings
         ]
     )  # fmt: skip

@@ -182,3 +182,54 @@ def test_a_worker_killed_mid_push_loses_no_push(world, receive):
     assert listing(b, "TEE-M").pushed_quantity == 15
     assert b.available("TEE-M") == 15
     assert len(b.sandbox.adjustment_groups) == groups_before + 1
+
+
+def test_push_latency_runs_from_the_ledger_event(world):
+    a, b = two_shops(world)
+    a.sandbox.sell("TEE-M", 1)
+    world.settle()
+    pushed = listing(b, "TEE-M")
+    sale = InboundEvent.objects.filter(topic="orders/create").latest("id")
+    assert pushed.desired_cause_at is not None
+    # the cause is the ledger write, after the webhook arrived and before the push was answered
+    assert sale.received_at <= pushed.desired_cause_at <= pushed.pushed_at
+
+
+def test_a_ring_fenced_rebalance_is_break_before_make(world):
+    from allocation.models import SkuPolicy
+    from allocation.services import skus_mark_dirty
+    from channels.models import Channel
+    from ledger.models import Sku
+
+    tee = Sku.objects.get(code="TEE-M")
+    SkuPolicy.objects.create(sku=tee, mode="ring_fenced")
+    skus_mark_dirty(sku_ids=[tee.pk])
+    a, b = two_shops(world)
+    Channel.objects.filter(pk=a.channel.pk).update(priority=1)
+    Channel.objects.filter(pk=b.channel.pk).update(priority=2)
+    skus_mark_dirty(sku_ids=[tee.pk])
+    world.settle()
+    shown = a.available("TEE-M"), b.available("TEE-M")
+    assert sum(shown) == 10  # never more than the 10 sellable, across both shops
+    # a sale on A: A's share goes up by rebalancing, B's must come down first
+    a.sandbox.sell("TEE-M", shown[0])
+    b.sandbox.faults.add("http_503", 50, match="inventorySetQuantities")  # B is down
+    from channels import inbound, planner
+
+    a.sandbox.flush_webhooks()
+    inbound.process_pending()
+    planner.plan_dirty_skus()
+    wanted_a, wanted_b = listing(a, "TEE-M").desired_quantity, listing(b, "TEE-M").desired_quantity
+    assert wanted_a > 0
+    assert wanted_b < b.available("TEE-M")
+    lane = ShopifyLane(**CLIENT_OPTIONS)
+    assert push.push_channel(Channel.objects.get(pk=b.channel.pk), lane).failed
+    waiting = push.push_channel(Channel.objects.get(pk=a.channel.pk), lane)
+    # A's increase waits for B's unconfirmed decrease: the shops never advertise 11 units
+    assert waiting.rebalance_waiting == 1
+    assert a.available("TEE-M") == 0
+    assert a.available("TEE-M") + b.available("TEE-M") <= 10 - shown[0]
+    b.sandbox.faults.clear()
+    world.settle()
+    assert (a.available("TEE-M"), b.available("TEE-M")) == (wanted_a, wanted_b)
+    assert wanted_a + wanted_b <= 10 - shown[0]
