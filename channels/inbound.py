@@ -100,18 +100,47 @@ def process_pending(*, limit: int = 200, now: datetime | None = None) -> int:
             .order_by("id")
             .values_list("id", flat=True)[: limit - len(ids)]
         )
-    handled = 0
+    superseded = _supersede_levels(ids, now)
+    handled = len(superseded)
     for event_id in ids:
-        handled += process_one(event_id)
+        if event_id not in superseded:
+            handled += process_one(event_id)
     return handled
+
+
+def _supersede_levels(ids: list[int], now: datetime) -> set[int]:
+    """Only the newest level of an item matters: older waiting ones are settled in one
+    statement instead of one transaction each (our own pushes echo back by the hundred)."""
+    newest: dict[tuple, tuple] = {}
+    seen: list[tuple[tuple, tuple]] = []
+    for pk, channel_id, body, occurred_at, received_at in InboundEvent.objects.filter(
+        pk__in=ids, topic="inventory_levels/update", status=InboundEvent.Status.RECEIVED
+    ).values_list("id", "channel_id", "body", "occurred_at", "received_at"):
+        try:
+            payload = json.loads(bytes(body))
+            key = (channel_id, str(payload["inventory_item_id"]), str(payload["location_id"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # left for the handler, which quarantines it with a reason
+        rank = (occurred_at or received_at, pk)
+        seen.append((key, rank))
+        if key not in newest or rank > newest[key]:
+            newest[key] = rank
+    superseded = {rank[1] for key, rank in seen if rank != newest[key]}
+    if superseded:
+        InboundEvent.objects.filter(pk__in=superseded, status=InboundEvent.Status.RECEIVED).update(
+            status=InboundEvent.Status.IGNORED,
+            outcome="superseded by a newer level of the same item",
+            processed_at=now,
+        )
+    return superseded
 
 
 def process_one(event_id: int) -> bool:
     try:
         with transaction.atomic():
             event = (
-                InboundEvent.objects.select_for_update(skip_locked=True)
-                .select_related("channel")
+                InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("channel", "channel__default_location")
                 .filter(pk=event_id, status__in=_PENDING)
                 .first()
             )

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 from allocation.services import sale_lines
 from inventory_sync.lib.errors import DomainError
@@ -102,7 +103,9 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
                 f"older than the applied snapshot ({snapshot.updated_at.isoformat()} < "
                 f"{order.channel_updated_at.isoformat()})",
             )
-        existing = {line.external_id: line for line in order.lines.select_for_update()}
+        existing = (
+            {} if created else {line.external_id: line for line in order.lines.select_for_update()}
+        )
         outcome = ApplyOutcome("applied")
         cancelled = snapshot.cancelled_at is not None
         for line_snapshot in snapshot.lines:
@@ -196,18 +199,44 @@ def apply_shipment(
 
 
 def _lock_order(channel: Channel, snapshot: OrderSnapshot) -> tuple[ChannelOrder, bool]:
-    order, created = ChannelOrder.objects.get_or_create(
-        channel=channel,
-        external_id=snapshot.external_id,
-        defaults={
-            "name": snapshot.name,
-            "placed_at": snapshot.placed_at,
-            "channel_updated_at": snapshot.updated_at,
-        },
+    """The order's row, created if new, locked either way (one INSERT … ON CONFLICT)."""
+    table = ChannelOrder._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (channel_id, external_id, name, status, placed_at,"
+            " channel_updated_at, snapshot, created_at, updated_at)"
+            " VALUES (%s, %s, %s, 'open', %s, %s, '{}', %s, %s)"
+            " ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+            [
+                channel.pk,
+                snapshot.external_id,
+                snapshot.name,
+                snapshot.placed_at,
+                snapshot.updated_at,
+                timezone.now(),
+                timezone.now(),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        # Our own insert: the row is ours until commit, no second lock needed.
+        order = ChannelOrder(
+            pk=row[0],
+            channel=channel,
+            external_id=snapshot.external_id,
+            name=snapshot.name,
+            status=ChannelOrder.Status.OPEN,
+            placed_at=snapshot.placed_at,
+            channel_updated_at=snapshot.updated_at,
+            snapshot={},
+        )
+        return order, True
+    return (
+        ChannelOrder.objects.select_for_update().get(
+            channel=channel, external_id=snapshot.external_id
+        ),
+        False,
     )
-    if not created:
-        order = ChannelOrder.objects.select_for_update().get(pk=order.pk)
-    return order, created
 
 
 def _locked_known_order(channel: Channel, external_id: str) -> ChannelOrder:
@@ -263,15 +292,23 @@ def _new_line(
 
 
 def _listing_for(channel: Channel, snapshot: OrderLineSnapshot) -> Listing | None:
-    listings = Listing.objects.select_related("sku").filter(channel=channel)
+    """By the channel's variant id; some payloads carry variant_id null, then by SKU code."""
+    match = Q()
     if snapshot.variant_id:
-        listing = listings.filter(external_id=snapshot.variant_id).first()
-        if listing is not None:
-            return listing
+        match |= Q(external_id=snapshot.variant_id)
     if snapshot.sku:
-        # Some payloads carry variant_id null: the channel's SKU field is the fallback.
-        return listings.filter(sku__code=snapshot.sku).order_by("pack_size", "id").first()
-    return None
+        match |= Q(sku__code=snapshot.sku)
+    if not match:
+        return None
+    candidates = list(
+        Listing.objects.select_related("sku")
+        .filter(match, channel=channel)
+        .order_by("pack_size", "id")[:20]
+    )
+    for listing in candidates:
+        if snapshot.variant_id and listing.external_id == snapshot.variant_id:
+            return listing
+    return next((c for c in candidates if c.sku.code == snapshot.sku), None)
 
 
 def _location_for(channel: Channel, listing: Listing | None) -> Location:

@@ -9,8 +9,10 @@ them all: the durable work list is always in the database.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
+from django.conf import settings
 
 from inventory_sync.lib import loops
 
@@ -77,13 +79,27 @@ def ingest_task() -> int:
 
 @shared_task(ignore_result=True)
 def push_channel_task(channel_id: int) -> int:
+    """The channel's pusher. After a call it lingers (PUSH_LINGER_SECONDS) before the next,
+    so a stream of sales becomes one call per window with every change in it, while the
+    first change after a quiet spell goes at once."""
     from .adapters import lane_for
 
+    linger = getattr(settings, "PUSH_LINGER_SECONDS", 0.8)
+    last_call = -linger
+
     def round_() -> bool:
+        nonlocal last_call
         channel = Channel.objects.filter(pk=channel_id).first()
         if channel is None:
             return False
+        wait = last_call + linger - time.monotonic()
+        if wait > 0:
+            if not push.due_count(channel):
+                return False
+            time.sleep(wait)
         outcome = push.push_channel(channel, lane_for(channel))
+        if outcome.attempts:
+            last_call = time.monotonic()
         if outcome.acknowledged and channel.listings.filter(ring_fenced=True).exists():
             # A confirmed decrease may let another channel's increase go (break-before-make).
             wake_pushers(

@@ -207,6 +207,10 @@ CELERY_TASK_ROUTES = {
 # the longest one task runs before handing over to a fresh one.
 LOOP_IDLE_EXIT_SECONDS = float(env_str("LOOP_IDLE_EXIT_SECONDS", "2.0"))
 LOOP_MAX_RUN_SECONDS = float(env_str("LOOP_MAX_RUN_SECONDS", "45.0"))
+# A channel's pusher waits this long after a call before the next one: under a stream of sales
+# one call carries every change of the window (fewer calls, well inside the rate limit) at the
+# cost of up to this much extra latency; the first change after a quiet spell goes at once.
+PUSH_LINGER_SECONDS = float(env_str("PUSH_LINGER_SECONDS", "0.8"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -336,3 +336,18 @@ def test_every_sample_payload_is_accepted_and_mapped(client, shop, warehouse, re
     ]
     assert not Balance.objects.filter(bucket="committed", quantity__gt=0).exists()
     assert Channel.objects.get(pk=shop.pk).orders.count() == 1
+
+
+@pytest.mark.django_db
+def test_only_the_newest_waiting_level_of_an_item_is_applied(client, shop, tee):
+    shop.external_location_id = "gid://shopify/Location/555"
+    shop.save()
+    Listing.objects.filter(pk=tee.pk).update(shopify_inventory_item_id="42", pushed_quantity=8)
+    for number, available in enumerate([8, 7, 6]):
+        level = {"inventory_item_id": 42, "location_id": 555, "available": available}
+        deliver(client, shop, "inventory_levels/update", level, event_id=number)
+    assert inbound.process_pending() == 3
+    outcomes = list(InboundEvent.objects.order_by("id").values_list("status", "outcome"))
+    assert [status for status, _ in outcomes] == ["ignored", "ignored", "applied"]
+    assert outcomes[0][1].startswith("superseded")
+    assert Listing.objects.get(pk=tee.pk).observed_quantity == 6

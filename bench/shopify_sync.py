@@ -1,0 +1,535 @@
+"""Shopify sync benchmark: a sustained stream of orders through real processes.
+
+    make bench            (or: python bench/shopify_sync.py --rate 20 --seconds 30)
+
+Needs PostgreSQL, Redis and RabbitMQ on their usual local ports (scripts/services.sh). It
+creates its own database, starts two sandbox shops, the web process (gunicorn) and a Celery
+worker, and maps a few SKUs to a listing on each shop. Then:
+
+  stream   shoppers buy on shop A at --rate orders/s; latency runs from the checkout on A to
+           the moment shop B's level for that SKU reflects it (B's own inventory_levels/update
+           webhook, caught here). Shopify calls and Celery tasks are counted per 1,000 orders.
+  naive    the same stream, one unbatched set per order per listing, on two fresh shops with
+           the same rate limits: latency to the last set, and calls.
+  intake   the webhook endpoint (HMAC, raw store, 200) under load from --clients keep-alive
+           clients, beside a bench-only view that only inserts a row; the worker is stopped so
+           only intake is measured.
+
+Every figure is printed on its own line with its baseline and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import queue
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DB_NAME = "inventory_sync_bench_shopify"
+ENV = {
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    "CACHE_URL": "redis://127.0.0.1:6379/5",
+    "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+    "SECRET_KEY": "bench-only-secret",
+    "DJANGO_SETTINGS_MODULE": "bench.shopify_settings",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+}
+os.environ.update(ENV)
+SECRET = "bench-webhook-secret"
+TOKEN = "shpat_bench"
+STOCK = 1_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    if not values:
+        return (float("nan"),) * 3
+    ordered = sorted(values)
+
+    def rank(fraction: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, int(-(-len(ordered) * fraction // 1)) - 1))]
+
+    return rank(0.50), rank(0.95), rank(0.99)
+
+
+def line(label: str, ours: str, baseline_label: str, baseline: str, ratio: float) -> None:
+    print(f"{label:<58} {ours:>22}   {baseline_label}: {baseline:>22}   ratio {ratio:6.2f}")
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+class Processes:
+    def __init__(self) -> None:
+        self.children: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str], **kwargs) -> subprocess.Popen:
+        log = open(ROOT / "var" / f"bench-{name}.log", "w")  # noqa: SIM115 — closed with the run
+        child = subprocess.Popen(
+            command, cwd=ROOT, env={**os.environ}, stdout=log, stderr=subprocess.STDOUT, **kwargs
+        )
+        self.children[name] = child
+        return child
+
+    def stop(self, name: str) -> None:
+        child = self.children.pop(name, None)
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    def stop_all(self) -> None:
+        for name in list(self.children):
+            self.stop(name)
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer within {timeout} s")
+
+
+def start_sandbox(procs: Processes, name: str) -> str:
+    port = free_port()
+    procs.start(
+        name,
+        [sys.executable, "-m", "channels.sandbox.shopify", "--port", str(port),
+         "--access-token", TOKEN, "--shop-domain", f"{name}.myshopify.com"],
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/_sandbox/")
+    return url
+
+
+def sandbox(url: str, path: str, body: dict | None = None, method: str = "POST") -> dict:
+    response = requests.request(method, f"{url}/_sandbox/{path}", json=body, timeout=60)
+    response.raise_for_status()
+    return response.json() if response.content else {}
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+def fresh_database() -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        db.execute(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, check=True
+    )
+    import redis
+
+    redis.Redis.from_url(ENV["CACHE_URL"]).flushdb()
+
+
+def setup_world(shop_a: str, shop_b: str, sku_count: int):
+    import django
+
+    django.setup()
+    from channels.adapters.shopify_lane import import_mapping
+    from channels.models import Channel
+    from ledger import services
+    from ledger.models import Location, Sku
+    from ledger.rules import EventLine
+
+    warehouse = Location.objects.create(code="BENCH-WH", name="Bench warehouse")
+    codes = [f"BENCH-{n:03d}" for n in range(sku_count)]
+    for code in codes:
+        Sku.objects.create(code=code, title=code)
+        services.record_event(
+            kind="receipt",
+            lines=[EventLine(code, "BENCH-WH", STOCK)],
+            idempotency_key=f"bench:receipt:{code}",
+            source="bench",
+        )
+    channels = []
+    for code, url in (("shop-a", shop_a), ("shop-b", shop_b)):
+        seeded = sandbox(
+            url,
+            "seed",
+            {"products": [{"sku": c, "quantities": {"Main warehouse": STOCK}} for c in codes]},
+        )
+        location = next(loc for loc in seeded["locations"] if loc["name"] == "Main warehouse")
+        channel = Channel(
+            code=code,
+            name=code,
+            kind="shopify",
+            mode="live",
+            api_base_url=url,
+            api_version="2026-04",
+            external_location_id=location["gid"],
+            default_location=warehouse,
+        )
+        channel.credentials = {"access_token": TOKEN, "webhook_secret": SECRET}
+        channel.save()
+        import_mapping(channel)
+        channels.append(channel)
+    return codes, channels
+
+
+def wait_until_pushed(timeout: float = 120) -> None:
+    from django.db.models import F
+
+    from channels.models import Listing
+
+    deadline = time.monotonic() + timeout
+    while Listing.objects.filter(desired_version__gt=F("pushed_version")).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("listings were not pushed in time: see var/bench-*.log")
+        time.sleep(0.2)
+
+
+# --- the level watcher (shop B's inventory_levels/update) -------------------------------------
+
+
+class LevelWatcher:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int, float]] = []  # (inventory item id, available, at)
+        self.lock = threading.Lock()
+        watcher = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                at = time.monotonic()
+                payload = json.loads(body)
+                with watcher.lock:
+                    watcher.seen.append(
+                        (str(payload["inventory_item_id"]), payload["available"], at)
+                    )
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/"
+
+
+# --- phases ----------------------------------------------------------------------------------
+
+
+def celery_task_total() -> int:
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "inventory_sync", "inspect", "stats", "--json",
+         "--timeout", "5"],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ},
+    )  # fmt: skip
+    try:
+        stats = json.loads(result.stdout)
+    except ValueError:
+        return -1
+    return sum(sum(node.get("total", {}).values()) for node in stats.values())
+
+
+def calls(url: str) -> int:
+    counters = sandbox(url, "requests", method="GET")["counters"]
+    return counters["calls"]
+
+
+def stream(
+    shop_a: str, codes: list[str], rate: float, seconds: float
+) -> list[tuple[str, int, float]]:
+    """Checkouts on shop A at `rate` per second; returns (sku, nth sale of it, at)."""
+    sold = dict.fromkeys(codes, 0)
+    sales = []
+    session = requests.Session()
+    start = time.monotonic()
+    for number in range(int(rate * seconds)):
+        due = start + number / rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        code = codes[number % len(codes)]
+        at = time.monotonic()
+        session.post(f"{shop_a}/_sandbox/sell", json={"sku": code}, timeout=30).raise_for_status()
+        sold[code] += 1
+        sales.append((code, sold[code], at))
+    return sales
+
+
+def stream_latencies(sales, watcher: LevelWatcher, item_of: dict[str, str], timeout: float):
+    """For each sale: when B first showed a level that includes it."""
+    deadline = time.monotonic() + timeout
+    final = {}
+    for code, nth, _ in sales:
+        final[code] = max(final.get(code, 0), nth)
+    while time.monotonic() < deadline:
+        with watcher.lock:
+            lowest = {}
+            for item, available, _ in watcher.seen:
+                lowest[item] = min(lowest.get(item, STOCK), available)
+        if all(lowest.get(item_of[c], STOCK) <= STOCK - n for c, n in final.items()):
+            break
+        time.sleep(0.1)
+    with watcher.lock:
+        seen = sorted(watcher.seen, key=lambda row: row[2])
+    latencies, missing = [], 0
+    for code, nth, at in sales:
+        item = item_of[code]
+        reached = next((t for i, a, t in seen if i == item and a <= STOCK - nth and t >= at), None)
+        if reached is None:
+            missing += 1
+        else:
+            latencies.append((reached - at) * 1000)
+    return latencies, missing
+
+
+def naive(shop_na: str, shop_nb: str, codes: list[str], rate: float, seconds: float):
+    """One unbatched compare-and-set per order per listing, as a simple connector does."""
+    from channels.adapters import shopify
+    from channels.adapters.throttle import LocalThrottle
+
+    clients, items, location = {}, {}, {}
+    for name, url in (("a", shop_na), ("b", shop_nb)):
+        seeded = sandbox(
+            url,
+            "seed",
+            {"products": [{"sku": c, "quantities": {"Main warehouse": STOCK}} for c in codes]},
+        )
+        location[name] = next(
+            loc["gid"] for loc in seeded["locations"] if loc["name"] == "Main warehouse"
+        )
+        items[name] = {p["sku"]: p["inventory_item_gid"] for p in seeded["products"]}
+        clients[name] = shopify.ShopifyClient(url, TOKEN, throttle=LocalThrottle(), max_wait=600)
+    work: queue.Queue = queue.Queue()
+    latencies: list[float] = []
+    shown = {(name, c): STOCK for name in clients for c in codes}
+
+    def worker():
+        while True:
+            job = work.get()
+            if job is None:
+                return
+            code, at = job
+            for name, client in clients.items():
+                before = shown[(name, code)]
+                client.set_available(
+                    [shopify.SetQuantity(items[name][code], location[name], before - 1, before)],
+                    idempotency_key=str(uuid.uuid4()),
+                    reference_uri="gid://bench/NaivePush/1",
+                )
+                shown[(name, code)] = before - 1
+            latencies.append((time.monotonic() - at) * 1000)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    start = time.monotonic()
+    for number in range(int(rate * seconds)):
+        due = start + number / rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        work.put((codes[number % len(codes)], time.monotonic()))
+    work.put(None)
+    thread.join()
+    return latencies, calls(shop_na) + calls(shop_nb)
+
+
+def _intake_client(url: str, path: str, seconds: float, counter, start_at: float) -> None:
+    from channels.adapters.shopify_webhooks import sign
+
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    body_template = {
+        "id": 0,
+        "name": "#1001",
+        "created_at": "2026-11-30T10:00:00Z",
+        "updated_at": "2026-11-30T10:00:00Z",
+        "cancelled_at": None,
+        "line_items": [
+            {"id": 1, "variant_id": 1, "sku": "BENCH-000", "quantity": 1, "current_quantity": 1}
+        ],
+    }
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline = time.monotonic() + seconds
+    done = 0
+    while time.monotonic() < deadline:
+        body_template["id"] = uuid.uuid4().int % 10**15
+        body = json.dumps(body_template).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": sign(SECRET, body),
+            "X-Shopify-Event-Id": str(uuid.uuid4()),
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "X-Shopify-Shop-Domain": "shop-a.myshopify.com",
+            "X-Shopify-API-Version": "2026-04",
+        }
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status == 200:
+            done += 1
+        else:
+            raise SystemExit(f"intake answered {response.status} on {path}")
+    with counter.get_lock():
+        counter.value += done
+
+
+def intake(url: str, path: str, clients: int, seconds: float) -> float:
+    counter = multiprocessing.Value("i", 0)
+    start_at = time.time() + 1.0
+    workers = [
+        multiprocessing.Process(target=_intake_client, args=(url, path, seconds, counter, start_at))
+        for _ in range(clients)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return counter.value / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=20.0, help="orders per second")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--skus", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=4, help="intake load clients")
+    parser.add_argument("--intake-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    (ROOT / "var").mkdir(exist_ok=True)
+    procs = Processes()
+    try:
+        print("setting up a fresh database, two sandbox shops, web and worker …", flush=True)
+        fresh_database()
+        subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "inventory_sync", "purge", "-f", "-Q",
+             "ingest,push,default,celery"],
+            cwd=ROOT, env={**os.environ}, capture_output=True,
+        )  # fmt: skip
+        shop_a, shop_b = start_sandbox(procs, "shop-a"), start_sandbox(procs, "shop-b")
+        codes, channels = setup_world(shop_a, shop_b, args.skus)
+        web_port = free_port()
+        web = f"http://127.0.0.1:{web_port}"
+        procs.start(
+            "web",
+            [sys.executable, "-m", "gunicorn", "inventory_sync.wsgi:application",
+             "--bind", f"127.0.0.1:{web_port}",
+             "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+             "--log-level", "warning"],
+        )  # fmt: skip
+        wait_http(f"{web}/accounts/login/")
+        procs.start(
+            "worker",
+            [sys.executable, "-m", "celery", "-A", "inventory_sync", "worker", "--pool",
+             "threads", "--concurrency", "8", "-Q", "ingest,push,default,celery",
+             "--loglevel", "WARNING"],
+        )  # fmt: skip
+        from channels.models import Listing
+        from channels.tasks import wake_planner
+
+        wake_planner()
+        wait_until_pushed()
+        shop_a_channel, shop_b_channel = channels
+        watcher = LevelWatcher()
+        for channel, url in ((shop_a_channel, shop_a), (shop_b_channel, shop_b)):
+            sandbox(url, "webhooks", {"url": f"{web}/webhooks/shopify/{channel.pk}/",
+                                      "secret": SECRET, "delay_ms": [0, 0]})  # fmt: skip
+        sandbox(shop_b, "webhooks", {"url": watcher.url, "secret": SECRET, "delay_ms": [0, 0],
+                                     "topics": ["inventory_levels/update"], "replace": False})  # fmt: skip
+        item_of = {
+            listing.sku.code: listing.shopify_inventory_item_id.rsplit("/", 1)[-1]
+            for listing in Listing.objects.filter(channel=shop_b_channel).select_related("sku")
+        }
+        for url in (shop_a, shop_b):
+            sandbox(url, "requests", method="DELETE")
+        tasks_before = celery_task_total()
+
+        print(
+            f"stream: {args.rate:g} orders/s for {args.seconds:g} s on {args.skus} SKUs …",
+            flush=True,
+        )
+        sales = stream(shop_a, codes, args.rate, args.seconds)
+        latencies, missing = stream_latencies(sales, watcher, item_of, timeout=60)
+        wait_until_pushed()
+        our_calls = calls(shop_a) + calls(shop_b)
+        tasks = celery_task_total() - tasks_before
+        events = len(sales)
+
+        print("naive baseline: the same stream, one set per order per listing …", flush=True)
+        shop_na, shop_nb = start_sandbox(procs, "naive-a"), start_sandbox(procs, "naive-b")
+        naive_latencies, naive_calls = naive(shop_na, shop_nb, codes, args.rate, args.seconds)
+
+        print("intake: webhook endpoint vs an insert-only view, worker stopped …", flush=True)
+        procs.stop("worker")
+        a_id = shop_a_channel.pk
+        ours_rps = intake(web, f"/webhooks/shopify/{a_id}/", args.clients, args.intake_seconds)
+        floor_rps = intake(web, f"/bench/insert/{a_id}/", args.clients, args.intake_seconds)
+
+        print()
+        p50, p95, p99 = percentiles(latencies)
+        n50, n95, n99 = percentiles(naive_latencies)
+        fmt = "{:.0f} / {:.0f} / {:.0f} ms"
+        line(
+            f"latency p50/p95/p99, checkout on A → B shows it ({events} orders)",
+            fmt.format(p50, p95, p99), "naive", fmt.format(n50, n95, n99), p99 / n99,
+        )  # fmt: skip
+        if missing:
+            print(f"  ({missing} sale(s) never reached shop B within 60 s)")
+        per_k = 1000 / events
+        line(
+            "Shopify calls per 1,000 orders (both shops, all operations)",
+            f"{our_calls * per_k:.0f}", "naive", f"{naive_calls * per_k:.0f}",
+            our_calls / max(naive_calls, 1),
+        )  # fmt: skip
+        naive_tasks = 1 + len(channels)  # one ingest task and one push task per listing
+        line(
+            "Celery tasks per 1,000 orders",
+            f"{tasks * per_k:.0f}" if tasks >= 0 else "n/a", "one task per step",
+            f"{naive_tasks * 1000:.0f}", (tasks * per_k) / (naive_tasks * 1000),
+        )  # fmt: skip
+        line(
+            f"webhook intake, {args.clients} keep-alive clients (HMAC, raw store, 200)",
+            f"{ours_rps:.0f} req/s", "insert-only view", f"{floor_rps:.0f} req/s",
+            ours_rps / max(floor_rps, 1),
+        )  # fmt: skip
+        acked = [
+            v for v in
+            __import__("channels.models", fromlist=["PushAttempt"]).PushAttempt.objects.filter(
+                latency_ms__isnull=False).values_list("latency_ms", flat=True)
+        ]  # fmt: skip
+        q50, q95, q99 = percentiles(acked)
+        print(f"  push latency, ledger write → channel acknowledged: p50 {q50:.0f} ms, "
+              f"p95 {q95:.0f} ms, p99 {q99:.0f} ms over {len(acked)} pushes")  # fmt: skip
+    finally:
+        procs.stop_all()
+
+
+if __name__ == "__main__":
+    main()
