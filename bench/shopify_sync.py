@@ -445,12 +445,14 @@ def main() -> None:
              "--log-level", "warning"],
         )  # fmt: skip
         wait_http(f"{web}/accounts/login/")
-        procs.start(
-            "worker",
-            [sys.executable, "-m", "celery", "-A", "inventory_sync", "worker", "--pool",
-             "threads", "--concurrency", "8", "-Q", "ingest,push,default,celery",
-             "--loglevel", "WARNING"],
-        )  # fmt: skip
+        # Two workers, as in production: ingest and planner in one, pushers in the other.
+        for name, queues in (("worker", "ingest,default,celery"), ("pusher", "push")):
+            procs.start(
+                name,
+                [sys.executable, "-m", "celery", "-A", "inventory_sync", "worker", "--pool",
+                 "threads", "--concurrency", "4", "-Q", queues, "--loglevel", "WARNING",
+                 "-n", f"{name}@%h"],
+            )  # fmt: skip
         from channels.models import Listing
         from channels.tasks import wake_planner
 
@@ -488,6 +490,7 @@ def main() -> None:
 
         print("intake: webhook endpoint vs an insert-only view, worker stopped …", flush=True)
         procs.stop("worker")
+        procs.stop("pusher")
         a_id = shop_a_channel.pk
         ours_rps = intake(web, f"/webhooks/shopify/{a_id}/", args.clients, args.intake_seconds)
         floor_rps = intake(web, f"/bench/insert/{a_id}/", args.clients, args.intake_seconds)

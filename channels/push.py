@@ -123,6 +123,7 @@ class PushRound:
     skipped: str = ""
     rebalance_waiting: int = 0
     already_shown: int = 0
+    increases_deferred: bool = False
     latencies_ms: list[int] = field(default_factory=list)
 
 
@@ -164,6 +165,11 @@ def push_channel(channel: Channel, lane: Lane, *, now: datetime | None = None) -
                 stale_rounds += 1
                 if stale_rounds >= STALE_RETRIES_PER_ROUND:
                     return outcome
+            elif not (len(attempt.items) == lane.max_batch or outcome.increases_deferred):
+                # Everything due when we claimed went in this call. Changes since then wait
+                # for the caller's next round (the pusher lingers between calls to coalesce),
+                # except increases held back behind the decreases just confirmed.
+                return outcome
 
 
 def due_count(channel: Channel) -> int:
@@ -205,9 +211,11 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
                     observed_at=now,
                 )
     with transaction.atomic():
+        # Waits for a planner or ingest write on these rows (short) rather than skipping them
+        # to the next window: one pusher per channel holds this anyway.
         candidates = list(
             _due(channel, now)
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(of=("self",))
             .order_by("id")[: lane.max_batch * 4]
         )
         if not candidates:
@@ -224,8 +232,10 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
             if not candidates:
                 return _AGAIN
         decreases = [c for c in candidates if c.desired_quantity < _expected(c)]
+        outcome.increases_deferred = False
         if decreases:
             batch = decreases[: lane.max_batch]
+            outcome.increases_deferred = len(decreases) < len(candidates)
         else:
             batch = _rebalance_ready(candidates, outcome)[: lane.max_batch]
             if not batch:

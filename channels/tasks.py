@@ -107,7 +107,7 @@ def push_channel_task(channel_id: int) -> int:
                 .exclude(pk=channel_id)
                 .values_list("id", flat=True)
             )
-        return outcome.attempts > 0 and not outcome.failed
+        return (outcome.attempts + outcome.already_shown) > 0 and not outcome.failed
 
     return loops.run(_push_loop(channel_id), round_, lambda: push_channel_task.delay(channel_id))
 

@@ -4,8 +4,11 @@ channel needs a 2xx within seconds, and everything that can fail happens in the 
 from __future__ import annotations
 
 import logging
+import time
 
 from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -30,23 +33,50 @@ _SHOPIFY_KEPT = (
 )
 
 
-@csrf_exempt
-@require_POST
-def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
+# Channel id → (read at, channel, webhook secrets). Decrypting and reading the channel on every
+# delivery costs more than storing it; a rotated secret applies within this many seconds (the
+# old one stays accepted meanwhile anyway).
+_SECRETS_TTL = 10.0
+_secrets: dict[int, tuple[float, Channel, tuple[str, ...]]] = {}
+
+
+def _channel_and_secrets(channel_id: int) -> tuple[Channel | None, tuple[str, ...]]:
+    cached = _secrets.get(channel_id)
+    if cached is not None and time.monotonic() - cached[0] < _SECRETS_TTL:
+        return cached[1], cached[2]
     channel = (
         Channel.objects.filter(pk=channel_id, kind=Channel.Kind.SHOPIFY)
         .only("id", "code", "kind", "credentials_sealed")
         .first()
     )
     if channel is None:
+        return None, ()
+    credentials = channel.credentials  # raises SecretUnreadable
+    keys = tuple(
+        key
+        for key in (credentials.get("webhook_secret"), credentials.get("old_webhook_secret"))
+        if key
+    )
+    _secrets[channel_id] = (time.monotonic(), channel, keys)
+    return channel, keys
+
+
+@receiver(post_save, sender=Channel)
+def _forget_secrets(sender, instance: Channel, **kwargs) -> None:
+    _secrets.pop(instance.pk, None)
+
+
+@csrf_exempt
+@require_POST
+def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
+    try:
+        channel, keys = _channel_and_secrets(channel_id)
+    except secrets.SecretUnreadable:
+        logger.error("channel %s: credentials unreadable; webhook refused", channel_id)
+        return JsonResponse({"detail": "Channel credentials unreadable."}, status=503)
+    if channel is None:
         return JsonResponse({"detail": "No such Shopify channel."}, status=404)
     body = request.body
-    try:
-        credentials = channel.credentials
-    except secrets.SecretUnreadable:
-        logger.error("channel %s: credentials unreadable; webhook refused", channel.code)
-        return JsonResponse({"detail": "Channel credentials unreadable."}, status=503)
-    keys = (credentials.get("webhook_secret", ""), credentials.get("old_webhook_secret", ""))
     headers = request.headers
     if not shopify.signature_valid(keys, body, shopify.header(headers, "X-Shopify-Hmac-Sha256")):
         return JsonResponse({"detail": "Invalid webhook signature."}, status=401)

@@ -87,8 +87,12 @@ TEMPLATES = [
 # lock at BEGIN (so two writers queue instead of failing on lock upgrade), and the busy timeout
 # makes the queueing wait rather than raise "database is locked".
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'inventory_sync.sqlite3'}")
+# Connections are kept (a new PostgreSQL connection costs more than a webhook's whole work) and
+# checked before reuse; set DB_CONN_MAX_AGE=0 behind a transaction-mode pooler.
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -2,10 +2,14 @@
 
 One Celery task per event would cost more than the work (a sale is a few milliseconds of
 ledger and planner time). Instead a loop task runs while there is work and for a short idle
-time after, and new work rings a doorbell (a cache key) that the running loop sees within
-`POLL_SECONDS`. A task is queued only when no loop is alive. The durable record of what is to
-do is always in the database: a lost task or a killed worker only delays work until the
-alive key expires and the periodic sweep rings again.
+time after, and new work rings a doorbell that the running loop waits on. A task is queued
+only when no loop is alive. The durable record of what is to do is always in the database: a
+lost task or a killed worker only delays work until the alive mark expires and the periodic
+sweep rings again.
+
+With Redis (CACHE_URL redis://…) the doorbell is a list the idle loop blocks on (BLPOP: no
+polling, woken at once) and a ring is one round trip. Other caches (the single-machine demo)
+fall back to polling a cache key.
 """
 
 from __future__ import annotations
@@ -25,9 +29,90 @@ POLL_SECONDS = 0.005
 IDLE_EXIT_SECONDS = 2.0
 MAX_RUN_SECONDS = 45.0
 
+_redis_client = None
 
-def _keys(name: str) -> tuple[str, str]:
-    return f"loop:{name}:rung", f"loop:{name}:alive"
+
+def _redis():
+    global _redis_client
+    url = getattr(settings, "CACHE_URL", "")
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(url)
+    return _redis_client
+
+
+def _bell(name: str) -> str:
+    return f"inventory-sync:loop:{name}:bell"
+
+
+def _alive(name: str) -> str:
+    return f"inventory-sync:loop:{name}:alive"
+
+
+def _press(name: str) -> bool:
+    """Ring the bell; True when no loop was alive (the caller must start one)."""
+    client = _redis()
+    if client is None:
+        cache.set(_bell(name), 1, timeout=ALIVE_SECONDS * 6)
+        return cache.add(_alive(name), 1, timeout=ALIVE_SECONDS)
+    bell = _bell(name)
+    with client.pipeline(transaction=False) as pipe:
+        pipe.lpush(bell, 1)
+        pipe.ltrim(bell, 0, 0)  # one press is as good as many
+        pipe.expire(bell, ALIVE_SECONDS * 6)
+        pipe.set(_alive(name), 1, nx=True, ex=ALIVE_SECONDS)
+        return bool(pipe.execute()[-1])
+
+
+def _keep_alive(name: str) -> None:
+    client = _redis()
+    if client is None:
+        cache.set(_alive(name), 1, timeout=ALIVE_SECONDS)
+    else:
+        client.set(_alive(name), 1, ex=ALIVE_SECONDS)
+
+
+def _die(name: str) -> None:
+    client = _redis()
+    if client is None:
+        cache.delete(_alive(name))
+    else:
+        client.delete(_alive(name))
+
+
+def _clear(name: str) -> None:
+    client = _redis()
+    if client is None:
+        cache.delete(_bell(name))
+    else:
+        client.delete(_bell(name))
+
+
+def _pressed(name: str) -> bool:
+    client = _redis()
+    if client is None:
+        return bool(cache.get(_bell(name)))
+    return bool(client.llen(_bell(name)))
+
+
+def _wait(name: str, seconds: float, poll: float) -> bool:
+    """Wait up to `seconds` for the bell; True when it rang (the press stays for the round to
+    clear, so a ring is never consumed unseen)."""
+    client = _redis()
+    if client is None or seconds <= 0:
+        deadline = time.monotonic() + max(seconds, 0)
+        while not _pressed(name):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+        return True
+    rang = client.blpop([_bell(name)], timeout=max(seconds, 0.01))
+    if rang is not None:
+        client.lpush(_bell(name), 1)
+    return rang is not None
 
 
 def ring(name: str, start: Callable[[], object]) -> bool:
@@ -35,16 +120,14 @@ def ring(name: str, start: Callable[[], object]) -> bool:
 
     Returns True when a new loop was queued.
     """
-    rung, alive = _keys(name)
-    cache.set(rung, 1, timeout=ALIVE_SECONDS * 6)
-    if cache.add(alive, 1, timeout=ALIVE_SECONDS):
-        try:
-            start()
-        except Exception:
-            cache.delete(alive)
-            raise
-        return True
-    return False
+    if not _press(name):
+        return False
+    try:
+        start()
+    except Exception:
+        _die(name)
+        raise
+    return True
 
 
 def run(
@@ -62,31 +145,34 @@ def run(
         idle_exit = getattr(settings, "LOOP_IDLE_EXIT_SECONDS", IDLE_EXIT_SECONDS)
     if max_run is None:
         max_run = getattr(settings, "LOOP_MAX_RUN_SECONDS", MAX_RUN_SECONDS)
-    rung, alive = _keys(name)
     started = last_work = time.monotonic()
     rounds = 0
+    more = False
     try:
         while True:
-            cache.delete(rung)  # before looking: a ring from now on is seen next round
+            _clear(name)  # before looking: a ring from now on is seen next round
             did = work()
-            cache.set(alive, 1, timeout=ALIVE_SECONDS)
+            _keep_alive(name)
             now = time.monotonic()
             if did:
                 rounds += 1
                 last_work = now
                 if now - started < max_run:
                     continue
+                more = True  # handing over with work maybe left: the successor looks
                 return rounds
-            while not cache.get(rung):
+            # Wake at least every ALIVE_SECONDS / 2 to keep the alive mark fresh.
+            remaining = min(idle_exit - (now - last_work), max_run - (now - started))
+            if not _wait(name, min(remaining, ALIVE_SECONDS / 2), poll):
                 now = time.monotonic()
-                if now - last_work > idle_exit or now - started > max_run:
+                if now - last_work >= idle_exit or now - started >= max_run:
                     return rounds
-                time.sleep(poll)
+                continue
             close_old_connections()
     finally:
-        cache.delete(alive)
+        _die(name)
         # A ring that came after our last look found us alive and queued nothing.
-        if cache.get(rung):
+        if more or _pressed(name):
             try:
                 ring(name, start)
             except Exception:  # the periodic sweep rings again
