@@ -1,11 +1,14 @@
-"""The README's demo command, as a real process: it comes up, serves the console, stops on Ctrl-C."""
+"""The README's demo command, as a real process: it comes up, serves the console, runs a demo
+shop against the Shopify sandbox whose shoppers' orders reach the ledger, stops on Ctrl-C."""
 
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +24,13 @@ def test_demo_runs_console_worker_and_scheduler_until_interrupted(tmp_path):
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
     }
-    env.update({"INVENTORY_SYNC_DEMO": "1", "INVENTORY_SYNC_VAR_DIR": str(tmp_path)})
+    env.update(
+        {
+            "INVENTORY_SYNC_DEMO": "1",
+            "INVENTORY_SYNC_VAR_DIR": str(tmp_path),
+            "DEMO_SHOPPERS_PER_SECOND": "5",
+        }
+    )
     demo = subprocess.Popen(
         [sys.executable, "manage.py", "demo", "--port", "8790"],
         cwd=ROOT,
@@ -49,6 +58,18 @@ def test_demo_runs_console_worker_and_scheduler_until_interrupted(tmp_path):
             page = response.read().decode()
         assert 'name="username"' in page
         assert re.search(r"Demo catalog: \d{2} SKUs, 3 locations", "".join(output))
+        assert re.search(
+            r"Demo shop: \d{2} listings live against the Shopify sandbox", "".join(output)
+        )
+        # the sandbox's shoppers buy; their signed webhooks become channel orders in the ledger
+        database = sqlite3.connect(tmp_path / "inventory_sync.sqlite3", timeout=30)
+        deadline = time.monotonic() + 90
+        while not database.execute(
+            "SELECT count(*) FROM ledger_inventoryevent WHERE kind = 'sale' AND source = 'shopify'"
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, "".join(output[-40:])
+            time.sleep(0.2)  # polling a condition with a deadline, not a fixed wait
+        database.close()
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)

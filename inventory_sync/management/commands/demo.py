@@ -113,7 +113,30 @@ class Command(BaseCommand):
             children[name] = subprocess.Popen(
                 command, env={**env, "INVENTORY_SYNC_PROCESS": f"inventory-sync-{name}"}
             )
+        if not no_worker:
+            # A local Shopify (the sandbox) for the demo shop, with shoppers buying from it.
+            sandbox_port = _free_port(8701)
+            children["shopify-sandbox"] = subprocess.Popen(
+                [python, "-m", "channels.sandbox.shopify", "--port", str(sandbox_port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
         self._wait_until_listening(port, children["web"])
+        sandbox_url = None
+        if not no_worker:
+            from channels.demo import connect_demo_shop
+
+            self._wait_until_listening(sandbox_port, children["shopify-sandbox"])
+            sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+            connected = connect_demo_shop(
+                sandbox_url=sandbox_url,
+                web_url=f"http://127.0.0.1:{port}",
+                shoppers_per_second=float(os.environ.get("DEMO_SHOPPERS_PER_SECOND", "0.2")),
+            )
+            self.stdout.write(
+                f"Demo shop: {connected} listings live against the Shopify sandbox at "
+                f"{sandbox_url} (control API {sandbox_url}/_sandbox/); shoppers are buying."
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nConsole: http://127.0.0.1:{port}/  (user {DEMO_USER!r}, password {DEMO_PASSWORD!r})\n"
