@@ -28,7 +28,6 @@ import os
 import queue
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -522,11 +521,13 @@ def main() -> None:
             f"{ours_rps:.0f} req/s", "insert-only view", f"{floor_rps:.0f} req/s",
             ours_rps / max(floor_rps, 1),
         )  # fmt: skip
-        acked = [
-            v for v in
-            __import__("channels.models", fromlist=["PushAttempt"]).PushAttempt.objects.filter(
-                latency_ms__isnull=False).values_list("latency_ms", flat=True)
-        ]  # fmt: skip
+        from channels.models import PushAttempt
+
+        acked = list(
+            PushAttempt.objects.filter(latency_ms__isnull=False).values_list(
+                "latency_ms", flat=True
+            )
+        )
         q50, q95, q99 = percentiles(acked)
         print(f"  push latency, ledger write → channel acknowledged: p50 {q50:.0f} ms, "
               f"p95 {q95:.0f} ms, p99 {q99:.0f} ms over {len(acked)} pushes")  # fmt: skip

@@ -222,7 +222,10 @@ def _shopify_order_edited(channel: Channel, payload: dict, event: InboundEvent) 
     # The edit payload lists deltas by line id, not the order: read the order itself.
     from .adapters import shopify_lane
 
-    order = shopify_lane.fetch_order(channel, shopify.edited_order_id(payload))
+    order_id = shopify.edited_order_id(payload)
+    order = shopify_lane.fetch_order(channel, order_id)
+    if order is None:
+        return InboundEvent.Status.IGNORED, f"order {order_id} is unknown to the shop"
     return _outcome(
         orders.apply_order_snapshot(channel=channel, snapshot=shopify.order_snapshot(order))
     )

@@ -214,9 +214,7 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
         # Waits for a planner or ingest write on these rows (short) rather than skipping them
         # to the next window: one pusher per channel holds this anyway.
         candidates = list(
-            _due(channel, now)
-            .select_for_update(of=("self",))
-            .order_by("id")[: lane.max_batch * 4]
+            _due(channel, now).select_for_update(of=("self",)).order_by("id")[: lane.max_batch * 4]
         )
         if not candidates:
             return None

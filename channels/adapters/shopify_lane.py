@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from channels.models import Channel, Listing
+from channels.models import Channel, ChannelOrder, Listing
 from channels.push import PushItem, SendResult
 
 from . import shopify
@@ -122,9 +122,27 @@ class ShopifyLane:
         return found
 
 
-def fetch_order(channel: Channel, order_id: str) -> dict:
-    """One order in the webhook's shape (for orders/edited, whose payload lists only deltas)."""
+def fetch_order(channel: Channel, order_id: str) -> dict | None:
+    """One order in the webhook's shape (for orders/edited, whose payload lists only deltas);
+    None when the shop no longer knows it."""
     return client_for(channel).get_order(_gid("Order", order_id))
+
+
+def confirm_shipment(
+    order: ChannelOrder, *, company: str, number: str, url: str | None = None
+) -> shopify.FulfillmentResult:
+    """Fulfil what is still open on the order in Shopify, with tracking. The shipment reaches
+    the ledger through the fulfillments/create webhook Shopify sends back (or the poll)."""
+    tracking = shopify.Tracking(company=company, number=number, url=url)
+    return client_for(order.channel).create_fulfillment(_gid("Order", order.external_id), tracking)
+
+
+def cancel_order(order: ChannelOrder, *, reason: str = "OTHER", restock: bool = True):
+    """Cancel the order in Shopify (an oversell the console decided to cancel). The release
+    reaches the ledger through the orders/cancelled webhook (or the poll)."""
+    return client_for(order.channel).cancel_order(
+        _gid("Order", order.external_id), reason=reason, restock=restock
+    )
 
 
 @dataclass(slots=True)

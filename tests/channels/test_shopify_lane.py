@@ -233,3 +233,60 @@ def test_a_ring_fenced_rebalance_is_break_before_make(world):
     world.settle()
     assert (a.available("TEE-M"), b.available("TEE-M")) == (wanted_a, wanted_b)
     assert wanted_a + wanted_b <= 10 - shown[0]
+
+
+def test_an_edited_order_is_read_back_and_applied(world):
+    a, b = two_shops(world)
+    order = a.sandbox.sell("TEE-M", 3)
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 3
+    a.sandbox.edit_order(order["id"], changes=[{"sku": "TEE-M", "quantity": 1}])
+    world.settle()
+    assert InboundEvent.objects.get(topic="orders/edited").status == "applied"
+    assert balance("TEE-M", "WH-EAST", "committed") == 1
+    assert b.available("TEE-M") == 9
+
+
+def test_shipping_and_cancelling_through_shopify_reach_the_ledger(world):
+    from channels.adapters.shopify_lane import cancel_order, confirm_shipment
+
+    a, b = two_shops(world)
+    shipped = a.sandbox.sell("TEE-M", 2)
+    cancelled = a.sandbox.sell("MUG-RED", 1)
+    world.settle()
+    result = confirm_shipment(
+        ChannelOrder.objects.get(external_id=str(shipped["id"])), company="UPS", number="1Z999"
+    )
+    assert result.fulfillment_id
+    cancel_order(ChannelOrder.objects.get(external_id=str(cancelled["id"])))
+    world.settle()
+    assert ChannelOrder.objects.get(external_id=str(shipped["id"])).status == "fulfilled"
+    assert ChannelOrder.objects.get(external_id=str(cancelled["id"])).status == "cancelled"
+    assert balance("TEE-M", "WH-EAST", "committed") == 0
+    assert balance("TEE-M", "WH-EAST", "on_hand") == 8
+    assert balance("MUG-RED", "WH-EAST", "committed") == 0
+    assert (b.available("TEE-M"), b.available("MUG-RED")) == (8, 10)
+
+
+def test_an_order_whose_webhook_never_came_is_caught_by_polling(world):
+    from channels.polling import poll_orders
+
+    a, b = two_shops(world)
+    # the shop stops sending order webhooks (a failing subscription, an outage)
+    a.sandbox.subscribe_webhooks(
+        f"{world.live_server_url}/webhooks/shopify/{a.channel.pk}/",
+        "shpss_e2e_webhook_secret",
+        topics=["inventory_levels/update"],
+        delay_ms=(0, 0),
+    )
+    order = a.sandbox.sell("TEE-M", 2)
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 0
+    outcome = poll_orders(a.channel)
+    assert outcome.stored == 1
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 2
+    assert ChannelOrder.objects.get(external_id=str(order["id"])).lines.get().sold_units == 2
+    assert b.available("TEE-M") == 8
+    # polling again finds nothing new: the snapshot is stored once
+    assert poll_orders(a.channel).stored == 0
