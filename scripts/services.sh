@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and Redis answer on this machine; start them when they do not.
+# Make sure PostgreSQL, Redis and RabbitMQ answer on this machine; start them when they do not.
 # The start commands are the ones this machine kind documents for its preinstalled services.
 set -euo pipefail
 
@@ -20,4 +20,16 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   for _ in $(seq 1 60); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done
   redis-cli ping
+fi
+
+# RabbitMQ: a production broker choice and the Shopify benchmark's; the tests use an in-memory
+# broker and do not wait for it.
+rabbit_answers() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+if ! rabbit_answers; then
+  if command -v rabbitmq-server >/dev/null 2>&1; then
+    echo "RabbitMQ is not answering on 127.0.0.1:5672; starting it"
+    rabbitmq-server -detached || echo "RabbitMQ did not start; only the benchmark needs it"
+  else
+    echo "RabbitMQ is not installed; only the benchmark needs it"
+  fi
 fi
