@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -14,9 +13,9 @@ from channels import inbound
 from channels.adapters import shopify_webhooks
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing
 from ledger.models import Balance, InventoryEvent
+from tests.contracts import SHOPIFY as CONTRACTS
 from tests.factories import ChannelFactory, ListingFactory, SkuFactory
 
-CONTRACTS = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "shopify"
 SECRET = "shpss_test_webhook_secret"
 
 

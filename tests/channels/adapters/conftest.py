@@ -18,10 +18,10 @@ import pytest
 
 from channels.adapters.shopify import ShopifyClient
 from channels.adapters.throttle import NoThrottle
+from tests.contracts import SHOPIFY
 
 REPO = Path(__file__).resolve().parents[3]
-# The contracts folder sits beside the repository (../shared/contracts).
-CONTRACTS = REPO.parent / "shared" / "contracts" / "shopify"
+CONTRACTS = SHOPIFY
 DATA = CONTRACTS / "responses"
 WEBHOOKS = CONTRACTS / "webhooks"
 SCHEMA_SHA256 = "edd0698e75b6d6f30d9ae1a290f5003807f5899583fe3d62e736592576c14640"

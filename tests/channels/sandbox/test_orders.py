@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -13,14 +12,7 @@ import requests
 from tests.channels.sandbox.support import Shop, WebhookReceiver
 
 # Every key of Shopify's own orders/create example must be in the sandbox's payloads.
-TEMPLATE_KEYS = set(
-    json.loads(
-        (
-            Path(__file__).resolve().parents[4]
-            / "shared/contracts/shopify/webhooks/orders__create.2026-04.json"
-        ).read_text()
-    )
-)
+TEMPLATE_KEYS = set(json.loads((SHOPIFY / "webhooks" / "orders__create.2026-04.json").read_text()))
 
 FULFILLMENT_ORDERS = """
 query FulfillmentOrders($id: ID!) {

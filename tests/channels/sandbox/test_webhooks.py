@@ -6,12 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
-from pathlib import Path
 
 from channels.sandbox.shopify import sign
 from tests.channels.sandbox.support import WEBHOOK_SECRET, Shop, WebhookReceiver
+from tests.contracts import SHOPIFY
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "contracts" / "shopify" / "webhooks"
+DATA = SHOPIFY / "webhooks"
 
 
 def _hmac(secret: str, body: bytes) -> str:
