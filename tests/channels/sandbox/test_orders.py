@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.channels.sandbox.support import Shop, WebhookReceiver
+from tests.contracts import SHOPIFY
 
 # Every key of Shopify's own orders/create example must be in the sandbox's payloads.
 TEMPLATE_KEYS = set(json.loads((SHOPIFY / "webhooks" / "orders__create.2026-04.json").read_text()))
