@@ -335,6 +335,11 @@ def test_every_sample_payload_is_accepted_and_mapped(client, shop, warehouse, re
     ]
     assert not Balance.objects.filter(bucket="committed", quantity__gt=0).exists()
     assert Channel.objects.get(pk=shop.pk).orders.count() == 1
+    # orders/edited lists line deltas only: it is accepted, and names the order to read back
+    edited = (CONTRACTS / "webhooks" / "orders__edited.2026-04.json").read_bytes()
+    response = deliver(client, shop, "orders/edited", None, event_id=99, raw=edited)
+    assert response.json() == {"status": "received"}
+    assert shopify_webhooks.edited_order_id(json.loads(edited)) == "820982911946154508"
 
 
 @pytest.mark.django_db

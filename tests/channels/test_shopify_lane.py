@@ -290,3 +290,19 @@ def test_an_order_whose_webhook_never_came_is_caught_by_polling(world):
     assert b.available("TEE-M") == 8
     # polling again finds nothing new: the snapshot is stored once
     assert poll_orders(a.channel).stored == 0
+
+
+def test_webhooks_signed_with_another_secret_store_nothing(world):
+    a, b = two_shops(world)
+    stored_before = InboundEvent.objects.count()
+    a.sandbox.subscribe_webhooks(
+        f"{world.live_server_url}/webhooks/shopify/{a.channel.pk}/",
+        "not-the-channels-secret",
+        delay_ms=(0, 0),
+        max_retries=0,
+    )
+    a.sandbox.sell("TEE-M", 1)
+    a.sandbox.flush_webhooks()
+    refused = [d for d in a.sandbox.webhooks.attempts if d["status"] == 401]
+    assert refused  # Shopify saw 401s
+    assert InboundEvent.objects.count() == stored_before
