@@ -77,7 +77,7 @@ def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
     if channel is None:
         return JsonResponse({"detail": "No such Shopify channel."}, status=404)
     body = request.body
-    headers = request.headers
+    headers = shopify.shopify_headers(request.headers)
     if not shopify.signature_valid(keys, body, shopify.header(headers, "X-Shopify-Hmac-Sha256")):
         return JsonResponse({"detail": "Invalid webhook signature."}, status=401)
     topic = shopify.header(headers, "X-Shopify-Topic")

@@ -58,10 +58,25 @@ def signature_valid(secrets: Iterable[str], body: bytes, signature: str) -> bool
     return ok
 
 
+def shopify_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Shopify's headers by lower-case name, in either spelling (X-Shopify-… or the Events
+    product's shopify-…), read once per request."""
+    found: dict[str, str] = {}
+    for key, value in headers.items():
+        lowered = key.lower()
+        if lowered.startswith("shopify-"):
+            found.setdefault("x-" + lowered, value)
+        elif lowered.startswith("x-shopify-"):
+            found[lowered] = value
+    return found
+
+
 def header(headers: Mapping[str, str], name: str) -> str:
-    """Shopify's header, in either spelling (X-Shopify-… or the Events product's shopify-…)."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    return lowered.get(name.lower()) or lowered.get(name.lower().removeprefix("x-"), "")
+    """One Shopify header from a mapping made by shopify_headers() (or any mapping)."""
+    lowered = name.lower()
+    if lowered in headers:
+        return headers[lowered]
+    return shopify_headers(headers).get(lowered, "")
 
 
 def triggered_at(headers: Mapping[str, str]) -> datetime | None:
