@@ -17,7 +17,7 @@ from allocation.models import SalesHalt
 from ledger.models import Sku
 
 from . import planner
-from .models import Channel, Listing
+from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
 
 
 class ChannelOutput(serializers.ModelSerializer):
@@ -67,6 +67,9 @@ class ListingOutput(serializers.ModelSerializer):
             "pushed_at",
             "observed_quantity",
             "observed_at",
+            "in_flight_quantity",
+            "push_held_until",
+            "push_error",
         ]
 
 
@@ -87,6 +90,76 @@ class ListingViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):  # type: ignore[override]
         return Listing.objects.select_related("channel", "sku").order_by("id")
+
+
+class OrderLineOutput(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku.code", allow_null=True)
+    location = serializers.CharField(source="location.code", allow_null=True)
+    listing = serializers.CharField(source="listing.external_id", allow_null=True)
+    committed_units = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ChannelOrderLine
+        fields = [
+            "external_id",
+            "sku",
+            "listing",
+            "location",
+            "channel_sku",
+            "quantity",
+            "current_quantity",
+            "units_per_item",
+            "sold_units",
+            "cancelled_units",
+            "shipped_units",
+            "restocked_units",
+            "committed_units",
+        ]
+
+
+class OrderOutput(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.code")
+    lines = OrderLineOutput(many=True)
+
+    class Meta:
+        model = ChannelOrder
+        fields = [
+            "id",
+            "channel",
+            "external_id",
+            "name",
+            "status",
+            "placed_at",
+            "channel_updated_at",
+            "cancelled_at",
+            "lines",
+        ]
+
+
+class OrderFilter(django_filters.FilterSet):
+    channel = django_filters.CharFilter(field_name="channel__code")
+    sku = django_filters.CharFilter(field_name="lines__sku__code", distinct=True)
+    placed_after = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+
+    class Meta:
+        model = ChannelOrder
+        fields = ["channel", "status", "external_id", "sku"]
+
+
+class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+    """Channel orders as the channels last described them, with the units the ledger carries
+    for each line (sold, cancelled, shipped, restocked)."""
+
+    serializer_class = OrderOutput
+    filterset_class = OrderFilter
+
+    def get_queryset(self):  # type: ignore[override]
+        return (
+            ChannelOrder.objects.select_related("channel")
+            .prefetch_related("lines__sku", "lines__location", "lines__listing")
+            .order_by("-placed_at", "-id")
+        )
 
 
 class StepOutput(serializers.Serializer):

@@ -355,3 +355,21 @@ def test_only_the_newest_waiting_level_of_an_item_is_applied(client, shop, tee):
     assert [status for status, _ in outcomes] == ["ignored", "ignored", "applied"]
     assert outcomes[0][1].startswith("superseded")
     assert Listing.objects.get(pk=tee.pk).observed_quantity == 6
+
+
+@pytest.mark.django_db
+def test_orders_api_shows_each_lines_units_in_the_ledger(client, shop, tee, api_client):
+    deliver(client, shop, "orders/create", order(quantity=3, current=2), event_id=1)
+    inbound.process_pending()
+    response = api_client.get("/api/v1/orders/", {"channel": "demo-shop", "sku": "TEE-M"})
+    assert response.status_code == 200
+    [found] = response.json()["results"]
+    assert (found["external_id"], found["status"]) == ("5001", "open")
+    [line] = found["lines"]
+    assert (line["sku"], line["quantity"], line["current_quantity"], line["committed_units"]) == (
+        "TEE-M",
+        3,
+        2,
+        2,
+    )
+    assert api_client.get("/api/v1/orders/", {"channel": "nope"}).json()["results"] == []
