@@ -7,5 +7,6 @@ app_name = "channels"
 urlpatterns = [
     path("skus/<str:code>/listings/", views.sku_listings, name="sku-listings"),
     path("channels/", views.channel_list, name="channel-list"),
+    path("channels/quarantine/", views.quarantine, name="quarantine"),
     path("channels/<str:code>/", views.channel_detail, name="channel-detail"),
 ]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Count, F, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 
 from inventory_sync.lib.htmx import login_required
 from ledger.models import Sku
 
-from . import health, planner
-from .models import Channel, Listing
+from . import health, inbound, planner, tasks
+from .models import Channel, InboundEvent, Listing
 
 
 @login_required
@@ -65,3 +67,32 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
+
+
+INBOUND_PER_PAGE = 50
+
+
+@login_required
+def quarantine(request: HttpRequest) -> HttpResponse:
+    """Inbound events that wait for a person: quarantined (an unknown SKU or listing) and
+    failed ones. "Apply again" after fixing the mapping sends them back to the worker."""
+    if request.method == "POST":
+        channel = get_object_or_404(Channel, code=request.POST.get("channel", ""))
+        queued = inbound.retry_quarantined(channel=channel)
+        transaction.on_commit(tasks.wake_ingest)
+        messages.success(request, f"{queued} event(s) of {channel.code} queued again.")
+        return redirect("channels:quarantine")
+    events = (
+        InboundEvent.objects.filter(status__in=["quarantined", "failed"])
+        .select_related("channel")
+        .defer("body", "headers")
+        .order_by("-id")
+    )
+    page = Paginator(events, INBOUND_PER_PAGE).get_page(request.GET.get("page"))
+    waiting = (
+        InboundEvent.objects.filter(status="quarantined")
+        .values("channel__code", "channel__name")
+        .annotate(count=Count("id"))
+        .order_by("channel__code")
+    )
+    return render(request, "channels/quarantine.html", {"page": page, "waiting": waiting})

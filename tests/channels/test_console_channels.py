@@ -52,3 +52,29 @@ def test_channel_pages_need_a_login(client):
     ChannelFactory(code="demo-shop")
     response = client.get(reverse("channels:channel-list"))
     assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_quarantined_events_are_listed_and_can_be_applied_again(client, user):
+    from channels.models import InboundEvent
+
+    shop = ChannelFactory(code="demo-shop", name="Demo shop")
+    waiting = InboundEvent.objects.create(
+        channel=shop,
+        source="webhook",
+        topic="orders/create",
+        dedupe_key="event:1",
+        body=b"{}",
+        status="quarantined",
+        outcome="no SKU 'MUG-RED'",
+    )
+    client.force_login(user)
+    url = reverse("channels:quarantine")
+    page = client.get(url).content.decode()
+    assert "no SKU &#x27;MUG-RED&#x27;" in page
+    assert "Demo shop: 1 quarantined" in " ".join(page.split())
+    response = client.post(url, {"channel": "demo-shop"})
+    assert response.status_code == 302
+    waiting.refresh_from_db()
+    assert waiting.status == "received"
+    assert client.post(url, {"channel": "nope"}).status_code == 404
