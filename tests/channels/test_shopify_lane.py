@@ -306,3 +306,26 @@ def test_webhooks_signed_with_another_secret_store_nothing(world):
     refused = [d for d in a.sandbox.webhooks.attempts if d["status"] == 401]
     assert refused  # Shopify saw 401s
     assert InboundEvent.objects.count() == stored_before
+
+
+def test_the_mapping_import_matches_by_sku_or_barcode_and_lists_the_rest(world):
+    from channels.adapters.shopify_lane import import_mapping
+    from ledger.models import Sku
+
+    Sku.objects.filter(code="MUG-RED").update(barcode="0810000000042")
+    a, b = two_shops(world)
+    a.sandbox.seed(
+        [
+            {"sku": "SCARF-UNKNOWN", "title": "Scarf"},
+            {"sku": "mug-red-old-code", "barcode": "0810000000042", "title": "Red mug (old)"},
+        ]
+    )
+    report = import_mapping(a.channel)
+    assert report.already_mapped == 3
+    assert [row["sku"] for row in report.unmatched] == ["SCARF-UNKNOWN"]
+    # matched by barcode: a second listing of MUG-RED on the shop
+    assert len(report.created) == 1
+    assert Listing.objects.filter(channel=a.channel, sku__code="MUG-RED").count() == 2
+    # importing again creates nothing
+    again = import_mapping(a.channel)
+    assert (again.created, again.already_mapped) == ([], 4)
