@@ -161,9 +161,15 @@ def process_one(event_id: int) -> bool:
     except Exception as error:  # noqa: BLE001 — kept for retry, never lost
         logger.exception("inbound event %s failed", event_id)
         with transaction.atomic():
-            event = InboundEvent.objects.select_for_update().get(pk=event_id)
-            event.attempts += 1
-            _finish(event, InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}")
+            # Another worker may have applied it once our aborted transaction let go of it.
+            event = (
+                InboundEvent.objects.select_for_update(skip_locked=True)
+                .filter(pk=event_id, status__in=_PENDING)
+                .first()
+            )
+            if event is not None:
+                event.attempts += 1
+                _finish(event, InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}")
         return True
 
 

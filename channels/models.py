@@ -122,10 +122,16 @@ class Listing(models.Model):
     # pushed_quantity + channel_delta is what we expect the channel to show now: the base of
     # the next compare-and-set.
     channel_delta = models.IntegerField(default=0)
-    # A stale compare found a difference no ingested order explains: wait for the order (or
-    # the poll) until then; after it the difference is recorded as drift and overwritten.
+    # No push before then: a refused push (5 minutes), or a stale compare waiting for an
+    # unseen sale's order (until unseen_since + the grace period).
     push_held_until = models.DateTimeField(null=True, blank=True)
     push_error = models.TextField(blank=True)
+    # A stale compare found the channel lower than any ingested order explains (a sale whose
+    # webhook is late): since when. After the grace period the difference is overwritten, and
+    # its items are remembered in unseen_sold_items, so the late order, when it comes, is not
+    # counted a second time.
+    unseen_since = models.DateTimeField(null=True, blank=True)
+    unseen_sold_items = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["channel_id", "id"]
@@ -270,9 +276,12 @@ class ChannelOrderLine(models.Model):
     cancelled_units = models.PositiveIntegerField(default=0)  # recorded as cancel events
     shipped_units = models.PositiveIntegerField(default=0)  # recorded as shipment events
     restocked_units = models.PositiveIntegerField(default=0)  # returns put back on hand
-    # Refund lines already counted (restock type cancel lowers what stays committed).
-    refund_line_ids = models.JSONField(default=list, blank=True)
+    # Refund lines and fulfilments already applied to this line ("refund:<id>", "shipment:<id>").
+    applied_refs = models.JSONField(default=list, blank=True)
+    # Items refunded before shipping (they leave the commitment) and returned after it (they
+    # do not: the shipment carries them, whichever of the two arrives first).
     refund_cancelled_items = models.PositiveIntegerField(default=0)
+    refund_returned_items = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["order_id", "id"]

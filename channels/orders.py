@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from allocation.models import BundleComponent
 from allocation.services import sale_lines
 from inventory_sync.lib.errors import DomainError
 from ledger import services as ledger
@@ -91,7 +92,9 @@ class ApplyOutcome:
 def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyOutcome:
     """Bring the ledger in line with the channel's latest view of one order.
 
-    Locks: the order row (created if new), then the SKUs of the ledger events it records.
+    Locks, in this order: the order row (created if new), the SKUs of all its lines in id
+    order (the ledger's own order, so two orders sharing SKUs in any line order never
+    deadlock), then the listings whose channel quantity moved, in id order.
     Raises Quarantine when a line cannot be mapped to a SKU or a location; nothing of the
     order is applied then.
     """
@@ -106,18 +109,24 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
         existing = (
             {} if created else {line.external_id: line for line in order.lines.select_for_update()}
         )
-        outcome = ApplyOutcome("applied")
-        cancelled = snapshot.cancelled_at is not None
+        pairs = []
         for line_snapshot in snapshot.lines:
             line = existing.get(line_snapshot.external_id)
             if line is None:
                 line = _new_line(channel, order, line_snapshot)
                 if line is None:
                     continue  # not a stock item (a custom line, a tip, a protection plan)
+            pairs.append((line, line_snapshot))
+        _lock_skus(line for line, _ in pairs)
+        outcome = ApplyOutcome("applied")
+        moves = _ChannelMoves()
+        cancelled = snapshot.cancelled_at is not None
+        for line, line_snapshot in pairs:
             line.quantity = line_snapshot.quantity
             line.current_quantity = line_snapshot.current_quantity
             items = _target_items(line, cancelled=cancelled)
-            outcome.events += _settle_line(channel, order, line, items * line.units_per_item)
+            outcome.events += _settle_line(channel, order, line, items * line.units_per_item, moves)
+        moves.apply()
         order.name = snapshot.name or order.name
         order.placed_at = snapshot.placed_at
         order.channel_updated_at = snapshot.updated_at
@@ -136,18 +145,22 @@ def apply_refund(
     with transaction.atomic():
         order = _locked_known_order(channel, order_external_id)
         lines = {line.external_id: line for line in order.lines.select_for_update()}
+        _lock_skus(lines.values())
         outcome = ApplyOutcome("applied")
+        moves = _ChannelMoves()
+        cancelled = order.cancelled_at is not None
         for refund_line in refund_lines:
             line = lines.get(refund_line.line_id)
-            if line is None or refund_line.external_id in line.refund_line_ids:
+            ref = f"refund:{refund_line.external_id}"
+            if line is None or ref in line.applied_refs:
                 continue
-            line.refund_line_ids = [*line.refund_line_ids, refund_line.external_id]
+            line.applied_refs = [*line.applied_refs, ref]
             if refund_line.restock_type == "cancel":
                 line.refund_cancelled_items += refund_line.quantity
-                outcome.events += _settle_line(
-                    channel, order, line, _target_items(line, cancelled=False) * line.units_per_item
-                )
+                target = _target_items(line, cancelled=cancelled) * line.units_per_item
+                outcome.events += _settle_line(channel, order, line, target, moves)
             elif refund_line.restock_type in ("return", "legacy_restock"):
+                line.refund_returned_items += refund_line.quantity
                 location = _location_for_refund(channel, line, refund_line)
                 units = refund_line.quantity * line.units_per_item
                 recorded = ledger.record_event(
@@ -161,8 +174,10 @@ def apply_refund(
                 if recorded.created:
                     line.restocked_units += units
                     outcome.events.append(recorded.event.id)
-                    _note_channel_change(line, +refund_line.quantity)
+                    if _at_synced_location(channel, refund_line.location_external_id):
+                        moves.add(line, +refund_line.quantity)
             line.save()
+        moves.apply()
         return outcome
 
 
@@ -173,29 +188,77 @@ def apply_shipment(
     with transaction.atomic():
         order = _locked_known_order(channel, order_external_id)
         by_id = {line.external_id: line for line in order.lines.select_for_update()}
+        _lock_skus(by_id.values())
         outcome = ApplyOutcome("applied")
+        ref = f"shipment:{shipment_id}"
         for shipped in lines:
             line = by_id.get(shipped.line_id)
-            if line is None:
+            if line is None or ref in line.applied_refs:
                 continue
+            line.applied_refs = [*line.applied_refs, ref]
             units = min(shipped.quantity * line.units_per_item, line.committed_units)
-            if units <= 0:
-                continue
-            recorded = ledger.record_event(
-                kind="shipment",
-                lines=sale_lines(sku=line.sku, location=line.location.code, quantity=units),
-                idempotency_key=f"{channel.code}:shipment:{shipment_id}:line:{line.external_id}",
-                source=channel.kind,
-                reference=f"{channel.code}:order:{order.external_id}",
-            )
-            if recorded.created:
+            if units > 0:
+                recorded = ledger.record_event(
+                    kind="shipment",
+                    lines=sale_lines(sku=line.sku, location=line.location.code, quantity=units),
+                    idempotency_key=f"{channel.code}:shipment:{shipment_id}:line:{line.external_id}",
+                    source=channel.kind,
+                    reference=f"{channel.code}:order:{order.external_id}",
+                )
                 line.shipped_units += units
-                line.save(update_fields=["shipped_units"])
                 outcome.events.append(recorded.event.id)
+            line.save(update_fields=["shipped_units", "applied_refs"])
         if all(line.committed_units == 0 and line.sold_units for line in by_id.values()):
             order.status = ChannelOrder.Status.FULFILLED
             order.save(update_fields=["status", "updated_at"])
         return outcome
+
+
+def _lock_skus(lines) -> None:
+    """Lock every SKU the lines' ledger events will touch (a bundle's components too), in id
+    order and in the ledger's lock mode, before the first event is recorded."""
+    sku_ids = {line.sku_id for line in lines if line.sku_id is not None}
+    if not sku_ids:
+        return
+    sku_ids |= set(
+        BundleComponent.objects.filter(bundle_id__in=sku_ids).values_list("component_id", flat=True)
+    )
+    list(
+        Sku.objects.filter(pk__in=sku_ids)
+        .order_by("id")
+        .select_for_update(no_key=True)
+        .values_list("id", flat=True)
+    )
+
+
+class _ChannelMoves:
+    """How the channel itself moved its quantity per listing (a sale lowers Shopify's
+    `available` at checkout), applied at the end of the transaction in listing id order."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, int] = {}
+
+    def add(self, line: ChannelOrderLine, items: int) -> None:
+        if line.listing_id is not None and items:
+            self.items[line.listing_id] = self.items.get(line.listing_id, 0) + items
+
+    def apply(self) -> None:
+        for listing_id in sorted(self.items):
+            items = self.items[listing_id]
+            listing = (
+                Listing.objects.select_for_update()
+                .only("id", "channel_delta", "unseen_sold_items", "unseen_since", "push_held_until")
+                .get(pk=listing_id)
+            )
+            if items < 0 and listing.unseen_sold_items:
+                # A sale the pusher already overwrote as drift: the set it sent counted it.
+                absorbed = min(-items, listing.unseen_sold_items)
+                listing.unseen_sold_items -= absorbed
+                items += absorbed
+            listing.channel_delta += items
+            if listing.unseen_since is not None:
+                listing.push_held_until = None  # perhaps the order it waits for: try again
+            listing.save(update_fields=["channel_delta", "unseen_sold_items", "push_held_until"])
 
 
 def _lock_order(channel: Channel, snapshot: OrderSnapshot) -> tuple[ChannelOrder, bool]:
@@ -324,6 +387,13 @@ def _location_for(channel: Channel, listing: Listing | None) -> Location:
     )
 
 
+def _at_synced_location(channel: Channel, location_external_id: str) -> bool:
+    """Did the channel move the quantity we sync? Only at its synced location (a refund names
+    where it restocks; none named counts as the synced one)."""
+    synced = channel.external_location_id.rsplit("/", 1)[-1]
+    return not location_external_id or not synced or location_external_id == synced
+
+
 def _location_for_refund(
     channel: Channel, line: ChannelOrderLine, refund_line: RefundLineSnapshot
 ) -> Location:
@@ -340,11 +410,18 @@ def _target_items(line: ChannelOrderLine, *, cancelled: bool) -> int:
     items (whichever of the order update and the refund arrived first)."""
     if cancelled:
         return 0
-    return max(0, min(line.current_quantity, line.quantity - line.refund_cancelled_items))
+    # A return lowers the channel's current quantity too, but its units were (or will be)
+    # shipped: they stay committed until the shipment takes them.
+    still_ordered = line.current_quantity + line.refund_returned_items
+    return max(0, min(still_ordered, line.quantity - line.refund_cancelled_items))
 
 
 def _settle_line(
-    channel: Channel, order: ChannelOrder, line: ChannelOrderLine, target_units: int
+    channel: Channel,
+    order: ChannelOrder,
+    line: ChannelOrderLine,
+    target_units: int,
+    moves: _ChannelMoves,
 ) -> list[int]:
     """Record the sale or cancel that makes the line's active units equal `target_units`.
 
@@ -367,7 +444,7 @@ def _settle_line(
             reference=reference,
         )
         events.append(recorded.event.id)
-        _note_channel_change(line, -(units // line.units_per_item))
+        moves.add(line, -(units // line.units_per_item))
     elif target_units < active:
         units = active - target_units
         line.cancelled_units += units
@@ -379,17 +456,6 @@ def _settle_line(
             reference=reference,
         )
         events.append(recorded.event.id)
-        _note_channel_change(line, +(units // line.units_per_item))
+        moves.add(line, +(units // line.units_per_item))
     line.save()
     return events
-
-
-def _note_channel_change(line: ChannelOrderLine, items: int) -> None:
-    """The channel moved its own quantity for this listing (a sale lowers Shopify's
-    `available` at once): the next compare-and-set expects that, and a push held for an
-    unexplained difference may go."""
-    if line.listing_id is None or items == 0:
-        return
-    Listing.objects.filter(pk=line.listing_id).update(
-        channel_delta=F("channel_delta") + items, push_held_until=None
-    )

@@ -416,7 +416,8 @@ WITH listing AS (
     UPDATE channels_listing AS listing SET
         desired_quantity = v.quantity, desired_version = v.version, desired_at = %s,
         desired_trace = v.trace, ring_fenced = v.ring_fenced,
-        desired_cause_at = CASE WHEN listing.desired_version > listing.pushed_version
+        desired_cause_at = CASE WHEN listing.desired_version
+                > GREATEST(listing.pushed_version, COALESCE(listing.in_flight_version, 0))
             THEN COALESCE(listing.desired_cause_at, sku.allocation_dirty_since)
             ELSE sku.allocation_dirty_since END
     FROM jsonb_to_recordset(%s::jsonb)

@@ -56,6 +56,8 @@ class PushItem:
     external_id: str
     inventory_item_id: str = ""
     location_id: str = ""
+    # The oldest ledger change this quantity carries (push latency runs from it).
+    cause_at: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -67,6 +69,7 @@ class PushItem:
             "external_id": self.external_id,
             "inventory_item_id": self.inventory_item_id,
             "location_id": self.location_id,
+            "cause_at": self.cause_at,
         }
 
     @classmethod
@@ -80,6 +83,7 @@ class PushItem:
             external_id=data["external_id"],
             inventory_item_id=data.get("inventory_item_id", ""),
             location_id=data.get("location_id", ""),
+            cause_at=data.get("cause_at", ""),
         )
 
 
@@ -176,13 +180,17 @@ def due_count(channel: Channel) -> int:
     return _due(channel, timezone.now()).count()
 
 
+UNKNOWN_UPPER_BOUND = 2**31  # a listing never read nor pushed may show anything
+
+
 def advertised_upper_bound(listing: Listing) -> int:
     """The most the channel may be showing: confirmed, or in flight to it (I7b)."""
-    confirmed = (
-        listing.pushed_quantity + listing.channel_delta
-        if listing.pushed_quantity is not None
-        else (listing.observed_quantity or 0)
-    )
+    if listing.pushed_quantity is not None:
+        confirmed = listing.pushed_quantity + listing.channel_delta
+    elif listing.observed_quantity is not None:
+        confirmed = listing.observed_quantity
+    else:
+        confirmed = UNKNOWN_UPPER_BOUND
     return max(confirmed, listing.in_flight_quantity or 0, 0)
 
 
@@ -200,7 +208,15 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
     unknown = list(_due(channel, now).filter(pushed_quantity__isnull=True)[: lane.max_batch])
     if unknown:
         # Never pushed: learn what the channel shows first, so even the first set compares.
-        levels = lane.read_levels(channel, unknown)
+        try:
+            levels = lane.read_levels(channel, unknown)
+        except Exception as error:  # noqa: BLE001 — one bad listing must not stop the channel
+            logger.warning("channel %s: reading new listings failed: %s", channel.code, error)
+            Listing.objects.filter(pk__in=[listing.pk for listing in unknown]).update(
+                push_error=f"could not read the channel's level: {error}"[:2000],
+                push_held_until=now + REFUSED_HOLD,
+            )
+            return _AGAIN
         with transaction.atomic():
             for listing in unknown:
                 observed = levels.get(listing.pk)
@@ -223,7 +239,7 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
         if shown:
             for listing in shown:
                 Listing.objects.filter(pk=listing.pk).update(
-                    pushed_version=listing.desired_version, push_error=""
+                    pushed_version=listing.desired_version, push_error="", unseen_since=None
                 )
             outcome.already_shown += len(shown)
             candidates = [c for c in candidates if c.desired_quantity != _expected(c)]
@@ -248,6 +264,7 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
                 external_id=listing.external_id,
                 inventory_item_id=listing.shopify_inventory_item_id,
                 location_id=listing.shopify_location_id or channel.external_location_id,
+                cause_at=(listing.desired_cause_at or listing.desired_at or now).isoformat(),
             )
             for listing in batch
         ]
@@ -332,9 +349,10 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
                 listing.channel_delta -= item.delta_at_claim
                 listing.push_error = ""
                 listing.push_held_until = None
+                listing.unseen_since = None
                 outcome.acknowledged += 1
-                if listing.desired_cause_at or listing.desired_at:
-                    causes.append(listing.desired_cause_at or listing.desired_at)
+                if item.cause_at:
+                    causes.append(datetime.fromisoformat(item.cause_at))
             elif item.listing_id in result.refused:
                 listing.push_error = result.refused[item.listing_id][:2000]
                 listing.push_held_until = finished + REFUSED_HOLD
@@ -385,12 +403,14 @@ def _after_stale(channel: Channel, lane: Lane, stale: list[Listing], outcome: Pu
             expected = _expected(listing)
             observed = observed or 0
             if observed == expected:
-                pass  # orders ingested meanwhile explain it: the next claim compares right
+                # Orders ingested meanwhile explain it: the next claim compares right.
+                listing.unseen_since = None
             elif observed < expected and (
-                listing.push_held_until is None or listing.push_held_until > now
+                listing.unseen_since is None or now < listing.unseen_since + UNSEEN_SALE_GRACE
             ):
-                if listing.push_held_until is None:
-                    listing.push_held_until = now + UNSEEN_SALE_GRACE
+                if listing.unseen_since is None:
+                    listing.unseen_since = now
+                listing.push_held_until = listing.unseen_since + UNSEEN_SALE_GRACE
                 listing.push_error = (
                     f"channel shows {observed}, {expected - observed} fewer than expected: "
                     "waiting for the order before overwriting"
@@ -404,8 +424,13 @@ def _after_stale(channel: Channel, lane: Lane, stale: list[Listing], outcome: Pu
                 logger.warning(
                     "channel %s listing %s: %s", channel.code, listing.pk, listing.push_error
                 )
+                if observed < expected:
+                    # Sold on the channel, never ingested: when its order does come, the set
+                    # we send now has already counted it.
+                    listing.unseen_sold_items += expected - observed
                 listing.channel_delta = observed - (listing.pushed_quantity or 0)
                 listing.push_held_until = None
+                listing.unseen_since = None
             listing.save()
 
 

@@ -107,18 +107,20 @@ class ShopifyLane:
         return result
 
     def read_levels(self, channel: Channel, listings: Sequence[Listing]) -> dict[int, int | None]:
-        by_item: dict[str, list[int]] = {}
+        """What the shop shows now, read at each listing's own location (the one it sets)."""
+        by_location: dict[str, dict[str, list[int]]] = {}
         for listing in listings:
-            by_item.setdefault(_gid("InventoryItem", listing.shopify_inventory_item_id), []).append(
-                listing.pk
-            )
-        location = _gid("Location", channel.external_location_id)
-        levels = self._for(channel).read_levels(list(by_item), location)
+            location = _gid("Location", listing.shopify_location_id or channel.external_location_id)
+            item = _gid("InventoryItem", listing.shopify_inventory_item_id)
+            by_location.setdefault(location, {}).setdefault(item, []).append(listing.pk)
         found: dict[int, int | None] = {}
-        for item, listing_ids in by_item.items():
-            level = levels.get(item)
-            for listing_id in listing_ids:
-                found[listing_id] = level.available if level is not None else None
+        client = self._for(channel)
+        for location, by_item in by_location.items():
+            levels = client.read_levels(list(by_item), location)
+            for item, listing_ids in by_item.items():
+                level = levels.get(item)
+                for listing_id in listing_ids:
+                    found[listing_id] = level.available if level is not None else None
         return found
 
 

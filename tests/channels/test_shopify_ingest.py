@@ -373,3 +373,115 @@ def test_orders_api_shows_each_lines_units_in_the_ledger(client, shop, tee, api_
         2,
     )
     assert api_client.get("/api/v1/orders/", {"channel": "nope"}).json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_a_cancel_type_refund_after_the_order_was_cancelled_commits_nothing(
+    client, shop, tee, sku, warehouse
+):
+    deliver(client, shop, "orders/create", order(quantity=2), event_id=1)
+    cancelled = order(quantity=2, cancelled=True, updated="10:05:00")
+    deliver(client, shop, "orders/cancelled", cancelled, event_id=2)
+    refund = {
+        "id": 70,
+        "order_id": 5001,
+        "refund_line_items": [
+            {"id": 71, "line_item_id": 9001, "quantity": 1, "restock_type": "cancel"}
+        ],
+    }
+    deliver(client, shop, "refunds/create", refund, event_id=3)
+    inbound.process_pending()
+    assert committed(sku, warehouse) == 0
+    assert InventoryEvent.objects.filter(kind="sale").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_return_delivered_before_its_fulfilment_makes_no_phantom_stock(
+    client, shop, tee, sku, warehouse
+):
+    deliver(client, shop, "orders/create", order(quantity=1), event_id=1)
+    inbound.process_pending()
+    # shipped then returned on Shopify; the deliveries come refund, update, fulfilment
+    refund = {
+        "id": 70,
+        "order_id": 5001,
+        "refund_line_items": [
+            {"id": 71, "line_item_id": 9001, "quantity": 1, "restock_type": "return"}
+        ],
+    }
+    deliver(client, shop, "refunds/create", refund, event_id=3)
+    deliver(
+        client, shop, "orders/updated", order(quantity=1, current=0, updated="11:00"), event_id=4
+    )
+    inbound.process_pending()
+    fulfillment = {
+        "id": 60,
+        "order_id": 5001,
+        "status": "success",
+        "line_items": [{"id": 9001, "quantity": 1}],
+    }
+    deliver(client, shop, "fulfillments/create", fulfillment, event_id=2)
+    inbound.process_pending()
+    assert on_hand(sku, warehouse) == 10  # 10 − 1 shipped + 1 returned
+    assert committed(sku, warehouse) == 0
+
+
+@pytest.mark.django_db
+def test_a_fulfilment_seen_twice_ships_once(client, shop, tee, sku, warehouse):
+    deliver(client, shop, "orders/create", order(quantity=3), event_id=1)
+    partial = {
+        "id": 60,
+        "order_id": 5001,
+        "status": "success",
+        "line_items": [{"id": 9001, "quantity": 2}],
+    }
+    deliver(client, shop, "fulfillments/create", partial, event_id=2)
+    inbound.process_pending()
+    deliver(client, shop, "fulfillments/create", partial, event_id=22)  # another event id
+    inbound.process_pending()
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
+    assert committed(sku, warehouse) == 1
+    assert on_hand(sku, warehouse) == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orders_sharing_skus_in_opposite_line_order_do_not_deadlock(
+    shop, warehouse, receive, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from channels import orders
+    from ledger import services as ledger_services
+    from tests.concurrency import run_concurrently
+
+    for code in ("AAA", "BBB"):
+        receive(SkuFactory(code=code), warehouse, 10)
+    real = ledger_services.record_event
+    barrier_wait = __import__("threading").Event()
+
+    def record_then_linger(**kwargs):
+        result = real(**kwargs)
+        barrier_wait.wait(0.3)  # hold the first SKU's lock while the other order starts
+        return result
+
+    monkeypatch.setattr(orders.ledger, "record_event", record_then_linger)
+    placed = datetime(2026, 11, 30, 10, tzinfo=UTC)
+
+    def apply(number, codes):
+        snapshot = orders.OrderSnapshot(
+            external_id=str(number),
+            name=f"#{number}",
+            placed_at=placed,
+            updated_at=placed,
+            cancelled_at=None,
+            lines=tuple(
+                orders.OrderLineSnapshot(f"{number}-{i}", 1, 1, sku=code)
+                for i, code in enumerate(codes)
+            ),
+        )
+        return orders.apply_order_snapshot(channel=shop, snapshot=snapshot)
+
+    outcomes = run_concurrently(apply, [(1, ["AAA", "BBB"]), (2, ["BBB", "AAA"])])
+    assert all(outcome.ok for outcome in outcomes), [repr(o.error) for o in outcomes]
+    assert Balance.objects.get(sku__code="AAA", bucket="committed").quantity == 2
+    assert Balance.objects.get(sku__code="BBB", bucket="committed").quantity == 2

@@ -329,3 +329,66 @@ def test_the_mapping_import_matches_by_sku_or_barcode_and_lists_the_rest(world):
     # importing again creates nothing
     again = import_mapping(a.channel)
     assert (again.created, again.already_mapped) == ([], 4)
+
+
+def _late_webhooks(world, shop):
+    shop.sandbox.subscribe_webhooks(
+        f"{world.live_server_url}/webhooks/shopify/{shop.channel.pk}/",
+        "shpss_e2e_webhook_secret",
+        delay_ms=(60_000, 60_000),
+    )
+
+
+def _receive_more(receive, quantity):
+    from channels import planner
+    from ledger.models import Location, Sku
+
+    receive(Sku.objects.get(code="TEE-M"), Location.objects.get(code="WH-EAST"), quantity)
+    planner.plan_dirty_skus()
+
+
+def test_a_sale_overwritten_after_the_grace_period_is_not_counted_twice(world, receive):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    a, b = two_shops(world)
+    _late_webhooks(world, a)
+    a.sandbox.sell("TEE-M", 1)  # shows 9; its webhook is more than the grace period late
+    _receive_more(receive, 5)
+    lane = ShopifyLane(**CLIENT_OPTIONS)
+    assert push.push_channel(a.channel, lane).held == 1
+    # the grace period has passed
+    Listing.objects.filter(pk=listing(a, "TEE-M").pk).update(
+        unseen_since=timezone.now() - timedelta(minutes=5), push_held_until=None
+    )
+    outcome = push.push_channel(a.channel, lane)
+    # stale again, recorded as drift, then overwritten under a fresh compare
+    assert (outcome.stale, outcome.acknowledged) == (1, 1)
+    overwritten = listing(a, "TEE-M")
+    assert overwritten.unseen_sold_items == 1
+    assert a.available("TEE-M") == 15  # the shop's 9 overwritten with what we wanted then
+    # the late order arrives: the ledger counts it, the shop must come down to 14 — the
+    # sale must not also be taken as already subtracted on the shop's side
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 1
+    assert a.available("TEE-M") == b.available("TEE-M") == 14
+    assert listing(a, "TEE-M").unseen_sold_items == 0
+
+
+def test_a_leftover_refusal_hold_does_not_skip_the_grace_period(world, receive):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    a, b = two_shops(world)
+    # an old refusal, long expired
+    Listing.objects.filter(pk=listing(a, "TEE-M").pk).update(
+        push_held_until=timezone.now() - timedelta(minutes=1), push_error="refused earlier"
+    )
+    _late_webhooks(world, a)
+    a.sandbox.sell("TEE-M", 1)
+    _receive_more(receive, 5)
+    outcome = push.push_channel(a.channel, ShopifyLane(**CLIENT_OPTIONS))
+    assert outcome.held == 1
+    assert a.available("TEE-M") == 9  # the unseen sale is not overwritten
