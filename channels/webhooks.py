@@ -91,8 +91,9 @@ def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
         channel=channel,
         source="webhook",
         topic=topic,
-        # The event id is Shopify's documented duplicate key; older deliveries lack it.
-        dedupe_key=f"event:{event_id}" if event_id else f"webhook:{delivery_id}",
+        # The event id is Shopify's documented duplicate key (with the topic, in case one event
+        # is ever announced under two topics); older deliveries lack it.
+        dedupe_key=f"event:{topic}:{event_id}" if event_id else f"webhook:{topic}:{delivery_id}",
         delivery_id=delivery_id,
         headers={name: shopify.header(headers, name) for name in _SHOPIFY_KEPT},
         body=body,

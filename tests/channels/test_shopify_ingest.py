@@ -130,7 +130,7 @@ def test_a_webhook_is_stored_raw_once_however_often_it_is_delivered(client, shop
     stored = InboundEvent.objects.get()
     assert bytes(stored.body) == body
     assert stored.deliveries == 2
-    assert stored.dedupe_key == "event:77"
+    assert stored.dedupe_key == "event:orders/create:77"
     assert stored.headers["X-Shopify-Topic"] == "orders/create"
 
 
@@ -265,7 +265,7 @@ def test_an_older_snapshot_never_undoes_a_newer_one(client, shop, tee, sku, ware
     deliver(client, shop, "orders/create", order(quantity=3, updated="10:00:00"), event_id=1)
     inbound.process_pending()
     assert committed(sku, warehouse) == 1
-    assert InboundEvent.objects.get(dedupe_key="event:1").status == "ignored"
+    assert InboundEvent.objects.get(dedupe_key="event:orders/create:1").status == "ignored"
 
 
 @pytest.mark.django_db
@@ -288,7 +288,9 @@ def test_our_own_write_echoing_back_is_recognised(client, shop, tee):
     level["available"] = 5
     deliver(client, shop, "inventory_levels/update", level, event_id=2)
     inbound.process_pending()
-    assert InboundEvent.objects.get(dedupe_key="event:2").outcome.startswith("drift signal")
+    assert InboundEvent.objects.get(
+        dedupe_key="event:inventory_levels/update:2"
+    ).outcome.startswith("drift signal")
     assert Listing.objects.get(pk=tee.pk).observed_quantity == 5
 
 
