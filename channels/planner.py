@@ -84,6 +84,7 @@ def _listing_pair(
     pack_size: int,
     quantity: int | None,
     version: int,
+    ring_fenced: bool = False,
     channel: str,
     is_marketplace: bool,
     priority: int,
@@ -94,7 +95,9 @@ def _listing_pair(
     """A listing row as the planner's state and allocate()'s input; halts apply by channel."""
     reasons = [reason for cid, reason in halts if cid in (None, channel_id)]
     return (
-        ListingState(pk=pk, desired_quantity=quantity, desired_version=version),
+        ListingState(
+            pk=pk, desired_quantity=quantity, desired_version=version, ring_fenced=ring_fenced
+        ),
         ListingSpec(
             key=str(pk),
             channel=channel,
@@ -186,6 +189,7 @@ def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[ListingState, Listing
             "pack_size",
             "desired_quantity",
             "desired_version",
+            "ring_fenced",
             "channel__code",
             "channel__is_marketplace",
             "channel__priority",
@@ -199,12 +203,12 @@ def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[ListingState, Listing
     ).values_list("listing_id", "location__code"):
         chosen[listing_id].add(code)
     specs: dict[int, list[tuple[ListingState, ListingSpec]]] = defaultdict(list)
-    for (pk, sku_id, channel_id, fulfilment, pack_size, quantity, version,
+    for (pk, sku_id, channel_id, fulfilment, pack_size, quantity, version, ring_fenced,
          channel, is_marketplace, priority, region) in rows:  # fmt: skip
         specs[sku_id].append(
             _listing_pair(
                 pk=pk, channel_id=channel_id, fulfilment=fulfilment, pack_size=pack_size,
-                quantity=quantity, version=version, channel=channel,
+                quantity=quantity, version=version, ring_fenced=ring_fenced, channel=channel,
                 is_marketplace=is_marketplace, priority=priority, region=region,
                 chosen=frozenset(chosen.get(pk, ())), halts=halts[sku_id],
             )
@@ -280,12 +284,14 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
             )
             for listing, spec in pairs:
                 allocation = allocations[spec.key]
-                if listing.desired_quantity == allocation.quantity:
+                same_quantity = listing.desired_quantity == allocation.quantity
+                if same_quantity and listing.ring_fenced == allocation.ring_fenced:
                     continue
                 # Only the planner writes desired_*, and it holds the SKU's lock: the version
-                # read with the listing is current.
+                # read with the listing is current. A change of the fence alone is written
+                # without a new version (nothing to push, but the pusher must know).
                 listing.desired_quantity = allocation.quantity
-                listing.desired_version += 1
+                listing.desired_version += 0 if same_quantity else 1
                 listing.desired_trace = [step.as_dict() for step in allocation.steps]
                 listing.ring_fenced = allocation.ring_fenced
                 changed.append(listing)
@@ -387,7 +393,7 @@ SELECT
          FROM allocation_saleshalt h WHERE h.sku_id = c.id AND h.released_at IS NULL),
         (SELECT json_agg(json_build_array(
                     l.id, l.channel_id, l.fulfilment, l.pack_size, l.desired_quantity,
-                    l.desired_version,
+                    l.desired_version, l.ring_fenced,
                     (SELECT json_agg(s.location_id) FROM channels_listing_source_locations s
                      WHERE s.listing_id = l.id))
                 ORDER BY l.id)
@@ -547,12 +553,13 @@ def _parse_load(skus_text: str, shared_text: str) -> Loaded | None:
             ring_fence_threshold=policy[1] if policy else 0,
         )
         halts = [(cid, reason) for cid, reason in halts or ()]
-        for pk, channel_id, fulfilment, pack_size, quantity, version, chosen in listings or ():
+        for (pk, channel_id, fulfilment, pack_size, quantity, version, ring_fenced,
+             chosen) in listings or ():  # fmt: skip
             channel, is_marketplace, priority, region = channels[channel_id]
             specs[sku_id].append(
                 _listing_pair(
                     pk=pk, channel_id=channel_id, fulfilment=fulfilment, pack_size=pack_size,
-                    quantity=quantity, version=version, channel=channel,
+                    quantity=quantity, version=version, ring_fenced=ring_fenced, channel=channel,
                     is_marketplace=is_marketplace, priority=priority, region=region,
                     chosen=frozenset(places[loc][0] for loc in chosen or ()), halts=halts,
                 )

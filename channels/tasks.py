@@ -100,8 +100,10 @@ def push_channel_task(channel_id: int) -> int:
         outcome = push.push_channel(channel, lane_for(channel))
         if outcome.attempts:
             last_call = time.monotonic()
-        if outcome.acknowledged and channel.listings.filter(ring_fenced=True).exists():
-            # A confirmed decrease may let another channel's increase go (break-before-make).
+        settled = outcome.acknowledged + outcome.already_shown + outcome.stale
+        if settled and channel.listings.filter(ring_fenced=True).exists():
+            # A confirmed (or re-read) decrease may let another channel's increase go
+            # (break-before-make).
             wake_pushers(
                 Channel.objects.filter(mode=Channel.Mode.LIVE)
                 .exclude(pk=channel_id)

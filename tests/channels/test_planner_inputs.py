@@ -125,3 +125,20 @@ def test_the_one_statement_load_agrees_with_the_table_by_table_load(shop, wareho
         assert loaded[3] == many[3]
         assert tuple(loaded[4]) == tuple(many[4])
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_sku_switched_to_ring_fenced_flags_its_listings_even_when_quantities_stay(
+    sku, warehouse, receive
+):
+    listing = ListingFactory(channel=ChannelFactory(code="only-shop"), sku=sku)
+    receive(sku, warehouse, 10)
+    planner.plan_dirty_skus()
+    before = Listing.objects.get(pk=listing.pk)
+    assert (before.desired_quantity, before.ring_fenced) == (10, False)
+    SkuPolicy.objects.create(sku=sku, mode="ring_fenced")
+    skus_mark_dirty(sku_ids=[sku.pk])
+    planner.plan_dirty_skus()
+    after = Listing.objects.get(pk=listing.pk)
+    assert (after.desired_quantity, after.ring_fenced) == (10, True)
+    assert after.desired_version == before.desired_version  # nothing new to push
