@@ -35,6 +35,9 @@ INBOUND_CHANGED = "channels.inbound.changed"
 class Stored:
     id: int
     created: bool
+    # A redelivery whose body differs from the first one's (I3: the same key with another
+    # body is refused, never applied).
+    conflict: bool = False
 
 
 def store(
@@ -76,10 +79,11 @@ def store(
             return Stored(row[0], True)
         cursor.execute(
             f"UPDATE {table} SET deliveries = deliveries + 1"
-            " WHERE channel_id = %s AND dedupe_key = %s RETURNING id",
+            " WHERE channel_id = %s AND dedupe_key = %s RETURNING id, body",
             [channel.pk, dedupe_key],
         )
-        return Stored(cursor.fetchone()[0], False)
+        found, first_body = cursor.fetchone()
+        return Stored(found, False, conflict=bytes(first_body) != bytes(body))
 
 
 def process_pending(*, limit: int = 200, now: datetime | None = None) -> int:

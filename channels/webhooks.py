@@ -99,6 +99,15 @@ def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
         body=body,
         occurred_at=shopify.triggered_at(headers),
     )
+    if stored.conflict:
+        logger.warning(
+            "channel %s: %s redelivered with another body; the first one stands",
+            channel.code,
+            stored.id,
+        )
+        return JsonResponse(
+            {"detail": "This event id was delivered before with another body."}, status=409
+        )
     if stored.created:
         transaction.on_commit(tasks.wake_ingest)
     return JsonResponse({"status": "received" if stored.created else "duplicate"})

@@ -135,6 +135,15 @@ def test_a_webhook_is_stored_raw_once_however_often_it_is_delivered(client, shop
 
 
 @pytest.mark.django_db
+def test_the_same_event_id_with_another_body_is_refused(client, shop):
+    first = deliver(client, shop, "orders/create", order(quantity=1), event_id=5)
+    other = deliver(client, shop, "orders/create", order(quantity=9), event_id=5)
+    assert (first.status_code, other.status_code) == (200, 409)
+    stored = InboundEvent.objects.get()
+    assert json.loads(bytes(stored.body))["line_items"][0]["quantity"] == 1
+
+
+@pytest.mark.django_db
 def test_an_unknown_channel_is_404(client, shop):
     response = client.post(
         reverse("webhooks:shopify", args=[shop.pk + 1000]), data=b"{}", content_type="x/y"
