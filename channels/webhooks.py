@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 
 from django.db import transaction
 from django.db.models.signals import post_save
@@ -66,27 +67,29 @@ def _forget_secrets(sender, instance: Channel, **kwargs) -> None:
     _secrets.pop(instance.pk, None)
 
 
-@csrf_exempt
-@require_POST
-def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
+def receive_shopify(
+    channel_id: int, headers: Mapping[str, str], body: bytes
+) -> tuple[int, dict[str, str]]:
+    """Verify, store raw, ring the ingest worker: (HTTP status, JSON answer).
+
+    Shared by the Django view and the WSGI fast path (inventory_sync.wsgi), which answer
+    the same thing for the same request.
+    """
     try:
         channel, keys = _channel_and_secrets(channel_id)
     except secrets.SecretUnreadable:
         logger.error("channel %s: credentials unreadable; webhook refused", channel_id)
-        return JsonResponse({"detail": "Channel credentials unreadable."}, status=503)
+        return 503, {"detail": "Channel credentials unreadable."}
     if channel is None:
-        return JsonResponse({"detail": "No such Shopify channel."}, status=404)
-    body = request.body
-    headers = shopify.shopify_headers(request.headers)
-    if not shopify.signature_valid(keys, body, shopify.header(headers, "X-Shopify-Hmac-Sha256")):
-        return JsonResponse({"detail": "Invalid webhook signature."}, status=401)
-    topic = shopify.header(headers, "X-Shopify-Topic")
-    event_id = shopify.header(headers, "X-Shopify-Event-Id")
-    delivery_id = shopify.header(headers, "X-Shopify-Webhook-Id")
+        return 404, {"detail": "No such Shopify channel."}
+    found = shopify.shopify_headers(headers)
+    if not shopify.signature_valid(keys, body, shopify.header(found, "X-Shopify-Hmac-Sha256")):
+        return 401, {"detail": "Invalid webhook signature."}
+    topic = shopify.header(found, "X-Shopify-Topic")
+    event_id = shopify.header(found, "X-Shopify-Event-Id")
+    delivery_id = shopify.header(found, "X-Shopify-Webhook-Id")
     if not topic or not (event_id or delivery_id):
-        return JsonResponse(
-            {"detail": "X-Shopify-Topic and X-Shopify-Event-Id are required."}, status=400
-        )
+        return 400, {"detail": "X-Shopify-Topic and X-Shopify-Event-Id are required."}
     stored = inbound.store(
         channel=channel,
         source="webhook",
@@ -95,9 +98,9 @@ def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
         # is ever announced under two topics); older deliveries lack it.
         dedupe_key=f"event:{topic}:{event_id}" if event_id else f"webhook:{topic}:{delivery_id}",
         delivery_id=delivery_id,
-        headers={name: shopify.header(headers, name) for name in _SHOPIFY_KEPT},
+        headers={name: shopify.header(found, name) for name in _SHOPIFY_KEPT},
         body=body,
-        occurred_at=shopify.triggered_at(headers),
+        occurred_at=shopify.triggered_at(found),
     )
     if stored.conflict:
         logger.warning(
@@ -105,9 +108,14 @@ def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
             channel.code,
             stored.id,
         )
-        return JsonResponse(
-            {"detail": "This event id was delivered before with another body."}, status=409
-        )
+        return 409, {"detail": "This event id was delivered before with another body."}
     if stored.created:
         transaction.on_commit(tasks.wake_ingest)
-    return JsonResponse({"status": "received" if stored.created else "duplicate"})
+    return 200, {"status": "received" if stored.created else "duplicate"}
+
+
+@csrf_exempt
+@require_POST
+def shopify_webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
+    status, answer = receive_shopify(channel_id, request.headers, request.body)
+    return JsonResponse(answer, status=status)
