@@ -73,3 +73,40 @@ def test_login_search_and_detail(shop, live_server, browser):
     assert panel.locator("td[data-field=quantity]").text_content().strip() == "11"
     assert "slow tier default buffer 5 %" in panel.text_content()
     assert failed == []
+
+
+@pytest.fixture
+def channels_with_state(django_user_model):
+    from channels.models import Listing, PushAttempt
+
+    django_user_model.objects.create_user("ops", password="correct-horse")
+    shop = ChannelFactory(code="demo-shop", name="Demo shop")
+    ListingFactory(channel=shop, sku=SkuFactory(code="IN-SYNC"), external_id="v-1")
+    behind = ListingFactory(channel=shop, sku=SkuFactory(code="BEHIND"), external_id="v-2")
+    Listing.objects.filter(pk=behind.pk).update(
+        desired_quantity=4, desired_version=3, pushed_quantity=6, pushed_version=2
+    )
+    PushAttempt.objects.create(
+        channel=shop, idempotency_key="k-1", status="acknowledged", latency_ms=420
+    )
+
+
+def test_channel_health_and_the_listings_not_in_sync(channels_with_state, live_server, browser):
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/channels/")
+    page.fill("input[name=username]", "ops")
+    page.fill("input[name=password]", "correct-horse")
+    page.click("button[type=submit]")
+    # the health row shows the push latency of the last hour
+    row = page.locator("#channel-health tr[data-channel=demo-shop]")
+    assert row.locator("td[data-field=p50]").text_content().strip() == "420 ms"
+    # the channel's listings, then only those not in sync, swapped in by htmx
+    row.locator("a").click()
+    page.wait_for_selector("tr[data-listing=v-2]")
+    assert page.locator("#listing-table tbody tr").count() == 2
+    page.click("text=Not in sync")
+    page.wait_for_function("document.querySelectorAll('#listing-table tbody tr').length === 1")
+    behind = page.locator("tr[data-listing=v-2]")
+    assert behind.locator("td[data-field=desired]").text_content().strip() == "4"
+    assert behind.locator("td[data-field=pushed]").text_content().strip() == "6"
+    assert page.url.endswith("?show=differing")
