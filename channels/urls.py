@@ -8,5 +8,6 @@ urlpatterns = [
     path("skus/<str:code>/listings/", views.sku_listings, name="sku-listings"),
     path("channels/", views.channel_list, name="channel-list"),
     path("channels/quarantine/", views.quarantine, name="quarantine"),
+    path("incidents/", views.incident_list, name="incident-list"),
     path("channels/<str:code>/", views.channel_detail, name="channel-detail"),
 ]

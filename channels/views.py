@@ -10,11 +10,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 
+from allocation import services as allocation_services
+from allocation.models import OversellIncident
 from inventory_sync.lib.htmx import login_required
 from ledger.models import Sku
 
 from . import health, inbound, planner, tasks
-from .models import Channel, InboundEvent, Listing
+from . import incidents as incidents_service
+from .models import Channel, ChannelOrder, InboundEvent, Listing
 
 
 @login_required
@@ -96,3 +99,44 @@ def quarantine(request: HttpRequest) -> HttpResponse:
         .order_by("channel__code")
     )
     return render(request, "channels/quarantine.html", {"page": page, "waiting": waiting})
+
+
+@login_required
+def incident_list(request: HttpRequest) -> HttpResponse:
+    """Open oversell incidents with the orders behind them: the earliest placed stand, the
+    listed ones need a cancel (here, on the channel) or a backorder."""
+    if request.method == "POST":
+        return _incident_action(request)
+    incidents = OversellIncident.objects.filter(status=OversellIncident.Status.OPEN).select_related(
+        "sku"
+    )
+    rows = [(incident, incidents_service.incident_orders(incident)) for incident in incidents]
+    return render(request, "channels/incidents.html", {"rows": rows})
+
+
+def _incident_action(request: HttpRequest) -> HttpResponse:
+    action = request.POST.get("action")
+    if action == "close":
+        incident = get_object_or_404(OversellIncident, pk=request.POST.get("incident"))
+        allocation_services.incident_close(incident=incident, actor=request.user.get_username())
+        messages.success(request, f"Incident on {incident.sku.code} closed.")
+    elif action == "cancel":
+        order = get_object_or_404(
+            ChannelOrder.objects.select_related("channel"), pk=request.POST.get("order")
+        )
+        from .adapters.shopify import ShopifyError
+        from .adapters.shopify_lane import cancel_order
+
+        try:
+            cancel_order(order, reason="INVENTORY")
+        except ShopifyError as error:
+            messages.error(request, f"{order.channel.code} refused to cancel {order.name}: {error}")
+        else:
+            messages.success(
+                request,
+                f"{order.name} cancelled on {order.channel.code}; the stock comes back when "
+                "the channel confirms.",
+            )
+    else:
+        messages.error(request, "Unknown action.")
+    return redirect("channels:incident-list")

@@ -392,3 +392,40 @@ def test_a_leftover_refusal_hold_does_not_skip_the_grace_period(world, receive):
     outcome = push.push_channel(a.channel, ShopifyLane(**CLIENT_OPTIONS))
     assert outcome.held == 1
     assert a.available("TEE-M") == 9  # the unseen sale is not overwritten
+
+
+def test_an_oversell_lists_the_later_orders_and_cancelling_one_on_shopify_resolves_it(
+    world, client, django_user_model
+):
+    from django.urls import reverse
+
+    from allocation.models import OversellIncident
+    from channels.models import Channel
+
+    a, b = two_shops(world)
+    Channel.objects.filter(pk=a.channel.pk).update(priority=1)
+    Channel.objects.filter(pk=b.channel.pk).update(priority=2)
+    # both shops sell 6 of the 10 before either hears of the other's sales
+    first = a.sandbox.sell("TEE-M", 6)
+    second = b.sandbox.sell("TEE-M", 6)
+    world.settle()
+    incident = OversellIncident.objects.get(status="open")
+    assert incident.units_short == 2
+    assert (a.available("TEE-M"), b.available("TEE-M")) == (0, 0)  # everything at 0
+    client.force_login(django_user_model.objects.create_user("ops"))
+    page = client.get(reverse("channels:incident-list")).content.decode()
+    # the later order (or, placed in the same second, the worse channel's) is the one to
+    # cancel; the other stands and is not listed
+    assert f'data-order="shop-b:{second["id"]}"' in page
+    assert f'data-order="shop-a:{first["id"]}"' not in page
+    order = ChannelOrder.objects.get(channel=b.channel, external_id=str(second["id"]))
+    response = client.post(
+        reverse("channels:incident-list"), {"action": "cancel", "order": order.pk}
+    )
+    assert response.status_code == 302
+    world.settle()
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
+    assert ChannelOrder.objects.get(pk=order.pk).status == "cancelled"
+    assert balance("TEE-M", "WH-EAST", "committed") == 6
+    assert a.available("TEE-M") == b.available("TEE-M") == 4
