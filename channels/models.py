@@ -159,6 +159,13 @@ class Listing(models.Model):
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.external_id}"
 
+    @property
+    def expected_quantity(self) -> int | None:
+        """What the channel should be showing now: our last set plus its own moves since."""
+        if self.pushed_quantity is None:
+            return None
+        return self.pushed_quantity + self.channel_delta
+
 
 class InboundEvent(models.Model):
     """A webhook, notification or poll result exactly as it arrived, before it is applied (I4).

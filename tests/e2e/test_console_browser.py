@@ -108,5 +108,5 @@ def test_channel_health_and_the_listings_not_in_sync(channels_with_state, live_s
     page.wait_for_function("document.querySelectorAll('#listing-table tbody tr').length === 1")
     behind = page.locator("tr[data-listing=v-2]")
     assert behind.locator("td[data-field=desired]").text_content().strip() == "4"
-    assert behind.locator("td[data-field=pushed]").text_content().strip() == "6"
+    assert behind.locator("td[data-field=expected]").text_content().strip() == "6"
     assert page.url.endswith("?show=differing")
