@@ -202,6 +202,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         # Broadcast/control messages would otherwise land in ./control of the working directory.
         "control_folder": str(_broker_dir / "control"),
+        # The folder is polled: every second by default, which the demo's latency would show.
+        "polling_interval": 0.1,
     }
 CELERY_TASK_ROUTES = {
     "channels.tasks.ingest_task": {"queue": "ingest"},
