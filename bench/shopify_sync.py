@@ -307,6 +307,40 @@ def stream_latencies(sales, watcher: LevelWatcher, item_of: dict[str, str], time
     return latencies, missing
 
 
+def received_to_acknowledged(channel_a, channel_b) -> list[float]:
+    """The issue's own measure, from the database: each order webhook's arrival on our side
+    to the acknowledgement of the first set on shop B that includes its sale."""
+    from channels.models import InboundEvent, Listing, PushAttempt
+
+    listing_sku = dict(Listing.objects.filter(channel=channel_b).values_list("id", "sku__code"))
+    acks: dict[str, list[tuple[float, int]]] = {}
+    for finished, items in PushAttempt.objects.filter(
+        channel=channel_b, status="acknowledged"
+    ).values_list("finished_at", "items"):
+        for item in items:
+            code = listing_sku.get(item["listing"])
+            if code is not None:
+                acks.setdefault(code, []).append((finished.timestamp(), item["quantity"]))
+    for rows in acks.values():
+        rows.sort()
+    sold: dict[str, int] = {}
+    latencies = []
+    for received, body in (
+        InboundEvent.objects.filter(channel=channel_a, topic="orders/create", source="webhook")
+        .order_by("received_at", "id")
+        .values_list("received_at", "body")
+    ):
+        for line in json.loads(bytes(body)).get("line_items", []):
+            code = line.get("sku")
+            sold[code] = sold.get(code, 0) + int(line.get("quantity") or 0)
+            reached = next(
+                (t for t, quantity in acks.get(code, []) if quantity <= STOCK - sold[code]), None
+            )
+            if reached is not None:
+                latencies.append((reached - received.timestamp()) * 1000)
+    return latencies
+
+
 def naive(shop_na: str, shop_nb: str, codes: list[str], rate: float, seconds: float):
     """One unbatched compare-and-set per order per listing, as a simple connector does."""
     from channels.adapters import shopify
@@ -480,6 +514,7 @@ def main() -> None:
         latencies, missing = stream_latencies(sales, watcher, item_of, timeout=60)
         wait_until_pushed()
         our_calls = calls(shop_a) + calls(shop_b)
+        received_latencies = received_to_acknowledged(shop_a_channel, shop_b_channel)
         tasks = celery_task_total() - tasks_before
         events = len(sales)
 
@@ -528,6 +563,9 @@ def main() -> None:
                 "latency_ms", flat=True
             )
         )
+        r50, r95, r99 = percentiles(received_latencies)
+        print(f"  webhook received → shop B acknowledged: p50 {r50:.0f} ms, p95 {r95:.0f} ms, "
+              f"p99 {r99:.0f} ms")  # fmt: skip
         q50, q95, q99 = percentiles(acked)
         print(f"  push latency, ledger write → channel acknowledged: p50 {q50:.0f} ms, "
               f"p95 {q95:.0f} ms, p99 {q99:.0f} ms over {len(acked)} pushes")  # fmt: skip
