@@ -140,6 +140,9 @@ def _supersede_levels(ids: list[int], now: datetime) -> set[int]:
 
 
 def process_one(event_id: int) -> bool:
+    # What needs a call to the channel (an edited order is read back) is read before the
+    # transaction: no row lock or open transaction waits on the network.
+    prefetched = _read_first(event_id)
     try:
         with transaction.atomic():
             event = (
@@ -150,6 +153,7 @@ def process_one(event_id: int) -> bool:
             )
             if event is None:
                 return False
+            event.prefetched = prefetched
             event.attempts += 1
             try:
                 with transaction.atomic():
@@ -175,6 +179,31 @@ def process_one(event_id: int) -> bool:
                 event.attempts += 1
                 _finish(event, InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}")
         return True
+
+
+_NOTHING = object()
+
+
+def _read_first(event_id: int):
+    peek = (
+        InboundEvent.objects.filter(pk=event_id, status__in=_PENDING)
+        .select_related("channel")
+        .only("id", "topic", "body", "channel")
+        .first()
+    )
+    if peek is None:
+        return _NOTHING
+    reader = _READ_FIRST.get((peek.channel.kind, peek.topic))
+    if reader is None:
+        return _NOTHING
+    try:
+        payload = json.loads(bytes(peek.body))
+    except ValueError:
+        return _NOTHING  # the handler quarantines it with the reason
+    try:
+        return reader(peek.channel, payload)
+    except Exception as error:  # noqa: BLE001 — raised again inside, where failures are kept
+        return error
 
 
 def retry_quarantined(*, channel: Channel | None = None) -> int:
@@ -228,12 +257,20 @@ def _shopify_order(channel: Channel, payload: dict, event: InboundEvent) -> tupl
     )
 
 
-def _shopify_order_edited(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+def _read_edited_order(channel: Channel, payload: dict) -> dict | None:
     # The edit payload lists deltas by line id, not the order: read the order itself.
     from .adapters import shopify_lane
 
+    return shopify_lane.fetch_order(channel, shopify.edited_order_id(payload))
+
+
+def _shopify_order_edited(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
     order_id = shopify.edited_order_id(payload)
-    order = shopify_lane.fetch_order(channel, order_id)
+    order = getattr(event, "prefetched", _NOTHING)
+    if order is _NOTHING:
+        order = _read_edited_order(channel, payload)
+    if isinstance(order, Exception):
+        raise order
     if order is None:
         return InboundEvent.Status.IGNORED, f"order {order_id} is unknown to the shop"
     return _outcome(
@@ -294,6 +331,8 @@ def _shopify_inventory_level(
         f"drift signal: channel shows {available}, expected {expected}"
     )
 
+
+_READ_FIRST = {("shopify", "orders/edited"): _read_edited_order}
 
 _HANDLERS: dict[tuple[str, str], Callable[[Channel, dict, InboundEvent], tuple[str, str]]] = {
     ("shopify", "orders/create"): _shopify_order,
