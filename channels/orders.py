@@ -119,7 +119,11 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
             pairs.append((line, line_snapshot))
         _lock_skus(line for line, _ in pairs)
         outcome = ApplyOutcome("applied")
-        moves = _ChannelMoves()
+        # A point-of-sale order names its store: the channel moved that location's quantity,
+        # not the one we sync (online orders name none).
+        moves = _ChannelMoves(
+            enabled=_at_synced_location(channel, str(snapshot.raw.get("location_id") or ""))
+        )
         cancelled = snapshot.cancelled_at is not None
         for line, line_snapshot in pairs:
             line.quantity = line_snapshot.quantity
@@ -235,11 +239,12 @@ class _ChannelMoves:
     """How the channel itself moved its quantity per listing (a sale lowers Shopify's
     `available` at checkout), applied at the end of the transaction in listing id order."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, enabled: bool = True) -> None:
         self.items: dict[int, int] = {}
+        self.enabled = enabled
 
     def add(self, line: ChannelOrderLine, items: int) -> None:
-        if line.listing_id is not None and items:
+        if self.enabled and line.listing_id is not None and items:
             self.items[line.listing_id] = self.items.get(line.listing_id, 0) + items
 
     def apply(self) -> None:

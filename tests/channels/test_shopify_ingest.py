@@ -496,3 +496,20 @@ def test_orders_sharing_skus_in_opposite_line_order_do_not_deadlock(
     assert all(outcome.ok for outcome in outcomes), [repr(o.error) for o in outcomes]
     assert Balance.objects.get(sku__code="AAA", bucket="committed").quantity == 2
     assert Balance.objects.get(sku__code="BBB", bucket="committed").quantity == 2
+
+
+@pytest.mark.django_db
+def test_a_point_of_sale_order_at_another_location_does_not_move_the_synced_level(
+    client, shop, tee, sku, warehouse
+):
+    shop.external_location_id = "gid://shopify/Location/555"
+    shop.save()
+    in_store = order(quantity=1)
+    in_store["location_id"] = 777  # a store, not the synced location
+    deliver(client, shop, "orders/create", in_store, event_id=1)
+    online = order(5002, quantity=2)
+    deliver(client, shop, "orders/create", online, event_id=2)
+    inbound.process_pending()
+    assert committed(sku, warehouse) == 3  # both orders are facts for the ledger
+    # only the online order lowered what Shopify shows at the synced location
+    assert Listing.objects.get(pk=tee.pk).channel_delta == -2
