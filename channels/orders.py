@@ -161,8 +161,6 @@ def apply_refund(
             line.applied_refs = [*line.applied_refs, ref]
             if refund_line.restock_type == "cancel":
                 line.refund_cancelled_items += refund_line.quantity
-                target = _target_items(line, cancelled=cancelled) * line.units_per_item
-                outcome.events += _settle_line(channel, order, line, target, moves)
             elif refund_line.restock_type in ("return", "legacy_restock"):
                 line.refund_returned_items += refund_line.quantity
                 location = _location_for_refund(channel, line, refund_line)
@@ -180,7 +178,10 @@ def apply_refund(
                     outcome.events.append(recorded.event.id)
                     if _at_synced_location(channel, refund_line.location_external_id):
                         moves.add(line, +refund_line.quantity)
-            line.save()
+            # Either kind changes what stays committed (a return arriving after a snapshot
+            # that already showed the item gone puts its commitment back until it ships).
+            target = _target_items(line, cancelled=cancelled) * line.units_per_item
+            outcome.events += _settle_line(channel, order, line, target, moves)
         moves.apply()
         return outcome
 
@@ -194,13 +195,22 @@ def apply_shipment(
         by_id = {line.external_id: line for line in order.lines.select_for_update()}
         _lock_skus(by_id.values())
         outcome = ApplyOutcome("applied")
+        moves = _ChannelMoves()
         ref = f"shipment:{shipment_id}"
         for shipped in lines:
             line = by_id.get(shipped.line_id)
             if line is None or ref in line.applied_refs:
                 continue
             line.applied_refs = [*line.applied_refs, ref]
-            units = min(shipped.quantity * line.units_per_item, line.committed_units)
+            units = shipped.quantity * line.units_per_item
+            if units > line.committed_units:
+                # A snapshot taken after a return showed these items gone and released them;
+                # they did ship: commit them again (within what the order still has) first.
+                ceiling = (line.quantity - line.refund_cancelled_items) * line.units_per_item
+                active = line.sold_units - line.cancelled_units
+                target = min(active + units - line.committed_units, ceiling)
+                outcome.events += _settle_line(channel, order, line, target, moves)
+            units = min(units, line.committed_units)
             if units > 0:
                 recorded = ledger.record_event(
                     kind="shipment",
@@ -211,7 +221,8 @@ def apply_shipment(
                 )
                 line.shipped_units += units
                 outcome.events.append(recorded.event.id)
-            line.save(update_fields=["shipped_units", "applied_refs"])
+            line.save()
+        moves.apply()
         if all(line.committed_units == 0 and line.sold_units for line in by_id.values()):
             order.status = ChannelOrder.Status.FULFILLED
             order.save(update_fields=["status", "updated_at"])
