@@ -288,6 +288,8 @@ def _shopify_refund(channel: Channel, payload: dict, event: InboundEvent) -> tup
 def _shopify_fulfillment(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
     order_id, fulfillment_id, status, lines = shopify.shipment(payload)
     if status in ("cancelled", "error", "failure"):
+        # Never shipped. Pending and open ones count: the units have left our stock for the
+        # fulfilment service (we do not subscribe to its later updates).
         return InboundEvent.Status.IGNORED, f"fulfillment {fulfillment_id} is {status}"
     return _outcome(
         orders.apply_shipment(

@@ -203,7 +203,7 @@ def apply_shipment(
                 continue
             line.applied_refs = [*line.applied_refs, ref]
             units = shipped.quantity * line.units_per_item
-            if units > line.committed_units:
+            if units > line.committed_units and order.cancelled_at is None:
                 # A snapshot taken after a return showed these items gone and released them;
                 # they did ship: commit them again (within what the order still has) first.
                 ceiling = (line.quantity - line.refund_cancelled_items) * line.units_per_item
