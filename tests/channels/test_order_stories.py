@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from channels import inbound
 from channels.adapters import shopify_webhooks
-from channels.models import ChannelOrder
+from channels.models import ChannelOrder, Listing
 from ledger.models import Balance
 from tests.factories import ChannelFactory, ListingFactory, LocationFactory, SkuFactory
 
@@ -125,6 +125,12 @@ class Story:
     def committed(self) -> int:
         return 0 if self.cancelled else self.unfulfilled
 
+    @property
+    def shop_available_moved(self) -> int:
+        """How Shopify's own `available` moved: down at checkout, back up for every item that
+        left the order unshipped or came back (restocked)."""
+        return 0 if self.cancelled else -self.current
+
 
 steps = st.lists(
     st.tuples(
@@ -177,6 +183,7 @@ def test_any_delivery_order_ends_in_the_storys_ledger(world, client, quantity, s
     deliveries = data.draw(st.permutations(range(len(story.webhooks))))
     duplicates = data.draw(st.lists(st.sampled_from(range(len(story.webhooks))), max_size=3))
     before = _balance("committed"), _balance("on_hand")
+    delta_before = Listing.objects.get(channel=world).channel_delta
     for index in [*deliveries, *duplicates]:
         topic, payload = story.webhooks[index]
         body = json.dumps(payload).encode()
@@ -200,3 +207,6 @@ def test_any_delivery_order_ends_in_the_storys_ledger(world, client, quantity, s
     assert on_hand == story.returned - story.shipped, story.webhooks
     order = ChannelOrder.objects.get(channel=world, external_id=str(story.order_id))
     assert (order.status == "cancelled") == story.cancelled
+    # and the pusher's compare base follows what the shop itself did, whatever the order
+    moved = Listing.objects.get(channel=world).channel_delta - delta_before
+    assert moved == story.shop_available_moved, story.webhooks
