@@ -141,14 +141,19 @@ steps = st.lists(
 )
 
 
-@pytest.fixture
-def world(db):
+@pytest.fixture(params=[1, 6], ids=["single", "six-pack"])
+def world(db, request):
     warehouse = LocationFactory(code="WH-EAST")
     sku = SkuFactory(code="TEE-M")
     shop = ChannelFactory(code="story-shop", default_location=warehouse)
     shop.credentials = {"access_token": "x", "webhook_secret": SECRET}
     shop.save()
-    ListingFactory(channel=shop, sku=sku, external_id="gid://shopify/ProductVariant/111")
+    ListingFactory(
+        channel=shop,
+        sku=sku,
+        external_id="gid://shopify/ProductVariant/111",
+        pack_size=request.param,
+    )
     from ledger import services
     from ledger.rules import EventLine
 
@@ -201,10 +206,11 @@ def test_any_delivery_order_ends_in_the_storys_ledger(world, client, quantity, s
     for _ in range(len(story.webhooks)):
         if not inbound.process_pending(now=later):
             break
+    pack = Listing.objects.get(channel=world).pack_size  # ledger units per Shopify item
     committed = _balance("committed") - before[0]
     on_hand = _balance("on_hand") - before[1]
-    assert committed == story.committed, story.webhooks
-    assert on_hand == story.returned - story.shipped, story.webhooks
+    assert committed == story.committed * pack, story.webhooks
+    assert on_hand == (story.returned - story.shipped) * pack, story.webhooks
     order = ChannelOrder.objects.get(channel=world, external_id=str(story.order_id))
     assert (order.status == "cancelled") == story.cancelled
     # and the pusher's compare base follows what the shop itself did, whatever the order
