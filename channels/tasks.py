@@ -86,9 +86,10 @@ def push_channel_task(channel_id: int) -> int:
 
     linger = getattr(settings, "PUSH_LINGER_SECONDS", 0.8)
     last_call = -linger
+    failures = 0
 
     def round_() -> bool:
-        nonlocal last_call
+        nonlocal last_call, failures
         channel = Channel.objects.filter(pk=channel_id).first()
         if channel is None:
             return False
@@ -109,7 +110,14 @@ def push_channel_task(channel_id: int) -> int:
                 .exclude(pk=channel_id)
                 .values_list("id", flat=True)
             )
-        return (outcome.attempts + outcome.already_shown) > 0 and not outcome.failed
+        if outcome.failed:
+            # The channel is down or throttling hard: try again here with a growing pause
+            # (kept under the loop's alive mark), rather than wait for the sweep.
+            failures += 1
+            time.sleep(min(2**failures * 0.5, loops.ALIVE_SECONDS * 0.8))
+            return True
+        failures = 0
+        return (outcome.attempts + outcome.already_shown) > 0
 
     return loops.run(_push_loop(channel_id), round_, lambda: push_channel_task.delay(channel_id))
 
