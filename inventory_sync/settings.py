@@ -217,6 +217,10 @@ LOOP_MAX_RUN_SECONDS = float(env_str("LOOP_MAX_RUN_SECONDS", "45.0"))
 # one call carries every change of the window (fewer calls, well inside the rate limit) at the
 # cost of up to this much extra latency; the first change after a quiet spell goes at once.
 PUSH_LINGER_SECONDS = float(env_str("PUSH_LINGER_SECONDS", "0.8"))
+# Shopify client: per-call timeout, attempts and the first backoff step (doubling, jittered).
+SHOPIFY_TIMEOUT_SECONDS = float(env_str("SHOPIFY_TIMEOUT_SECONDS", "10"))
+SHOPIFY_MAX_ATTEMPTS = env_int("SHOPIFY_MAX_ATTEMPTS", 6)
+SHOPIFY_BACKOFF_BASE_SECONDS = float(env_str("SHOPIFY_BACKOFF_BASE_SECONDS", "0.5"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

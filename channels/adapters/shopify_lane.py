@@ -33,6 +33,8 @@ def client_for(channel: Channel, **overrides) -> shopify.ShopifyClient:
     options = {
         "throttle": throttle_for(shop_key),
         "timeout": getattr(settings, "SHOPIFY_TIMEOUT_SECONDS", 10),
+        "max_attempts": getattr(settings, "SHOPIFY_MAX_ATTEMPTS", 6),
+        "backoff_base": getattr(settings, "SHOPIFY_BACKOFF_BASE_SECONDS", 0.5),
         **overrides,
     }
     return shopify.ShopifyClient(

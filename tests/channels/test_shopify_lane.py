@@ -429,3 +429,29 @@ def test_an_oversell_lists_the_later_orders_and_cancelling_one_on_shopify_resolv
     assert ChannelOrder.objects.get(pk=order.pk).status == "cancelled"
     assert balance("TEE-M", "WH-EAST", "committed") == 6
     assert a.available("TEE-M") == b.available("TEE-M") == 4
+
+
+def test_a_pusher_whose_shop_is_down_keeps_trying_in_its_loop_until_it_answers(world, settings):
+    from channels import planner
+    from channels.tasks import push_channel_task
+    from ledger import services
+    from ledger.rules import EventLine
+
+    a, b = two_shops(world)
+    settings.SHOPIFY_MAX_ATTEMPTS = 2
+    settings.SHOPIFY_BACKOFF_BASE_SECONDS = 0.01
+    settings.LOOP_IDLE_EXIT_SECONDS = 0.0
+    settings.LOOP_MAX_RUN_SECONDS = 30.0
+    # shop B answers 503 to the next four sets: two whole push rounds fail
+    b.sandbox.faults.add("http_503", 4, match="inventorySetQuantities")
+    services.record_event(
+        kind="receipt",
+        lines=[EventLine("TEE-M", "WH-EAST", 3)],
+        idempotency_key="down-shop:receipt",
+        source="test",
+    )
+    planner.plan_dirty_skus()
+    push_channel_task(b.channel.pk)  # one loop task, run here: it retries until B answers
+    assert b.available("TEE-M") == 13
+    assert not b.sandbox.faults.pending()
+    assert PushAttempt.objects.filter(channel=b.channel, status="acknowledged").exists()
