@@ -57,6 +57,8 @@ class Channel(models.Model):
     credentials_sealed = models.TextField(blank=True, editable=False)
     # Orders updated after this instant have been read by polling (the webhook safety net).
     orders_polled_until = models.DateTimeField(null=True, blank=True)
+    # The first poll: orders placed before it are history the opening balances carry.
+    orders_polling_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["priority", "code"]

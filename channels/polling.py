@@ -19,7 +19,6 @@ from .models import Channel
 logger = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)
-FIRST_LOOKBACK = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +33,26 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
     from .adapters.shopify_lane import client_for
 
     now = now or timezone.now()
-    since = (channel.orders_polled_until or now - FIRST_LOOKBACK) - OVERLAP
+    if channel.orders_polled_until is None:
+        # The first poll only starts the watermark: orders from before the channel was
+        # connected are history the opening balances already carry (importing them would
+        # commit stock for orders shipped long ago).
+        Channel.objects.filter(pk=channel.pk, orders_polled_until__isnull=True).update(
+            orders_polled_until=now, orders_polling_started_at=now
+        )
+        return PollOutcome(0, 0, now)
+    since = channel.orders_polled_until - OVERLAP
     client = client or client_for(channel)
     seen = stored = 0
     newest = channel.orders_polled_until
+    started = channel.orders_polling_started_at
     for order in client.iter_orders_updated_since(since):
         seen += 1
         updated = parse_datetime(str(order.get("updated_at") or ""))
+        placed = parse_datetime(str(order.get("created_at") or ""))
+        # Shopify stamps whole seconds: an order of the first poll's own second is kept.
+        if started is not None and placed is not None and placed < started.replace(microsecond=0):
+            continue  # placed before polling began: history, seen in the overlap
         result = inbound.store(
             channel=channel,
             source="poll",

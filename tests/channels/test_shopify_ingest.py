@@ -513,3 +513,37 @@ def test_a_point_of_sale_order_at_another_location_does_not_move_the_synced_leve
     assert committed(sku, warehouse) == 3  # both orders are facts for the ledger
     # only the online order lowered what Shopify shows at the synced location
     assert Listing.objects.get(pk=tee.pk).channel_delta == -2
+
+
+class _Orders:
+    """Stands in for the client's order read: the orders a shop would list."""
+
+    def __init__(self, orders):
+        self.orders = orders
+        self.asked = []
+
+    def iter_orders_updated_since(self, since):
+        self.asked.append(since)
+        return iter(self.orders)
+
+
+@pytest.mark.django_db
+def test_polling_starts_at_its_first_run_and_never_imports_older_orders(shop, tee):
+    from datetime import UTC, datetime, timedelta
+
+    from channels.polling import OVERLAP, poll_orders
+
+    start = datetime(2026, 11, 30, 12, 0, 0, 500_000, tzinfo=UTC)
+    history = order(4001, updated="11:59:30")  # placed long before, updated just before
+    history["created_at"] = "2026-11-30T09:00:00Z"
+    first = poll_orders(shop, client=_Orders([history]), now=start)
+    assert (first.seen, first.stored) == (0, 0)  # the first run only starts the watermark
+    shop.refresh_from_db()
+    fresh = order(4002, updated="12:00:05")
+    fresh["created_at"] = "2026-11-30T12:00:00Z"  # the same second as the start: kept
+    client = _Orders([history, fresh])
+    second = poll_orders(shop, client=client, now=start + timedelta(minutes=1))
+    assert (second.seen, second.stored) == (2, 1)
+    assert client.asked == [start - OVERLAP]
+    stored = InboundEvent.objects.get(source="poll")
+    assert json.loads(bytes(stored.body))["id"] == 4002
