@@ -244,9 +244,10 @@ def _apply(event: InboundEvent) -> tuple[str, str]:
 
 
 def _outcome(result: orders.ApplyOutcome) -> tuple[str, str]:
-    status = (
-        InboundEvent.Status.APPLIED if result.status == "applied" else InboundEvent.Status.IGNORED
-    )
+    status = {
+        "applied": InboundEvent.Status.APPLIED,
+        "quarantined": InboundEvent.Status.QUARANTINED,
+    }.get(result.status, InboundEvent.Status.IGNORED)
     detail = result.detail or f"{len(result.events)} ledger event(s)"
     return status, detail
 

@@ -84,7 +84,7 @@ class ShipmentLineSnapshot:
 
 @dataclass(slots=True)
 class ApplyOutcome:
-    status: str  # applied | ignored
+    status: str  # applied | ignored | quarantined (some lines wait for a mapping)
     detail: str = ""
     events: list[int] = field(default_factory=list)
 
@@ -110,13 +110,23 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
             {} if created else {line.external_id: line for line in order.lines.select_for_update()}
         )
         pairs = []
+        unmapped: list[str] = []
         for line_snapshot in snapshot.lines:
             line = existing.get(line_snapshot.external_id)
             if line is None:
-                line = _new_line(channel, order, line_snapshot)
+                try:
+                    line = _new_line(channel, order, line_snapshot)
+                except Quarantine as error:
+                    # The lines we can map still commit their stock now (an unknown SKU
+                    # must not hold back the known one's oversell protection); the order
+                    # is applied again, idempotently, once the mapping is fixed.
+                    unmapped.append(error.detail)
+                    continue
                 if line is None:
                     continue  # not a stock item (a custom line, a tip, a protection plan)
             pairs.append((line, line_snapshot))
+        if unmapped and not pairs:
+            raise Quarantine("; ".join(unmapped))
         _lock_skus(line for line, _ in pairs)
         outcome = ApplyOutcome("applied")
         # A point-of-sale order names its store: the channel moved that location's quantity,
@@ -138,6 +148,9 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
         order.status = ChannelOrder.Status.CANCELLED if cancelled else order.status
         order.snapshot = snapshot.raw
         order.save()
+        if unmapped:
+            outcome.status = "quarantined"
+            outcome.detail = "; ".join(unmapped) + f" ({len(pairs)} other line(s) applied)"
         return outcome
 
 

@@ -547,3 +547,26 @@ def test_polling_starts_at_its_first_run_and_never_imports_older_orders(shop, te
     assert client.asked == [start - OVERLAP]
     stored = InboundEvent.objects.get(source="poll")
     assert json.loads(bytes(stored.body))["id"] == 4002
+
+
+@pytest.mark.django_db
+def test_an_order_with_one_unknown_sku_commits_the_known_one_now_and_the_rest_later(
+    client, shop, tee, sku, warehouse, receive
+):
+    mixed = order(quantity=2)
+    mixed["line_items"].append(
+        {"id": 9002, "variant_id": 333, "sku": "MUG-RED", "quantity": 1, "current_quantity": 1}
+    )
+    deliver(client, shop, "orders/create", mixed, event_id=1)
+    inbound.process_pending()
+    waiting = InboundEvent.objects.get()
+    assert waiting.status == "quarantined"
+    assert "MUG-RED" in waiting.outcome
+    assert committed(sku, warehouse) == 2  # the known SKU is protected at once
+    mug = SkuFactory(code="MUG-RED")
+    receive(mug, warehouse, 5)
+    inbound.retry_quarantined(channel=shop)
+    inbound.process_pending()
+    assert InboundEvent.objects.get().status == "applied"
+    assert committed(mug, warehouse) == 1
+    assert committed(sku, warehouse) == 2  # not twice
