@@ -325,9 +325,7 @@ def _shopify_inventory_level(
     listing.observed_quantity = available
     listing.observed_at = observed_at
     listing.save(update_fields=["observed_quantity", "observed_at"])
-    expected = (
-        None if listing.pushed_quantity is None else listing.pushed_quantity + listing.channel_delta
-    )
+    expected = listing.expected_quantity
     if available is not None and available in (expected, listing.in_flight_quantity):
         return InboundEvent.Status.APPLIED, f"echo: channel shows {available} as expected"
     return InboundEvent.Status.APPLIED, (

@@ -128,7 +128,6 @@ class PushRound:
     rebalance_waiting: int = 0
     already_shown: int = 0
     increases_deferred: bool = False
-    latencies_ms: list[int] = field(default_factory=list)
 
 
 _AGAIN = object()  # a claim that settled listings without a call: claim again
@@ -185,8 +184,8 @@ UNKNOWN_UPPER_BOUND = 2**31  # a listing never read nor pushed may show anything
 
 def advertised_upper_bound(listing: Listing) -> int:
     """The most the channel may be showing: confirmed, or in flight to it (I7b)."""
-    if listing.pushed_quantity is not None:
-        confirmed = listing.pushed_quantity + listing.channel_delta
+    if listing.expected_quantity is not None:
+        confirmed = listing.expected_quantity
     elif listing.observed_quantity is not None:
         confirmed = listing.observed_quantity
     else:
@@ -283,7 +282,8 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
 
 
 def _expected(listing: Listing) -> int:
-    return (listing.pushed_quantity or 0) + listing.channel_delta
+    # Claimed listings always have a pushed (or read) quantity: _claim reads the others first.
+    return listing.expected_quantity or 0
 
 
 def _rebalance_ready(candidates: list[Listing], outcome: PushRound) -> list[Listing]:
@@ -376,7 +376,6 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
         attempt.finished_at = finished
         if causes:
             attempt.latency_ms = max(0, int((finished - min(causes)).total_seconds() * 1000))
-            outcome.latencies_ms.append(attempt.latency_ms)
         attempt.save()
     if stale:
         _after_stale(channel, lane, stale, outcome)

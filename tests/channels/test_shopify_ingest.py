@@ -71,6 +71,27 @@ def order(
     }
 
 
+def refund(restock_type, quantity=1):
+    """refunds/create for line 9001 of order 5001."""
+    return {
+        "id": 70,
+        "order_id": 5001,
+        "refund_line_items": [
+            {"id": 71, "line_item_id": 9001, "quantity": quantity, "restock_type": restock_type}
+        ],
+    }
+
+
+def fulfillment(quantity=1):
+    """fulfillments/create (shipped) for line 9001 of order 5001."""
+    return {
+        "id": 60,
+        "order_id": 5001,
+        "status": "success",
+        "line_items": [{"id": 9001, "quantity": quantity}],
+    }
+
+
 def committed(sku, location):
     balance = Balance.objects.filter(sku=sku, location=location, bucket="committed").first()
     return balance.quantity if balance else 0
@@ -195,14 +216,7 @@ def test_an_unknown_sku_is_quarantined_then_applied_once_mapped(client, shop, wa
 
 @pytest.mark.django_db
 def test_a_refund_before_its_order_waits_and_then_applies(client, shop, tee, sku, warehouse):
-    refund = {
-        "id": 70,
-        "order_id": 5001,
-        "refund_line_items": [
-            {"id": 71, "line_item_id": 9001, "quantity": 1, "restock_type": "cancel"}
-        ],
-    }
-    deliver(client, shop, "refunds/create", refund, event_id=2)
+    deliver(client, shop, "refunds/create", refund("cancel"), event_id=2)
     inbound.process_pending()
     waiting = InboundEvent.objects.get()
     assert waiting.status == "failed"
@@ -217,21 +231,8 @@ def test_a_refund_before_its_order_waits_and_then_applies(client, shop, tee, sku
 @pytest.mark.django_db
 def test_a_returned_item_goes_back_on_hand(client, shop, tee, sku, warehouse):
     deliver(client, shop, "orders/create", order(quantity=1), event_id=1)
-    fulfillment = {
-        "id": 60,
-        "order_id": 5001,
-        "status": "success",
-        "line_items": [{"id": 9001, "quantity": 1}],
-    }
-    deliver(client, shop, "fulfillments/create", fulfillment, event_id=2)
-    refund = {
-        "id": 70,
-        "order_id": 5001,
-        "refund_line_items": [
-            {"id": 71, "line_item_id": 9001, "quantity": 1, "restock_type": "return"}
-        ],
-    }
-    deliver(client, shop, "refunds/create", refund, event_id=3)
+    deliver(client, shop, "fulfillments/create", fulfillment(), event_id=2)
+    deliver(client, shop, "refunds/create", refund("return"), event_id=3)
     inbound.process_pending()
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
     assert committed(sku, warehouse) == 0
@@ -393,14 +394,7 @@ def test_a_cancel_type_refund_after_the_order_was_cancelled_commits_nothing(
     deliver(client, shop, "orders/create", order(quantity=2), event_id=1)
     cancelled = order(quantity=2, cancelled=True, updated="10:05:00")
     deliver(client, shop, "orders/cancelled", cancelled, event_id=2)
-    refund = {
-        "id": 70,
-        "order_id": 5001,
-        "refund_line_items": [
-            {"id": 71, "line_item_id": 9001, "quantity": 1, "restock_type": "cancel"}
-        ],
-    }
-    deliver(client, shop, "refunds/create", refund, event_id=3)
+    deliver(client, shop, "refunds/create", refund("cancel"), event_id=3)
     inbound.process_pending()
     assert committed(sku, warehouse) == 0
     assert InventoryEvent.objects.filter(kind="sale").count() == 1
@@ -413,25 +407,12 @@ def test_a_return_delivered_before_its_fulfilment_makes_no_phantom_stock(
     deliver(client, shop, "orders/create", order(quantity=1), event_id=1)
     inbound.process_pending()
     # shipped then returned on Shopify; the deliveries come refund, update, fulfilment
-    refund = {
-        "id": 70,
-        "order_id": 5001,
-        "refund_line_items": [
-            {"id": 71, "line_item_id": 9001, "quantity": 1, "restock_type": "return"}
-        ],
-    }
-    deliver(client, shop, "refunds/create", refund, event_id=3)
+    deliver(client, shop, "refunds/create", refund("return"), event_id=3)
     deliver(
         client, shop, "orders/updated", order(quantity=1, current=0, updated="11:00"), event_id=4
     )
     inbound.process_pending()
-    fulfillment = {
-        "id": 60,
-        "order_id": 5001,
-        "status": "success",
-        "line_items": [{"id": 9001, "quantity": 1}],
-    }
-    deliver(client, shop, "fulfillments/create", fulfillment, event_id=2)
+    deliver(client, shop, "fulfillments/create", fulfillment(), event_id=2)
     inbound.process_pending()
     assert on_hand(sku, warehouse) == 10  # 10 − 1 shipped + 1 returned
     assert committed(sku, warehouse) == 0
@@ -440,12 +421,7 @@ def test_a_return_delivered_before_its_fulfilment_makes_no_phantom_stock(
 @pytest.mark.django_db
 def test_a_fulfilment_seen_twice_ships_once(client, shop, tee, sku, warehouse):
     deliver(client, shop, "orders/create", order(quantity=3), event_id=1)
-    partial = {
-        "id": 60,
-        "order_id": 5001,
-        "status": "success",
-        "line_items": [{"id": 9001, "quantity": 2}],
-    }
+    partial = fulfillment(2)
     deliver(client, shop, "fulfillments/create", partial, event_id=2)
     inbound.process_pending()
     deliver(client, shop, "fulfillments/create", partial, event_id=22)  # another event id
