@@ -6,7 +6,10 @@ allocation.rules.allocate(); the pushed and observed quantities by the channel l
 
 from __future__ import annotations
 
-from django.core.validators import MinValueValidator, RegexValidator
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Now
 
@@ -59,6 +62,15 @@ class Channel(models.Model):
     orders_polled_until = models.DateTimeField(null=True, blank=True)
     # The first poll: orders placed before it are history the opening balances carry.
     orders_polling_started_at = models.DateTimeField(null=True, blank=True)
+    # How long a change may wait for the next call while a stream of them is coming: each
+    # call then carries about this window's worth of changes. Blank: PUSH_WINDOW_SECONDS.
+    # Shorter is fresher, longer spends fewer calls (a channel with a tight call budget).
+    push_window_ms = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(600_000)],
+        help_text="Batching window for pushes, in ms (blank: the site default).",
+    )
 
     class Meta:
         ordering = ["priority", "code"]
@@ -73,6 +85,12 @@ class Channel(models.Model):
     @credentials.setter
     def credentials(self, value: dict) -> None:
         self.credentials_sealed = secrets.seal(value)
+
+    @property
+    def push_window(self) -> timedelta:
+        if self.push_window_ms is not None:
+            return timedelta(milliseconds=self.push_window_ms)
+        return timedelta(seconds=settings.PUSH_WINDOW_SECONDS)
 
 
 class Listing(models.Model):

@@ -179,6 +179,34 @@ def due_count(channel: Channel) -> int:
     return _due(channel, timezone.now()).count()
 
 
+def oldest_due_cause(channel: Channel, now: datetime | None = None) -> datetime | None:
+    """When the oldest change waiting for this channel was written; None when nothing is due."""
+    now = now or timezone.now()
+    due = _due(channel, now).values_list("desired_cause_at", "desired_at")
+    oldest = None
+    for cause_at, desired_at in due.order_by(F("desired_cause_at").asc(nulls_last=True))[:1]:
+        oldest = cause_at or desired_at or now
+    return oldest
+
+
+def push_wait(
+    *, now: datetime, last_call_at: datetime | None, oldest_cause_at: datetime, window: timedelta
+) -> float:
+    """Seconds the pusher waits before its next call, given the oldest change waiting.
+
+    After a quiet spell (no call within the window) a change goes at once. During a stream the
+    call goes when the oldest waiting change has waited the window: each call then carries a
+    window's worth of changes, and a change waits at most the window plus the call itself. A
+    fixed pause after each call would instead let a change wait the pause plus the time it
+    spent in ingest and planning, so it needs a shorter pause (more calls) for the same
+    latency. Capped at the window, so a clock step between database and worker cannot stall.
+    """
+    if last_call_at is None or now - last_call_at >= window:
+        return 0.0
+    wait = (oldest_cause_at + window - now).total_seconds()
+    return min(max(wait, 0.0), window.total_seconds())
+
+
 UNKNOWN_UPPER_BOUND = 2**31  # a listing never read nor pushed may show anything
 
 

@@ -12,7 +12,7 @@ import logging
 import time
 
 from celery import shared_task
-from django.conf import settings
+from django.utils import timezone
 
 from inventory_sync.lib import loops
 
@@ -79,28 +79,36 @@ def ingest_task() -> int:
 
 @shared_task(ignore_result=True)
 def push_channel_task(channel_id: int) -> int:
-    """The channel's pusher. After a call it lingers (PUSH_LINGER_SECONDS) before the next,
-    so a stream of sales becomes one call per window with every change in it, while the
-    first change after a quiet spell goes at once."""
+    """The channel's pusher. The first change after a quiet spell goes at once; during a
+    stream a call goes when the oldest waiting change has waited the channel's push window
+    (push.push_wait), so each call carries every change of that window."""
     from .adapters import lane_for
 
-    linger = getattr(settings, "PUSH_LINGER_SECONDS", 0.8)
-    last_call = -linger
+    last_call_at = None
     failures = 0
 
     def round_() -> bool:
-        nonlocal last_call, failures
+        nonlocal last_call_at, failures
         channel = Channel.objects.filter(pk=channel_id).first()
         if channel is None:
             return False
-        wait = last_call + linger - time.monotonic()
-        if wait > 0:
-            if not push.due_count(channel):
-                return False
-            time.sleep(wait)
+        oldest = push.oldest_due_cause(channel)
+        if oldest is None and last_call_at is not None and not failures:
+            # Nothing due. (A loop's first round and a round after a failure still go: they
+            # resend an attempt left in flight, which is not due but waits for its answer.)
+            return False
+        if oldest is not None:
+            wait = push.push_wait(
+                now=timezone.now(),
+                last_call_at=last_call_at,
+                oldest_cause_at=oldest,
+                window=channel.push_window,
+            )
+            if wait > 0:
+                time.sleep(wait)
         outcome = push.push_channel(channel, lane_for(channel))
         if outcome.attempts:
-            last_call = time.monotonic()
+            last_call_at = timezone.now()
         settled = outcome.acknowledged + outcome.already_shown + outcome.stale
         if settled and channel.listings.filter(ring_fenced=True).exists():
             # A confirmed (or re-read) decrease may let another channel's increase go

@@ -213,14 +213,19 @@ CELERY_TASK_ROUTES = {
 # the longest one task runs before handing over to a fresh one.
 LOOP_IDLE_EXIT_SECONDS = float(env_str("LOOP_IDLE_EXIT_SECONDS", "2.0"))
 LOOP_MAX_RUN_SECONDS = float(env_str("LOOP_MAX_RUN_SECONDS", "45.0"))
-# A channel's pusher waits this long after a call before the next one: under a stream of sales
-# one call carries every change of the window (fewer calls, well inside the rate limit) at the
-# cost of up to this much extra latency; the first change after a quiet spell goes at once.
-PUSH_LINGER_SECONDS = float(env_str("PUSH_LINGER_SECONDS", "0.8"))
+# A channel's push window (channels.push.push_wait): during a stream of sales a call goes when
+# the oldest waiting change has waited this long, so one call carries every change of the
+# window; the first change after a quiet spell goes at once. A channel may set its own.
+PUSH_WINDOW_SECONDS = float(env_str("PUSH_WINDOW_SECONDS", "0.9"))
 # Shopify client: per-call timeout, attempts and the first backoff step (doubling, jittered).
 SHOPIFY_TIMEOUT_SECONDS = float(env_str("SHOPIFY_TIMEOUT_SECONDS", "10"))
 SHOPIFY_MAX_ATTEMPTS = env_int("SHOPIFY_MAX_ATTEMPTS", 6)
 SHOPIFY_BACKOFF_BASE_SECONDS = float(env_str("SHOPIFY_BACKOFF_BASE_SECONDS", "0.5"))
+# Amazon SP-API client: per-request timeout (seconds), attempts per call (429s, 5xx, timeouts)
+# and the first backoff step in seconds (doubling, jittered; a 429 waits at least 1/rate).
+AMAZON_TIMEOUT = float(env_str("AMAZON_TIMEOUT", "10"))
+AMAZON_MAX_ATTEMPTS = env_int("AMAZON_MAX_ATTEMPTS", 5)
+AMAZON_BACKOFF = float(env_str("AMAZON_BACKOFF", "0.5"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
