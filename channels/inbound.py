@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from inventory_sync.lib.errors import DomainError
 
-from . import orders
+from . import fba, orders
+from .adapters import amazon_inventory, amazon_orders
+from .adapters import amazon_notifications as amazon
 from .adapters import shopify_webhooks as shopify
 from .models import Channel, InboundEvent, Listing
 
@@ -333,7 +335,62 @@ def _shopify_inventory_level(
     )
 
 
-_READ_FIRST = {("shopify", "orders/edited"): _read_edited_order}
+def _read_amazon_order(channel: Channel, payload: dict) -> dict | None:
+    # A notification only says the order changed (and may be late or out of order): read the
+    # order as it is now; its last-update time decides whether it is news.
+    from .adapters import amazon_lane
+
+    return amazon_lane.fetch_order(channel, amazon.order_change(payload)[0])
+
+
+def _amazon_order_change(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    order_id = amazon.order_change(payload)[0]
+    order = getattr(event, "prefetched", _NOTHING)
+    if order is _NOTHING:
+        order = _read_amazon_order(channel, payload)
+    if isinstance(order, Exception):
+        raise order
+    if order is None:
+        return InboundEvent.Status.IGNORED, f"order {order_id} is unknown to Amazon"
+    return _amazon_order(channel, order, event)
+
+
+def _amazon_order(channel: Channel, order: dict, event: InboundEvent) -> tuple[str, str]:
+    """An order as the Orders API shows it (read back after a notification, or polled)."""
+    result = orders.apply_order_snapshot(
+        channel=channel, snapshot=amazon_orders.order_snapshot(order)
+    )
+    shipped = amazon_orders.shipped_items(order)
+    if shipped:
+        # Amazon counts shipped items per line; only an increase ships (once), so an older
+        # read changes nothing here either.
+        shipment = orders.apply_shipped_counts(
+            channel=channel, order_external_id=str(order["orderId"]), shipped=shipped
+        )
+        result.events += shipment.events
+        if result.status == "ignored" and shipment.events:
+            result.status, result.detail = "applied", ""
+    return _outcome(result)
+
+
+def _amazon_fba_availability(
+    channel: Channel, payload: dict, event: InboundEvent
+) -> tuple[str, str]:
+    stock = amazon_inventory.from_notification(payload, [channel.marketplace])
+    outcome = fba.record_fba_stock(
+        channel,
+        stock,
+        ref=event.dedupe_key,
+        occurred_at=event.occurred_at or event.received_at,
+    )
+    status = InboundEvent.Status.APPLIED if outcome.status == "applied" else "ignored"
+    return status, outcome.detail
+
+
+_READ_FIRST = {
+    ("shopify", "orders/edited"): _read_edited_order,
+    ("amazon", amazon.ORDER_CHANGE): _read_amazon_order,
+}
 
 _HANDLERS: dict[tuple[str, str], Callable[[Channel, dict, InboundEvent], tuple[str, str]]] = {
     ("shopify", "orders/create"): _shopify_order,
@@ -343,4 +400,7 @@ _HANDLERS: dict[tuple[str, str], Callable[[Channel, dict, InboundEvent], tuple[s
     ("shopify", "refunds/create"): _shopify_refund,
     ("shopify", "fulfillments/create"): _shopify_fulfillment,
     ("shopify", "inventory_levels/update"): _shopify_inventory_level,
+    ("amazon", amazon.ORDER_CHANGE): _amazon_order_change,
+    ("amazon", "order"): _amazon_order,
+    ("amazon", amazon.FBA_INVENTORY_AVAILABILITY_CHANGES): _amazon_fba_availability,
 }

@@ -52,6 +52,10 @@ class Channel(models.Model):
     api_version = models.CharField(max_length=16, blank=True)
     # Shopify: the location whose `available` we set. Amazon: unused.
     external_location_id = models.CharField(max_length=255, blank=True)
+    # Amazon: the selling partner (merchant) id, and the Login with Amazon token endpoint
+    # (blank: Amazon's own; a sandbox's otherwise).
+    seller_id = models.CharField(max_length=32, blank=True)
+    auth_url = models.URLField(max_length=255, blank=True)
     # Where this channel's orders commit stock when a listing names no source location.
     default_location = models.ForeignKey(
         "ledger.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -107,6 +111,8 @@ class Listing(models.Model):
     shopify_inventory_item_id = models.CharField(max_length=255, blank=True)
     shopify_location_id = models.CharField(max_length=255, blank=True)
     asin = models.CharField(max_length=16, blank=True)
+    # Amazon: the listing's product type, which every Listings Items patch names.
+    amazon_product_type = models.CharField(max_length=64, blank=True)
     fulfilment = models.CharField(
         max_length=8, choices=Fulfilment.choices, default=Fulfilment.MERCHANT
     )
@@ -338,6 +344,9 @@ class PushAttempt(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         STALE = "stale", "Stale (channel changed since)"
         REFUSED = "refused", "Refused (user errors)"
+        # Queued by the channel (Amazon's ACCEPTED, a submitted feed): applied only once a
+        # read-back shows it; its listings stay in flight until then.
+        ACCEPTED = "accepted", "Accepted (waiting to show on the channel)"
         FAILED = "failed", "Failed (will retry)"
         SHADOW = "shadow", "Shadow (not sent)"
 
@@ -356,6 +365,8 @@ class PushAttempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # From the oldest ledger change behind the pushed quantities to the acknowledgement.
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    # An accepted attempt is read back from then on.
+    confirm_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -199,6 +199,35 @@ def apply_refund(
         return outcome
 
 
+def apply_shipped_counts(
+    *, channel: Channel, order_external_id: str, shipped: dict[str, int]
+) -> ApplyOutcome:
+    """The channel reports how many items of each line have shipped in all (Amazon): ship the
+    increase since the last report, once (each increase is its own shipment, keyed by the
+    total it brings the line to)."""
+    with transaction.atomic():
+        order = _locked_known_order(channel, order_external_id)
+        lines = {line.external_id: line for line in order.lines.select_for_update()}
+        increases = []
+        for line_id, total in sorted(shipped.items()):
+            line = lines.get(line_id)
+            if line is None:
+                continue
+            done = line.shipped_units // max(line.units_per_item, 1)
+            if total > done:
+                increases.append((line_id, total - done, total))
+        outcome = ApplyOutcome("applied" if increases else "ignored")
+        for line_id, items, total in increases:
+            shipment = apply_shipment(
+                channel=channel,
+                order_external_id=order_external_id,
+                shipment_id=f"{order_external_id}:{line_id}:shipped-{total}",
+                lines=[ShipmentLineSnapshot(line_id, items)],
+            )
+            outcome.events += shipment.events
+        return outcome
+
+
 def apply_shipment(
     *, channel: Channel, order_external_id: str, shipment_id: str, lines: list[ShipmentLineSnapshot]
 ) -> ApplyOutcome:
@@ -404,6 +433,15 @@ def _listing_for(channel: Channel, snapshot: OrderLineSnapshot) -> Listing | Non
 
 
 def _location_for(channel: Channel, listing: Listing | None) -> Location:
+    if listing is not None and listing.fulfilment == Listing.Fulfilment.FBA:
+        # Amazon fulfils it from its own centres: the FBA pool of the channel's region.
+        pool = fba_pool(channel)
+        if pool is None:
+            raise Quarantine(
+                f"Channel {channel.code} (region {channel.region or 'unset'}) has no FBA pool "
+                "location: cannot tell where its FBA orders take stock."
+            )
+        return pool
     if listing is not None:
         source = listing.source_locations.order_by("id").first()
         if source is not None:
@@ -413,6 +451,17 @@ def _location_for(channel: Channel, listing: Listing | None) -> Location:
     raise Quarantine(
         f"Channel {channel.code} has no default location and the listing names no source "
         "location: cannot tell where the order commits stock."
+    )
+
+
+def fba_pool(channel: Channel) -> Location | None:
+    """The FBA pool location of an Amazon channel's region (one per region)."""
+    if not channel.region:
+        return None
+    return (
+        Location.objects.filter(kind=Location.Kind.FBA, region=channel.region, is_active=True)
+        .order_by("id")
+        .first()
     )
 
 

@@ -1,4 +1,4 @@
-"""Polling: the safety net under webhooks. Orders updated since the channel's watermark (with
+"""Polling: the safety net under webhooks and notifications. Orders updated since the channel's watermark (with
 an overlap, since the channel's clock and index lag) are stored as inbound events exactly like
 webhooks, deduplicated by order id + last-update time, and applied by the same worker."""
 
@@ -22,6 +22,48 @@ OVERLAP = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
+class PolledOrder:
+    id: str
+    updated_stamp: str  # as the channel wrote it (the dedupe key keeps its precision)
+    updated: datetime | None
+    placed: datetime | None
+    body: dict
+    topic: str  # what the ingest worker applies it as
+
+
+def _orders_updated_since(channel: Channel, since: datetime, client):
+    if channel.kind == Channel.Kind.AMAZON:
+        from .adapters import amazon_lane
+
+        orders = (
+            client.search_orders(last_updated_after=since)
+            if client is not None
+            else amazon_lane.iter_orders_updated_since(channel, since)
+        )
+        for order in orders:
+            yield PolledOrder(
+                id=str(order["orderId"]),
+                updated_stamp=str(order.get("lastUpdatedTime")),
+                updated=parse_datetime(str(order.get("lastUpdatedTime") or "")),
+                placed=parse_datetime(str(order.get("createdTime") or "")),
+                body=order,
+                topic="order",
+            )
+        return
+    from .adapters.shopify_lane import client_for
+
+    for order in (client or client_for(channel)).iter_orders_updated_since(since):
+        yield PolledOrder(
+            id=str(order["id"]),
+            updated_stamp=str(order.get("updated_at")),
+            updated=parse_datetime(str(order.get("updated_at") or "")),
+            placed=parse_datetime(str(order.get("created_at") or "")),
+            body=order,
+            topic="orders/updated",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PollOutcome:
     seen: int
     stored: int
@@ -30,8 +72,6 @@ class PollOutcome:
 
 def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -> PollOutcome:
     """Read orders updated since the watermark and queue the new snapshots for ingestion."""
-    from .adapters.shopify_lane import client_for
-
     now = now or timezone.now()
     if channel.orders_polled_until is None:
         # The first poll only starts the watermark: orders from before the channel was
@@ -42,28 +82,29 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
         )
         return PollOutcome(0, 0, now)
     since = channel.orders_polled_until - OVERLAP
-    client = client or client_for(channel)
     seen = stored = 0
     newest = channel.orders_polled_until
     started = channel.orders_polling_started_at
-    for order in client.iter_orders_updated_since(since):
+    for order in _orders_updated_since(channel, since, client):
         seen += 1
-        updated = parse_datetime(str(order.get("updated_at") or ""))
-        placed = parse_datetime(str(order.get("created_at") or ""))
-        # Shopify stamps whole seconds: an order of the first poll's own second is kept.
-        if started is not None and placed is not None and placed < started.replace(microsecond=0):
+        # The channel stamps whole seconds: an order of the first poll's own second is kept.
+        if (
+            started is not None
+            and order.placed is not None
+            and order.placed < started.replace(microsecond=0)
+        ):
             continue  # placed before polling began: history, seen in the overlap
         result = inbound.store(
             channel=channel,
             source="poll",
-            topic="orders/updated",
-            dedupe_key=f"poll:order:{order['id']}:{order.get('updated_at')}",
-            body=json.dumps(order, sort_keys=True).encode(),
-            occurred_at=updated,
+            topic=order.topic,
+            dedupe_key=f"poll:order:{order.id}:{order.updated_stamp}",
+            body=json.dumps(order.body, sort_keys=True).encode(),
+            occurred_at=order.updated,
         )
         stored += result.created
-        if updated is not None and (newest is None or updated > newest):
-            newest = updated
+        if order.updated is not None and (newest is None or order.updated > newest):
+            newest = order.updated
     with transaction.atomic():
         # Never move the watermark past now: an order stamped later is read again next time.
         watermark = min(newest, now) if newest is not None else now - OVERLAP

@@ -14,6 +14,13 @@ the server if the worker dies):
 4. record the answer: acknowledged listings take the pushed quantity; a stale compare is
    re-read and either retried (the difference is explained by orders we ingested), held for
    the order we have not seen yet, or — after the grace period — recorded as drift.
+
+A channel without compare-and-set whose acceptance only means "queued" (Amazon) answers
+`accepted`: the attempt waits, its listings in flight, and later rounds read it back
+(`Lane.confirm`). It counts as applied only when the channel shows it; one not shown by the
+lane's apply deadline is sent again. A newer quantity may supersede an accepted one without
+waiting for it (a decrease must not queue behind a slow read-back); the listing's in-flight
+bound then keeps the larger of the two until the channel shows the newer (I7b).
 """
 
 from __future__ import annotations
@@ -95,6 +102,10 @@ class SendResult:
     acknowledged: set[int] = field(default_factory=set)
     stale: set[int] = field(default_factory=set)
     refused: dict[int, str] = field(default_factory=dict)
+    # Queued by the channel, not yet shown: read back later (Lane.confirm).
+    accepted: set[int] = field(default_factory=set)
+    # What a read-back found the channel showing (Lane.confirm), per listing.
+    observed: dict[int, int | None] = field(default_factory=dict)
     retry: bool = False
     error: str = ""
     request: dict = field(default_factory=dict)
@@ -116,6 +127,19 @@ class Lane(Protocol):
         ...
 
 
+class ConfirmingLane(Lane, Protocol):
+    """A lane whose channel may answer `accepted` (queued, applied later)."""
+
+    confirm_interval: timedelta  # between read-backs of an accepted attempt
+    apply_deadline: timedelta  # not shown by then: not applied, send again
+
+    def confirm(self, channel: Channel, items: Sequence[PushItem], attempt) -> SendResult:
+        """Where the accepted items stand: `observed` (read back), `refused` (the channel's
+        processing rejected them), `accepted` (still processing), or `retry` (could not
+        tell now). Items in none of these were not applied."""
+        ...
+
+
 @dataclass(slots=True)
 class PushRound:
     attempts: int = 0
@@ -128,6 +152,8 @@ class PushRound:
     rebalance_waiting: int = 0
     already_shown: int = 0
     increases_deferred: bool = False
+    accepted: int = 0
+    not_applied: int = 0
 
 
 _AGAIN = object()  # a claim that settled listings without a call: claim again
@@ -154,6 +180,9 @@ def push_channel(channel: Channel, lane: Lane, *, now: datetime | None = None) -
         ):
             if not _send(channel, lane, attempt, outcome):
                 return outcome
+        for attempt in _confirm_due(channel, now or timezone.now()):
+            if not _confirm(channel, lane, attempt, outcome):
+                return outcome
         stale_rounds = 0
         while True:
             attempt = _claim(channel, lane, now or timezone.now(), outcome)
@@ -177,6 +206,17 @@ def push_channel(channel: Channel, lane: Lane, *, now: datetime | None = None) -
 
 def due_count(channel: Channel) -> int:
     return _due(channel, timezone.now()).count()
+
+
+def _confirm_due(channel: Channel, now: datetime):
+    return channel.push_attempts.filter(
+        status=PushAttempt.Status.ACCEPTED, confirm_after__lte=now
+    ).order_by("id")
+
+
+def confirm_due(channel: Channel) -> bool:
+    """An accepted attempt is waiting to be read back."""
+    return _confirm_due(channel, timezone.now()).exists()
 
 
 def oldest_due_cause(channel: Channel, now: datetime | None = None) -> datetime | None:
@@ -222,13 +262,26 @@ def advertised_upper_bound(listing: Listing) -> int:
 
 
 def _due(channel: Channel, now: datetime):
-    return Listing.objects.filter(
-        channel=channel,
-        is_active=True,
-        desired_quantity__isnull=False,
-        desired_version__gt=F("pushed_version"),
-        in_flight_attempt__isnull=True,
-    ).filter(Q(push_held_until__isnull=True) | Q(push_held_until__lte=now))
+    return (
+        Listing.objects.filter(
+            channel=channel,
+            is_active=True,
+            desired_quantity__isnull=False,
+            desired_version__gt=F("pushed_version"),
+        )
+        # Amazon sets an FBA (AFN) listing's quantity from its fulfilment centres: a merchant
+        # quantity must never be sent to one.
+        .exclude(fulfilment=Listing.Fulfilment.FBA)
+        .filter(
+            Q(in_flight_attempt__isnull=True)
+            # Accepted and waiting to show: only a newer quantity supersedes it.
+            | Q(
+                in_flight_attempt__status=PushAttempt.Status.ACCEPTED,
+                desired_version__gt=F("in_flight_version"),
+            )
+        )
+        .filter(Q(push_held_until__isnull=True) | Q(push_held_until__lte=now))
+    )
 
 
 def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> PushAttempt | None:
@@ -262,14 +315,19 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
         if not candidates:
             return None
         # The channel already shows what we want (its own sale took it there): nothing to send.
-        shown = [c for c in candidates if c.desired_quantity == _expected(c)]
+        # (Not while an accepted set is queued: it may still land and change what is shown.)
+        shown = [
+            c
+            for c in candidates
+            if c.desired_quantity == _expected(c) and c.in_flight_attempt_id is None
+        ]
         if shown:
             for listing in shown:
                 Listing.objects.filter(pk=listing.pk).update(
                     pushed_version=listing.desired_version, push_error="", unseen_since=None
                 )
             outcome.already_shown += len(shown)
-            candidates = [c for c in candidates if c.desired_quantity != _expected(c)]
+            candidates = [c for c in candidates if c not in shown]
             if not candidates:
                 return _AGAIN
         decreases = [c for c in candidates if c.desired_quantity < _expected(c)]
@@ -300,9 +358,11 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
             idempotency_key=str(uuid.uuid4()),
             items=[item.as_dict() for item in items],
         )
-        for item in items:
+        for listing, item in zip(batch, items, strict=True):
+            # Superseding an accepted set that may still land: bound by the larger of the two.
+            superseded = listing.in_flight_quantity if listing.in_flight_attempt_id else None
             Listing.objects.filter(pk=item.listing_id).update(
-                in_flight_quantity=item.quantity,
+                in_flight_quantity=max(item.quantity, superseded or 0),
                 in_flight_version=item.version,
                 in_flight_attempt=attempt,
             )
@@ -366,24 +426,20 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
         causes = []
         for item in items:
             listing = listings.get(item.listing_id)
-            if listing is None:
+            if listing is None or listing.in_flight_attempt_id != attempt.pk:
+                continue
+            if item.listing_id in result.accepted:
+                outcome.accepted += 1  # stays in flight until a read-back shows it
                 continue
             _clear_in_flight(listing, attempt)
             if item.listing_id in result.acknowledged:
-                listing.pushed_quantity = item.quantity
-                listing.pushed_version = max(listing.pushed_version, item.version)
-                listing.pushed_at = finished
                 # Orders ingested since the claim happened on the channel after our set.
-                listing.channel_delta -= item.delta_at_claim
-                listing.push_error = ""
-                listing.push_held_until = None
-                listing.unseen_since = None
+                _acknowledge(listing, item, finished, listing.channel_delta - item.delta_at_claim)
                 outcome.acknowledged += 1
                 if item.cause_at:
                     causes.append(datetime.fromisoformat(item.cause_at))
             elif item.listing_id in result.refused:
-                listing.push_error = result.refused[item.listing_id][:2000]
-                listing.push_held_until = finished + REFUSED_HOLD
+                _refuse(listing, result.refused[item.listing_id], finished)
                 outcome.refused += 1
             elif item.listing_id in result.stale:
                 outcome.stale += 1
@@ -401,13 +457,126 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
             attempt.status = PushAttempt.Status.REFUSED
         else:
             attempt.status = PushAttempt.Status.ACKNOWLEDGED
-        attempt.finished_at = finished
-        if causes:
-            attempt.latency_ms = max(0, int((finished - min(causes)).total_seconds() * 1000))
+        if result.accepted:
+            attempt.status = PushAttempt.Status.ACCEPTED
+            attempt.confirm_after = finished + lane.confirm_interval
+        else:
+            attempt.finished_at = finished
+            if causes:
+                attempt.latency_ms = max(0, int((finished - min(causes)).total_seconds() * 1000))
         attempt.save()
     if stale:
         _after_stale(channel, lane, stale, outcome)
     return True
+
+
+def _acknowledge(listing: Listing, item: PushItem, at: datetime, channel_delta: int) -> None:
+    listing.pushed_quantity = item.quantity
+    listing.pushed_version = max(listing.pushed_version, item.version)
+    listing.pushed_at = at
+    listing.channel_delta = channel_delta
+    listing.push_error = ""
+    listing.push_held_until = None
+    listing.unseen_since = None
+
+
+def _refuse(listing: Listing, reason: str, at: datetime) -> None:
+    listing.push_error = reason[:2000]
+    listing.push_held_until = at + REFUSED_HOLD
+
+
+def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outcome: PushRound):
+    """Read back an accepted attempt. False when the channel failed (stop the round).
+
+    A listing counts as applied when the channel shows our quantity, or our quantity moved by
+    the channel's own orders ingested since the claim (they came after the set landed). If
+    such an order came before it landed, the set overwrote it: the channel shows exactly our
+    quantity, and the planner's next desired quantity (which counts the order) goes next.
+    """
+    items = [PushItem.from_dict(data) for data in attempt.items]
+    result = lane.confirm(channel, items, attempt)
+    now = timezone.now()
+    overdue = now >= attempt.started_at + lane.apply_deadline
+    with transaction.atomic():
+        attempt = PushAttempt.objects.select_for_update().get(pk=attempt.pk)
+        attempt.calls += result.calls
+        attempt.throttled += result.throttled
+        if result.response:
+            attempt.response = {**attempt.response, "confirm": result.response}
+        if result.retry:
+            attempt.error = result.error
+            attempt.confirm_after = now + lane.confirm_interval
+            attempt.save()
+            outcome.failed = True
+            logger.warning(
+                "channel %s: push %s could not be read back: %s",
+                channel.code,
+                attempt.pk,
+                result.error,
+            )
+            return False
+        listings = {
+            listing.pk: listing
+            for listing in Listing.objects.select_for_update().filter(
+                pk__in=[item.listing_id for item in items]
+            )
+        }
+        waiting, causes, refused = 0, [], 0
+        for item in items:
+            listing = listings.get(item.listing_id)
+            if listing is None or listing.in_flight_attempt_id != attempt.pk:
+                continue  # superseded by a newer set, which is read back in its own turn
+            if item.listing_id in result.refused:
+                _clear_in_flight(listing, attempt)
+                _refuse(listing, result.refused[item.listing_id], now)
+                outcome.refused += 1
+                refused += 1
+            elif item.listing_id in result.observed:
+                observed = result.observed[item.listing_id]
+                listing.observed_quantity = observed
+                listing.observed_at = now
+                moved = listing.channel_delta - item.delta_at_claim
+                if observed is not None and observed in (item.quantity, item.quantity + moved):
+                    _clear_in_flight(listing, attempt)
+                    _acknowledge(listing, item, now, observed - item.quantity)
+                    outcome.acknowledged += 1
+                    if item.cause_at:
+                        causes.append(datetime.fromisoformat(item.cause_at))
+                elif overdue:
+                    _not_applied(listing, attempt, lane, observed)
+                    outcome.not_applied += 1
+                else:
+                    waiting += 1
+            elif item.listing_id in result.accepted and not overdue:
+                waiting += 1
+            else:
+                _not_applied(listing, attempt, lane, listing.observed_quantity)
+                outcome.not_applied += 1
+            listing.save()
+        if waiting:
+            attempt.confirm_after = now + lane.confirm_interval
+        else:
+            attempt.status = (
+                PushAttempt.Status.REFUSED
+                if refused and not causes
+                else PushAttempt.Status.ACKNOWLEDGED
+            )
+            attempt.finished_at = now
+            if causes:
+                attempt.latency_ms = max(0, int((now - min(causes)).total_seconds() * 1000))
+        attempt.save()
+    return True
+
+
+def _not_applied(listing: Listing, attempt: PushAttempt, lane, observed: int | None) -> None:
+    # Still due (its pushed version did not move): the next claim sends the newest quantity.
+    _clear_in_flight(listing, attempt)
+    minutes = lane.apply_deadline.total_seconds() / 60
+    listing.push_error = (
+        f"accepted by the channel but not shown within {minutes:g} min "
+        f"(it shows {observed}); sending again"
+    )
+    logger.warning("channel listing %s: %s", listing.pk, listing.push_error)
 
 
 def _clear_in_flight(listing: Listing, attempt: PushAttempt) -> None:

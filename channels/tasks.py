@@ -12,6 +12,7 @@ import logging
 import time
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from inventory_sync.lib import loops
@@ -93,7 +94,12 @@ def push_channel_task(channel_id: int) -> int:
         if channel is None:
             return False
         oldest = push.oldest_due_cause(channel)
-        if oldest is None and last_call_at is not None and not failures:
+        if (
+            oldest is None
+            and last_call_at is not None
+            and not failures
+            and not push.confirm_due(channel)
+        ):
             # Nothing due. (A loop's first round and a round after a failure still go: they
             # resend an attempt left in flight, which is not due but waits for its answer.)
             return False
@@ -125,7 +131,7 @@ def push_channel_task(channel_id: int) -> int:
             time.sleep(min(2**failures * 0.5, loops.ALIVE_SECONDS * 0.8))
             return True
         failures = 0
-        return (outcome.attempts + outcome.already_shown) > 0
+        return (outcome.attempts + outcome.already_shown + outcome.acknowledged) > 0
 
     return loops.run(_push_loop(channel_id), round_, lambda: push_channel_task.delay(channel_id))
 
@@ -140,13 +146,24 @@ def sweep_task() -> None:
 
 @shared_task(ignore_result=True)
 def poll_orders_task() -> int:
-    """Every live or shadow Shopify channel's orders since its watermark (webhooks' net)."""
+    """Every live or shadow channel's orders since its watermark (the net under webhooks and
+    notifications). Runs every minute; an Amazon channel is polled every
+    AMAZON_ORDERS_POLL_SECONDS, since searchOrders allows about one call in three minutes
+    sustained (its burst of 20 absorbs a faster pace for a while, the client's bucket paces
+    the rest)."""
+    from django.core.cache import cache
+
     from .polling import poll_orders
 
     stored = 0
-    for channel in Channel.objects.filter(kind=Channel.Kind.SHOPIFY).exclude(
-        mode=Channel.Mode.PAUSED
-    ):
+    amazon_every = int(getattr(settings, "AMAZON_ORDERS_POLL_SECONDS", 120))
+    for channel in Channel.objects.filter(
+        kind__in=(Channel.Kind.SHOPIFY, Channel.Kind.AMAZON)
+    ).exclude(mode=Channel.Mode.PAUSED):
+        if channel.kind == Channel.Kind.AMAZON and not cache.add(
+            f"inventory-sync:amazon-orders-poll:{channel.pk}", 1, timeout=amazon_every - 5
+        ):
+            continue
         try:
             stored += poll_orders(channel).stored
         except Exception:  # one channel's outage must not stop the others' polls

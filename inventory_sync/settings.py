@@ -226,6 +226,11 @@ SHOPIFY_BACKOFF_BASE_SECONDS = float(env_str("SHOPIFY_BACKOFF_BASE_SECONDS", "0.
 AMAZON_TIMEOUT = float(env_str("AMAZON_TIMEOUT", "10"))
 AMAZON_MAX_ATTEMPTS = env_int("AMAZON_MAX_ATTEMPTS", 5)
 AMAZON_BACKOFF = float(env_str("AMAZON_BACKOFF", "0.5"))
+# An accepted Amazon push is read back this often, and sent again when not shown by the
+# deadline; orders are polled (the net under notifications) this often.
+AMAZON_CONFIRM_INTERVAL_SECONDS = float(env_str("AMAZON_CONFIRM_INTERVAL_SECONDS", "5"))
+AMAZON_APPLY_DEADLINE_SECONDS = float(env_str("AMAZON_APPLY_DEADLINE_SECONDS", "1800"))
+AMAZON_ORDERS_POLL_SECONDS = env_int("AMAZON_ORDERS_POLL_SECONDS", 120)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -23,3 +23,4 @@ def _find() -> Path:
 
 CONTRACTS = _find()
 SHOPIFY = CONTRACTS / "shopify"
+AMAZON = CONTRACTS / "amazon"

@@ -9,4 +9,8 @@ def lane_for(channel):
         from .shopify_lane import ShopifyLane
 
         return ShopifyLane()
+    if channel.kind == "amazon":
+        from .amazon_lane import AmazonLane
+
+        return AmazonLane()
     raise NotImplementedError(f"no lane for channel kind {channel.kind!r} yet")

@@ -11,6 +11,10 @@ Three implementations share one interface:
   script so a check-and-reserve is atomic across processes and machines.
 - `LocalThrottle`: the same arithmetic behind a process-local lock (demo on SQLite, no Redis).
 - `NoThrottle`: never waits; the client still honours Shopify's THROTTLED answers.
+
+The Amazon SP-API client uses the same buckets with a cost of 1 per request: one bucket per
+(seller, operation), sized from the operation's usage plan (`capacity` = burst, `restore_rate`
+= rate) and re-tuned with `retune()` when Amazon reports a lower rate.
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ class NoThrottle:
     def refund(self, requested: float, actual: float) -> None:
         return None
 
+    def retune(self, capacity: float, restore_rate: float) -> None:
+        return None
+
 
 class LocalThrottle:
     """Process-local bucket with the same arithmetic as the Redis script."""
@@ -118,6 +125,14 @@ class LocalThrottle:
         with self._lock:
             self._refill()
             self._level = min(self._capacity, self._level + max(0.0, requested - actual))
+
+    def retune(self, capacity: float, restore_rate: float) -> None:
+        """Change the bucket's size and refill rate, keeping what it holds (capped)."""
+        with self._lock:
+            self._refill()
+            self._capacity = float(capacity)
+            self._rate = float(restore_rate)
+            self._level = min(self._level, self._capacity)
 
     @property
     def available(self) -> float:
@@ -166,6 +181,10 @@ elseif op == 'observe' then
   level = math.min(a, cap)
 elseif op == 'refund' then
   level = math.min(cap, level + math.max(0, a - b))
+elseif op == 'retune' then
+  cap = a
+  rate = b
+  level = math.min(level, cap)
 elseif op == 'peek' then
   reply = string.format('%.17g', level)
 end
@@ -225,6 +244,12 @@ class RedisThrottle:
     def refund(self, requested: float, actual: float) -> None:
         self._call("refund", float(requested), float(actual))
 
+    def retune(self, capacity: float, restore_rate: float) -> None:
+        """Change the shared bucket's size and refill rate, keeping what it holds (capped)."""
+        self._capacity = float(capacity)
+        self._rate = float(restore_rate)
+        self._call("retune", self._capacity, self._rate)
+
     @property
     def available(self) -> float:
         return self._call("peek")
@@ -253,12 +278,24 @@ def _redis_url() -> str | None:
     return value or None
 
 
-def throttle_for(shop_key: str, *, redis_url: str | None = None) -> Throttle:
+def throttle_for(
+    shop_key: str,
+    *,
+    redis_url: str | None = None,
+    capacity: float | None = None,
+    restore_rate: float | None = None,
+) -> Throttle:
     """The bucket for one shop: shared through Redis when one is configured, else per process.
 
     `shop_key` should name the shop (its myshopify domain), not the channel row: two channels
     on one shop share Shopify's bucket.
+
+    `capacity` and `restore_rate` size a new bucket (Shopify's 2000 points at 100/s when left
+    out). Other channels use them for their own buckets, e.g. one per SP-API operation; a
+    bucket that already exists (in Redis or in this process) keeps its state.
     """
+    size = DEFAULT_CAPACITY if capacity is None else float(capacity)
+    rate = DEFAULT_RESTORE_RATE if restore_rate is None else float(restore_rate)
     url = redis_url or _redis_url()
     with _registry_lock:
         if url:
@@ -268,8 +305,8 @@ def throttle_for(shop_key: str, *, redis_url: str | None = None) -> Throttle:
 
                 client = redis.Redis.from_url(url)
                 _redis_clients[url] = client
-            return RedisThrottle(client, KEY_PREFIX + shop_key)
+            return RedisThrottle(client, KEY_PREFIX + shop_key, capacity=size, restore_rate=rate)
         throttle = _local_throttles.get(shop_key)
         if throttle is None:
-            throttle = _local_throttles[shop_key] = LocalThrottle()
+            throttle = _local_throttles[shop_key] = LocalThrottle(size, rate)
         return throttle

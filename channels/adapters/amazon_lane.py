@@ -1,0 +1,310 @@
+"""The Amazon lane: the push pipeline's Lane protocol (with read-back), order reads, FBA
+inventory, shipment confirmation and the mapping import, on top of the SP-API client
+(channels.adapters.amazon). One channel is one seller account in one marketplace.
+
+Amazon has no compare-and-set and its ACCEPTED only means "queued" (I6):
+- a few changed listings go as Listings Items patches (the `merge` op of
+  `fulfillment_availability`, quantity only); many go as one JSON listings feed, which costs
+  one createFeed (about one every two minutes is sustainable) instead of a patch per listing;
+- the pipeline keeps them in flight until a read-back shows the quantity (`confirm`); one not
+  shown by the apply deadline is sent again;
+- decreases go before increases (the pipeline's order), and the window in which Amazon may
+  sell a unit we have already sold elsewhere — ingestion lag plus Amazon's processing time —
+  is covered by the channel's buffer: an allocation rule of a few units for the Amazon
+  channels (more for fast sellers) keeps what Amazon shows below what we have;
+- an FBA (AFN) listing never receives a merchant quantity (the pipeline skips them, and this
+  lane refuses one if it ever got here).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from channels.models import Channel, ChannelOrder, Listing
+from channels.push import PushItem, SendResult
+
+from . import amazon
+
+logger = logging.getLogger(__name__)
+
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+ENDPOINTS = {
+    "NA": "https://sellingpartnerapi-na.amazon.com",
+    "EU": "https://sellingpartnerapi-eu.amazon.com",
+    "FE": "https://sellingpartnerapi-fe.amazon.com",
+}
+# Up to this many listings in one push go as patches (5 per second); more go as one feed.
+PATCH_LIMIT = 20
+
+
+def client_for(channel: Channel, **overrides) -> amazon.AmazonClient:
+    if not channel.seller_id or not channel.marketplace:
+        raise amazon.AmazonCredentialsError(
+            f"Amazon channel {channel.code} needs its seller id and marketplace id."
+        )
+    endpoint = channel.api_base_url or ENDPOINTS.get(channel.region.upper(), ENDPOINTS["NA"])
+    options = {
+        "timeout": getattr(settings, "AMAZON_TIMEOUT", 10.0),
+        "max_attempts": getattr(settings, "AMAZON_MAX_ATTEMPTS", 5),
+        "backoff": getattr(settings, "AMAZON_BACKOFF", 0.5),
+        **overrides,
+    }
+    return amazon.AmazonClient(
+        endpoint=endpoint,
+        token_url=channel.auth_url or LWA_TOKEN_URL,
+        credentials=amazon.credentials_from(channel.credentials),
+        seller_id=channel.seller_id,
+        marketplace_id=channel.marketplace,
+        # Amazon's buckets are per seller and application in each region: the seller's
+        # channels of one region (US, CA, MX) share them.
+        region_key=f"{channel.seller_id}:{channel.region or 'NA'}",
+        **options,
+    )
+
+
+class AmazonLane:
+    """Sets merchant (MFN) quantities; applied only once a read-back shows them."""
+
+    max_batch = 2000
+
+    def __init__(self, client: amazon.AmazonClient | None = None, **client_options):
+        self._client = client
+        self._options = client_options
+        self.confirm_interval = timedelta(
+            seconds=getattr(settings, "AMAZON_CONFIRM_INTERVAL_SECONDS", 5.0)
+        )
+        self.apply_deadline = timedelta(
+            seconds=getattr(settings, "AMAZON_APPLY_DEADLINE_SECONDS", 1800.0)
+        )
+
+    def _for(self, channel: Channel) -> amazon.AmazonClient:
+        return self._client or client_for(channel, **self._options)
+
+    def send(self, channel: Channel, items: Sequence[PushItem], key: str) -> SendResult:
+        result = SendResult()
+        listings = {
+            listing.pk: listing
+            for listing in Listing.objects.filter(pk__in=[item.listing_id for item in items])
+        }
+        sendable = []
+        for item in items:
+            listing = listings.get(item.listing_id)
+            if listing is not None and listing.fulfilment == Listing.Fulfilment.FBA:
+                result.refused[item.listing_id] = "FBA listing: Amazon sets its quantity"
+            else:
+                sendable.append(item)
+        if not sendable:
+            return result
+        client = self._for(channel)
+        try:
+            if len(sendable) <= PATCH_LIMIT:
+                self._patch(client, sendable, listings, result)
+            else:
+                feed_id = client.submit_quantity_feed(
+                    [(item.external_id, item.quantity) for item in sendable],
+                    product_type=_product_type(listings.get(sendable[0].listing_id)),
+                )
+                result.accepted = {item.listing_id for item in sendable}
+                result.request = {"feed": [[i.external_id, i.quantity] for i in sendable]}
+                result.response = {"feed_id": feed_id}
+                result.calls += 3  # document, upload, feed
+        except amazon.AmazonError as error:
+            # Throttled past our attempts, unavailable, timed out: the same absolute
+            # quantities go again later (setting one twice is harmless).
+            result.retry = True
+            result.error = f"{type(error).__name__}: {error}"
+            result.http_status = error.status
+            result.accepted = set()
+        return result
+
+    def _patch(self, client, items, listings, result: SendResult) -> None:
+        submissions = {}
+        for item in items:
+            result.calls += 1
+            try:
+                submission = client.patch_quantity(
+                    item.external_id,
+                    item.quantity,
+                    product_type=_product_type(listings.get(item.listing_id)),
+                )
+            except amazon.AmazonError as error:
+                if error.retryable:
+                    raise
+                result.refused[item.listing_id] = f"{error.code}: {error.message}"
+                continue
+            submissions[item.external_id] = {
+                "status": submission.status,
+                "submission_id": submission.submission_id,
+            }
+            if submission.status == "ACCEPTED":
+                result.accepted.add(item.listing_id)
+            else:
+                result.refused[item.listing_id] = _issues_text(submission.issues)
+        result.request = {"patch": [[i.external_id, i.quantity] for i in items]}
+        result.response = {"submissions": submissions}
+
+    def confirm(self, channel: Channel, items: Sequence[PushItem], attempt) -> SendResult:
+        result = SendResult()
+        client = self._for(channel)
+        waiting = list(items)
+        try:
+            feed_id = (attempt.response or {}).get("feed_id")
+            if feed_id:
+                status = client.feed(feed_id)
+                result.calls += 1
+                result.response = {"feed": status.processing_status}
+                if not status.finished:
+                    result.accepted = {item.listing_id for item in items}
+                    return result
+                if not status.done:
+                    return result  # FATAL or CANCELLED: nothing applied, sent again
+                if status.result_feed_document_id:
+                    # Messages are numbered in the order the feed listed the SKUs.
+                    sent = (attempt.request or {}).get("feed") or []
+                    report = client.feed_report(
+                        status.result_feed_document_id,
+                        skus_by_message_id={n: sku for n, (sku, _) in enumerate(sent, start=1)},
+                    )
+                    result.calls += 2
+                    rejected = report.rejected_skus
+                    for item in items:
+                        if item.external_id in rejected:
+                            result.refused[item.listing_id] = _issues_text(
+                                {"code": issue.code or "", "message": issue.message}
+                                for issue in report.issues_for(item.external_id)
+                                if issue.severity == "ERROR"
+                            )
+                    waiting = [i for i in items if i.listing_id not in result.refused]
+            levels = client.listing_quantities([item.external_id for item in waiting])
+            result.calls += max(1, len(waiting))
+        except amazon.AmazonError as error:
+            result.retry = True
+            result.error = f"{type(error).__name__}: {error}"
+            return result
+        for item in waiting:
+            result.observed[item.listing_id] = levels.get(item.external_id)
+        return result
+
+    def read_levels(self, channel: Channel, listings: Sequence[Listing]) -> dict[int, int | None]:
+        """The merchant quantity Amazon shows per listing (None: no MFN offer)."""
+        levels = self._for(channel).listing_quantities(
+            [listing.external_id for listing in listings]
+        )
+        return {listing.pk: levels.get(listing.external_id) for listing in listings}
+
+
+def fetch_order(channel: Channel, order_id: str) -> dict | None:
+    """The order as the Orders API shows it now (a notification only says it changed)."""
+    try:
+        return _client(channel).get_order(order_id)
+    except amazon.AmazonError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def iter_orders_updated_since(channel: Channel, since: datetime) -> Iterator[dict]:
+    """Orders updated at or after `since` (never by creation time: cancellations and
+    shipments of older orders would be missed)."""
+    return _client(channel).search_orders(last_updated_after=since)
+
+
+def iter_fba_inventory(channel: Channel) -> Iterator[dict]:
+    return _client(channel).inventory_summaries()
+
+
+def confirm_shipment(
+    order: ChannelOrder, *, carrier: str, tracking_number: str, ship_date: datetime,
+    shipping_method: str | None = None,
+) -> None:  # fmt: skip
+    """Confirm a merchant-fulfilled order's shipment on Amazon, every line still open.
+
+    The ledger learns of it from the order itself (ORDER_CHANGE or the poll shows the shipped
+    quantities), once, like any shipment.
+    """
+    items = [
+        (line.external_id, max(line.current_quantity, 0))
+        for line in order.lines.all()
+        if line.current_quantity > 0
+    ]
+    _client(order.channel).confirm_shipment(
+        order.external_id,
+        items=items,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        ship_date=ship_date,
+        shipping_method=shipping_method,
+    )
+
+
+@dataclass(slots=True)
+class MappingReport:
+    created: list[str] = field(default_factory=list)
+    already_mapped: int = 0
+    unmatched: list[dict] = field(default_factory=list)
+
+
+def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
+    """Read the seller's listings in this marketplace and create a listing for each whose
+    seller SKU names a canonical SKU, with its ASIN, product type and fulfilment (MFN or
+    AFN). Unmatched seller SKUs are reported for a person to resolve."""
+    from allocation.services import skus_mark_dirty
+    from channels import inbound
+    from ledger.models import Sku
+
+    report = MappingReport()
+    mapped = set(Listing.objects.filter(channel=channel).values_list("external_id", flat=True))
+    new_sku_ids: list[int] = []
+    for count, item in enumerate(_client(channel).search_listings(), start=1):
+        if progress is not None:
+            progress(count, item)
+        summary = amazon.listing_summary(item, channel.marketplace)
+        if summary.sku in mapped:
+            report.already_mapped += 1
+            continue
+        sku = Sku.objects.filter(code=summary.sku).first()
+        if sku is None:
+            report.unmatched.append({"seller_sku": summary.sku, "asin": summary.asin})
+            continue
+        Listing.objects.create(
+            channel=channel,
+            sku=sku,
+            external_id=summary.sku,
+            asin=summary.asin or "",
+            amazon_product_type=summary.product_type or "",
+            fulfilment=(
+                Listing.Fulfilment.FBA
+                if summary.fulfillment_channel == "AFN"
+                else Listing.Fulfilment.MERCHANT
+            ),
+        )
+        mapped.add(summary.sku)
+        new_sku_ids.append(sku.pk)
+        report.created.append(summary.sku)
+    if new_sku_ids:
+        skus_mark_dirty(sku_ids=new_sku_ids)
+        inbound.retry_quarantined(channel=channel)
+    return report
+
+
+def _client(channel: Channel) -> amazon.AmazonClient:
+    return client_for(channel)
+
+
+def _product_type(listing: Listing | None) -> str:
+    return (listing.amazon_product_type if listing is not None else "") or "PRODUCT"
+
+
+def _issues_text(issues) -> str:
+    parts = []
+    for issue in issues or ():
+        if isinstance(issue, dict):
+            parts.append(f"{issue.get('code', '')}: {issue.get('message', '')}".strip(": "))
+        else:
+            parts.append(str(issue))
+    return "; ".join(parts) or "refused by Amazon"

@@ -1,0 +1,149 @@
+"""FBA pools: Amazon's count of a SKU in its fulfilment centres becomes an absolute snapshot
+of the region's pool location (Amazon is the authority for FBA physical stock; DESIGN,
+ledger). Reports arrive by notification and by the periodic inventory summary, in any order:
+the newest report wins and an older one changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ledger import services as ledger
+from ledger.models import InventoryEvent, Location, Sku
+from ledger.rules import INCOMING, ON_HAND, RESERVED, UNSELLABLE, EventLine
+
+from .adapters.amazon_inventory import FbaStock, from_summary
+from .adapters.shopify_webhooks import PayloadError
+from .models import Channel, Listing
+from .orders import Quarantine, fba_pool
+
+
+@dataclass(frozen=True, slots=True)
+class FbaOutcome:
+    status: str  # applied | ignored
+    detail: str
+    event_id: int | None = None
+
+
+def record_fba_stock(
+    channel: Channel, stock: FbaStock, *, ref: str, occurred_at: datetime
+) -> FbaOutcome:
+    """Set the pool's buckets for one SKU to Amazon's report (idempotent per `ref`).
+
+    Raises Quarantine when the region has no pool or the seller SKU maps to no SKU.
+    """
+    pool = fba_pool(channel)
+    if pool is None:
+        raise Quarantine(
+            f"Channel {channel.code} (region {channel.region or 'unset'}) has no FBA pool."
+        )
+    sku = _sku_for(channel, stock.seller_sku)
+    reference = f"fba:{pool.code}:{sku.code}"
+    with transaction.atomic():
+        # Serialise reports of one SKU (the ledger takes this lock too, in the same order).
+        Sku.objects.select_for_update().filter(pk=sku.pk).first()
+        newest = (
+            InventoryEvent.objects.filter(kind="fba_snapshot", reference=reference)
+            .order_by("-occurred_at")
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+        if newest is not None and occurred_at < newest:
+            return FbaOutcome(
+                "ignored", f"older than the FBA report already applied ({newest.isoformat()})"
+            )
+        recorded = ledger.record_event(
+            kind="fba_snapshot",
+            lines=_lines(sku, pool, stock),
+            idempotency_key=f"{channel.code}:fba:{sku.code}:{ref}"[:255],
+            source=channel.kind,
+            occurred_at=occurred_at,
+            reference=reference,
+            reason="Amazon's count of its fulfilment centres",
+        )
+    return FbaOutcome(
+        "applied",
+        f"FBA {stock.seller_sku}: fulfillable {stock.fulfillable}, inbound {stock.inbound}, "
+        f"unfulfillable {stock.unfulfillable}",
+        recorded.event.pk,
+    )
+
+
+def _lines(sku: Sku, pool: Location, stock: FbaStock) -> list[EventLine]:
+    return [
+        EventLine(sku.code, pool.code, stock.on_hand, bucket=ON_HAND),
+        EventLine(sku.code, pool.code, stock.reserved_by_centre, bucket=RESERVED),
+        EventLine(sku.code, pool.code, stock.unfulfillable, bucket=UNSELLABLE),
+        # Inbound units are on their way or being received: never sellable until received.
+        EventLine(sku.code, pool.code, stock.inbound, bucket=INCOMING),
+    ]
+
+
+def _sku_for(channel: Channel, seller_sku: str) -> Sku:
+    """A seller SKU is shared by the region's marketplaces: any of its channels' listings."""
+    listing = (
+        Listing.objects.filter(
+            channel__kind=Channel.Kind.AMAZON,
+            channel__seller_id=channel.seller_id,
+            channel__region=channel.region,
+            external_id=seller_sku,
+        )
+        .select_related("sku")
+        .order_by("id")
+        .first()
+    )
+    if listing is not None:
+        return listing.sku
+    sku = Sku.objects.filter(code=seller_sku).first()
+    if sku is None:
+        raise Quarantine(
+            f"FBA stock of seller SKU {seller_sku!r}: no listing and no SKU of that code.",
+            sku=seller_sku,
+        )
+    return sku
+
+
+@dataclass(slots=True)
+class SyncOutcome:
+    read: int = 0
+    applied: int = 0
+    unchanged: int = 0
+    unmapped: list[str] | None = None
+
+
+def sync_fba_inventory(channel: Channel, *, summaries=None) -> SyncOutcome:
+    """Read every FBA inventory summary of the channel's marketplace and apply each as a pool
+    snapshot (the periodic authority behind the availability notifications). A report equal
+    to the last one records nothing (its key names its time and quantities)."""
+    if summaries is None:
+        from .adapters.amazon_lane import iter_fba_inventory
+
+        summaries = iter_fba_inventory(channel)
+    outcome = SyncOutcome(unmapped=[])
+    now = timezone.now()
+    for summary in summaries:
+        outcome.read += 1
+        try:
+            stock = from_summary(summary)
+        except PayloadError:
+            continue
+        updated = parse_datetime(str(summary.get("lastUpdatedTime") or "")) or now
+        ref = (
+            f"summary:{updated.isoformat()}:{stock.on_hand}:{stock.reserved_by_centre}:"
+            f"{stock.unfulfillable}:{stock.inbound}"
+        )
+        try:
+            result = record_fba_stock(channel, stock, ref=ref, occurred_at=min(updated, now))
+        except Quarantine:
+            outcome.unmapped.append(stock.seller_sku)
+            continue
+        if result.status == "applied":
+            outcome.applied += 1
+        else:
+            outcome.unchanged += 1
+    return outcome

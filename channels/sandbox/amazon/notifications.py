@@ -1,0 +1,541 @@
+"""SP-API notifications delivered the way an EventBridge API destination delivers them.
+
+Amazon publishes a notification (ORDER_CHANGE, FBA_INVENTORY_AVAILABILITY_CHANGES,
+LISTINGS_ITEM_MFN_QUANTITY_CHANGE, ...) to an SQS queue or an EventBridge partner bus; an API
+destination then POSTs each event to an HTTPS endpoint with an API-key header. Both transports
+are at-least-once and unordered (CONTRACT.md §5), and Amazon tells integrators to keep polling
+as a backup. So the dispatcher here delays, duplicates (same NotificationId), reorders and drops
+notifications by seeded chance, each decision drawn at publish time so that a seed always gives
+the same schedule.
+
+Due times are on the sandbox clock: with a ManualClock a test advances time and calls `flush()`,
+which delivers what is due and waits for it; with the real clock a thread delivers on time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import requests
+
+from .clock import Clock, iso
+
+NOTIFICATION_TYPES = (
+    "ORDER_CHANGE",
+    "FBA_INVENTORY_AVAILABILITY_CHANGES",
+    "LISTINGS_ITEM_MFN_QUANTITY_CHANGE",
+    "FEED_PROCESSING_FINISHED",
+    "REPORT_PROCESSING_FINISHED",
+)
+ENVELOPES = ("eventbridge", "raw")
+# The bundled JSON schema of each notification type (tests validate every published one).
+SCHEMAS = {
+    "ORDER_CHANGE": "notifications/OrderChangeNotification.json",
+    "FBA_INVENTORY_AVAILABILITY_CHANGES": "notifications/FBAInventoryAvailabilityChangeNotification.json",
+    "LISTINGS_ITEM_MFN_QUANTITY_CHANGE": "notifications/ListingsItemMfnQuantityChange.json",
+    "FEED_PROCESSING_FINISHED": "notifications/FeedProcessingFinishedNotification.json",
+    "REPORT_PROCESSING_FINISHED": "notifications/ReportProcessingFinishedNotification.json",
+}
+# FEED/REPORT_PROCESSING_FINISHED use camelCase envelopes; the others PascalCase.
+CAMEL_CASE = ("FEED_PROCESSING_FINISHED", "REPORT_PROCESSING_FINISHED")
+PAYLOAD_VERSION = {
+    "FEED_PROCESSING_FINISHED": "2020-09-04",
+    "REPORT_PROCESSING_FINISHED": "2020-09-04",
+}
+
+
+def build_notification(
+    notification_type: str,
+    payload: dict,
+    *,
+    application_id: str,
+    subscription_id: str,
+    moment: datetime,
+    notification_id: str | None = None,
+) -> dict:
+    """The notification JSON: what an SQS message body carries and EventBridge puts in `detail`.
+    Every notification gets its own NotificationId (Amazon's examples share a placeholder)."""
+    notification_id = notification_id or str(uuid.uuid4())
+    stamp = iso(moment, millis=True)
+    version = PAYLOAD_VERSION.get(notification_type, "1.0")
+    if notification_type in CAMEL_CASE:
+        return {
+            "notificationVersion": version,
+            "notificationType": notification_type,
+            "payloadVersion": version,
+            "eventTime": stamp,
+            "payload": payload,
+            "notificationMetadata": {
+                "applicationId": application_id,
+                "subscriptionId": subscription_id,
+                "publishTime": stamp,
+                "notificationId": notification_id,
+            },
+        }
+    return {
+        "NotificationVersion": "1.0",
+        "NotificationType": notification_type,
+        "PayloadVersion": version,
+        "EventTime": stamp,
+        "Payload": payload,
+        "NotificationMetadata": {
+            "ApplicationId": application_id,
+            "SubscriptionId": subscription_id,
+            "PublishTime": stamp,
+            "NotificationId": notification_id,
+        },
+    }
+
+
+def notification_id_of(notification: dict) -> str:
+    meta = notification.get("NotificationMetadata") or notification.get("notificationMetadata")
+    return meta.get("NotificationId") or meta.get("notificationId")
+
+
+def notification_type_of(notification: dict) -> str:
+    return notification.get("NotificationType") or notification.get("notificationType")
+
+
+@dataclass
+class Destination:
+    """One endpoint receiving notifications, with its delivery behaviour.
+
+    `delay_s` is the usual publish-to-delivery latency; with probability `late_rate` a
+    notification is held for `late_delay_s` instead (late enough for polling to see the change
+    first); `duplicate_rate` sends a second copy; `reorder_rate` holds one back behind later ones;
+    `drop_rate` never sends it at all.
+    """
+
+    url: str
+    envelope: str = "eventbridge"
+    api_key_header: str = "x-api-key"
+    api_key: str = "sandbox-api-key"
+    notification_types: frozenset[str] | None = None  # None = every type the sandbox publishes
+    delay_s: tuple[float, float] = (0.0, 0.05)
+    late_rate: float = 0.0
+    late_delay_s: tuple[float, float] = (30.0, 120.0)
+    duplicate_rate: float = 0.0
+    reorder_rate: float = 0.0
+    drop_rate: float = 0.0
+    max_retries: int = 5
+    retry_base_s: float = 1.0
+    timeout_s: float = 5.0
+    destination_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    subscription_ids: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.envelope not in ENVELOPES:
+            raise ValueError(f"envelope must be one of {ENVELOPES}")
+
+    def wants(self, notification_type: str) -> bool:
+        return self.notification_types is None or notification_type in self.notification_types
+
+    def subscription_id(self, notification_type: str) -> str:
+        # One subscription per (notification type, destination), as createSubscription makes.
+        return self.subscription_ids.setdefault(notification_type, str(uuid.uuid4()))
+
+    def as_json(self) -> dict:
+        return {
+            "destination_id": self.destination_id,
+            "url": self.url,
+            "envelope": self.envelope,
+            "api_key_header": self.api_key_header,
+            "notification_types": sorted(self.notification_types)
+            if self.notification_types is not None
+            else None,
+            "delay_s": list(self.delay_s),
+            "late_rate": self.late_rate,
+            "late_delay_s": list(self.late_delay_s),
+            "duplicate_rate": self.duplicate_rate,
+            "reorder_rate": self.reorder_rate,
+            "drop_rate": self.drop_rate,
+            "max_retries": self.max_retries,
+            "retry_base_s": self.retry_base_s,
+            "timeout_s": self.timeout_s,
+            "subscription_ids": dict(self.subscription_ids),
+        }
+
+
+@dataclass(order=True)
+class Delivery:
+    due: float
+    seq: int
+    destination: Destination = field(compare=False)
+    notification_type: str = field(compare=False)
+    notification_id: str = field(compare=False)
+    body: bytes = field(compare=False)
+    event_id: str | None = field(default=None, compare=False)
+    duplicate: bool = field(default=False, compare=False)
+    late: bool = field(default=False, compare=False)
+    attempt: int = field(default=0, compare=False)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        application_id: str,
+        aws_account_id: str,
+        aws_region: str,
+        seed: int = 0,
+        post: Callable[[str, bytes, dict], int] | None = None,
+        history: int = 10_000,
+    ) -> None:
+        self._clock = clock
+        self.application_id = application_id
+        self.aws_account_id = aws_account_id
+        self.aws_region = aws_region
+        self._rng = random.Random(seed)
+        self._post = post
+        self._session: requests.Session | None = None
+        self._destinations: list[Destination] = []
+        self._queue: list[Delivery] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        # While a flush runs: "normal" = everything but late notifications not yet due;
+        # "everything" = late ones too.
+        self._hurry: str | None = None
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self.published: deque[dict] = deque(maxlen=history)
+        self.attempts: deque[dict] = deque(maxlen=history)
+        self.dropped: deque[dict] = deque(maxlen=history)
+        self.stats = dict.fromkeys(
+            ("published", "queued", "delivered", "failed_attempts", "given_up", "dropped"), 0
+        )
+
+    # configuration ----------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        # The partner event source name: aws.partner/sellingpartnerapi.amazon.com/{account}/{app}
+        return (
+            f"aws.partner/sellingpartnerapi.amazon.com/{self.aws_account_id}/{self.application_id}"
+        )
+
+    def subscribe(
+        self, destination: Destination, *, replace: bool = True, seed: int | None = None
+    ) -> Destination:
+        with self._cond:
+            if replace:
+                self._destinations = []
+            self._destinations.append(destination)
+            if seed is not None:
+                self._rng = random.Random(seed)
+        return destination
+
+    @property
+    def destinations(self) -> list[Destination]:
+        with self._cond:
+            return list(self._destinations)
+
+    def clear(self, seed: int = 0) -> None:
+        with self._cond:
+            self._destinations = []
+            self._queue = []
+            self._rng = random.Random(seed)
+            self.published.clear()
+            self.attempts.clear()
+            self.dropped.clear()
+            self.stats = dict.fromkeys(self.stats, 0)
+            self._cond.notify_all()
+
+    # publishing -------------------------------------------------------------------------------
+    def publish(
+        self,
+        notification_type: str,
+        payload: dict,
+        *,
+        moment: datetime,
+        drop: bool = False,
+    ) -> list[dict]:
+        """Build one notification per subscribed destination and schedule its delivery.
+
+        Returns the notifications built (one per destination; each has its own id). `drop` is the
+        fault injection: the notification is recorded as published but never delivered.
+        """
+        built = []
+        with self._cond:
+            now = self._clock()
+            for destination in self._destinations:
+                if not destination.wants(notification_type):
+                    continue
+                notification = build_notification(
+                    notification_type,
+                    payload,
+                    application_id=self.application_id,
+                    subscription_id=destination.subscription_id(notification_type),
+                    moment=moment,
+                )
+                notification_id = notification_id_of(notification)
+                built.append(notification)
+                self.stats["published"] += 1
+                record = {
+                    "notification_type": notification_type,
+                    "notification_id": notification_id,
+                    "destination_id": destination.destination_id,
+                    "notification": notification,
+                }
+                self.published.append(record)
+                # Every draw happens whatever the outcome, so one decision never shifts the
+                # random stream of the ones after it.
+                low, high = destination.delay_s
+                delay = self._rng.uniform(low, high)
+                late = self._rng.random() < destination.late_rate
+                late_delay = self._rng.uniform(*destination.late_delay_s)
+                reorder = self._rng.random() < destination.reorder_rate
+                reorder_delay = self._rng.uniform(high, 3 * high + 0.05)
+                duplicate = self._rng.random() < destination.duplicate_rate
+                duplicate_delay = self._rng.uniform(low, high) + high
+                dropped = drop or self._rng.random() < destination.drop_rate
+                if dropped:
+                    self.stats["dropped"] += 1
+                    self.dropped.append({k: v for k, v in record.items() if k != "notification"})
+                    continue
+                if late:
+                    delay = late_delay
+                elif reorder:
+                    # Held back long enough that notifications published after it overtake it.
+                    delay += reorder_delay
+                body, event_id = self._body(destination, notification, notification_type, moment)
+                self._enqueue(
+                    destination,
+                    notification_type,
+                    notification_id,
+                    body,
+                    event_id,
+                    now + delay,
+                    late=late,
+                )
+                if duplicate:
+                    self._enqueue(
+                        destination,
+                        notification_type,
+                        notification_id,
+                        body,
+                        event_id,
+                        now + delay + duplicate_delay,
+                        duplicate=True,
+                        late=late,
+                    )
+            if self._queue:
+                self._ensure_thread()
+                self._cond.notify_all()
+        return built
+
+    def _body(
+        self, destination: Destination, notification: dict, notification_type: str, moment
+    ) -> tuple[bytes, str | None]:
+        if destination.envelope == "raw":
+            return json.dumps(notification, separators=(",", ":")).encode("utf-8"), None
+        event_id = str(uuid.uuid4())
+        event = {
+            "version": "0",
+            "id": event_id,
+            "detail-type": notification_type,
+            "source": self.source,
+            "account": self.aws_account_id,
+            "time": iso(moment),
+            "region": self.aws_region,
+            "resources": [],
+            "detail": notification,
+        }
+        return json.dumps(event, separators=(",", ":")).encode("utf-8"), event_id
+
+    def _enqueue(
+        self,
+        destination: Destination,
+        notification_type: str,
+        notification_id: str,
+        body: bytes,
+        event_id: str | None,
+        due: float,
+        *,
+        duplicate: bool = False,
+        late: bool = False,
+    ) -> None:
+        self.stats["queued"] += 1
+        heapq.heappush(
+            self._queue,
+            Delivery(
+                due=due,
+                seq=next(self._seq),
+                destination=destination,
+                notification_type=notification_type,
+                notification_id=notification_id,
+                body=body,
+                event_id=event_id,
+                duplicate=duplicate,
+                late=late,
+            ),
+        )
+
+    # delivery ---------------------------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._running = True
+            self._thread = threading.Thread(
+                target=self._run, name="amazon-sandbox-notifications", daemon=True
+            )
+            self._thread.start()
+
+    def _is_due(self, delivery: Delivery) -> bool:
+        if delivery.due <= self._clock() or self._hurry == "everything":
+            return True
+        return self._hurry == "normal" and not delivery.late
+
+    def _next_due(self) -> Delivery | None:
+        with self._cond:
+            while self._running:
+                if self._queue and self._is_due(self._queue[0]):
+                    self._in_flight += 1
+                    return heapq.heappop(self._queue)
+                # The sandbox clock may be a ManualClock that moves without telling us: poll.
+                self._cond.wait(0.05)
+            return None
+
+    def _run(self) -> None:
+        while True:
+            delivery = self._next_due()
+            if delivery is None:
+                return
+            try:
+                status, error = self._attempt(delivery)
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+            self._record(delivery, status, error)
+
+    def _headers(self, delivery: Delivery) -> dict[str, str]:
+        destination = delivery.destination
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            destination.api_key_header: destination.api_key,
+        }
+        if destination.envelope == "eventbridge":
+            headers["User-Agent"] = "Amazon/EventBridge/ApiDestinations"
+        return headers
+
+    def _attempt(self, delivery: Delivery) -> tuple[int | None, str | None]:
+        delivery.attempt += 1
+        headers = self._headers(delivery)
+        try:
+            if self._post is not None:
+                status = self._post(delivery.destination.url, delivery.body, headers)
+            else:
+                if self._session is None:
+                    self._session = requests.Session()
+                response = self._session.post(
+                    delivery.destination.url,
+                    data=delivery.body,
+                    headers=headers,
+                    timeout=delivery.destination.timeout_s,
+                )
+                status = response.status_code
+        except Exception as exc:  # any transport failure is a failed attempt, retried
+            return None, f"{type(exc).__name__}: {exc}"
+        return status, None
+
+    def _record(self, delivery: Delivery, status: int | None, error: str | None) -> None:
+        ok = status is not None and 200 <= status < 300
+        with self._cond:
+            self.attempts.append(
+                {
+                    "notification_type": delivery.notification_type,
+                    "notification_id": delivery.notification_id,
+                    "event_id": delivery.event_id,
+                    "destination_id": delivery.destination.destination_id,
+                    "attempt": delivery.attempt,
+                    "duplicate": delivery.duplicate,
+                    "late": delivery.late,
+                    "status": status,
+                    "error": error,
+                }
+            )
+            if ok:
+                self.stats["delivered"] += 1
+            else:
+                self.stats["failed_attempts"] += 1
+                destination = delivery.destination
+                still_subscribed = any(d is destination for d in self._destinations)
+                # EventBridge retries 5xx, 429 and transport errors with backoff; other 4xx are
+                # permanent failures (they would go to a DLQ).
+                retryable = status is None or status == 429 or status >= 500
+                if still_subscribed and retryable and delivery.attempt <= destination.max_retries:
+                    backoff = destination.retry_base_s * 2 ** (delivery.attempt - 1)
+                    delivery.due = self._clock() + backoff * self._rng.uniform(0.8, 1.2)
+                    delivery.seq = next(self._seq)
+                    heapq.heappush(self._queue, delivery)
+                else:
+                    self.stats["given_up"] += 1
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0, *, everything: bool = False) -> dict:
+        """Deliver what is pending now and wait until each was attempted: everything except the
+        late notifications whose due time has not come (with `everything`, those too). Due
+        order is kept, so duplicates and reordering still arrive the way the schedule says.
+        Dropped notifications are never delivered; a failed delivery is retried after its
+        backoff (at once with `everything`)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._hurry = "everything" if everything else "normal"
+            if self._queue:
+                self._ensure_thread()
+            self._cond.notify_all()
+            try:
+                while True:
+                    unfinished = sum(1 for d in self._queue if self._is_due(d)) + self._in_flight
+                    remaining = deadline - time.monotonic()
+                    if not unfinished or remaining <= 0:
+                        break
+                    self._cond.wait(min(remaining, 0.05))
+            finally:
+                self._hurry = None
+            return {
+                "flushed": unfinished == 0,
+                "unfinished": unfinished,
+                "pending": len(self._queue),
+                **self.stats,
+            }
+
+    def pending(self) -> list[dict]:
+        with self._cond:
+            return [
+                {
+                    "notification_type": d.notification_type,
+                    "notification_id": d.notification_id,
+                    "due_in": round(d.due - self._clock(), 3),
+                    "duplicate": d.duplicate,
+                    "late": d.late,
+                    "attempt": d.attempt,
+                }
+                for d in sorted(self._queue)
+            ]
+
+    def stop(self) -> None:
+        with self._cond:
+            self._running = False
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._session is not None:
+            self._session.close()
+
+    def published_notifications(self, notification_type: str | None = None) -> list[dict]:
+        with self._cond:
+            return [
+                r["notification"]
+                for r in self.published
+                if notification_type is None or r["notification_type"] == notification_type
+            ]

@@ -1,0 +1,238 @@
+"""Reports 2021-06-30: createReport, its processing and the report documents.
+
+Served report types:
+- GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA: tab-separated, the columns of CONTRACT.md §4.1,
+  rows from `add_return` whose return date falls in [dataStartTime, dataEndTime] (default: the
+  last 30 days). With no rows the report ends CANCELLED without a document, which is how Amazon
+  cancels a report "if there is no data to return".
+- GET_MERCHANT_LISTINGS_ALL_DATA / GET_MERCHANT_LISTINGS_DATA: the seller's listings (all, or
+  the active ones), columns as in the "All Listings Report".
+Any other type ends FATAL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from . import payloads
+from .clock import iso, parse_iso
+
+if TYPE_CHECKING:
+    from .model import AmazonSandbox, Report
+
+RETURNS = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+LISTINGS_ALL = "GET_MERCHANT_LISTINGS_ALL_DATA"
+LISTINGS_ACTIVE = "GET_MERCHANT_LISTINGS_DATA"
+RETURNS_COLUMNS = (
+    "return-date",
+    "order-id",
+    "sku",
+    "asin",
+    "fnsku",
+    "product-name",
+    "quantity",
+    "fulfillment-center-id",
+    "detailed-disposition",
+    "reason",
+    "status",
+    "license-plate-number",
+    "customer-comments",
+)
+LISTINGS_COLUMNS = (
+    "item-name",
+    "item-description",
+    "listing-id",
+    "seller-sku",
+    "price",
+    "quantity",
+    "open-date",
+    "image-url",
+    "item-is-marketplace",
+    "product-id-type",
+    "zshop-shipping-fee",
+    "item-note",
+    "item-condition",
+    "zshop-category1",
+    "zshop-browse-path",
+    "zshop-storefront-feature",
+    "asin1",
+    "asin2",
+    "asin3",
+    "will-ship-internationally",
+    "expedited-shipping",
+    "zshop-boldface",
+    "product-id",
+    "bid-for-featured-placement",
+    "add-delete",
+    "pending-quantity",
+    "fulfillment-channel",
+    "merchant-shipping-group",
+    "status",
+)
+TSV = "text/tab-separated-values; charset=UTF-8"
+
+
+def create_report(sandbox: AmazonSandbox, seller_id: str, body: dict) -> tuple[int, dict]:
+    from .model import Report
+
+    start = parse_iso(body["dataStartTime"]) if body.get("dataStartTime") else None
+    end = parse_iso(body["dataEndTime"]) if body.get("dataEndTime") else None
+    if start and end and end < start:
+        return 400, payloads.errors("InvalidInput", "dataEndTime is before dataStartTime.")
+    report = Report(
+        report_id=str(60_000_000_000 + sandbox._number()),
+        seller_id=seller_id,
+        report_type=body["reportType"],
+        marketplace_ids=list(body["marketplaceIds"]),
+        created=sandbox.now(),
+        data_start=start,
+        data_end=end,
+        options=body.get("reportOptions"),
+    )
+    sandbox.reports[report.report_id] = report
+
+    def start_processing(report: Report = report) -> None:
+        if report.status != "IN_QUEUE":
+            return
+        report.status = "IN_PROGRESS"
+        report.started = sandbox.now()
+        sandbox.scheduler.at(
+            sandbox.config.report_processing_seconds, f"finish report {report.report_id}", finish
+        )
+
+    def finish(report: Report = report) -> None:
+        process(sandbox, report)
+
+    sandbox.scheduler.at(
+        sandbox.config.report_queue_seconds, f"start report {report.report_id}", start_processing
+    )
+    return 202, {"reportId": report.report_id}
+
+
+def cancel_report(
+    sandbox: AmazonSandbox, seller_id: str, report_id: str
+) -> tuple[int, dict | None]:
+    report = sandbox.reports.get(report_id)
+    if report is None or report.seller_id != seller_id:
+        return 404, payloads.errors("NotFound", f"Report {report_id} was not found.")
+    if report.status != "IN_QUEUE":
+        return 400, payloads.errors(
+            "InvalidInput",
+            f"The report is {report.status}; only IN_QUEUE reports can be cancelled.",
+        )
+    report.status = "CANCELLED"
+    report.ended = sandbox.now()
+    _finished(sandbox, report)
+    return 200, None
+
+
+def process(sandbox: AmazonSandbox, report: Report) -> None:
+    report.ended = sandbox.now()
+    if report.report_type == RETURNS:
+        rows = _returns_rows(sandbox, report)
+        if not rows:
+            report.status = "CANCELLED"
+            _finished(sandbox, report)
+            return
+        content = _tsv(RETURNS_COLUMNS, rows)
+    elif report.report_type in (LISTINGS_ALL, LISTINGS_ACTIVE):
+        content = _tsv(LISTINGS_COLUMNS, _listing_rows(sandbox, report))
+    else:
+        report.status = "FATAL"
+        _finished(sandbox, report)
+        return
+    document = sandbox.new_document(report.seller_id, "report", TSV, content.encode("utf-8"))
+    report.document_id = document.document_id
+    report.status = "DONE"
+    _finished(sandbox, report)
+
+
+def _finished(sandbox: AmazonSandbox, report: Report) -> None:
+    notification = {
+        "sellerId": report.seller_id,
+        "accountId": f"amzn1.merchant.o.{report.seller_id}",
+        "reportId": report.report_id,
+        "reportType": report.report_type,
+        "processingStatus": report.status,
+    }
+    if report.document_id:
+        notification["reportDocumentId"] = report.document_id
+    sandbox._publish(
+        "REPORT_PROCESSING_FINISHED", {"reportProcessingFinishedNotification": notification}
+    )
+
+
+def _tsv(columns: tuple[str, ...], rows: list[dict]) -> str:
+    def cell(value: object) -> str:
+        return "" if value is None else str(value).replace("\t", " ").replace("\n", " ")
+
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(cell(row.get(column)) for column in columns) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _returns_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
+    end = report.data_end or report.created
+    start = report.data_start or end - timedelta(days=30)
+    rows = []
+    for row in sandbox.returns:
+        if row.seller_id != report.seller_id or row.marketplace_id not in report.marketplace_ids:
+            continue
+        if not start <= row.return_date <= end:
+            continue
+        rows.append(
+            {
+                "return-date": iso(row.return_date).replace("Z", "+00:00"),
+                "order-id": row.order_id,
+                "sku": row.sku,
+                "asin": row.asin,
+                "fnsku": row.fn_sku,
+                "product-name": row.product_name,
+                "quantity": row.quantity,
+                "fulfillment-center-id": row.fulfillment_center_id,
+                "detailed-disposition": row.disposition,
+                "reason": row.reason,
+                "status": row.status,
+                "license-plate-number": row.license_plate_number,
+                "customer-comments": row.customer_comments,
+            }
+        )
+    return rows
+
+
+def _listing_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
+    rows = []
+    for listing in sandbox.listings.values():
+        if listing.seller_id != report.seller_id:
+            continue
+        if listing.marketplace_id not in report.marketplace_ids:
+            continue
+        buyable = sandbox.buyable_quantity(listing)
+        status = "Active" if buyable > 0 else "Inactive"
+        if listing.incomplete:
+            status = "Incomplete"
+        if report.report_type == LISTINGS_ACTIVE and status != "Active":
+            continue
+        rows.append(
+            {
+                "item-name": listing.item_name,
+                "listing-id": f"{uuid.uuid5(uuid.NAMESPACE_URL, '/'.join(listing.key)).int % 10**10:010d}",
+                "seller-sku": listing.sku,
+                "price": f"{listing.price:.2f}" if listing.price is not None else None,
+                # FBA offers leave the quantity blank; Amazon owns it.
+                "quantity": None if listing.afn else listing.quantity,
+                "open-date": listing.created.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "item-is-marketplace": "y",
+                "product-id-type": "1" if listing.asin else None,
+                "item-condition": "11",
+                "asin1": listing.asin,
+                "product-id": listing.asin,
+                "pending-quantity": 0,
+                "fulfillment-channel": listing.fulfillment_channel_code,
+                "merchant-shipping-group": None if listing.afn else "Migrated Template",
+                "status": status,
+            }
+        )
+    return rows

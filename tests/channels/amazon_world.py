@@ -1,0 +1,149 @@
+"""A real world for Amazon lane tests: an SP-API sandbox seller (and a Shopify sandbox shop)
+over HTTP, our webhook endpoints on a live server, and a `settle()` that runs ingest, planner
+and pushers in this process until nothing is left (no sleeps, no Celery).
+
+The Amazon sandbox runs on a manual clock: each pass of `settle()` moves it one second, which
+is what lets its queued work happen (an accepted patch applied, a feed processed, an AFN order
+shipped) without the test waiting for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from channels import inbound, planner, push
+from channels.adapters.amazon_lane import AmazonLane, import_mapping
+from channels.adapters.shopify_lane import ShopifyLane
+from channels.adapters.throttle import LocalThrottle
+from channels.models import Channel, PushAttempt
+from channels.sandbox.amazon import ManualClock
+from channels.sandbox.amazon import serve_in_thread as serve_amazon
+
+from .shopify_world import CLIENT_OPTIONS as SHOPIFY_OPTIONS
+from .shopify_world import Shop, World
+
+NOTIFICATION_KEY = "amazon-notification-key"
+
+
+def _local_bucket(key: str, capacity: float, rate: float) -> LocalThrottle:
+    # Each test's sandbox is its own seller: buckets must not be shared (through Redis) with
+    # another test running in parallel under the same default seller id.
+    return LocalThrottle(capacity, rate)
+
+
+AMAZON_OPTIONS = {
+    "backoff": 0.01,
+    "backoff_cap": 0.05,
+    "timeout": 2.0,
+    "max_attempts": 4,
+    "throttle_factory": _local_bucket,
+}
+
+
+@dataclass
+class Seller:
+    handle: object
+    channel: Channel
+
+    @property
+    def sandbox(self):
+        return self.handle.sandbox
+
+    def mfn(self, sku: str) -> int | None:
+        return self.sandbox.find_listing(sku, marketplace_id=self.channel.marketplace).quantity
+
+    def patch_calls(self) -> int:
+        return len(self.sandbox.requests("patchListingsItem"))
+
+
+@dataclass
+class MixedWorld(World):
+    sellers: list[Seller] = field(default_factory=list)
+
+    def open_seller(
+        self,
+        code: str,
+        *,
+        mfn: dict[str, int],
+        afn: dict[str, dict] | None = None,
+        location,
+        seed: int = 1,
+        notifications: dict | None = None,
+        **config,
+    ) -> Seller:
+        clock = ManualClock()
+        handle = serve_amazon(seed=seed, clock=clock, rate_limits=False, **config)
+        sandbox = handle.sandbox
+        for sku, quantity in mfn.items():
+            sandbox.add_listing(sku, quantity=quantity)
+        for sku, buckets in (afn or {}).items():
+            sandbox.add_listing(sku, channel="AFN", fba=buckets)
+        channel = Channel(
+            code=code,
+            name=code,
+            kind="amazon",
+            mode="live",
+            is_marketplace=True,
+            api_base_url=handle.url,
+            auth_url=handle.token_url,
+            seller_id=handle.seller_id,
+            marketplace="ATVPDKIKX0DER",
+            region="NA",
+            default_location=location,
+        )
+        channel.credentials = {
+            "refresh_token": handle.refresh_token,
+            "lwa_app_id": handle.client_id,
+            "lwa_client_secret": handle.client_secret,
+            "notification_key": NOTIFICATION_KEY,
+        }
+        channel.save()
+        options = {
+            "envelope": "eventbridge",
+            "api_key_header": "X-Api-Key",
+            "api_key": NOTIFICATION_KEY,
+            "delay_s": (0, 0),
+            **(notifications or {}),
+        }
+        sandbox.subscribe_notifications(
+            f"{self.live_server_url}/webhooks/amazon/{channel.pk}/", **options
+        )
+        import_mapping(channel)
+        seller = Seller(handle, channel)
+        self.sellers.append(seller)
+        return seller
+
+    def close(self) -> None:
+        super().close()
+        for seller in self.sellers:
+            seller.handle.stop()
+
+    def lane_for(self, channel: Channel):
+        if channel.kind == "amazon":
+            return AmazonLane(**AMAZON_OPTIONS)
+        return ShopifyLane(**SHOPIFY_OPTIONS)
+
+    def settle(self, *, rounds: int = 80, lane=None) -> None:
+        """Deliver webhooks and notifications, ingest, plan, push and read back until a whole
+        pass does nothing, nothing new was published and no push waits for its read-back."""
+        last_published = None
+        for _ in range(rounds):
+            published = sum(s.sandbox.flush_webhooks()["published"] for s in self.shops)
+            for seller in self.sellers:
+                seller.sandbox.advance(1.0)
+                published += seller.sandbox.flush()["delivered"]
+            work = inbound.process_pending()
+            work += planner.plan_dirty_skus().skus
+            for channel in Channel.objects.filter(
+                pk__in=[s.channel.pk for s in (*self.shops, *self.sellers)]
+            ):
+                outcome = push.push_channel(channel, lane or self.lane_for(channel))
+                work += outcome.attempts + outcome.already_shown + outcome.acknowledged
+            waiting = PushAttempt.objects.filter(status=PushAttempt.Status.ACCEPTED).exists()
+            if not work and not waiting and published == last_published:
+                return
+            last_published = published
+        raise AssertionError("the world did not settle")
+
+
+__all__ = ["MixedWorld", "Seller", "Shop"]

@@ -1,0 +1,261 @@
+"""Amazon payloads into our shapes: official order examples as snapshots, notifications
+through POST /webhooks/amazon/<id>/ (API key, dedupe, marketplace routing), and FBA reports
+as pool snapshots in which inbound stock is never sellable."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+
+from channels import fba
+from channels.adapters import amazon_inventory, amazon_orders
+from channels.adapters import amazon_notifications as notes
+from channels.models import Channel, InboundEvent, Listing
+from ledger.models import Balance, Location
+from tests.contracts import AMAZON
+from tests.factories import ChannelFactory, ListingFactory, SkuFactory
+
+KEY = "notification-key-1"
+
+
+def _examples(model: str, operation: str) -> list[dict]:
+    data = json.loads((AMAZON / "examples" / f"{model}.examples.json").read_text())
+    found = []
+    for example in data["operations"][operation]["examples"]:
+        if str(example["status"]).startswith("2"):
+            response = example["response"]
+            # A response-example block is keyed by its media type.
+            found.append(response.get("application/json", response))
+    return found
+
+
+def _official_orders() -> list[dict]:
+    found = []
+    for response in _examples("orders_2026-01-01", "searchOrders"):
+        found += response.get("orders", [])
+    for response in _examples("orders_2026-01-01", "getOrder"):
+        found.append(response["order"])
+    return found
+
+
+def _notification_example(name: str) -> dict:
+    schema = json.loads((AMAZON / "schemas" / "notifications" / f"{name}.json").read_text())
+    return schema["examples"][0]
+
+
+def test_every_official_order_example_maps_to_a_snapshot():
+    orders = _official_orders()
+    assert orders, "the contracts folder has no Orders 2026-01-01 examples"
+    for order in orders:
+        snapshot = amazon_orders.order_snapshot(order)
+        assert snapshot.external_id == order["orderId"]
+        assert snapshot.updated_at >= snapshot.placed_at
+        assert len(snapshot.lines) == len(order["orderItems"])
+        for line, item in zip(snapshot.lines, order["orderItems"], strict=True):
+            assert line.quantity == item["quantityOrdered"]
+            assert line.variant_id == item["product"].get("sellerSku", "")
+            assert 0 <= line.current_quantity <= line.quantity
+        cancelled = amazon_orders.status(order) == "CANCELLED"
+        assert (snapshot.cancelled_at is not None) == cancelled
+
+
+def test_a_cancelled_order_and_an_executed_item_cancellation_release_and_a_request_does_not():
+    base = {
+        "orderId": "111-0000000-0000001",
+        "createdTime": "2026-11-30T10:00:00Z",
+        "lastUpdatedTime": "2026-11-30T10:05:00Z",
+        "salesChannel": {"marketplaceId": "ATVPDKIKX0DER"},
+        "fulfillment": {"fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT"},
+        "orderItems": [
+            {
+                "orderItemId": "1",
+                "quantityOrdered": 2,
+                "product": {"sellerSku": "A"},
+                "cancellation": {"cancellationRequest": {"requester": "BUYER"}},
+            },
+            {
+                "orderItemId": "2",
+                "quantityOrdered": 1,
+                "product": {"sellerSku": "B"},
+                "cancellation": {"cancellationExecution": {"cancelledBy": "SELLER"}},
+            },
+        ],
+    }
+    snapshot = amazon_orders.order_snapshot(base)
+    assert [line.current_quantity for line in snapshot.lines] == [2, 0]
+    assert snapshot.cancelled_at is None
+    cancelled = {**base, "fulfillment": {"fulfillmentStatus": "CANCELLED"}}
+    assert amazon_orders.order_snapshot(cancelled).cancelled_at == snapshot.updated_at
+
+
+def test_a_notification_unwraps_from_eventbridge_and_from_an_sqs_body_alike():
+    raw = _notification_example("OrderChangeNotification")
+    event = {
+        "version": "0",
+        "id": "eventbridge-1",
+        "detail-type": "ORDER_CHANGE",
+        "source": "aws.partner/sellingpartnerapi.amazon/app",
+        "time": "2026-11-30T10:00:00Z",
+        "detail": raw,
+    }
+    wrapped = notes.unwrap(json.dumps(event).encode())
+    plain = notes.unwrap(json.dumps(raw).encode())
+    assert wrapped.canonical() == plain.canonical()
+    assert wrapped.notification_id == raw["NotificationMetadata"]["NotificationId"]
+    assert wrapped.envelope["id"] == "eventbridge-1"
+    assert notes.order_change(wrapped.body) == (
+        "903-8868176-2219830",
+        "A3TH9S8BH6GOGM",
+        "ATVPDKIKX0DER",
+    )
+    with pytest.raises(notes.PayloadError):
+        notes.unwrap(b'{"NotificationType": "ORDER_CHANGE"}')
+
+
+def test_the_fba_notification_example_keeps_pending_orders_out_of_the_reserved_bucket():
+    constructed = AMAZON / "examples" / "constructed"
+    envelope = constructed / "FBAInventoryAvailabilityChangeNotification.envelope.constructed.json"
+    stock = amazon_inventory.from_notification(json.loads(envelope.read_text()), ["ATVPDKIKX0DER"])
+    # Fulfillable 50, reserved 5 + 15 + 10 (10 for pending customer orders), inbound 0+5+10.
+    assert (stock.fulfillable, stock.reserved_for_orders, stock.reserved_by_centre) == (50, 10, 20)
+    assert stock.inbound == 15
+    assert stock.on_hand == 80
+
+
+def test_the_constructed_inventory_summary_maps_like_the_notification():
+    body = json.loads(
+        (
+            AMAZON / "examples" / "constructed" / "getInventorySummaries.response.constructed.json"
+        ).read_text()
+    )
+    stock = amazon_inventory.from_summary(body["payload"]["inventorySummaries"][0])
+    assert stock.seller_sku == "SKU-001"
+    assert (stock.fulfillable, stock.reserved_for_orders, stock.reserved_by_centre) == (40, 2, 2)
+    assert (stock.unfulfillable, stock.inbound) == (3, 18)
+
+
+# --- the notification endpoint --------------------------------------------------------------
+
+
+@pytest.fixture
+def amazon_us(db):
+    channel = ChannelFactory(
+        code="amazon-us",
+        kind=Channel.Kind.AMAZON,
+        seller_id="A3TH9S8BH6GOGM",
+        marketplace="ATVPDKIKX0DER",
+        region="NA",
+    )
+    channel.credentials = {
+        "refresh_token": "r",
+        "lwa_app_id": "a",
+        "lwa_client_secret": "s",
+        "notification_key": KEY,
+    }
+    channel.save()
+    return channel
+
+
+def _post(client, channel, body: dict, key: str | None = KEY):
+    headers = {"HTTP_X_API_KEY": key} if key is not None else {}
+    return client.post(
+        reverse("webhooks:amazon", args=[channel.pk]),
+        data=json.dumps(body),
+        content_type="application/json",
+        **headers,
+    )
+
+
+def _order_change(notification_id: str, marketplace: str = "ATVPDKIKX0DER") -> dict:
+    raw = _notification_example("OrderChangeNotification")
+    raw = json.loads(json.dumps(raw))
+    raw["NotificationMetadata"]["NotificationId"] = notification_id
+    raw["Payload"]["OrderChangeNotification"]["Summary"]["MarketplaceId"] = marketplace
+    return raw
+
+
+def test_a_wrong_or_missing_api_key_is_refused_and_nothing_is_stored(client, amazon_us):
+    assert _post(client, amazon_us, _order_change("n-1"), key="wrong").status_code == 401
+    assert _post(client, amazon_us, _order_change("n-1"), key=None).status_code == 401
+    assert not InboundEvent.objects.exists()
+
+
+def test_a_notification_is_stored_once_however_often_and_however_wrapped_it_arrives(
+    client, amazon_us
+):
+    first = _post(client, amazon_us, _order_change("n-2"))
+    assert (first.status_code, first.json()["status"]) == (200, "received")
+    again = _post(client, amazon_us, {"detail-type": "ORDER_CHANGE", "id": "other-envelope",
+                                      "detail": _order_change("n-2")})  # fmt: skip
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    event = InboundEvent.objects.get()
+    assert (event.topic, event.source, event.deliveries) == ("ORDER_CHANGE", "notification", 2)
+    assert event.dedupe_key == "notification:n-2"
+
+
+def test_an_order_of_another_marketplace_goes_to_that_marketplace_channel(client, amazon_us):
+    canada = ChannelFactory(
+        code="amazon-ca",
+        kind=Channel.Kind.AMAZON,
+        seller_id=amazon_us.seller_id,
+        marketplace="A2EUQ1WTGCTBG2",
+        region="NA",
+    )
+    assert _post(client, amazon_us, _order_change("n-3", "A2EUQ1WTGCTBG2")).status_code == 200
+    assert InboundEvent.objects.get().channel_id == canada.pk
+
+
+def test_a_body_that_is_not_a_notification_is_a_bad_request(client, amazon_us):
+    assert _post(client, amazon_us, {"hello": "world"}).status_code == 400
+    assert not InboundEvent.objects.exists()
+
+
+# --- FBA pools ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pool(db):
+    return Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+
+
+def _balances(sku, location) -> dict[str, int]:
+    return dict(
+        Balance.objects.filter(sku=sku, location=location).values_list("bucket", "quantity")
+    )
+
+
+def test_inbound_fba_stock_is_recorded_but_never_sellable(amazon_us, pool):
+    sku = SkuFactory(code="MUG-1")
+    ListingFactory(channel=amazon_us, sku=sku, external_id="MUG-1", fulfilment="fba")
+    stock = amazon_inventory.FbaStock("MUG-1", 0, 0, 0, 0, inbound=40)
+    at = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    fba.record_fba_stock(amazon_us, stock, ref="r1", occurred_at=at)
+    balances = _balances(sku, pool)
+    assert balances.get("incoming") == 40
+    assert balances.get("on_hand", 0) == 0
+    received = amazon_inventory.FbaStock("MUG-1", 38, 2, 0, 0, inbound=0)
+    fba.record_fba_stock(amazon_us, received, ref="r2", occurred_at=at + timedelta(hours=1))
+    balances = _balances(sku, pool)
+    assert (balances["on_hand"], balances["unsellable"], balances["incoming"]) == (40, 2, 0)
+
+
+def test_an_older_fba_report_changes_nothing_and_a_repeated_one_records_once(amazon_us, pool):
+    sku = SkuFactory(code="MUG-2")
+    ListingFactory(channel=amazon_us, sku=sku, external_id="MUG-2", fulfilment="fba")
+    at = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    newer = amazon_inventory.FbaStock("MUG-2", 10, 0, 0, 0, 0)
+    older = amazon_inventory.FbaStock("MUG-2", 25, 0, 0, 0, 0)
+    assert fba.record_fba_stock(amazon_us, newer, ref="n", occurred_at=at).status == "applied"
+    late = fba.record_fba_stock(amazon_us, older, ref="o", occurred_at=at - timedelta(minutes=5))
+    assert late.status == "ignored"
+    again = fba.record_fba_stock(amazon_us, newer, ref="n", occurred_at=at)
+    assert again.event_id is not None
+    assert _balances(sku, pool)["on_hand"] == 10
+
+
+def test_fba_stock_of_an_unknown_seller_sku_waits_in_quarantine(amazon_us, pool):
+    stock = amazon_inventory.FbaStock("NOT-MAPPED", 5, 0, 0, 0, 0)
+    with pytest.raises(fba.Quarantine):
+        fba.record_fba_stock(amazon_us, stock, ref="x", occurred_at=datetime.now(UTC))
+    assert not Listing.objects.filter(external_id="NOT-MAPPED").exists()

@@ -1,0 +1,180 @@
+"""The Amazon lane end to end, over real HTTP: an SP-API sandbox seller and a Shopify sandbox
+shop, python-amazon-sp-api through our client, notifications to our endpoint, and the
+shared ledger, planner and push pipeline in between."""
+
+import pytest
+
+from channels import fba, polling
+from channels.models import ChannelOrder, InboundEvent, Listing, PushAttempt
+from ledger.models import Location
+from tests.factories import LocationFactory, SkuFactory
+
+from .amazon_world import MixedWorld
+from .shopify_world import balance, listing
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+STOCK = {"TEE-M": 10, "MUG-RED": 10}
+
+
+@pytest.fixture
+def world(live_server, receive, settings):
+    # Read an accepted push back at every pass (the sandbox applies it a few of its seconds on).
+    settings.AMAZON_CONFIRM_INTERVAL_SECONDS = 0
+    warehouse = LocationFactory(code="WH-EAST")
+    for code, quantity in STOCK.items():
+        receive(SkuFactory(code=code), warehouse, quantity)
+    built = MixedWorld(live_server.url)
+    built.warehouse = warehouse
+    yield built
+    built.close()
+
+
+def shop_and_seller(world, **seller_options):
+    shop = world.open_shop("shop", stock=STOCK, location=world.warehouse, seed=1)
+    seller = world.open_seller(
+        "amazon-us", mfn=dict(STOCK), location=world.warehouse, seed=2, **seller_options
+    )
+    world.settle()
+    return shop, seller
+
+
+def shows_what_it_should(seller, sku: str) -> int:
+    """Amazon shows the listing's desired quantity (the marketplace buffer below the stock
+    covers the time a sale takes to reach us); returns it."""
+    desired = listing(seller, sku).desired_quantity
+    assert seller.mfn(sku) == desired
+    return desired
+
+
+def test_an_amazon_sale_moves_the_shopify_listing_and_a_shopify_sale_moves_amazon(world):
+    shop, seller = shop_and_seller(world)
+    assert shop.available("TEE-M") == 10
+    before = shows_what_it_should(seller, "TEE-M")
+    assert 0 < before <= 10
+
+    seller.sandbox.place_order("TEE-M", 2)
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 2
+    assert shop.available("TEE-M") == 8
+    assert shows_what_it_should(seller, "TEE-M") == before - 2
+    order = ChannelOrder.objects.get(channel=seller.channel)
+    assert order.lines.get().sku.code == "TEE-M"
+
+    shop.sandbox.sell("TEE-M", 3)
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 5
+    assert shows_what_it_should(seller, "TEE-M") == before - 5
+    pushed = listing(seller, "TEE-M")
+    assert (pushed.pushed_quantity, pushed.in_flight_attempt_id) == (before - 5, None)
+    # Applied only once the read-back showed it: the acknowledged push has its latency.
+    done = PushAttempt.objects.filter(channel=seller.channel, status="acknowledged").last()
+    assert done.latency_ms is not None
+
+
+def test_an_accepted_patch_that_never_shows_is_sent_again(world, settings):
+    # Amazon applies a patch by the next read-back here, so only the lost one is overdue.
+    shop, seller = shop_and_seller(world, patch_apply_delay=0)
+    settings.AMAZON_APPLY_DEADLINE_SECONDS = 0
+    before = shows_what_it_should(seller, "MUG-RED")
+    patches = len(seller.sandbox.requests("patchListingsItem"))
+    seller.sandbox.lose_patches(1, sku="MUG-RED")
+    shop.sandbox.sell("MUG-RED", 4)
+    world.settle()
+    assert shows_what_it_should(seller, "MUG-RED") == before - 4
+    # Accepted but lost, then sent again and applied.
+    assert len(seller.sandbox.requests("patchListingsItem")) - patches == 2
+    assert listing(seller, "MUG-RED").pushed_quantity == before - 4
+
+
+def test_a_dropped_notification_is_caught_by_the_next_poll(world):
+    shop, seller = shop_and_seller(world)
+    polling.poll_orders(seller.channel)  # the first poll only starts the watermark
+    # Every notification of the next order is lost (its placement and its move to Unshipped).
+    seller.sandbox.drop_notifications(10, "ORDER_CHANGE")
+    seller.sandbox.place_order("TEE-M", 1)
+    world.settle()
+    assert not ChannelOrder.objects.filter(channel=seller.channel).exists()
+    assert shop.available("TEE-M") == 10  # nobody told us yet
+
+    seller.channel.refresh_from_db()
+    outcome = polling.poll_orders(seller.channel)
+    assert outcome.stored == 1
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 1
+    assert shop.available("TEE-M") == 9
+
+
+def test_duplicated_and_late_notifications_apply_once(world):
+    shop, seller = shop_and_seller(
+        world, notifications={"duplicate_rate": 1.0, "reorder_rate": 0.5, "seed": 7}
+    )
+    seller.sandbox.place_order("TEE-M", 1)
+    seller.sandbox.place_order("MUG-RED", 2)
+    world.settle()
+    assert InboundEvent.objects.filter(topic="ORDER_CHANGE", deliveries__gte=2).exists()
+    assert balance("TEE-M", "WH-EAST", "committed") == 1
+    assert balance("MUG-RED", "WH-EAST", "committed") == 2
+    assert (shop.available("TEE-M"), shop.available("MUG-RED")) == (9, 8)
+
+
+def test_a_cancelled_amazon_order_releases_its_stock(world):
+    shop, seller = shop_and_seller(world)
+    order = seller.sandbox.place_order("TEE-M", 2)
+    world.settle()
+    assert shop.available("TEE-M") == 8
+    seller.sandbox.cancel_order(order["orderId"])
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 0
+    assert shop.available("TEE-M") == 10
+
+
+def test_many_listings_changing_at_once_go_as_one_feed(world, receive):
+    codes = [f"BULK-{n:03d}" for n in range(30)]
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 5)
+    seller = world.open_seller(
+        "amazon-us", mfn=dict.fromkeys(codes, 5), location=world.warehouse, seed=3
+    )
+    world.settle()
+    feeds_before = len(seller.sandbox.requests("createFeed"))
+    patches_before = seller.patch_calls()
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 2)
+    world.settle()
+    assert {shows_what_it_should(seller, code) for code in codes} == {
+        listing(seller, codes[0]).desired_quantity
+    }
+    assert listing(seller, codes[0]).desired_quantity > 5
+    assert len(seller.sandbox.requests("createFeed")) - feeds_before == 1
+    assert seller.patch_calls() == patches_before
+
+
+def test_fba_listings_never_get_a_merchant_quantity_and_fba_stock_sells_only_there(world):
+    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    seller = world.open_seller(
+        "amazon-us",
+        mfn={"TEE-M": 10},
+        afn={"MUG-RED": {"fulfillable": 20, "inbound_shipped": 30}},
+        location=world.warehouse,
+        seed=4,
+    )
+    afn = listing(seller, "MUG-RED")
+    assert afn.fulfilment == Listing.Fulfilment.FBA
+    outcome = fba.sync_fba_inventory(seller.channel)
+    assert (outcome.applied, outcome.unmapped) == (1, [])
+    world.settle()
+    assert balance("MUG-RED", "FBA-NA", "on_hand") == 20
+    assert balance("MUG-RED", "FBA-NA", "incoming") == 30
+    patched = {
+        entry["path"].rsplit("/", 1)[-1] for entry in seller.sandbox.requests("patchListingsItem")
+    }
+    assert patched == {"TEE-M"}
+    afn.refresh_from_db()
+    # FBA stock only (the warehouse's 10 are not in it), inbound not sellable; less the buffer.
+    assert 15 <= afn.desired_quantity <= 20
+    assert "FBA-NA" in str(afn.desired_trace)
+    assert "WH-EAST" not in str(afn.desired_trace)
+    merchant = listing(seller, "TEE-M")
+    assert merchant.desired_quantity <= 10
+    assert "FBA-NA" not in str(merchant.desired_trace)
