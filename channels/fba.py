@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ledger import services as ledger
-from ledger.models import InventoryEvent, Location, Sku
+from ledger.models import Balance, InventoryEvent, Location, Sku
 from ledger.rules import INCOMING, ON_HAND, RESERVED, UNSELLABLE, EventLine
 
 from .adapters.amazon_inventory import FbaStock, from_summary
@@ -25,7 +25,7 @@ from .orders import Quarantine, fba_pool
 
 @dataclass(frozen=True, slots=True)
 class FbaOutcome:
-    status: str  # applied | ignored
+    status: str  # applied | ignored (older than the last) | unchanged (already so)
     detail: str
     event_id: int | None = None
 
@@ -57,10 +57,20 @@ def record_fba_stock(
             return FbaOutcome(
                 "ignored", f"older than the FBA report already applied ({newest.isoformat()})"
             )
+        lines = _lines(sku, pool, stock)
+        current = dict(
+            Balance.objects.filter(sku=sku, location=pool).values_list("bucket", "quantity")
+        )
+        if all(current.get(line.bucket, 0) == line.quantity for line in lines):
+            return FbaOutcome("unchanged", f"FBA {stock.seller_sku}: already as Amazon counts")
+        # The key names the report and what it corrects, so the same report recorded twice is
+        # one event, and a later difference (a return counted twice, a missed move) is
+        # corrected by the next report even when Amazon's numbers did not change.
+        before = ",".join(f"{bucket}={current.get(bucket, 0)}" for bucket in sorted(current))
         recorded = ledger.record_event(
             kind="fba_snapshot",
-            lines=_lines(sku, pool, stock),
-            idempotency_key=f"{channel.code}:fba:{sku.code}:{ref}"[:255],
+            lines=lines,
+            idempotency_key=f"{channel.code}:fba:{sku.code}:{ref}:{before}"[:255],
             source=channel.kind,
             occurred_at=occurred_at,
             reference=reference,

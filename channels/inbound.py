@@ -383,7 +383,9 @@ def _amazon_fba_availability(
         ref=event.dedupe_key,
         occurred_at=event.occurred_at or event.received_at,
     )
-    status = InboundEvent.Status.APPLIED if outcome.status == "applied" else "ignored"
+    status = (
+        InboundEvent.Status.APPLIED if outcome.status == "applied" else InboundEvent.Status.IGNORED
+    )
     return status, outcome.detail
 
 

@@ -66,6 +66,8 @@ class Channel(models.Model):
     orders_polled_until = models.DateTimeField(null=True, blank=True)
     # The first poll: orders placed before it are history the opening balances carry.
     orders_polling_started_at = models.DateTimeField(null=True, blank=True)
+    # Amazon: customer returns have been read up to here (the FBA returns report).
+    returns_read_until = models.DateTimeField(null=True, blank=True)
     # How long a change may wait for the next call while a stream of them is coming: each
     # call then carries about this window's worth of changes. Blank: PUSH_WINDOW_SECONDS.
     # Shorter is fresher, longer spends fewer calls (a channel with a tight call budget).
@@ -374,3 +376,56 @@ class PushAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.idempotency_key}:{self.status}"
+
+
+class ChannelReturn(models.Model):
+    """A unit a customer sent back, as the channel reported it, and what we did with it.
+
+    FBA returns come from Amazon's customer returns report; Amazon's own inventory count is the
+    authority for units it puts back on sale, so a sellable return is recorded here but moves
+    no stock (the next FBA count carries it). Merchant-fulfilled returns wait in the console's
+    returns queue for a person to grade them.
+    """
+
+    class Handling(models.TextChoices):
+        COUNTED_BY_AMAZON = "amazon_count", "Back on sale (in Amazon's count)"
+        UNSELLABLE = "unsellable", "Unsellable (recorded with its reason)"
+        AMAZON_OWNED = "amazon_owned", "Amazon's (reimbursed)"
+        AWAITING_GRADING = "to_grade", "Waiting to be graded"
+        UNMAPPED = "unmapped", "Unknown SKU (waiting for a mapping)"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="returns")
+    # License plate number where the channel has one, else order + SKU + return time.
+    dedupe_key = models.CharField(max_length=255)
+    order = models.ForeignKey(
+        ChannelOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="returns"
+    )
+    order_external_id = models.CharField(max_length=64, blank=True)
+    sku = models.ForeignKey(
+        "ledger.Sku", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel_sku = models.CharField(max_length=255)
+    quantity = models.PositiveIntegerField()
+    fulfilment = models.CharField(max_length=8, choices=Listing.Fulfilment.choices)
+    disposition = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=64, blank=True)
+    channel_status = models.CharField(max_length=255, blank=True)
+    customer_comments = models.TextField(blank=True)
+    returned_at = models.DateTimeField()
+    handling = models.CharField(max_length=16, choices=Handling.choices)
+    event = models.ForeignKey(
+        "ledger.InventoryEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    raw = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-returned_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "dedupe_key"], name="channel_return_unique_dedupe_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.dedupe_key}"

@@ -1299,6 +1299,11 @@ class AmazonClient:
             self._buckets[operation] = bucket
         return bucket
 
+    def budget(self, operation: str) -> float:
+        """Calls `operation` may make now without waiting (the shared bucket's level)."""
+        available = getattr(self._bucket(operation), "available", None)
+        return float(available) if available is not None else float("inf")
+
     def _observe_rate_limit(self, operation: str, header: str | None) -> None:
         if not header:
             return

@@ -102,6 +102,11 @@ class AmazonLane:
             return result
         client = self._for(channel)
         try:
+            if len(sendable) > PATCH_LIMIT and client.budget("createFeed") < 1:
+                # Feeds are scarce (about one per two minutes once the burst is spent): patch
+                # the first listings (decreases come first) and leave the rest due for the
+                # next round rather than wait here for a feed.
+                sendable = sendable[:PATCH_LIMIT]
             if len(sendable) <= PATCH_LIMIT:
                 self._patch(client, sendable, listings, result)
             else:

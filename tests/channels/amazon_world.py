@@ -25,19 +25,28 @@ from .shopify_world import Shop, World
 NOTIFICATION_KEY = "amazon-notification-key"
 
 
-def _local_bucket(key: str, capacity: float, rate: float) -> LocalThrottle:
-    # Each test's sandbox is its own seller: buckets must not be shared (through Redis) with
-    # another test running in parallel under the same default seller id.
-    return LocalThrottle(capacity, rate)
+class LocalBuckets:
+    """The client's rate-limit buckets for one test: kept across clients like the shared ones
+    in production, but never shared (through Redis) with a test running in parallel under the
+    sandbox's same default seller id."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, LocalThrottle] = {}
+
+    def __call__(self, key: str, capacity: float, rate: float) -> LocalThrottle:
+        if key not in self.buckets:
+            self.buckets[key] = LocalThrottle(capacity, rate)
+        return self.buckets[key]
 
 
-AMAZON_OPTIONS = {
-    "backoff": 0.01,
-    "backoff_cap": 0.05,
-    "timeout": 2.0,
-    "max_attempts": 4,
-    "throttle_factory": _local_bucket,
-}
+def amazon_options() -> dict:
+    return {
+        "backoff": 0.01,
+        "backoff_cap": 0.05,
+        "timeout": 2.0,
+        "max_attempts": 4,
+        "throttle_factory": LocalBuckets(),
+    }
 
 
 @dataclass
@@ -59,6 +68,7 @@ class Seller:
 @dataclass
 class MixedWorld(World):
     sellers: list[Seller] = field(default_factory=list)
+    amazon_options: dict = field(default_factory=amazon_options)
 
     def open_seller(
         self,
@@ -120,7 +130,7 @@ class MixedWorld(World):
 
     def lane_for(self, channel: Channel):
         if channel.kind == "amazon":
-            return AmazonLane(**AMAZON_OPTIONS)
+            return AmazonLane(**self.amazon_options)
         return ShopifyLane(**SHOPIFY_OPTIONS)
 
     def settle(self, *, rounds: int = 80, lane=None) -> None:

@@ -250,7 +250,7 @@ def test_an_older_fba_report_changes_nothing_and_a_repeated_one_records_once(ama
     late = fba.record_fba_stock(amazon_us, older, ref="o", occurred_at=at - timedelta(minutes=5))
     assert late.status == "ignored"
     again = fba.record_fba_stock(amazon_us, newer, ref="n", occurred_at=at)
-    assert again.event_id is not None
+    assert (again.status, again.event_id) == ("unchanged", None)
     assert _balances(sku, pool)["on_hand"] == 10
 
 
@@ -259,3 +259,60 @@ def test_fba_stock_of_an_unknown_seller_sku_waits_in_quarantine(amazon_us, pool)
     with pytest.raises(fba.Quarantine):
         fba.record_fba_stock(amazon_us, stock, ref="x", occurred_at=datetime.now(UTC))
     assert not Listing.objects.filter(external_id="NOT-MAPPED").exists()
+
+
+# --- returns --------------------------------------------------------------------------------
+
+
+def test_fba_returns_by_disposition_record_once_and_never_count_a_sellable_unit_twice(
+    amazon_us, pool
+):
+    from channels import returns
+    from channels.adapters.amazon_returns import parse_returns_report
+    from channels.models import ChannelReturn
+
+    for code in ("SKU-001", "SKU-002"):
+        ListingFactory(channel=amazon_us, sku=SkuFactory(code=code), external_id=code)
+    sample = AMAZON / "examples" / "constructed" / "fba_customer_returns_report.sample.tsv"
+    rows = parse_returns_report(sample.read_bytes())
+    assert [row.disposition for row in rows] == [
+        "SELLABLE",
+        "CUSTOMER_DAMAGED",
+        "CARRIER_DAMAGED",
+        "DEFECTIVE",
+    ]
+    outcome = returns.record_fba_returns(amazon_us, rows)
+    assert (outcome.recorded, outcome.duplicates) == (4, 0)
+    handled = dict(ChannelReturn.objects.values_list("disposition", "handling"))
+    assert handled == {
+        "SELLABLE": "amazon_count",
+        "CUSTOMER_DAMAGED": "unsellable",
+        "CARRIER_DAMAGED": "amazon_owned",
+        "DEFECTIVE": "unsellable",
+    }
+    # Sellable: Amazon's count carries it. Damaged by the customer: on hand but unsellable.
+    one = _balances(SkuFactory(code="SKU-001"), pool)
+    assert (one.get("on_hand"), one.get("unsellable")) == (1, 1)
+    two = _balances(SkuFactory(code="SKU-002"), pool)
+    assert (two.get("on_hand"), two.get("unsellable")) == (1, 1)  # the carrier's 2 are Amazon's
+    defective = ChannelReturn.objects.get(disposition="DEFECTIVE")
+    assert defective.event.reason == "DEFECTIVE: QUALITY_UNACCEPTABLE"
+
+    again = returns.record_fba_returns(amazon_us, rows)
+    assert (again.recorded, again.duplicates) == (0, 4)
+    assert _balances(SkuFactory(code="SKU-001"), pool).get("on_hand") == 1
+
+
+def test_a_return_of_an_unknown_seller_sku_waits_for_a_mapping(amazon_us, pool):
+    from channels import returns
+    from channels.adapters.amazon_returns import parse_returns_report
+    from channels.models import ChannelReturn
+
+    report = (
+        b"return-date\torder-id\tsku\tquantity\tdetailed-disposition\treason\tstatus\t"
+        b"license-plate-number\n"
+        b"2026-11-29T10:00:00+00:00\t111-1\tNOBODY\t1\tDEFECTIVE\tDEFECTIVE\tok\tLPN1\n"
+    )
+    returns.record_fba_returns(amazon_us, parse_returns_report(report))
+    waiting = ChannelReturn.objects.get()
+    assert (waiting.handling, waiting.sku_id, waiting.event_id) == ("unmapped", None, None)

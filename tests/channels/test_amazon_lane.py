@@ -178,3 +178,70 @@ def test_fba_listings_never_get_a_merchant_quantity_and_fba_stock_sells_only_the
     merchant = listing(seller, "TEE-M")
     assert merchant.desired_quantity <= 10
     assert "FBA-NA" not in str(merchant.desired_trace)
+
+
+def test_returns_report_over_http_records_each_disposition(world):
+    from channels import returns
+    from channels.adapters.amazon_lane import client_for
+    from channels.models import ChannelReturn
+
+    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    seller = world.open_seller(
+        "amazon-us",
+        mfn={"TEE-M": 10},
+        afn={"MUG-RED": {"fulfillable": 5}},
+        location=world.warehouse,
+        seed=5,
+    )
+    seller.sandbox.add_return("MUG-RED", 1, disposition="SELLABLE", reason="UNWANTED_ITEM")
+    seller.sandbox.add_return("MUG-RED", 2, disposition="CUSTOMER_DAMAGED", reason="DEFECTIVE")
+    seller.sandbox.add_return("MUG-RED", 1, disposition="CARRIER_DAMAGED", reason="DAMAGED")
+    outcome = returns.sync_fba_returns(
+        seller.channel,
+        client=client_for(seller.channel, **world.amazon_options),
+        wait=lambda: seller.sandbox.advance(2),
+    )
+    assert outcome.by_handling == {"amazon_count": 1, "unsellable": 1, "amazon_owned": 1}
+    assert balance("MUG-RED", "FBA-NA", "unsellable") == 2
+    damaged = ChannelReturn.objects.get(disposition="CUSTOMER_DAMAGED")
+    assert (damaged.quantity, damaged.reason) == (2, "DEFECTIVE")
+    seller.channel.refresh_from_db()
+    assert seller.channel.returns_read_until is not None
+
+
+def test_a_429_storm_on_patches_ends_with_every_listing_converged(world):
+    shop, seller = shop_and_seller(world)
+    before = {sku: shows_what_it_should(seller, sku) for sku in STOCK}
+    # More 429s than one call's attempts: the push fails, stays due, and goes again.
+    seller.sandbox.throttle("patchListingsItem", count=9)
+    shop.sandbox.sell("TEE-M", 2)
+    shop.sandbox.sell("MUG-RED", 1)
+    world.settle()
+    assert shows_what_it_should(seller, "TEE-M") == before["TEE-M"] - 2
+    assert shows_what_it_should(seller, "MUG-RED") == before["MUG-RED"] - 1
+    statuses = [entry.get("status") for entry in seller.sandbox.requests("patchListingsItem")]
+    assert statuses.count(429) == 9
+    assert not seller.sandbox.invalid_requests()
+
+
+def test_when_feeds_are_spent_many_changes_go_as_patches_a_round_at_a_time(world, receive):
+    codes = [f"BULK-{n:03d}" for n in range(30)]
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 5)
+    seller = world.open_seller(
+        "amazon-us", mfn=dict.fromkeys(codes, 5), location=world.warehouse, seed=6
+    )
+    world.settle()
+    feeds_before = len(seller.sandbox.requests("createFeed"))
+    # Our share of createFeed is spent (about one per two minutes once the burst is gone).
+    key = f"amazon:{seller.channel.seller_id}:NA:createFeed"
+    bucket = world.amazon_options["throttle_factory"](key, 15, 0.0083)
+    while bucket.acquire(1) == 0:
+        pass
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 1)
+    world.settle()
+    assert {shows_what_it_should(seller, code) for code in codes} == {
+        listing(seller, codes[0]).desired_quantity
+    }
+    assert len(seller.sandbox.requests("createFeed")) == feeds_before

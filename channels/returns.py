@@ -1,0 +1,164 @@
+"""Customer returns reported by a channel (Amazon's FBA customer returns report), each recorded
+once with what it did to our stock:
+
+- SELLABLE: Amazon put the unit back on sale and its inventory count is the authority, so the
+  return moves no stock here (the next FBA count carries it; adding it too would count it
+  twice and could advertise a unit that is not there);
+- CARRIER_DAMAGED, DAMAGED: Amazon owns the unit and reimburses it; no stock of ours moves;
+- any other disposition (customer damaged, defective, distributor damaged, expired, unknown):
+  back on hand at the FBA pool but unsellable, with the disposition and the customer's reason;
+- an unknown seller SKU waits, visible, for a mapping.
+
+Merchant-fulfilled returns go to the console's returns queue (waiting to be graded).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ledger import services as ledger
+from ledger.rules import EventLine
+
+from .adapters.amazon_returns import (
+    AMAZON_OWNED,
+    REPORT_TYPE,
+    SELLABLE,
+    ReturnRow,
+    parse_returns_report,
+)
+from .fba import _sku_for
+from .models import Channel, ChannelOrder, ChannelReturn, Listing
+from .orders import Quarantine, fba_pool
+
+logger = logging.getLogger(__name__)
+
+# The report is regenerated about daily and rows can arrive late: each read overlaps the last.
+OVERLAP = timedelta(days=3)
+FIRST_LOOK_BACK = timedelta(days=1)
+
+
+@dataclass(slots=True)
+class ReturnsOutcome:
+    recorded: int = 0
+    duplicates: int = 0
+    by_handling: dict[str, int] = field(default_factory=dict)
+
+
+def record_fba_returns(channel: Channel, rows: Iterable[ReturnRow]) -> ReturnsOutcome:
+    outcome = ReturnsOutcome()
+    pool = fba_pool(channel)
+    for row in rows:
+        if ChannelReturn.objects.filter(channel=channel, dedupe_key=row.dedupe_key).exists():
+            outcome.duplicates += 1
+            continue
+        try:
+            with transaction.atomic():
+                handling = _record_one(channel, pool, row)
+        except IntegrityError:  # recorded meanwhile by another worker
+            outcome.duplicates += 1
+            continue
+        outcome.recorded += 1
+        outcome.by_handling[handling] = outcome.by_handling.get(handling, 0) + 1
+    return outcome
+
+
+def _record_one(channel: Channel, pool, row: ReturnRow) -> str:
+    try:
+        sku = _sku_for(channel, row.seller_sku)
+    except Quarantine:
+        sku = None
+    event = None
+    if sku is None or row.quantity <= 0:
+        handling = ChannelReturn.Handling.UNMAPPED
+    elif row.disposition == SELLABLE:
+        handling = ChannelReturn.Handling.COUNTED_BY_AMAZON
+    elif row.disposition in AMAZON_OWNED:
+        handling = ChannelReturn.Handling.AMAZON_OWNED
+    elif pool is None:
+        handling = ChannelReturn.Handling.UNMAPPED  # no FBA pool to put it in yet
+    else:
+        handling = ChannelReturn.Handling.UNSELLABLE
+        event = ledger.record_event(
+            kind="return_unsellable",
+            lines=[EventLine(sku.code, pool.code, row.quantity)],
+            idempotency_key=f"{channel.code}:return:{row.dedupe_key}"[:255],
+            source=channel.kind,
+            occurred_at=min(row.returned_at, timezone.now()),
+            reason=f"{row.disposition or 'UNKNOWN'}: {row.reason}"[:500],
+            reference=row.order_id[:255],
+        ).event
+    ChannelReturn.objects.create(
+        channel=channel,
+        dedupe_key=row.dedupe_key,
+        order=ChannelOrder.objects.filter(channel=channel, external_id=row.order_id).first(),
+        order_external_id=row.order_id,
+        sku=sku,
+        channel_sku=row.seller_sku,
+        quantity=row.quantity,
+        fulfilment=Listing.Fulfilment.FBA,
+        disposition=row.disposition,
+        reason=row.reason,
+        channel_status=row.status,
+        customer_comments=row.customer_comments,
+        returned_at=row.returned_at,
+        handling=handling,
+        event=event,
+        raw=row.raw,
+    )
+    return handling
+
+
+def sync_fba_returns(
+    channel: Channel,
+    *,
+    client=None,
+    now: datetime | None = None,
+    wait: Callable[[], None] = lambda: time.sleep(15),
+    max_polls: int = 120,
+) -> ReturnsOutcome:
+    """Request the customer returns report since the last read (with an overlap), wait for
+    Amazon to build it, and record its rows. Run daily (Amazon refreshes it about daily)."""
+    if client is None:
+        from .adapters.amazon_lane import client_for
+
+        client = client_for(channel)
+    now = now or timezone.now()
+    start = (
+        channel.returns_read_until - OVERLAP
+        if channel.returns_read_until
+        else now - FIRST_LOOK_BACK
+    )
+    report_id = client.request_report(REPORT_TYPE, start=start, end=now)
+    for _ in range(max_polls):
+        report = client.report(report_id)
+        status = report.get("processingStatus")
+        if status == "DONE":
+            break
+        if status == "CANCELLED":
+            # Amazon cancels a report that has no rows.
+            Channel.objects.filter(pk=channel.pk).update(returns_read_until=now)
+            return ReturnsOutcome()
+        if status == "FATAL":
+            raise RuntimeError(f"Amazon could not build returns report {report_id}")
+        wait()
+    else:
+        raise TimeoutError(
+            f"returns report {report_id} was not ready in time; the next run asks again"
+        )
+    rows = parse_returns_report(client.download_report(report["reportDocumentId"]))
+    outcome = record_fba_returns(channel, rows)
+    Channel.objects.filter(pk=channel.pk).update(returns_read_until=now)
+    logger.info(
+        "channel %s: %d return(s) recorded, %d already known",
+        channel.code,
+        outcome.recorded,
+        outcome.duplicates,
+    )
+    return outcome
