@@ -16,7 +16,7 @@ from allocation import services as allocation_services
 from allocation.models import SalesHalt
 from ledger.models import Sku
 
-from . import planner
+from . import planner, shipping
 from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
 
 
@@ -147,12 +147,29 @@ class OrderFilter(django_filters.FilterSet):
         fields = ["channel", "status", "external_id", "sku"]
 
 
+class ShipmentInput(serializers.Serializer):
+    carrier = serializers.CharField(max_length=64)
+    tracking_number = serializers.CharField(max_length=64)
+    shipping_method = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    ship_date = serializers.DateTimeField(required=False)
+
+
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Channel orders as the channels last described them, with the units the ledger carries
-    for each line (sold, cancelled, shipped, restocked)."""
+    for each line (sold, cancelled, shipped, restocked). POST .../ship/ confirms a
+    merchant-fulfilled order's shipment on its channel, with carrier and tracking."""
 
     serializer_class = OrderOutput
     filterset_class = OrderFilter
+
+    @extend_schema(request=ShipmentInput, responses=OrderOutput)
+    @action(detail=True, methods=["post"])
+    def ship(self, request: Request, pk: str) -> Response:
+        data = ShipmentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = self.get_object()
+        shipping.confirm_shipment(order, shipping.Shipment(**data.validated_data))
+        return Response(self.get_serializer(order).data)
 
     def get_queryset(self):  # type: ignore[override]
         return (

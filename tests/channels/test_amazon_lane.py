@@ -27,7 +27,10 @@ def world(live_server, receive, settings):
     built = MixedWorld(live_server.url)
     built.warehouse = warehouse
     yield built
+    # Every request our client sent was valid against Amazon's official models.
+    invalid = [entry for s in built.sellers for entry in s.sandbox.invalid_requests()]
     built.close()
+    assert not invalid
 
 
 def shop_and_seller(world, **seller_options):
@@ -175,6 +178,13 @@ def test_fba_listings_never_get_a_merchant_quantity_and_fba_stock_sells_only_the
     assert 15 <= afn.desired_quantity <= 20
     assert "FBA-NA" in str(afn.desired_trace)
     assert "WH-EAST" not in str(afn.desired_trace)
+    # Received at the fulfilment centre: now it sells.
+    seller.sandbox.move_inbound("MUG-RED", 30, to="fulfillable", source="inbound_shipped")
+    fba.sync_fba_inventory(seller.channel)
+    world.settle()
+    assert balance("MUG-RED", "FBA-NA", "incoming") == 0
+    afn.refresh_from_db()
+    assert 45 <= afn.desired_quantity <= 50
     merchant = listing(seller, "TEE-M")
     assert merchant.desired_quantity <= 10
     assert "FBA-NA" not in str(merchant.desired_trace)
@@ -245,3 +255,29 @@ def test_when_feeds_are_spent_many_changes_go_as_patches_a_round_at_a_time(world
         listing(seller, codes[0]).desired_quantity
     }
     assert len(seller.sandbox.requests("createFeed")) == feeds_before
+
+
+def test_a_merchant_order_shipped_through_the_api_ships_once_on_both_sides(world, api_client):
+    shop, seller = shop_and_seller(world)
+    placed = seller.sandbox.place_order("TEE-M", 2)
+    world.settle()
+    order = ChannelOrder.objects.get(channel=seller.channel)
+    response = api_client.post(
+        f"/api/v1/orders/{order.pk}/ship/",
+        {"carrier": "UPS", "tracking_number": "1Z999AA10123456784"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert seller.sandbox.order_json(placed["orderId"])["fulfillment"]["fulfillmentStatus"] == (
+        "SHIPPED"
+    )
+    world.settle()  # Amazon's ORDER_CHANGE shows the shipped quantity
+    assert balance("TEE-M", "WH-EAST", "committed") == 0
+    assert balance("TEE-M", "WH-EAST", "on_hand") == 8
+    line = order.lines.get()
+    line.refresh_from_db()
+    assert line.shipped_units == 2
+    again = api_client.post(
+        f"/api/v1/orders/{order.pk}/ship/", {"carrier": "UPS"}, format="json"
+    )
+    assert again.status_code == 400  # the tracking number is required
