@@ -277,7 +277,5 @@ def test_a_merchant_order_shipped_through_the_api_ships_once_on_both_sides(world
     line = order.lines.get()
     line.refresh_from_db()
     assert line.shipped_units == 2
-    again = api_client.post(
-        f"/api/v1/orders/{order.pk}/ship/", {"carrier": "UPS"}, format="json"
-    )
+    again = api_client.post(f"/api/v1/orders/{order.pk}/ship/", {"carrier": "UPS"}, format="json")
     assert again.status_code == 400  # the tracking number is required
