@@ -9,5 +9,6 @@ urlpatterns = [
     path("channels/", views.channel_list, name="channel-list"),
     path("channels/quarantine/", views.quarantine, name="quarantine"),
     path("incidents/", views.incident_list, name="incident-list"),
+    path("returns/", views.return_list, name="return-list"),
     path("channels/<str:code>/", views.channel_detail, name="channel-detail"),
 ]

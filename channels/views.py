@@ -17,7 +17,7 @@ from ledger.models import Sku
 
 from . import health, inbound, planner, tasks
 from . import incidents as incidents_service
-from .models import Channel, ChannelOrder, InboundEvent, Listing
+from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing
 
 
 @login_required
@@ -70,6 +70,32 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
+
+
+RETURNS_PER_PAGE = 50
+
+
+@login_required
+def return_list(request: HttpRequest) -> HttpResponse:
+    """Customer returns as the channels reported them and what each did to stock; the ones
+    waiting to be graded (merchant-fulfilled) or for a mapping first."""
+    handling = request.GET.get("handling", "")
+    rows = ChannelReturn.objects.select_related("channel", "sku", "event").order_by(
+        "-returned_at", "-id"
+    )
+    if handling in ChannelReturn.Handling.values:
+        rows = rows.filter(handling=handling)
+    page = Paginator(rows, RETURNS_PER_PAGE).get_page(request.GET.get("page"))
+    waiting = ChannelReturn.objects.filter(
+        handling__in=[ChannelReturn.Handling.AWAITING_GRADING, ChannelReturn.Handling.UNMAPPED]
+    ).count()
+    context = {
+        "page": page,
+        "handling": handling,
+        "choices": ChannelReturn.Handling.choices,
+        "waiting": waiting,
+    }
+    return render(request, "channels/returns.html", context)
 
 
 INBOUND_PER_PAGE = 50

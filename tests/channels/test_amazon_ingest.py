@@ -316,3 +316,25 @@ def test_a_return_of_an_unknown_seller_sku_waits_for_a_mapping(amazon_us, pool):
     returns.record_fba_returns(amazon_us, parse_returns_report(report))
     waiting = ChannelReturn.objects.get()
     assert (waiting.handling, waiting.sku_id, waiting.event_id) == ("unmapped", None, None)
+
+
+def test_the_returns_page_lists_each_return_and_filters_the_ones_waiting(client, user, amazon_us):
+    from channels import returns
+    from channels.adapters.amazon_returns import parse_returns_report
+
+    ListingFactory(channel=amazon_us, sku=SkuFactory(code="SKU-001"), external_id="SKU-001")
+    report = (
+        b"return-date\torder-id\tsku\tquantity\tdetailed-disposition\treason\tstatus\t"
+        b"license-plate-number\n"
+        b"2026-11-29T10:00:00+00:00\t111-1\tSKU-001\t1\tSELLABLE\tUNWANTED_ITEM\tok\tLPN1\n"
+        b"2026-11-29T11:00:00+00:00\t111-2\tNOBODY\t1\tDEFECTIVE\tDEFECTIVE\tok\tLPN2\n"
+    )
+    returns.record_fba_returns(amazon_us, parse_returns_report(report))
+    client.force_login(user)
+    page = client.get(reverse("channels:return-list")).content.decode()
+    assert page.count("data-return=") == 2
+    assert "1 wait for a person" in page
+    waiting = client.get(reverse("channels:return-list"), {"handling": "unmapped"})
+    body = waiting.content.decode()
+    assert body.count("data-return=") == 1
+    assert "NOBODY" in body
