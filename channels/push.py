@@ -219,6 +219,16 @@ def confirm_due(channel: Channel) -> bool:
     return _confirm_due(channel, timezone.now()).exists()
 
 
+def next_confirm_at(channel: Channel) -> datetime | None:
+    """When the next accepted attempt is due to be read back (None: none waits)."""
+    return (
+        channel.push_attempts.filter(status=PushAttempt.Status.ACCEPTED)
+        .order_by("confirm_after")
+        .values_list("confirm_after", flat=True)
+        .first()
+    )
+
+
 def oldest_due_cause(channel: Channel, now: datetime | None = None) -> datetime | None:
     """When the oldest change waiting for this channel was written; None when nothing is due."""
     now = now or timezone.now()

@@ -94,15 +94,18 @@ def push_channel_task(channel_id: int) -> int:
         if channel is None:
             return False
         oldest = push.oldest_due_cause(channel)
-        if (
-            oldest is None
-            and last_call_at is not None
-            and not failures
-            and not push.confirm_due(channel)
-        ):
+        if oldest is None and last_call_at is not None and not failures:
             # Nothing due. (A loop's first round and a round after a failure still go: they
             # resend an attempt left in flight, which is not due but waits for its answer.)
-            return False
+            next_read = push.next_confirm_at(channel)
+            if next_read is None:
+                return False
+            # An accepted push (Amazon) waits to be read back: stay for it rather than leave
+            # it to the periodic sweep.
+            wait = (next_read - timezone.now()).total_seconds()
+            if wait > 0:
+                time.sleep(min(wait, loops.ALIVE_SECONDS / 2))
+                return True
         if oldest is not None:
             wait = push.push_wait(
                 now=timezone.now(),
@@ -169,3 +172,32 @@ def poll_orders_task() -> int:
         except Exception:  # one channel's outage must not stop the others' polls
             logger.exception("channel %s: order poll failed", channel.code)
     return stored
+
+
+@shared_task(ignore_result=True)
+def sync_fba_inventory_task() -> int:
+    """Read every live Amazon channel's FBA inventory summaries into its region's pool (the
+    periodic authority behind FBA availability notifications, which Amazon may drop).
+
+    Idempotent: a summary already applied records nothing new (channels.fba keys each
+    snapshot by Amazon's update time and quantities). No retry: the next run (every 15
+    minutes) reads everything again. Returns the number of summaries applied.
+    """
+    from .fba import sync_fba_inventory
+
+    applied = 0
+    channels = Channel.objects.filter(kind=Channel.Kind.AMAZON, mode=Channel.Mode.LIVE)
+    for channel in channels.order_by("id"):
+        try:
+            outcome = sync_fba_inventory(channel)
+        except Exception:  # one channel's outage must not stop the others' syncs
+            logger.exception("channel %s: FBA inventory sync failed", channel.code)
+            continue
+        applied += outcome.applied
+        if outcome.unmapped:
+            logger.warning(
+                "channel %s: FBA stock of unmapped seller SKU(s) %s",
+                channel.code,
+                ", ".join(outcome.unmapped[:20]),
+            )
+    return applied

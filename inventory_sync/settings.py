@@ -259,6 +259,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 90},
     },
+    # Amazon's FBA counts, read in full (notifications carry the changes in between).
+    "channels-sync-fba": {
+        "task": "channels.tasks.sync_fba_inventory_task",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 10 * 60},
+    },
     "reservations-expire": {
         "task": "allocation.tasks.reservations_expire_task",
         "schedule": crontab(minute="*"),

@@ -1249,7 +1249,7 @@ class AmazonClient:
         self._max_wait = max_wait
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
-        self._on_call = on_call
+        self.on_call = on_call
         self._apis: dict[type, Any] = {}
         self._buckets: dict[str, Throttle] = {}
         self._rates: dict[str, float] = {}
@@ -1373,8 +1373,8 @@ class AmazonClient:
         return error
 
     def _report(self, call: AmazonCall) -> None:
-        if self._on_call is not None:
-            self._on_call(call)
+        if self.on_call is not None:
+            self.on_call(call)
 
     def _forget_token(self, cls: type) -> None:
         api = self._apis.get(cls)

@@ -19,7 +19,9 @@ Amazon has no compare-and-set and its ACCEPTED only means "queued" (I6):
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -40,9 +42,39 @@ ENDPOINTS = {
 }
 # Up to this many listings in one push go as patches (5 per second); more go as one feed.
 PATCH_LIMIT = 20
+# Decreases always go as patches, this many a round (10 s of Amazon's patch rate).
+DECREASE_PATCH_LIMIT = 50
+
+
+_clients: dict[tuple, amazon.AmazonClient] = {}
+_clients_lock = threading.Lock()
 
 
 def client_for(channel: Channel, **overrides) -> amazon.AmazonClient:
+    """The channel's client, kept for the process: its HTTP connections, LWA token and API
+    objects outlive one push (a new one per call would pay for them every time). A changed
+    channel row (credentials, endpoint) gets a new one."""
+    key = (
+        channel.pk,
+        channel.api_base_url,
+        channel.auth_url,
+        channel.seller_id,
+        channel.marketplace,
+        channel.region,
+        channel.credentials_sealed,
+        tuple(sorted((name, repr(value)) for name, value in overrides.items())),
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            stale = [k for k in _clients if k[0] == channel.pk]
+            for old_key in stale:
+                _clients.pop(old_key).close()
+            client = _clients[key] = _new_client(channel, **overrides)
+        return client
+
+
+def _new_client(channel: Channel, **overrides) -> amazon.AmazonClient:
     if not channel.seller_id or not channel.marketplace:
         raise amazon.AmazonCredentialsError(
             f"Amazon channel {channel.code} needs its seller id and marketplace id."
@@ -65,6 +97,32 @@ def client_for(channel: Channel, **overrides) -> amazon.AmazonClient:
         region_key=f"{channel.seller_id}:{channel.region or 'NA'}",
         **options,
     )
+
+
+class _Calls:
+    """SP-API calls (every attempt, 429s included) made for one push or read-back."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.throttled = 0
+
+    def __call__(self, call: amazon.AmazonCall) -> None:
+        if call.operation not in amazon.USAGE_PLANS:
+            return  # a document upload or download is not an SP-API call
+        self.calls += len(call.attempts)
+        self.throttled += sum(1 for attempt in call.attempts if attempt.outcome == "throttled")
+
+
+@contextmanager
+def _counted(client: amazon.AmazonClient, result: SendResult):
+    counter, before = _Calls(), client.on_call
+    client.on_call = counter
+    try:
+        yield
+    finally:
+        client.on_call = before
+        result.calls += counter.calls
+        result.throttled += counter.throttled
 
 
 class AmazonLane:
@@ -101,23 +159,29 @@ class AmazonLane:
         if not sendable:
             return result
         client = self._for(channel)
+        decreases = all(
+            item.change_from is not None and item.quantity < item.change_from for item in sendable
+        )
+        if decreases:
+            # Decreases protect against overselling: they go as patches (seconds), never
+            # behind a feed's processing queue (minutes); the rest wait for the next round.
+            sendable = sendable[:DECREASE_PATCH_LIMIT]
+        elif len(sendable) > PATCH_LIMIT and client.budget("createFeed") < 1:
+            # Feeds are scarce (about one per two minutes once the burst is spent): patch the
+            # first listings and leave the rest due for the next round.
+            sendable = sendable[:PATCH_LIMIT]
         try:
-            if len(sendable) > PATCH_LIMIT and client.budget("createFeed") < 1:
-                # Feeds are scarce (about one per two minutes once the burst is spent): patch
-                # the first listings (decreases come first) and leave the rest due for the
-                # next round rather than wait here for a feed.
-                sendable = sendable[:PATCH_LIMIT]
-            if len(sendable) <= PATCH_LIMIT:
-                self._patch(client, sendable, listings, result)
-            else:
-                feed_id = client.submit_quantity_feed(
-                    [(item.external_id, item.quantity) for item in sendable],
-                    product_type=_product_type(listings.get(sendable[0].listing_id)),
-                )
-                result.accepted = {item.listing_id for item in sendable}
-                result.request = {"feed": [[i.external_id, i.quantity] for i in sendable]}
-                result.response = {"feed_id": feed_id}
-                result.calls += 3  # document, upload, feed
+            with _counted(client, result):
+                if decreases or len(sendable) <= PATCH_LIMIT:
+                    self._patch(client, sendable, listings, result)
+                else:
+                    feed_id = client.submit_quantity_feed(
+                        [(item.external_id, item.quantity) for item in sendable],
+                        product_type=_product_type(listings.get(sendable[0].listing_id)),
+                    )
+                    result.accepted = {item.listing_id for item in sendable}
+                    result.request = {"feed": [[i.external_id, i.quantity] for i in sendable]}
+                    result.response = {"feed_id": feed_id}
         except amazon.AmazonError as error:
             # Throttled past our attempts, unavailable, timed out: the same absolute
             # quantities go again later (setting one twice is harmless).
@@ -130,7 +194,6 @@ class AmazonLane:
     def _patch(self, client, items, listings, result: SendResult) -> None:
         submissions = {}
         for item in items:
-            result.calls += 1
             try:
                 submission = client.patch_quantity(
                     item.external_id,
@@ -156,41 +219,42 @@ class AmazonLane:
     def confirm(self, channel: Channel, items: Sequence[PushItem], attempt) -> SendResult:
         result = SendResult()
         client = self._for(channel)
-        waiting = list(items)
         try:
-            feed_id = (attempt.response or {}).get("feed_id")
-            if feed_id:
-                status = client.feed(feed_id)
-                result.calls += 1
-                result.response = {"feed": status.processing_status}
-                if not status.finished:
-                    result.accepted = {item.listing_id for item in items}
-                    return result
-                if not status.done:
-                    return result  # FATAL or CANCELLED: nothing applied, sent again
-                if status.result_feed_document_id:
-                    # Messages are numbered in the order the feed listed the SKUs.
-                    sent = (attempt.request or {}).get("feed") or []
-                    report = client.feed_report(
-                        status.result_feed_document_id,
-                        skus_by_message_id={n: sku for n, (sku, _) in enumerate(sent, start=1)},
-                    )
-                    result.calls += 2
-                    rejected = report.rejected_skus
-                    for item in items:
-                        if item.external_id in rejected:
-                            result.refused[item.listing_id] = _issues_text(
-                                {"code": issue.code or "", "message": issue.message}
-                                for issue in report.issues_for(item.external_id)
-                                if issue.severity == "ERROR"
-                            )
-                    waiting = [i for i in items if i.listing_id not in result.refused]
-            levels = client.listing_quantities([item.external_id for item in waiting])
-            result.calls += max(1, len(waiting))
+            with _counted(client, result):
+                return self._confirm(client, items, attempt, result)
         except amazon.AmazonError as error:
             result.retry = True
             result.error = f"{type(error).__name__}: {error}"
             return result
+
+    def _confirm(self, client, items, attempt, result: SendResult) -> SendResult:
+        waiting = list(items)
+        feed_id = (attempt.response or {}).get("feed_id")
+        if feed_id:
+            status = client.feed(feed_id)
+            result.response = {"feed": status.processing_status}
+            if not status.finished:
+                result.accepted = {item.listing_id for item in items}
+                return result
+            if not status.done:
+                return result  # FATAL or CANCELLED: nothing applied, sent again
+            if status.result_feed_document_id:
+                # Messages are numbered in the order the feed listed the SKUs.
+                sent = (attempt.request or {}).get("feed") or []
+                report = client.feed_report(
+                    status.result_feed_document_id,
+                    skus_by_message_id={n: sku for n, (sku, _) in enumerate(sent, start=1)},
+                )
+                rejected = report.rejected_skus
+                for item in items:
+                    if item.external_id in rejected:
+                        result.refused[item.listing_id] = _issues_text(
+                            {"code": issue.code or "", "message": issue.message}
+                            for issue in report.issues_for(item.external_id)
+                            if issue.severity == "ERROR"
+                        )
+                waiting = [i for i in items if i.listing_id not in result.refused]
+        levels = client.listing_quantities([item.external_id for item in waiting])
         for item in waiting:
             result.observed[item.listing_id] = levels.get(item.external_id)
         return result

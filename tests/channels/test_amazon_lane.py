@@ -279,3 +279,31 @@ def test_a_merchant_order_shipped_through_the_api_ships_once_on_both_sides(world
     assert line.shipped_units == 2
     again = api_client.post(f"/api/v1/orders/{order.pk}/ship/", {"carrier": "UPS"}, format="json")
     assert again.status_code == 400  # the tracking number is required
+
+
+def test_many_decreases_at_once_go_as_patches_never_behind_a_feed(world, receive):
+    from ledger import services
+    from ledger.rules import EventLine
+
+    codes = [f"DOWN-{n:03d}" for n in range(30)]
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 10)
+    seller = world.open_seller(
+        "amazon-us", mfn=dict.fromkeys(codes, 10), location=world.warehouse, seed=8
+    )
+    world.settle()
+    feeds_before = len(seller.sandbox.requests("createFeed"))
+    patches_before = seller.patch_calls()
+    services.record_event(
+        kind="write_off",
+        lines=[EventLine(code, "WH-EAST", 4, bucket="on_hand") for code in codes],
+        idempotency_key="water-damage",
+        source="test",
+        reason="water damage",
+    )
+    world.settle()
+    assert {shows_what_it_should(seller, code) for code in codes} == {
+        listing(seller, codes[0]).desired_quantity
+    }
+    assert len(seller.sandbox.requests("createFeed")) == feeds_before
+    assert seller.patch_calls() - patches_before == len(codes)

@@ -386,7 +386,7 @@ def test_unreachable_token_endpoint_is_retried_and_never_recorded(make_client, c
     # given an LWA endpoint where nothing listens
     client = make_client(token_url="http://127.0.0.1:9/auth/o2/token", max_attempts=3)
     calls: list[amazon.AmazonCall] = []
-    client._on_call = calls.append
+    client.on_call = calls.append
     # when a call needs a token
     with pytest.raises(amazon.AmazonError) as caught:
         client.report("R1")

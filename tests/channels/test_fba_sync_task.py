@@ -1,0 +1,90 @@
+"""The periodic FBA sync: every live Amazon channel's FBA inventory, read over real HTTP from
+an SP-API sandbox seller, becomes its region's pool; one failing channel stops no other."""
+
+import logging
+
+import pytest
+
+from channels.adapters import amazon
+from channels.models import Channel
+from channels.sandbox.amazon import ManualClock, serve_in_thread
+from channels.tasks import sync_fba_inventory_task
+from ledger.models import InventoryEvent, Location
+from tests.factories import ListingFactory, SkuFactory
+
+from .shopify_world import balance
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+SELLER_ID = "A1FBASYNCTASK"  # its own rate-limit buckets in this process
+
+
+@pytest.fixture
+def handle():
+    amazon.clear_token_cache()
+    handle = serve_in_thread(clock=ManualClock(), rate_limits=False, default_seller_id=SELLER_ID)
+    handle.sandbox.add_listing(
+        "MUG-RED", channel="AFN", fba={"fulfillable": 7, "inbound_shipped": 3}
+    )
+    yield handle
+    handle.stop()
+
+
+def amazon_channel(handle, code: str, *, mode: str = "live", credentials: dict | None = None):
+    channel = Channel(
+        code=code,
+        name=code,
+        kind=Channel.Kind.AMAZON,
+        mode=mode,
+        api_base_url=handle.url,
+        auth_url=handle.token_url,
+        seller_id=handle.seller_id,
+        marketplace="ATVPDKIKX0DER",
+        region="NA",
+    )
+    channel.credentials = (
+        credentials
+        if credentials is not None
+        else {
+            "refresh_token": handle.refresh_token,
+            "lwa_app_id": handle.client_id,
+            "lwa_client_secret": handle.client_secret,
+        }
+    )
+    channel.save()
+    mug = SkuFactory(code="MUG-RED")
+    ListingFactory(channel=channel, sku=mug, external_id="MUG-RED", fulfilment="fba")
+    return channel
+
+
+def test_live_amazon_channels_are_read_into_the_pool_and_a_broken_one_stops_no_other(
+    handle, caplog
+):
+    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    amazon_channel(handle, "amazon-broken", credentials={})
+    amazon_channel(handle, "amazon-us")
+    amazon_channel(handle, "amazon-shadow", mode="shadow")
+    amazon_channel(handle, "amazon-paused", mode="paused")
+
+    with caplog.at_level(logging.ERROR, logger="channels.tasks"):
+        applied = sync_fba_inventory_task()
+
+    assert applied == 1
+    assert balance("MUG-RED", "FBA-NA", "on_hand") == 7
+    assert balance("MUG-RED", "FBA-NA", "incoming") == 3
+    # only the one live channel that could read called Amazon
+    assert len(handle.sandbox.requests("getInventorySummaries")) == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "channel amazon-broken: FBA inventory sync failed"
+    ]
+
+
+def test_a_second_run_with_nothing_changed_records_nothing(handle):
+    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    amazon_channel(handle, "amazon-us")
+    sync_fba_inventory_task()
+    snapshots = InventoryEvent.objects.filter(kind="fba_snapshot").count()
+
+    sync_fba_inventory_task()
+
+    assert InventoryEvent.objects.filter(kind="fba_snapshot").count() == snapshots == 1
