@@ -201,3 +201,19 @@ def sync_fba_inventory_task() -> int:
                 ", ".join(outcome.unmapped[:20]),
             )
     return applied
+
+
+@shared_task(ignore_result=True)
+def sync_fba_returns_task() -> int:
+    """Read every live Amazon channel's FBA customer returns since the last read (daily: Amazon
+    refreshes the report about once a day). Returns are recorded once each (by license plate),
+    so an overlapping or repeated read records nothing new."""
+    from .returns import sync_fba_returns
+
+    recorded = 0
+    for channel in Channel.objects.filter(kind=Channel.Kind.AMAZON, mode=Channel.Mode.LIVE):
+        try:
+            recorded += sync_fba_returns(channel).recorded
+        except Exception:  # one channel's outage must not stop the others
+            logger.exception("channel %s: FBA returns read failed", channel.code)
+    return recorded

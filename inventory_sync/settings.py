@@ -259,6 +259,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 90},
     },
+    # Amazon's FBA customer returns report (refreshed by Amazon about daily).
+    "channels-sync-fba-returns": {
+        "task": "channels.tasks.sync_fba_returns_task",
+        "schedule": crontab(minute=20, hour=5),
+        "options": {"expires": 6 * 3600},
+    },
     # Amazon's FBA counts, read in full (notifications carry the changes in between).
     "channels-sync-fba": {
         "task": "channels.tasks.sync_fba_inventory_task",
