@@ -1407,10 +1407,13 @@ class AmazonClient:
             if pause > 0:
                 self._sleep(pause)
                 waited = pause
+            # Built before the budget is taken: its first construction takes tens of ms, which
+            # would otherwise put our bucket's clock ahead of Amazon's (a 429 in a burst).
+            api = self._api(cls)
             waited += self._wait_for_budget(operation, record)
             started = time.perf_counter()
             try:
-                reply = send(self._api(cls))
+                reply = send(api)
             except _HttpFailure as failure:
                 response = failure.response
                 latency = time.perf_counter() - started
