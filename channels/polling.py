@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=5)
 
 
+class PollSkipped(Exception):
+    """The channel's rate limit has no room for a poll now (the watermark stays)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PolledOrder:
     id: str
@@ -36,11 +40,12 @@ def _orders_updated_since(channel: Channel, since: datetime, client):
     if channel.kind == Channel.Kind.AMAZON:
         from .adapters import amazon_lane
 
-        orders = (
-            client.search_orders(last_updated_after=since)
-            if client is not None
-            else amazon_lane.iter_orders_updated_since(channel, since)
-        )
+        client = client or amazon_lane.client_for(channel)
+        if client.budget("searchOrders") < 1:
+            # searchOrders sustains about one call in three minutes (its burst of 20 covers a
+            # faster pace for a while): skip this poll rather than hold a worker waiting.
+            raise PollSkipped("searchOrders has no budget left; the next poll reads from here")
+        orders = client.search_orders(last_updated_after=since)
         for order in orders:
             yield PolledOrder(
                 id=str(order["orderId"]),
@@ -86,7 +91,12 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
     seen = stored = 0
     newest = channel.orders_polled_until
     started = channel.orders_polling_started_at
-    for order in _orders_updated_since(channel, since, client):
+    try:
+        polled = list(_orders_updated_since(channel, since, client))
+    except PollSkipped as skipped:
+        logger.info("channel %s: order poll skipped: %s", channel.code, skipped)
+        return PollOutcome(0, 0, channel.orders_polled_until)
+    for order in polled:
         seen += 1
         # The channel stamps whole seconds: an order of the first poll's own second is kept.
         if (

@@ -5,7 +5,7 @@ shared ledger, planner and push pipeline in between."""
 import pytest
 
 from channels import fba, polling
-from channels.models import ChannelOrder, InboundEvent, Listing, PushAttempt
+from channels.models import Channel, ChannelOrder, InboundEvent, Listing, PushAttempt
 from ledger.models import Location
 from tests.factories import LocationFactory, SkuFactory
 
@@ -18,13 +18,21 @@ STOCK = {"TEE-M": 10, "MUG-RED": 10}
 
 
 @pytest.fixture
-def world(live_server, receive, settings):
+def world(live_server, receive, settings, monkeypatch):
+    from channels.adapters import amazon, amazon_lane
+
     # Read an accepted push back at every pass (the sandbox applies it a few of its seconds on).
     settings.AMAZON_CONFIRM_INTERVAL_SECONDS = 0
     warehouse = LocationFactory(code="WH-EAST")
     for code, quantity in STOCK.items():
         receive(SkuFactory(code=code), warehouse, quantity)
     built = MixedWorld(live_server.url)
+    # Every client of this test (ingest's order reads, polls, FBA reads too) uses this test's
+    # own buckets: the sandbox's default seller id is the same in every test and every run.
+    monkeypatch.setattr(
+        amazon, "default_throttle_factory", built.amazon_options["throttle_factory"]
+    )
+    monkeypatch.setattr(amazon_lane, "_clients", {})
     built.warehouse = warehouse
     yield built
     # Every request our client sent was valid against Amazon's official models.
@@ -307,3 +315,28 @@ def test_many_decreases_at_once_go_as_patches_never_behind_a_feed(world, receive
     }
     assert len(seller.sandbox.requests("createFeed")) == feeds_before
     assert seller.patch_calls() - patches_before == len(codes)
+
+
+def test_a_poll_without_rate_budget_is_skipped_and_reads_from_the_same_point_later(world):
+    from channels.adapters.amazon_lane import client_for
+
+    shop, seller = shop_and_seller(world)
+    polling.poll_orders(seller.channel)  # starts the watermark
+    seller.channel.refresh_from_db()
+    watermark = seller.channel.orders_polled_until
+    seller.sandbox.drop_notifications(10, "ORDER_CHANGE")
+    seller.sandbox.place_order("TEE-M", 1)
+    world.settle()
+    client = client_for(seller.channel)
+    bucket = world.amazon_options["throttle_factory"](
+        f"amazon:{seller.channel.seller_id}:NA:searchOrders", 20, 0.0056
+    )
+    while bucket.acquire(1) == 0:
+        pass
+    skipped = polling.poll_orders(seller.channel, client=client)
+    assert (skipped.seen, skipped.watermark) == (0, watermark)
+    assert not seller.sandbox.requests("searchOrders")
+    bucket.refund(1, 0)  # a token comes back (a few minutes later, in real life)
+    polling.poll_orders(Channel.objects.get(pk=seller.channel.pk), client=client)
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 1
