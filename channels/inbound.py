@@ -321,18 +321,45 @@ def _shopify_inventory_level(
     )
     if listing is None:
         return InboundEvent.Status.IGNORED, f"inventory item {item} is not a listing of ours"
-    observed_at = event.occurred_at or event.received_at
+    return _observe_level(listing, available, event.occurred_at or event.received_at)
+
+
+def _observe_level(listing: Listing, quantity: int | None, observed_at) -> tuple[str, str]:
+    """Record what the channel shows (the caller holds the listing's row lock)."""
     if listing.observed_at is not None and observed_at < listing.observed_at:
         return InboundEvent.Status.IGNORED, "older than the level already observed"
-    listing.observed_quantity = available
+    listing.observed_quantity = quantity
     listing.observed_at = observed_at
     listing.save(update_fields=["observed_quantity", "observed_at"])
     expected = listing.expected_quantity
-    if available is not None and available in (expected, listing.in_flight_quantity):
-        return InboundEvent.Status.APPLIED, f"echo: channel shows {available} as expected"
+    if quantity is not None and quantity in (expected, listing.in_flight_quantity):
+        return InboundEvent.Status.APPLIED, f"echo: channel shows {quantity} as expected"
     return InboundEvent.Status.APPLIED, (
-        f"drift signal: channel shows {available}, expected {expected}"
+        f"drift signal: channel shows {quantity}, expected {expected}"
     )
+
+
+def _amazon_mfn_quantity(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    """Amazon's merchant quantity of a seller SKU changed: our own patches echo back here, a
+    change we did not make (an edit in Seller Central) is a drift signal."""
+    body = amazon.payload(payload)
+    sku, quantity = body.get("Sku"), body.get("Quantity")
+    if not sku or body.get("FulfillmentChannelCode", "DEFAULT") != "DEFAULT":
+        return InboundEvent.Status.IGNORED, "not a merchant quantity"
+    listings = list(
+        Listing.objects.select_for_update()
+        .filter(channel__kind=Channel.Kind.AMAZON, channel__seller_id=channel.seller_id)
+        .filter(external_id=sku, fulfilment=Listing.Fulfilment.MERCHANT)
+        .order_by("id")
+    )
+    if not listings:
+        return InboundEvent.Status.IGNORED, f"seller SKU {sku} is not a listing of ours"
+    outcomes = [
+        _observe_level(listing, int(quantity) if quantity is not None else None,
+                       event.occurred_at or event.received_at)
+        for listing in listings
+    ]  # fmt: skip
+    return outcomes[0][0], "; ".join(detail for _, detail in outcomes)
 
 
 def _read_amazon_order(channel: Channel, payload: dict) -> dict | None:
@@ -405,4 +432,5 @@ _HANDLERS: dict[tuple[str, str], Callable[[Channel, dict, InboundEvent], tuple[s
     ("amazon", amazon.ORDER_CHANGE): _amazon_order_change,
     ("amazon", "order"): _amazon_order,
     ("amazon", amazon.FBA_INVENTORY_AVAILABILITY_CHANGES): _amazon_fba_availability,
+    ("amazon", "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"): _amazon_mfn_quantity,
 }

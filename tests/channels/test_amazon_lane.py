@@ -340,3 +340,16 @@ def test_a_poll_without_rate_budget_is_skipped_and_reads_from_the_same_point_lat
     polling.poll_orders(Channel.objects.get(pk=seller.channel.pk), client=client)
     world.settle()
     assert balance("TEE-M", "WH-EAST", "committed") == 1
+
+
+def test_our_patches_echo_back_and_a_seller_central_edit_is_a_drift_signal(world):
+    shop, seller = shop_and_seller(world)
+    topic = "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"
+    echoes = InboundEvent.objects.filter(topic=topic, outcome__startswith="echo")
+    assert echoes.exists()
+    assert not InboundEvent.objects.filter(topic=topic, outcome__startswith="drift").exists()
+    seller.sandbox.set_mfn_quantity("TEE-M", 3)
+    world.settle()
+    drift = InboundEvent.objects.get(topic=topic, outcome__startswith="drift")
+    assert "channel shows 3" in drift.outcome
+    assert listing(seller, "TEE-M").observed_quantity == 3
