@@ -74,7 +74,7 @@ class ChannelAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "mode", "is_marketplace"]
     search_fields = ["code", "name"]
-    actions = ["import_shopify_mapping", "retry_quarantined"]
+    actions = ["import_shopify_mapping", "import_amazon_mapping", "retry_quarantined"]
 
     @admin.action(description="Import listings from the shop's variants (match by SKU/barcode)")
     def import_shopify_mapping(self, request, queryset):
@@ -94,6 +94,33 @@ class ChannelAdmin(admin.ModelAdmin):
                     request,
                     f"{channel.code}: no SKU for variant {variant['variant']} "
                     f"(sku {variant['sku']!r}, barcode {variant['barcode']!r}, {variant['title']})",
+                    messages.WARNING,
+                )
+
+    @admin.action(description="Import listings from Amazon (match by seller SKU)")
+    def import_amazon_mapping(self, request, queryset):
+        from .adapters.amazon import AmazonCredentialsError, AmazonError
+        from .adapters.amazon_lane import import_mapping
+
+        for channel in queryset.filter(kind=Channel.Kind.AMAZON):
+            try:
+                report = import_mapping(channel)
+            except (AmazonError, AmazonCredentialsError) as error:
+                self.message_user(
+                    request, f"{channel.code}: Amazon refused or failed: {error}", messages.ERROR
+                )
+                continue
+            self.message_user(
+                request,
+                f"{channel.code}: {len(report.created)} listing(s) created, "
+                f"{report.already_mapped} already mapped, {len(report.unmatched)} unmatched.",
+                messages.WARNING if report.unmatched else messages.SUCCESS,
+            )
+            for row in report.unmatched[:20]:
+                self.message_user(
+                    request,
+                    f"{channel.code}: no SKU for seller SKU {row['seller_sku']!r} "
+                    f"(ASIN {row['asin']!r})",
                     messages.WARNING,
                 )
 

@@ -1,5 +1,6 @@
 """The README's demo command, as a real process: it comes up, serves the console, runs a demo
-shop against the Shopify sandbox whose shoppers' orders reach the ledger, stops on Ctrl-C."""
+shop against the Shopify sandbox and a demo Amazon seller against the SP-API sandbox, whose
+shoppers' and buyers' orders reach the ledger, and stops on Ctrl-C."""
 
 import os
 import re
@@ -29,6 +30,7 @@ def test_demo_runs_console_worker_and_scheduler_until_interrupted(tmp_path):
             "INVENTORY_SYNC_DEMO": "1",
             "INVENTORY_SYNC_VAR_DIR": str(tmp_path),
             "DEMO_SHOPPERS_PER_SECOND": "5",
+            "DEMO_BUYERS_PER_SECOND": "1",
         }
     )
     demo = subprocess.Popen(
@@ -61,12 +63,31 @@ def test_demo_runs_console_worker_and_scheduler_until_interrupted(tmp_path):
         assert re.search(
             r"Demo shop: \d{2} listings live against the Shopify sandbox", "".join(output)
         )
-        # the sandbox's shoppers buy; their signed webhooks become channel orders in the ledger
+        # the demo seller's listings line up with ours: every seller SKU is one of our SKUs
+        assert re.search(
+            r"Demo Amazon seller: \d{2} MFN \+ 3 FBA listings live against the SP-API sandbox "
+            r"at \S+ \(control API \S+\); mapping import: 0 created, 39 already mapped, "
+            r"0 unmatched; FBA-NA: FBA stock of 3 SKU\(s\); buyers are ordering\.",
+            "".join(output),
+        ), "".join(output[-40:])
+        assert "amazon-sandbox" in re.search(r"Running: (.*)\.", "".join(output)).group(1)
         database = sqlite3.connect(tmp_path / "inventory_sync.sqlite3", timeout=30)
+
+        def count(where: str) -> int:
+            return database.execute(
+                f"SELECT count(*) FROM ledger_inventoryevent WHERE {where}"
+            ).fetchone()[0]
+
+        # Amazon's FBA count of each FBA listing is the pool's stock from the start
+        assert count("kind = 'fba_snapshot' AND source = 'amazon'") >= 3
+        # the sandbox's shoppers and buyers buy; their signed webhooks and API-key notifications
+        # become channel orders in the ledger
         deadline = time.monotonic() + 90
-        while not database.execute(
-            "SELECT count(*) FROM ledger_inventoryevent WHERE kind = 'sale' AND source = 'shopify'"
-        ).fetchone()[0]:
+        while not (
+            count("kind = 'sale' AND source = 'shopify'")
+            and count("kind = 'sale' AND source = 'amazon'")
+        ):
+            assert demo.poll() is None, "".join(output[-40:])
             assert time.monotonic() < deadline, "".join(output[-40:])
             time.sleep(0.2)  # polling a condition with a deadline, not a fixed wait
         database.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -123,6 +124,7 @@ class Command(BaseCommand):
             )
         self._wait_until_listening(port, children["web"])
         sandbox_url = None
+        amazon = None
         if not no_worker:
             from channels.demo import connect_demo_shop
 
@@ -137,11 +139,38 @@ class Command(BaseCommand):
                 f"Demo shop: {connected} listings live against the Shopify sandbox at "
                 f"{sandbox_url} (control API {sandbox_url}/_sandbox/); shoppers are buying."
             )
+            from channels.demo import FBA_POOL, connect_demo_seller
+            from channels.sandbox.amazon import serve_in_thread
+
+            # A local SP-API (the sandbox) for the demo Amazon seller, in a thread of this
+            # process. Its order ids come from its seed and a counter that restarts with the
+            # process: a new seed per run keeps them apart from orders of earlier runs, which
+            # the demo database still holds.
+            amazon = serve_in_thread(
+                port=_free_port(max(8702, sandbox_port + 1)), seed=secrets.randbelow(2**31)
+            )
+            amazon_url = amazon.url
+            buyers = float(os.environ.get("DEMO_BUYERS_PER_SECOND", "0.1"))
+            seller = connect_demo_seller(
+                sandbox_url=amazon_url,
+                web_url=f"http://127.0.0.1:{port}",
+                buyers_per_second=buyers,
+            )
+            mapping = seller.mapping
+            self.stdout.write(
+                f"Demo Amazon seller: {seller.mfn} MFN + {seller.fba} FBA listings live against "
+                f"the SP-API sandbox at {amazon_url} (control API {amazon_url}/_sandbox/); "
+                f"mapping import: {len(mapping.created)} created, {mapping.already_mapped} "
+                f"already mapped, {len(mapping.unmatched)} unmatched; {FBA_POOL[0]}: FBA stock "
+                f"of {seller.fba_sync.applied + seller.fba_sync.unchanged} SKU(s); "
+                + ("buyers are ordering." if buyers else "no buyers (DEMO_BUYERS_PER_SECOND=0).")
+            )
+        running = [*children, *(["amazon-sandbox"] if amazon is not None else [])]
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nConsole: http://127.0.0.1:{port}/  (user {DEMO_USER!r}, password {DEMO_PASSWORD!r})\n"
                 f"API docs: http://127.0.0.1:{port}/api/v1/docs/\n"
-                f"Running: {', '.join(children)}. Press Ctrl-C to stop.\n"
+                f"Running: {', '.join(running)}. Press Ctrl-C to stop.\n"
             )
         )
         self.stdout.flush()
@@ -160,7 +189,12 @@ class Command(BaseCommand):
                 if child.poll() is not None:
                     failed = f"{name} exited with code {child.returncode}"
                     stopping = True
+            if amazon is not None and not amazon.thread.is_alive():
+                failed = "the Amazon sandbox stopped"
+                stopping = True
             time.sleep(0.5)
+        if amazon is not None:
+            amazon.sandbox.stop_buyers()
         for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -169,6 +203,9 @@ class Command(BaseCommand):
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if amazon is not None:
+            # Last: the worker may be reading an order from it until it stops.
+            amazon.stop()
         if failed:
             raise CommandError(f"Demo stopped: {failed}.")
         self.stdout.write("Demo stopped.")

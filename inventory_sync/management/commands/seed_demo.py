@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         outcome = demo_catalog_seed()
         self.stdout.write(
-            f"Demo catalog: {Sku.objects.count()} SKUs, {Location.objects.count()} locations; "
+            # Our own locations; the channels' FBA pools are Amazon's.
+            f"Demo catalog: {Sku.objects.count()} SKUs, "
+            f"{Location.objects.exclude(kind=Location.Kind.FBA).count()} locations; "
             f"{outcome.recorded} opening balance(s) recorded, {outcome.duplicates} already there."
         )
         listings = demo_channels_seed()
