@@ -33,6 +33,18 @@ RETRY_CAP_SECONDS = 600
 INBOUND_CHANGED = "channels.inbound.changed"
 
 
+class Deferred(DomainError):
+    """Not applicable now for a reason that passes by itself (a channel's rate budget):
+    try again after `retry_after` seconds, without holding up other events."""
+
+    code = "deferred"
+    retryable = True
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = max(float(retry_after), 0.5)
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     id: int
@@ -157,6 +169,7 @@ def process_one(event_id: int) -> bool:
                 return False
             event.prefetched = prefetched
             event.attempts += 1
+            retry_after = None
             try:
                 with transaction.atomic():
                     status, detail = _apply(event)
@@ -166,7 +179,8 @@ def process_one(event_id: int) -> bool:
                 if not error.retryable:
                     raise
                 status, detail = InboundEvent.Status.FAILED, error.detail
-            _finish(event, status, detail)
+                retry_after = getattr(error, "retry_after", None)
+            _finish(event, status, detail, retry_after=retry_after)
         return True
     except Exception as error:  # noqa: BLE001 — kept for retry, never lost
         logger.exception("inbound event %s failed", event_id)
@@ -219,12 +233,16 @@ def retry_quarantined(*, channel: Channel | None = None) -> int:
 _PENDING = (InboundEvent.Status.RECEIVED, InboundEvent.Status.FAILED)
 
 
-def _finish(event: InboundEvent, status: str, detail: str) -> None:
+def _finish(
+    event: InboundEvent, status: str, detail: str, *, retry_after: float | None = None
+) -> None:
     event.status = status
     event.outcome = detail[:4000]
     event.processed_at = timezone.now()
     if status == InboundEvent.Status.FAILED:
-        backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(event.attempts - 1, 12))
+        backoff = retry_after or min(
+            RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(event.attempts - 1, 12)
+        )
         event.next_attempt_at = event.processed_at + timedelta(seconds=backoff)
     else:
         event.next_attempt_at = None
@@ -367,14 +385,24 @@ def _read_amazon_order(channel: Channel, payload: dict) -> dict | None:
     # order as it is now; its last-update time decides whether it is news.
     from .adapters import amazon_lane
 
-    return amazon_lane.fetch_order(channel, amazon.order_change(payload)[0])
+    return amazon_lane.fetch_order(channel, amazon.order_change(payload)[0], wait=False)
 
 
 def _amazon_order_change(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    from .adapters.amazon import AmazonThrottled
+
     order_id = amazon.order_change(payload)[0]
     order = getattr(event, "prefetched", _NOTHING)
     if order is _NOTHING:
-        order = _read_amazon_order(channel, payload)
+        try:
+            order = _read_amazon_order(channel, payload)
+        except AmazonThrottled as error:
+            order = error
+    if isinstance(order, AmazonThrottled):
+        raise Deferred(
+            f"order {order_id}: Amazon's getOrder budget is spent; read again shortly",
+            retry_after=order.retry_after,
+        )
     if isinstance(order, Exception):
         raise order
     if order is None:

@@ -267,10 +267,16 @@ class AmazonLane:
         return {listing.pk: levels.get(listing.external_id) for listing in listings}
 
 
-def fetch_order(channel: Channel, order_id: str) -> dict | None:
-    """The order as the Orders API shows it now (a notification only says it changed)."""
+def fetch_order(channel: Channel, order_id: str, *, wait: bool = True) -> dict | None:
+    """The order as the Orders API shows it now (a notification only says it changed).
+
+    With `wait=False` a call that would have to wait for rate budget raises AmazonThrottled
+    (with `retry_after`) at once: the ingest worker must not stall every other channel's
+    orders behind Amazon's getOrder limit.
+    """
+    client = _client(channel) if wait else client_for(channel, max_wait=0.0)
     try:
-        return _client(channel).get_order(order_id)
+        return client.get_order(order_id)
     except amazon.AmazonError as error:
         if error.status == 404:
             return None

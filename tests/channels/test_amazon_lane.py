@@ -353,3 +353,33 @@ def test_our_patches_echo_back_and_a_seller_central_edit_is_a_drift_signal(world
     drift = InboundEvent.objects.get(topic=topic, outcome__startswith="drift")
     assert "channel shows 3" in drift.outcome
     assert listing(seller, "TEE-M").observed_quantity == 3
+
+
+def test_a_throttled_order_read_waits_without_holding_up_other_channels(world):
+    from channels import inbound
+    from channels.adapters.throttle import LocalThrottle
+
+    shop, seller = shop_and_seller(world)
+    # Our share of getOrder is spent (and comes back slowly).
+    spent = LocalThrottle(30, 0.001)
+    while spent.acquire(1) == 0:
+        pass
+    buckets = world.amazon_options["throttle_factory"].buckets
+    buckets[f"amazon:{seller.channel.seller_id}:NA:getOrder"] = spent
+    seller.sandbox.place_order("TEE-M", 1)
+    shop.sandbox.sell("MUG-RED", 1)
+    seller.sandbox.advance(1.0)
+    seller.sandbox.flush()
+    shop.sandbox.flush_webhooks()
+    inbound.process_pending()
+    assert balance("MUG-RED", "WH-EAST", "committed") == 1  # the shop's order went through
+    assert balance("TEE-M", "WH-EAST", "committed") == 0
+    waiting = InboundEvent.objects.filter(topic="ORDER_CHANGE", status="failed")
+    assert waiting.exists()
+    assert "budget is spent" in waiting.first().outcome
+    assert all(event.next_attempt_at is not None for event in waiting)
+
+    spent.refund(30, 0)  # the budget is back; the events are due again once their wait is over
+    waiting.update(next_attempt_at=None)
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 1
