@@ -25,6 +25,41 @@ class ChannelForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False),
         help_text="The app's client secret that signs webhooks. Leave empty to keep it.",
     )
+    auth_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text="Amazon: the LWA token URL. Blank: Amazon's own; a sandbox's otherwise.",
+    )
+    refresh_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Amazon: the seller's LWA refresh token (Atzr|…). Leave empty to keep it.",
+    )
+    lwa_app_id = forms.CharField(
+        required=False,
+        help_text="Amazon: the LWA client id of the app. Leave empty to keep it.",
+    )
+    lwa_client_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Amazon: the LWA client secret. Leave empty to keep it.",
+    )
+    notification_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Amazon: the API key notifications carry in X-Api-Key. Leave empty to keep it.",
+    )
+
+    # Write-only credential fields: (form field, kept previous value while rotating).
+    SECRETS = {
+        "access_token": None,
+        "webhook_secret": "old_webhook_secret",
+        "refresh_token": None,
+        "lwa_app_id": None,
+        "lwa_client_secret": None,
+        # The EventBridge connection may still send the old key until it is updated too.
+        "notification_key": "old_notification_key",
+    }
 
     class Meta:
         model = Channel
@@ -40,18 +75,21 @@ class ChannelForm(forms.ModelForm):
             "api_base_url",
             "api_version",
             "external_location_id",
+            "seller_id",
+            "auth_url",
             "default_location",
+            "push_window_ms",
         ]
 
     def save(self, commit=True):
         channel = super().save(commit=False)
         credentials = channel.credentials if channel.credentials_sealed else {}
-        for name in ("access_token", "webhook_secret"):
+        for name, previous in self.SECRETS.items():
             value = self.cleaned_data.get(name)
             if value:
-                if name == "webhook_secret" and credentials.get(name) not in (None, value):
+                if previous and credentials.get(name) not in (None, value):
                     # Shopify may sign with the old secret for up to an hour after a rotation.
-                    credentials["old_webhook_secret"] = credentials[name]
+                    credentials[previous] = credentials[name]
                 credentials[name] = value
         channel.credentials = credentials
         if commit:

@@ -52,7 +52,8 @@ def channel_health(channel: Channel, *, now: datetime | None = None) -> ChannelH
         last=Max("finished_at", filter=Q(status="acknowledged")),
     )
     inbound = InboundEvent.objects.filter(channel=channel).aggregate(
-        last=Max("received_at", filter=Q(source="webhook")),
+        # Pushed to us: a Shopify webhook or an SP-API notification (not our own polls).
+        last=Max("received_at", filter=Q(source__in=("webhook", "notification"))),
         waiting=Count("id", filter=Q(status__in=["received", "failed"])),
         quarantined=Count("id", filter=Q(status="quarantined")),
     )

@@ -338,3 +338,45 @@ def test_the_returns_page_lists_each_return_and_filters_the_ones_waiting(client,
     body = waiting.content.decode()
     assert body.count("data-return=") == 1
     assert "NOBODY" in body
+
+
+def test_an_amazon_channel_is_set_up_in_the_admin_with_write_only_credentials(admin_client, client):
+    from django.urls import reverse as url
+
+    form = {
+        "code": "amazon-ca",
+        "name": "Amazon CA",
+        "kind": "amazon",
+        "marketplace": "A2EUQ1WTGCTBG2",
+        "region": "NA",
+        "is_marketplace": "on",
+        "mode": "shadow",
+        "priority": "2",
+        "seller_id": "A1SELLER",
+        "refresh_token": "Atzr|refresh",
+        "lwa_app_id": "amzn1.application-oa2-client.x",
+        "lwa_client_secret": "lwa-secret",
+        "notification_key": "key-one",
+    }
+    created = admin_client.post(url("admin:channels_channel_add"), form)
+    assert created.status_code == 302, created.content.decode()[:2000]
+    channel = Channel.objects.get(code="amazon-ca")
+    assert channel.seller_id == "A1SELLER"
+    assert channel.credentials["refresh_token"] == "Atzr|refresh"
+    page = admin_client.get(url("admin:channels_channel_change", args=[channel.pk]))
+    assert "lwa-secret" not in page.content.decode()
+    # A new notification key: the old one still works until the EventBridge connection moves.
+    changed = {**form, "refresh_token": "", "lwa_client_secret": "", "notification_key": "key-two"}
+    admin_client.post(url("admin:channels_channel_change", args=[channel.pk]), changed)
+    channel.refresh_from_db()
+    assert channel.credentials["refresh_token"] == "Atzr|refresh"
+    assert (
+        channel.credentials["notification_key"],
+        channel.credentials["old_notification_key"],
+    ) == (
+        "key-two",
+        "key-one",
+    )
+    for key in ("key-one", "key-two"):
+        answer = _post(client, channel, _order_change(f"rotation-{key}", "A2EUQ1WTGCTBG2"), key=key)
+        assert answer.status_code == 200
