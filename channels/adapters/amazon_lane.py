@@ -322,6 +322,10 @@ class MappingReport:
     created: list[str] = field(default_factory=list)
     already_mapped: int = 0
     unmatched: list[dict] = field(default_factory=list)
+    # Mapped listings whose fulfilment (or ASIN, product type) Amazon says differently: set to
+    # Amazon's. A listing we took for merchant-fulfilled but Amazon fulfils must never get a
+    # merchant quantity (Amazon would switch the offer and strand its FBA stock).
+    corrected: list[str] = field(default_factory=list)
 
 
 def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
@@ -333,14 +337,18 @@ def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
     from ledger.models import Sku
 
     report = MappingReport()
-    mapped = set(Listing.objects.filter(channel=channel).values_list("external_id", flat=True))
+    mapped = {listing.external_id: listing for listing in Listing.objects.filter(channel=channel)}
     new_sku_ids: list[int] = []
     for count, item in enumerate(_client(channel).search_listings(), start=1):
         if progress is not None:
             progress(count, item)
         summary = amazon.listing_summary(item, channel.marketplace)
-        if summary.sku in mapped:
+        existing = mapped.get(summary.sku)
+        if existing is not None:
             report.already_mapped += 1
+            if _align(existing, summary):
+                report.corrected.append(summary.sku)
+                new_sku_ids.append(existing.sku_id)
             continue
         sku = Sku.objects.filter(code=summary.sku).first()
         if sku is None:
@@ -358,13 +366,34 @@ def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
                 else Listing.Fulfilment.MERCHANT
             ),
         )
-        mapped.add(summary.sku)
+        mapped[summary.sku] = Listing(external_id=summary.sku)
         new_sku_ids.append(sku.pk)
         report.created.append(summary.sku)
     if new_sku_ids:
         skus_mark_dirty(sku_ids=new_sku_ids)
         inbound.retry_quarantined(channel=channel)
     return report
+
+
+def _align(listing: Listing, summary: amazon.ListingSummary) -> bool:
+    """Take Amazon's word for a mapped listing's fulfilment, ASIN and product type."""
+    changed = []
+    if summary.fulfillment_channel in ("AFN", "MFN"):
+        fulfilment = (
+            Listing.Fulfilment.FBA
+            if summary.fulfillment_channel == "AFN"
+            else Listing.Fulfilment.MERCHANT
+        )
+        if listing.fulfilment != fulfilment:
+            listing.fulfilment = fulfilment
+            changed.append("fulfilment")
+    for name, value in (("asin", summary.asin), ("amazon_product_type", summary.product_type)):
+        if value and getattr(listing, name) != value:
+            setattr(listing, name, value)
+            changed.append(name)
+    if changed:
+        listing.save(update_fields=changed)
+    return "fulfilment" in changed
 
 
 def _client(channel: Channel) -> amazon.AmazonClient:

@@ -383,3 +383,26 @@ def test_a_throttled_order_read_waits_without_holding_up_other_channels(world):
     waiting.update(next_attempt_at=None)
     world.settle()
     assert balance("TEE-M", "WH-EAST", "committed") == 1
+
+
+def test_a_listing_mapped_as_merchant_that_amazon_fulfils_is_corrected_and_never_patched(world):
+    from channels.adapters.amazon_lane import import_mapping
+
+    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    seller = world.open_seller(
+        "amazon-us",
+        mfn={"TEE-M": 10},
+        afn={"MUG-RED": {"fulfillable": 20}},
+        location=world.warehouse,
+        seed=9,
+    )
+    Listing.objects.filter(channel=seller.channel, external_id="MUG-RED").update(
+        fulfilment=Listing.Fulfilment.MERCHANT
+    )
+    report = import_mapping(seller.channel)
+    assert report.corrected == ["MUG-RED"]
+    assert listing(seller, "MUG-RED").fulfilment == Listing.Fulfilment.FBA
+    world.settle()
+    assert not seller.sandbox.channel_switches
+    patched = {e["path"].rsplit("/", 1)[-1] for e in seller.sandbox.requests("patchListingsItem")}
+    assert "MUG-RED" not in patched

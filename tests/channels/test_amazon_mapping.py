@@ -122,7 +122,7 @@ def test_a_second_import_counts_what_is_already_mapped_and_creates_nothing(selle
     assert Listing.objects.filter(channel=channel).count() == 2
 
 
-def test_an_existing_listing_is_kept_as_it_is(seller):
+def test_an_existing_listing_keeps_its_sku_and_takes_amazons_asin_and_fulfilment(seller):
     channel = amazon_channel(seller)
     kept = ListingFactory(channel=channel, sku=Sku.objects.get(code="TEE-M"), external_id="TEE-M")
 
@@ -130,7 +130,8 @@ def test_an_existing_listing_is_kept_as_it_is(seller):
 
     assert out.splitlines()[0] == "1 listing(s) created, 1 already mapped, 1 unmatched."
     kept.refresh_from_db()
-    assert (kept.asin, kept.fulfilment) == ("", Listing.Fulfilment.MERCHANT)
+    assert (kept.sku.code, kept.fulfilment) == ("TEE-M", Listing.Fulfilment.MERCHANT)
+    assert kept.asin.startswith("B0")  # Amazon's, filled in
 
 
 def test_verbosity_2_names_each_listing_created(seller):

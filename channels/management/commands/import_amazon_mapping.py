@@ -41,6 +41,8 @@ class Command(BaseCommand):
         if verbosity > 1:
             for seller_sku in report.created:
                 self.stdout.write(f"  created: {seller_sku}")
+        for seller_sku in report.corrected:
+            self.stdout.write(f"  fulfilment set to Amazon's: {seller_sku}")
         for row in report.unmatched:
             self.stdout.write(
                 f"  unmatched: seller SKU {row['seller_sku']!r}  asin={row['asin']!r}"
