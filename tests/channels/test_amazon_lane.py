@@ -406,3 +406,54 @@ def test_a_listing_mapped_as_merchant_that_amazon_fulfils_is_corrected_and_never
     assert not seller.sandbox.channel_switches
     patched = {e["path"].rsplit("/", 1)[-1] for e in seller.sandbox.requests("patchListingsItem")}
     assert "MUG-RED" not in patched
+
+
+def test_an_fba_availability_notification_moves_the_pool_without_waiting_for_the_sync(world):
+    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    seller = world.open_seller(
+        "amazon-us",
+        mfn={"TEE-M": 10},
+        afn={"MUG-RED": {"fulfillable": 20}},
+        location=world.warehouse,
+        seed=10,
+    )
+    fba.sync_fba_inventory(seller.channel)
+    world.settle()
+    assert balance("MUG-RED", "FBA-NA", "on_hand") == 20
+    seller.sandbox.set_fba("MUG-RED", fulfillable=12, customer_damaged=3)
+    world.settle()
+    assert InboundEvent.objects.filter(
+        topic="FBA_INVENTORY_AVAILABILITY_CHANGES", status="applied"
+    ).exists()
+    assert balance("MUG-RED", "FBA-NA", "unsellable") == 3
+    assert balance("MUG-RED", "FBA-NA", "on_hand") == 15
+
+
+def test_an_order_of_another_marketplace_lands_on_that_marketplace_channel(world):
+    shop, us = shop_and_seller(world)
+    canada = Channel.objects.create(
+        code="amazon-ca",
+        name="amazon-ca",
+        kind="amazon",
+        mode="live",
+        is_marketplace=True,
+        api_base_url=us.channel.api_base_url,
+        auth_url=us.channel.auth_url,
+        seller_id=us.channel.seller_id,
+        marketplace="A2EUQ1WTGCTBG2",
+        region="NA",
+        default_location=world.warehouse,
+    )
+    canada.credentials = us.channel.credentials
+    canada.save()
+    us.sandbox.add_seller(us.channel.seller_id, marketplace_ids=["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"])
+    us.sandbox.add_listing("TEE-M", marketplace_id="A2EUQ1WTGCTBG2", quantity=10)
+    from channels.adapters.amazon_lane import import_mapping
+
+    import_mapping(canada)
+    us.sandbox.place_order("TEE-M", 1, marketplace_id="A2EUQ1WTGCTBG2")
+    world.settle()
+    order = ChannelOrder.objects.get()
+    assert order.channel == canada
+    assert balance("TEE-M", "WH-EAST", "committed") == 1
+    assert shop.available("TEE-M") == 9
