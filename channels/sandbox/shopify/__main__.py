@@ -53,10 +53,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-url", help="deliver webhooks to this URL")
     parser.add_argument("--webhook-secret", default="sandbox-webhook-secret")
     parser.add_argument("--shoppers", type=float, default=0.0, help="checkouts per second")
+    parser.add_argument(
+        "--order-id-offset",
+        type=int,
+        default=0,
+        help="start order (and line, fulfilment, refund) ids this far on: a sandbox started "
+        "again against the same database must not reuse an id",
+    )
     args = parser.parse_args(argv)
 
     server, sandbox = build_server(
-        args.host, args.port, shop_domain=args.shop_domain, access_token=args.access_token
+        args.host,
+        args.port,
+        shop_domain=args.shop_domain,
+        access_token=args.access_token,
+        order_id_offset=args.order_id_offset,
     )
     if args.seed_demo:
         sandbox.seed(DEMO_CATALOGUE, locations=["SoHo store"])

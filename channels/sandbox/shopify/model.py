@@ -66,6 +66,18 @@ RESTOCK_TYPES = ("no_restock", "cancel", "return", "legacy_restock")
 QUANTITY_LIMIT = 1_000_000_000
 
 # Realistic-looking numeric ids, all below 2**53 so JavaScript clients do not round them.
+TRANSACTIONAL_KINDS = frozenset(
+    {
+        "order",
+        "line_item",
+        "fulfillment_order",
+        "fulfillment_order_line",
+        "fulfillment",
+        "fulfillment_line",
+        "refund",
+        "refund_line",
+    }
+)
 ID_BASES = {
     "product": 8_100_000_000_000,
     "variant": 45_100_000_000_000,
@@ -146,6 +158,10 @@ class SandboxConfig:
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = utc_now
     seed: int = 0
+    # Added to the ids of everything shoppers and admins create (orders, their lines,
+    # fulfilments, refunds): a sandbox started again against the same database (the demo,
+    # run twice) must never hand out an order id that database has already seen.
+    order_id_offset: int = 0
     default_location: str = "Main warehouse"
     default_price: str = "25.00"
     currency: str = "USD"
@@ -425,7 +441,12 @@ class ShopifySandbox:
         self.request_log = RequestLog()
         # Ids keep counting across resets: the app's database outlives a sandbox reset and must
         # never see an order id or number come back.
-        self._ids = {kind: itertools.count(base + 1) for kind, base in ID_BASES.items()}
+        self._ids = {
+            kind: itertools.count(
+                base + 1 + (config.order_id_offset if kind in TRANSACTIONAL_KINDS else 0)
+            )
+            for kind, base in ID_BASES.items()
+        }
         self._order_numbers = itertools.count(1)
         self.shoppers = None
         self._clear_state()

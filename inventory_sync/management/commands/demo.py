@@ -118,7 +118,16 @@ class Command(BaseCommand):
             # A local Shopify (the sandbox) for the demo shop, with shoppers buying from it.
             sandbox_port = _free_port(8701)
             children["shopify-sandbox"] = subprocess.Popen(
-                [python, "-m", "channels.sandbox.shopify", "--port", str(sandbox_port)],
+                [
+                    python,
+                    "-m",
+                    "channels.sandbox.shopify",
+                    "--port",
+                    str(sandbox_port),
+                    # Order ids of this run never meet those of an earlier run's (same database).
+                    "--order-id-offset",
+                    str(int(time.time()) * 1000 % 10**11),
+                ],  # fmt: skip
                 env=env,
                 stdout=subprocess.DEVNULL,
             )

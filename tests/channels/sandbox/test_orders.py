@@ -310,3 +310,21 @@ def test_concurrent_checkouts_never_sell_the_last_unit_twice(shop: Shop):
     assert statuses == [201] * 10 + [409] * 10
     level = shop.level("LAST")
     assert (level["available"], level["committed"]) == (0, 10)
+
+
+def test_an_order_id_offset_keeps_a_restarted_sandbox_from_reusing_order_ids():
+    from channels.sandbox.shopify import ShopifySandbox
+
+    first, restarted = ShopifySandbox(), ShopifySandbox(order_id_offset=10**9)
+    try:
+        orders = []
+        for sandbox in (first, restarted):
+            sandbox.seed([{"sku": "MUG", "quantities": {"Main warehouse": 5}}])
+            orders.append(sandbox.sell("MUG"))
+        assert orders[1]["id"] - orders[0]["id"] == 10**9
+        # The catalogue keeps its ids: the shop's listings are the same variants either way.
+        variants = [order["line_items"][0]["variant_id"] for order in orders]
+        assert variants[0] == variants[1]
+    finally:
+        first.close()
+        restarted.close()
