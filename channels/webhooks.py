@@ -103,13 +103,19 @@ def receive_shopify(
         body=body,
         occurred_at=shopify.triggered_at(found),
     )
+    return _answer(channel, stored, f"event {event_id or delivery_id}")
+
+
+def _answer(channel: Channel, stored: inbound.Stored, what: str) -> tuple[int, dict[str, str]]:
+    """The answer to a stored delivery (I3): the same id with another body is refused, a new
+    one rings the ingest worker once the row is committed."""
     if stored.conflict:
         logger.warning(
             "channel %s: %s redelivered with another body; the first one stands",
             channel.code,
-            stored.id,
+            what,
         )
-        return 409, {"detail": "This event id was delivered before with another body."}
+        return 409, {"detail": f"This {what.split()[0]} id was delivered before with another body."}
     if stored.created:
         transaction.on_commit(tasks.wake_ingest)
     return 200, {"status": "received" if stored.created else "duplicate"}
@@ -183,16 +189,7 @@ def receive_amazon(
         body=notification.canonical(),
         occurred_at=notification.event_time,
     )
-    if stored.conflict:
-        logger.warning(
-            "channel %s: notification %s redelivered with another body; the first one stands",
-            target.code,
-            notification.notification_id,
-        )
-        return 409, {"detail": "This notification id was delivered before with another body."}
-    if stored.created:
-        transaction.on_commit(tasks.wake_ingest)
-    return 200, {"status": "received" if stored.created else "duplicate"}
+    return _answer(target, stored, f"notification {notification.notification_id}")
 
 
 @csrf_exempt
