@@ -65,6 +65,11 @@ class PushItem:
     location_id: str = ""
     # The oldest ledger change this quantity carries (push latency runs from it).
     cause_at: str = ""
+    # Below what the channel may show (with what is in flight): it protects against oversell.
+    decrease: bool = False
+    # An accepted set this one replaces while it may still land: [attempt id, quantity,
+    # version]. If this one ends without landing, the listing is in flight to that one again.
+    supersedes: tuple[int, int, int] | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -77,6 +82,8 @@ class PushItem:
             "inventory_item_id": self.inventory_item_id,
             "location_id": self.location_id,
             "cause_at": self.cause_at,
+            "decrease": self.decrease,
+            "supersedes": list(self.supersedes) if self.supersedes else None,
         }
 
     @classmethod
@@ -91,6 +98,8 @@ class PushItem:
             inventory_item_id=data.get("inventory_item_id", ""),
             location_id=data.get("location_id", ""),
             cause_at=data.get("cause_at", ""),
+            decrease=data.get("decrease", False),
+            supersedes=tuple(data["supersedes"]) if data.get("supersedes") else None,
         )
 
 
@@ -340,7 +349,7 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
             candidates = [c for c in candidates if c not in shown]
             if not candidates:
                 return _AGAIN
-        decreases = [c for c in candidates if c.desired_quantity < _expected(c)]
+        decreases = [c for c in candidates if c.desired_quantity < _shown_at_most(c)]
         outcome.increases_deferred = False
         if decreases:
             batch = decreases[: lane.max_batch]
@@ -360,6 +369,16 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
                 inventory_item_id=listing.shopify_inventory_item_id,
                 location_id=listing.shopify_location_id or channel.external_location_id,
                 cause_at=(listing.desired_cause_at or listing.desired_at or now).isoformat(),
+                decrease=listing.desired_quantity < _shown_at_most(listing),
+                supersedes=(
+                    (
+                        listing.in_flight_attempt_id,
+                        listing.in_flight_quantity or 0,
+                        listing.in_flight_version or 0,
+                    )
+                    if listing.in_flight_attempt_id
+                    else None
+                ),
             )
             for listing in batch
         ]
@@ -386,23 +405,33 @@ def _expected(listing: Listing) -> int:
 
 def _rebalance_ready(candidates: list[Listing], outcome: PushRound) -> list[Listing]:
     """Increases that may go now: shared-pool SKUs always; a ring-fenced SKU's only once no
-    listing of it (on any channel) still advertises more than it should (I7b). The candidate
-    itself is an increase, so it never blocks its own SKU."""
+    other listing of it (on any channel) still advertises more than it should (I7b). The
+    candidate itself never blocks its own increase. FBA listings sell Amazon's pool, not the
+    stock the others share, and we never set them: they bound nothing here."""
     fenced = {c.sku_id for c in candidates if c.ring_fenced}
     if not fenced:
         return candidates
-    blocked_skus = {
-        sibling.sku_id
-        for sibling in Listing.objects.filter(sku_id__in=fenced, is_active=True)
-        if advertised_upper_bound(sibling) > (sibling.desired_quantity or 0)
-    }
+    over: dict[int, set[int]] = {}
+    siblings = Listing.objects.filter(sku_id__in=fenced, is_active=True).exclude(
+        fulfilment=Listing.Fulfilment.FBA
+    )
+    for sibling in siblings:
+        if advertised_upper_bound(sibling) > (sibling.desired_quantity or 0):
+            over.setdefault(sibling.sku_id, set()).add(sibling.pk)
     ready = []
     for candidate in candidates:
-        if candidate.ring_fenced and candidate.sku_id in blocked_skus:
+        if candidate.ring_fenced and over.get(candidate.sku_id, set()) - {candidate.pk}:
             outcome.rebalance_waiting += 1
         else:
             ready.append(candidate)
     return ready
+
+
+def _shown_at_most(listing: Listing) -> int:
+    """The most the channel may show once what is in flight to it lands: an accepted set
+    (Amazon) may still land, so a new quantity below it is a decrease however low the last
+    acknowledged one was."""
+    return max(_expected(listing), listing.in_flight_quantity or 0)
 
 
 def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound) -> bool:
@@ -441,7 +470,10 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
             if item.listing_id in result.accepted:
                 outcome.accepted += 1  # stays in flight until a read-back shows it
                 continue
-            _clear_in_flight(listing, attempt)
+            if item.listing_id in result.acknowledged:
+                _clear_in_flight(listing, attempt)
+            else:
+                _release(listing, attempt, item)
             if item.listing_id in result.acknowledged:
                 # Orders ingested since the claim happened on the channel after our set.
                 _acknowledge(listing, item, finished, listing.channel_delta - item.delta_at_claim)
@@ -534,10 +566,15 @@ def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outco
         waiting, causes, refused = 0, [], 0
         for item in items:
             listing = listings.get(item.listing_id)
-            if listing is None or listing.in_flight_attempt_id != attempt.pk:
-                continue  # superseded by a newer set, which is read back in its own turn
+            if listing is None:
+                continue
+            if listing.in_flight_attempt_id != attempt.pk:
+                # Superseded by a newer set, read back in its own turn. If that one already
+                # showed, this older one may have landed after it: check it did not undo it.
+                _after_late_landing(listing, result.observed.get(item.listing_id), now)
+                continue
             if item.listing_id in result.refused:
-                _clear_in_flight(listing, attempt)
+                _release(listing, attempt, item)
                 _refuse(listing, result.refused[item.listing_id], now)
                 outcome.refused += 1
                 refused += 1
@@ -553,14 +590,14 @@ def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outco
                     if item.cause_at:
                         causes.append(datetime.fromisoformat(item.cause_at))
                 elif overdue:
-                    _not_applied(listing, attempt, lane, observed)
+                    _not_applied(listing, attempt, item, lane, observed)
                     outcome.not_applied += 1
                 else:
                     waiting += 1
             elif item.listing_id in result.accepted and not overdue:
                 waiting += 1
             else:
-                _not_applied(listing, attempt, lane, listing.observed_quantity)
+                _not_applied(listing, attempt, item, lane, listing.observed_quantity)
                 outcome.not_applied += 1
             listing.save()
         if waiting:
@@ -578,14 +615,57 @@ def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outco
     return True
 
 
-def _not_applied(listing: Listing, attempt: PushAttempt, lane, observed: int | None) -> None:
+def _not_applied(
+    listing: Listing, attempt: PushAttempt, item: PushItem, lane, observed: int | None
+) -> None:
     # Still due (its pushed version did not move): the next claim sends the newest quantity.
-    _clear_in_flight(listing, attempt)
+    _release(listing, attempt, item)
     minutes = lane.apply_deadline.total_seconds() / 60
     listing.push_error = (
         f"accepted by the channel but not shown within {minutes:g} min "
         f"(it shows {observed}); sending again"
     )
+    logger.warning("channel listing %s: %s", listing.pk, listing.push_error)
+
+
+def _release(listing: Listing, attempt: PushAttempt, item: PushItem) -> None:
+    """The set did not land (refused, not sent, not shown): the listing is no longer in flight
+    with it — but an older accepted set it replaced may still land, so that one's bound (I7b)
+    and read-back come back."""
+    if listing.in_flight_attempt_id != attempt.pk:
+        return
+    if item.supersedes is not None:
+        previous, quantity, version = item.supersedes
+        if PushAttempt.objects.filter(pk=previous, status=PushAttempt.Status.ACCEPTED).exists():
+            listing.in_flight_attempt_id = previous
+            listing.in_flight_quantity = quantity
+            listing.in_flight_version = version
+            return
+    _clear_in_flight(listing, attempt)
+
+
+def _after_late_landing(listing: Listing, observed: int | None, now: datetime) -> None:
+    """An older accepted set was read back after a newer one had shown. Channels without
+    compare-and-set apply queued sets late (an Amazon feed takes minutes, a patch seconds):
+    if the older one overwrote the newer, the channel shows more than expected, and the
+    listing is made due again so the pusher sets it right. Less than expected is left alone:
+    that is a sale whose order is on its way (I6), not our own set."""
+    if listing.in_flight_attempt_id is not None or observed is None:
+        return
+    expected = _expected(listing)
+    if observed <= expected:
+        return
+    listing.observed_quantity = observed
+    listing.observed_at = now
+    listing.push_error = (
+        f"an older set landed after a newer one: channel shows {observed}, expected "
+        f"{expected}; sending again"
+    )
+    # What the channel shows is the base now; the desired quantity goes again.
+    listing.pushed_quantity = observed
+    listing.channel_delta = 0
+    listing.pushed_version = min(listing.pushed_version, max(listing.desired_version - 1, 0))
+    listing.save()
     logger.warning("channel listing %s: %s", listing.pk, listing.push_error)
 
 

@@ -159,9 +159,7 @@ class AmazonLane:
         if not sendable:
             return result
         client = self._for(channel)
-        decreases = all(
-            item.change_from is not None and item.quantity < item.change_from for item in sendable
-        )
+        decreases = all(item.decrease for item in sendable)
         if decreases:
             # Decreases protect against overselling: they go as patches (seconds), never
             # behind a feed's processing queue (minutes); the rest wait for the next round.

@@ -4,7 +4,7 @@ shared ledger, planner and push pipeline in between."""
 
 import pytest
 
-from channels import fba, polling
+from channels import fba, planner, polling, push
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing, PushAttempt
 from ledger.models import Location
 from tests.factories import LocationFactory, SkuFactory
@@ -457,3 +457,40 @@ def test_an_order_of_another_marketplace_lands_on_that_marketplace_channel(world
     assert order.channel == canada
     assert balance("TEE-M", "WH-EAST", "committed") == 1
     assert shop.available("TEE-M") == 9
+
+
+def test_an_older_feed_landing_after_a_newer_patch_is_set_right_again(world, receive):
+    from ledger import services
+    from ledger.rules import EventLine
+
+    codes = [f"BULK-{n:03d}" for n in range(25)]
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 5)
+    seller = world.open_seller(
+        "amazon-us",
+        mfn=dict.fromkeys(codes, 5),
+        location=world.warehouse,
+        seed=11,
+        feed_processing_seconds=30,
+        patch_apply_delay=1,
+    )
+    world.settle()
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 5)
+    # One pass: 25 increases go as one feed, queued at Amazon for its 30 s.
+    planner.plan_dirty_skus()
+    channel = Channel.objects.get(pk=seller.channel.pk)
+    push.push_channel(channel, world.lane_for(channel))
+    feed = PushAttempt.objects.get(channel=seller.channel, status="accepted")
+    assert "feed_id" in feed.response
+    # Meanwhile BULK-000 loses 8 units: a decrease, patched at once, shows before the feed.
+    services.record_event(
+        kind="write_off",
+        lines=[EventLine("BULK-000", "WH-EAST", 8, bucket="on_hand")],
+        idempotency_key="breakage",
+        source="test",
+    )
+    world.settle()
+    # The feed's older, higher quantity landed afterwards; its read-back set it right again.
+    assert shows_what_it_should(seller, "BULK-000") == listing(seller, "BULK-000").desired_quantity
+    assert listing(seller, "BULK-000").desired_quantity < 5
