@@ -191,7 +191,8 @@ def push_channel(channel: Channel, lane: Lane, *, now: datetime | None = None) -
                 return outcome
         for attempt in _confirm_due(channel, now or timezone.now()):
             if not _confirm(channel, lane, attempt, outcome):
-                return outcome
+                # The read-back failed (it is rescheduled): new decreases must still go.
+                break
         stale_rounds = 0
         while True:
             attempt = _claim(channel, lane, now or timezone.now(), outcome)

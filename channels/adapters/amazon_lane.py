@@ -228,7 +228,12 @@ class AmazonLane:
     def _confirm(self, client, items, attempt, result: SendResult) -> SendResult:
         waiting = list(items)
         feed_id = (attempt.response or {}).get("feed_id")
-        if feed_id:
+        known = (attempt.response or {}).get("confirm") or {}
+        if feed_id and "rejected" in known:
+            # Processed, its report read at an earlier read-back: only the levels are left.
+            rejected = known["rejected"]
+            result.response = {"feed": "DONE", "rejected": rejected}
+        elif feed_id:
             status = client.feed(feed_id)
             result.response = {"feed": status.processing_status}
             if not status.finished:
@@ -236,22 +241,13 @@ class AmazonLane:
                 return result
             if not status.done:
                 return result  # FATAL or CANCELLED: nothing applied, sent again
-            if status.result_feed_document_id:
-                # Messages are numbered in the order the feed listed the SKUs.
-                sent = (attempt.request or {}).get("feed") or []
-                report = client.feed_report(
-                    status.result_feed_document_id,
-                    skus_by_message_id={n: sku for n, (sku, _) in enumerate(sent, start=1)},
-                )
-                rejected = report.rejected_skus
-                for item in items:
-                    if item.external_id in rejected:
-                        result.refused[item.listing_id] = _issues_text(
-                            {"code": issue.code or "", "message": issue.message}
-                            for issue in report.issues_for(item.external_id)
-                            if issue.severity == "ERROR"
-                        )
-                waiting = [i for i in items if i.listing_id not in result.refused]
+            rejected = _feed_rejections(client, status, attempt)
+            result.response["rejected"] = rejected
+        if feed_id:
+            for item in items:
+                if item.external_id in rejected:
+                    result.refused[item.listing_id] = rejected[item.external_id]
+            waiting = [i for i in items if i.listing_id not in result.refused]
         levels = client.listing_quantities([item.external_id for item in waiting])
         for item in waiting:
             result.observed[item.listing_id] = levels.get(item.external_id)
@@ -263,6 +259,27 @@ class AmazonLane:
             [listing.external_id for listing in listings]
         )
         return {listing.pk: levels.get(listing.external_id) for listing in listings}
+
+
+def _feed_rejections(client, status, attempt) -> dict[str, str]:
+    """The SKUs a finished feed refused, with Amazon's reasons. Read once (getFeedDocument
+    allows about one call a minute): the attempt keeps them for its later read-backs."""
+    if not status.result_feed_document_id:
+        return {}
+    # Messages are numbered in the order the feed listed the SKUs.
+    sent = (attempt.request or {}).get("feed") or []
+    report = client.feed_report(
+        status.result_feed_document_id,
+        skus_by_message_id={n: sku for n, (sku, _) in enumerate(sent, start=1)},
+    )
+    return {
+        sku: _issues_text(
+            {"code": issue.code or "", "message": issue.message}
+            for issue in report.issues_for(sku)
+            if issue.severity == "ERROR"
+        )
+        for sku in report.rejected_skus
+    }
 
 
 def fetch_order(channel: Channel, order_id: str, *, wait: bool = True) -> dict | None:

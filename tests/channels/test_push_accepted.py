@@ -128,3 +128,109 @@ def test_an_fba_listing_does_not_hold_back_a_ring_fenced_increase_elsewhere():
     lane = AcknowledgingLane()
     push.push_channel(shop, lane)
     assert lane.sent == [[6]]
+
+
+class UnreadableLane(QueueingLane):
+    confirm_interval = timedelta(0)
+
+    def confirm(self, channel, items, attempt):
+        return SendResult(retry=True, error="searchListingsItems: 503")
+
+
+def test_a_failing_read_back_does_not_hold_back_new_decreases():
+    channel = ChannelFactory(code="amz", kind="amazon")
+    ListingFactory(
+        channel=channel,
+        sku=SkuFactory(code="A"),
+        external_id="A",
+        pushed_quantity=3,
+        pushed_version=1,
+        desired_quantity=4,
+        desired_version=2,
+    )
+    lane = UnreadableLane()
+    push.push_channel(channel, lane)  # A's increase is queued, its read-back fails from now on
+    sold_out = ListingFactory(
+        channel=channel,
+        sku=SkuFactory(code="B"),
+        external_id="B",
+        pushed_quantity=10,
+        pushed_version=1,
+        desired_quantity=0,
+        desired_version=2,
+    )
+    outcome = push.push_channel(channel, lane)
+    assert outcome.failed
+    assert lane.sent[-1] == [(0, True)]
+    sold_out.refresh_from_db()
+    assert sold_out.in_flight_quantity == 0
+
+
+class FinishedFeedClient:
+    """The SP-API client's answers for a feed Amazon has finished, whose listing shows one
+    less than we set (an Amazon sale on its way to us): read-backs keep waiting for it."""
+
+    on_call = None
+
+    def __init__(self):
+        self.report_reads = 0
+
+    def feed(self, feed_id):
+        from channels.adapters.amazon import FeedStatus
+
+        return FeedStatus(feed_id, None, "DONE", "doc-1", None, None, raw={})
+
+    def feed_report(self, document_id, skus_by_message_id=None):
+        from channels.adapters.amazon import FeedReport
+
+        self.report_reads += 1
+        return FeedReport(None, 1, 1, 0, 0, 0, (), raw={})
+
+    def listing_quantities(self, skus):
+        return dict.fromkeys(skus, 7)
+
+
+def test_a_finished_feed_reads_its_processing_report_once():
+    from channels.adapters.amazon_lane import AmazonLane
+
+    channel = ChannelFactory(code="amz", kind="amazon")
+    listing = ListingFactory(
+        channel=channel,
+        sku=SkuFactory(code="C"),
+        external_id="C",
+        pushed_quantity=3,
+        pushed_version=1,
+        desired_quantity=8,
+        desired_version=2,
+    )
+    attempt = PushAttempt.objects.create(
+        channel=channel,
+        idempotency_key="k",
+        status="accepted",
+        items=[
+            {
+                "listing": listing.pk,
+                "version": 2,
+                "quantity": 8,
+                "change_from": 3,
+                "delta_at_claim": 0,
+                "external_id": "C",
+            }
+        ],  # fmt: skip
+        request={"feed": [["C", 8]]},
+        response={"feed_id": "F1"},
+        confirm_after="2000-01-01T00:00:00Z",
+    )
+    Listing.objects.filter(pk=listing.pk).update(
+        in_flight_attempt=attempt, in_flight_quantity=8, in_flight_version=2
+    )
+    client = FinishedFeedClient()
+    lane = AmazonLane(client=client)
+    lane.confirm_interval = timedelta(0)
+    for _ in range(12):
+        push.push_channel(channel, lane)
+    # getFeedDocument allows about one call a minute: the report is read once, then kept.
+    assert client.report_reads == 1
+    attempt.refresh_from_db()
+    assert attempt.status == "accepted"
+    assert attempt.response["confirm"]["rejected"] == {}
