@@ -14,12 +14,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ledger import services as ledger
-from ledger.models import Balance, InventoryEvent, Location, Sku
-from ledger.rules import INCOMING, ON_HAND, RESERVED, UNSELLABLE, EventLine
+from ledger.models import Balance, Location, Sku
+from ledger.rules import COMMITTED, INCOMING, ON_HAND, RESERVED, UNSELLABLE, EventLine
 
 from .adapters.amazon_inventory import FbaStock, from_summary
 from .adapters.shopify_webhooks import PayloadError
-from .models import Channel, Listing
+from .models import Channel, FbaCount, Listing
 from .orders import Quarantine, fba_pool
 
 
@@ -47,20 +47,28 @@ def record_fba_stock(
     with transaction.atomic():
         # Serialise reports of one SKU (the ledger takes this lock too, in the same order).
         Sku.objects.select_for_update().filter(pk=sku.pk).first()
-        newest = (
-            InventoryEvent.objects.filter(kind="fba_snapshot", reference=reference)
-            .order_by("-occurred_at")
-            .values_list("occurred_at", flat=True)
-            .first()
-        )
-        if newest is not None and occurred_at < newest:
+        count = FbaCount.objects.filter(location=pool, sku=sku).first()
+        if count is not None and occurred_at < count.counted_at:
             return FbaOutcome(
-                "ignored", f"older than the FBA report already applied ({newest.isoformat()})"
+                "ignored",
+                f"older than the FBA report already applied ({count.counted_at.isoformat()})",
             )
-        lines = _lines(sku, pool, stock)
+        FbaCount.objects.update_or_create(
+            location=pool,
+            sku=sku,
+            defaults={
+                "counted_at": occurred_at,
+                "fulfillable": stock.fulfillable,
+                "reserved_for_orders": stock.reserved_for_orders,
+                "reserved_by_centre": stock.reserved_by_centre,
+                "unfulfillable": stock.unfulfillable,
+                "inbound": stock.inbound,
+            },
+        )
         current = dict(
             Balance.objects.filter(sku=sku, location=pool).values_list("bucket", "quantity")
         )
+        lines = _lines(sku, pool, stock, committed=current.get(COMMITTED, 0))
         if all(current.get(line.bucket, 0) == line.quantity for line in lines):
             return FbaOutcome("unchanged", f"FBA {stock.seller_sku}: already as Amazon counts")
         # The key names the report and what it corrects, so the same report recorded twice is
@@ -84,9 +92,17 @@ def record_fba_stock(
     )
 
 
-def _lines(sku: Sku, pool: Location, stock: FbaStock) -> list[EventLine]:
+def _lines(sku: Sku, pool: Location, stock: FbaStock, *, committed: int) -> list[EventLine]:
+    """Amazon's count as our buckets, so that the pool's available is Amazon's fulfillable.
+
+    On hand counts the units our ingested FBA orders still commit (instead of Amazon's own
+    pending-order reservation): an order and Amazon's report then agree in whichever order
+    they arrive, and the order's shipment later takes its unit from on hand and committed
+    together, never below zero.
+    """
+    on_hand = stock.fulfillable + stock.reserved_by_centre + stock.unfulfillable + committed
     return [
-        EventLine(sku.code, pool.code, stock.on_hand, bucket=ON_HAND),
+        EventLine(sku.code, pool.code, on_hand, bucket=ON_HAND),
         EventLine(sku.code, pool.code, stock.reserved_by_centre, bucket=RESERVED),
         EventLine(sku.code, pool.code, stock.unfulfillable, bucket=UNSELLABLE),
         # Inbound units are on their way or being received: never sellable until received.
@@ -144,7 +160,7 @@ def sync_fba_inventory(channel: Channel, *, summaries=None) -> SyncOutcome:
             continue
         updated = parse_datetime(str(summary.get("lastUpdatedTime") or "")) or now
         ref = (
-            f"summary:{updated.isoformat()}:{stock.on_hand}:{stock.reserved_by_centre}:"
+            f"summary:{updated.isoformat()}:{stock.physical}:{stock.reserved_by_centre}:"
             f"{stock.unfulfillable}:{stock.inbound}"
         )
         try:

@@ -429,3 +429,26 @@ class ChannelReturn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.dedupe_key}"
+
+
+class FbaCount(models.Model):
+    """Amazon's latest count of a SKU in an FBA pool, as reported (inventory summary or
+    availability notification), and when: reports arrive in any order, and an older one must
+    never overwrite a newer one, even one that changed nothing in the ledger."""
+
+    location = models.ForeignKey("ledger.Location", on_delete=models.PROTECT, related_name="+")
+    sku = models.ForeignKey("ledger.Sku", on_delete=models.PROTECT, related_name="+")
+    counted_at = models.DateTimeField()
+    fulfillable = models.PositiveIntegerField(default=0)
+    reserved_for_orders = models.PositiveIntegerField(default=0)
+    reserved_by_centre = models.PositiveIntegerField(default=0)
+    unfulfillable = models.PositiveIntegerField(default=0)
+    inbound = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["location", "sku"], name="fba_count_unique_pool_sku")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id}:{self.sku_id}@{self.counted_at.isoformat()}"

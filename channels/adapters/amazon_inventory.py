@@ -5,13 +5,14 @@ Amazon is the authority for the units in its fulfilment centres, so each report 
 absolute snapshot of the pool's buckets (channels.fba). Its buckets map to ours so that what
 the pool can sell is Amazon's fulfillable count:
 
-- on_hand      = fulfillable + reserved (all of it) + unfulfillable — the units physically there;
+- on_hand      = fulfillable + the centre's own holds + unfulfillable + the units our ingested
+                 FBA orders commit (channels.fba);
 - reserved     = the fulfilment centre's own holds (processing, transfers between centres);
 - unsellable   = unfulfillable (customer damaged, defective, expired …);
 - incoming     = inbound working + shipped + receiving: never sellable until received.
 
-Units reserved for pending customer orders are not in our reserved bucket: those orders are
-ingested and commit their units themselves, so available = fulfillable once both agree.
+Amazon's reservation for pending customer orders is not used: those orders are ingested and
+commit their units themselves, so available = fulfillable whichever arrives first.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ class FbaStock:
     inbound: int
 
     @property
-    def on_hand(self) -> int:
+    def physical(self) -> int:
+        """Every unit Amazon holds for us (inbound aside), its pending orders' included."""
         return (
             self.fulfillable
             + self.reserved_for_orders
             + self.reserved_by_centre
-            + (self.unfulfillable)
+            + self.unfulfillable
         )
 
 

@@ -120,7 +120,7 @@ def test_the_fba_notification_example_keeps_pending_orders_out_of_the_reserved_b
     # Fulfillable 50, reserved 5 + 15 + 10 (10 for pending customer orders), inbound 0+5+10.
     assert (stock.fulfillable, stock.reserved_for_orders, stock.reserved_by_centre) == (50, 10, 20)
     assert stock.inbound == 15
-    assert stock.on_hand == 80
+    assert stock.physical == 80
 
 
 def test_the_constructed_inventory_summary_maps_like_the_notification():
@@ -380,3 +380,84 @@ def test_an_amazon_channel_is_set_up_in_the_admin_with_write_only_credentials(ad
     for key in ("key-one", "key-two"):
         answer = _post(client, channel, _order_change(f"rotation-{key}", "A2EUQ1WTGCTBG2"), key=key)
         assert answer.status_code == 200
+
+
+def _afn_order(status: str, fulfilled: int, updated: str) -> dict:
+    return {
+        "orderId": "111-0000000-0000009",
+        "createdTime": "2026-11-30T10:00:00Z",
+        "lastUpdatedTime": updated,
+        "salesChannel": {"marketplaceId": "ATVPDKIKX0DER"},
+        "fulfillment": {"fulfillmentStatus": status, "fulfilledBy": "AMAZON"},
+        "orderItems": [
+            {
+                "orderItemId": "1",
+                "quantityOrdered": 1,
+                "product": {"sellerSku": "MUG-9"},
+                "fulfillment": {
+                    "quantityFulfilled": fulfilled,
+                    "quantityUnfulfilled": 1 - fulfilled,
+                },
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("fulfillable", [0, 4])
+def test_an_fba_order_and_amazons_counts_agree_in_whichever_order_they_arrive(
+    amazon_us, pool, fulfillable
+):
+    from channels import inbound
+
+    sku = SkuFactory(code="MUG-9")
+    ListingFactory(channel=amazon_us, sku=sku, external_id="MUG-9", fulfilment="fba")
+
+    def ingest(order: dict, key: str) -> InboundEvent:
+        stored = inbound.store(
+            channel=amazon_us, source="poll", topic="order", dedupe_key=key,
+            body=json.dumps(order).encode(),
+        )  # fmt: skip
+        inbound.process_one(stored.id)
+        return InboundEvent.objects.get(pk=stored.id)
+
+    def available() -> int:
+        b = _balances(sku, pool)
+        return (
+            b.get("on_hand", 0)
+            - b.get("committed", 0)
+            - b.get("reserved", 0)
+            - (b.get("unsellable", 0))
+        )
+
+    at = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    # Amazon: `fulfillable` on sale and one unit held for a pending order we have not read.
+    held = amazon_inventory.FbaStock("MUG-9", fulfillable, 0, 1, 0, 0)
+    fba.record_fba_stock(amazon_us, held, ref="r1", occurred_at=at)
+    assert available() == fulfillable
+    assert ingest(_afn_order("UNSHIPPED", 0, "2026-11-30T10:02:00Z"), "o1").status == "applied"
+    assert _balances(sku, pool)["committed"] == 1
+    assert available() <= fulfillable  # never more than Amazon sells
+    # Amazon ships it; its count arrives before the order's change is read.
+    shipped = amazon_inventory.FbaStock("MUG-9", fulfillable, 0, 0, 0, 0)
+    fba.record_fba_stock(amazon_us, shipped, ref="r2", occurred_at=at + timedelta(minutes=30))
+    assert available() == fulfillable
+    event = ingest(_afn_order("SHIPPED", 1, "2026-11-30T10:30:00Z"), "o2")
+    assert event.status == "applied", event.outcome
+    balances = _balances(sku, pool)
+    assert (balances["on_hand"], balances["committed"]) == (fulfillable, 0)
+
+
+def test_a_newer_fba_count_that_changes_nothing_still_outranks_a_late_older_one(amazon_us, pool):
+    sku = SkuFactory(code="MUG-3")
+    ListingFactory(channel=amazon_us, sku=sku, external_id="MUG-3", fulfilment="fba")
+    at = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    five = amazon_inventory.FbaStock("MUG-3", 5, 0, 0, 0, 0)
+    three = amazon_inventory.FbaStock("MUG-3", 3, 0, 0, 0, 0)
+    fba.record_fba_stock(amazon_us, five, ref="a", occurred_at=at)
+    unchanged = fba.record_fba_stock(
+        amazon_us, five, ref="b", occurred_at=at + timedelta(minutes=10)
+    )
+    assert unchanged.status == "unchanged"
+    late = fba.record_fba_stock(amazon_us, three, ref="c", occurred_at=at + timedelta(minutes=5))
+    assert late.status == "ignored"
+    assert _balances(sku, pool)["on_hand"] == 5
