@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,6 +21,9 @@ from .models import Channel
 logger = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)
+AMAZON_SLICE = timedelta(hours=1)
+AMAZON_SMALLEST_SLICE = timedelta(seconds=10)
+AMAZON_NEWEST_END = timedelta(minutes=2, seconds=30)
 
 
 class PollSkipped(Exception):
@@ -36,7 +40,7 @@ class PolledOrder:
     topic: str  # what the ingest worker applies it as
 
 
-def _orders_updated_since(channel: Channel, since: datetime, client):
+def _orders_updated_since(channel: Channel, since: datetime, until: datetime | None, client):
     if channel.kind == Channel.Kind.AMAZON:
         from .adapters import amazon_lane
 
@@ -45,8 +49,14 @@ def _orders_updated_since(channel: Channel, since: datetime, client):
             # searchOrders sustains about one call in three minutes (its burst of 20 covers a
             # faster pace for a while): skip this poll rather than hold a worker waiting.
             raise PollSkipped("searchOrders has no budget left; the next poll reads from here")
-        orders = client.search_orders(last_updated_after=since)
-        for order in orders:
+        orders = iter(client.search_orders(last_updated_after=since, last_updated_before=until))
+        while True:
+            try:
+                order = next(orders)
+            except StopIteration:
+                return
+            except amazon_lane.amazon.AmazonThrottled as error:
+                raise PollSkipped(f"searchOrders ran out of budget mid-window: {error}") from error
             yield PolledOrder(
                 id=str(order["orderId"]),
                 updated_stamp=str(order.get("lastUpdatedTime")),
@@ -55,7 +65,6 @@ def _orders_updated_since(channel: Channel, since: datetime, client):
                 body=order,
                 topic="order",
             )
-        return
     from .adapters.shopify_lane import client_for
 
     for order in (client or client_for(channel)).iter_orders_updated_since(since):
@@ -87,39 +96,30 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
             orders_polled_until=now, orders_polling_started_at=now
         )
         return PollOutcome(0, 0, now)
-    since = channel.orders_polled_until - OVERLAP
+    since, until = _window(channel, now)
     seen = stored = 0
     newest = channel.orders_polled_until
     started = channel.orders_polling_started_at
     try:
-        polled = list(_orders_updated_since(channel, since, client))
-    except PollSkipped as skipped:
-        logger.info("channel %s: order poll skipped: %s", channel.code, skipped)
-        return PollOutcome(0, 0, channel.orders_polled_until)
-    for order in polled:
-        seen += 1
-        # The channel stamps whole seconds: an order of the first poll's own second is kept.
-        if (
-            started is not None
-            and order.placed is not None
-            and order.placed < started.replace(microsecond=0)
-        ):
-            continue  # placed before polling began: history, seen in the overlap
-        body = json.dumps(order.body, sort_keys=True).encode()
-        # The channel stamps whole seconds: two changes of one order within a second share
-        # an update time, so the content tells them apart (the same content is a repeat).
-        digest = hashlib.sha256(body).hexdigest()[:16]
-        result = inbound.store(
-            channel=channel,
-            source="poll",
-            topic=order.topic,
-            dedupe_key=f"poll:order:{order.id}:{order.updated_stamp}:{digest}",
-            body=body,
-            occurred_at=order.updated,
-        )
-        stored += result.created
-        if order.updated is not None and (newest is None or order.updated > newest):
-            newest = order.updated
+        for order in _orders_updated_since(channel, since, until, client):
+            seen += 1
+            stored += _store(channel, order, started)
+            if order.updated is not None and (newest is None or order.updated > newest):
+                newest = order.updated
+    except PollSkipped as stopped:
+        # What was read is stored; the watermark stays, so the next poll reads this window
+        # again (its stored orders are repeats and cost nothing).
+        logger.info("channel %s: order poll stopped: %s", channel.code, stopped)
+        if seen:
+            _resize_slice(channel, finished=False)
+        if stored:
+            from .tasks import wake_ingest
+
+            transaction.on_commit(wake_ingest)
+        return PollOutcome(seen, stored, channel.orders_polled_until)
+    if until is not None:
+        newest = until  # the whole slice was read, to its end
+    _resize_slice(channel, finished=True)
     with transaction.atomic():
         # Never move the watermark past now: an order stamped later is read again next time.
         watermark = min(newest, now) if newest is not None else now - OVERLAP
@@ -130,3 +130,58 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
         transaction.on_commit(wake_ingest)
     logger.info("channel %s: polled %d order(s), %d new snapshot(s)", channel.code, seen, stored)
     return PollOutcome(seen, stored, watermark)
+
+
+def _slice_key(channel: Channel) -> str:
+    return f"inventory-sync:orders-poll-slice:{channel.pk}"
+
+
+def _window(channel: Channel, now: datetime) -> tuple[datetime, datetime | None]:
+    """What this poll reads: from the watermark (less an overlap, since the channel's clock and
+    index lag) to now. Amazon: a poll reads at most one slice of time, so that it needs few
+    pages and finishes within searchOrders' budget (about one page in three minutes once its
+    burst is spent); the watermark then moves to the slice's end and the next poll reads on.
+    A poll stopped mid-slice halves the slice (a flash sale), a finished one doubles it back
+    towards an hour. A slice that ended over two minutes ago is complete in Amazon's index
+    (it refuses a later end): it needs no overlap, which in a busy hour would cost pages."""
+    watermark = channel.orders_polled_until
+    if channel.kind == Channel.Kind.AMAZON:
+        seconds = cache.get(_slice_key(channel), AMAZON_SLICE.total_seconds())
+        end = watermark + timedelta(seconds=seconds)
+        if end < now - AMAZON_NEWEST_END:
+            return watermark, end
+    return watermark - OVERLAP, None
+
+
+def _resize_slice(channel: Channel, *, finished: bool) -> None:
+    if channel.kind != Channel.Kind.AMAZON:
+        return
+    seconds = cache.get(_slice_key(channel), AMAZON_SLICE.total_seconds())
+    if finished:
+        seconds = min(seconds * 2, AMAZON_SLICE.total_seconds())
+    else:
+        seconds = max(seconds / 2, AMAZON_SMALLEST_SLICE.total_seconds())
+    cache.set(_slice_key(channel), seconds, timeout=None)
+
+
+def _store(channel: Channel, order: PolledOrder, started: datetime | None) -> int:
+    # The channel stamps whole seconds: an order of the first poll's own second is kept.
+    if (
+        started is not None
+        and order.placed is not None
+        and order.placed < started.replace(microsecond=0)
+    ):
+        return 0  # placed before polling began: history, seen in the overlap
+    body = json.dumps(order.body, sort_keys=True).encode()
+    # Two changes of one order within a second share an update time, so the content tells
+    # them apart (the same content is a repeat).
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    result = inbound.store(
+        channel=channel,
+        source="poll",
+        topic=order.topic,
+        dedupe_key=f"poll:order:{order.id}:{order.updated_stamp}:{digest}",
+        body=body,
+        occurred_at=order.updated,
+    )
+    return int(result.created)

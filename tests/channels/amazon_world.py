@@ -82,9 +82,10 @@ class MixedWorld(World):
         location,
         seed: int = 1,
         notifications: dict | None = None,
+        wall_start=None,
         **config,
     ) -> Seller:
-        clock = ManualClock()
+        clock = ManualClock(wall_start=wall_start)
         handle = serve_amazon(seed=seed, clock=clock, rate_limits=False, **config)
         sandbox = handle.sandbox
         for sku, quantity in mfn.items():

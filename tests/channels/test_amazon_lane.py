@@ -494,3 +494,55 @@ def test_an_older_feed_landing_after_a_newer_patch_is_set_right_again(world, rec
     # The feed's older, higher quantity landed afterwards; its read-back set it right again.
     assert shows_what_it_should(seller, "BULK-000") == listing(seller, "BULK-000").desired_quantity
     assert listing(seller, "BULK-000").desired_quantity < 5
+
+
+def test_a_flash_sale_missed_by_notifications_is_polled_through_within_the_rate_limit(
+    world, receive
+):
+    from datetime import UTC, datetime, timedelta
+
+    from channels.adapters.amazon_lane import client_for
+    from channels.adapters.throttle import LocalThrottle
+
+    receive(SkuFactory(code="HERO"), world.warehouse, 1000)
+    # The sale happened two hours ago: the poll catches up slice by slice.
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    seller = world.open_seller(
+        "amazon-us", mfn={"HERO": 1000}, location=world.warehouse, seed=12, wall_start=started
+    )
+    polling.poll_orders(seller.channel, now=started)  # the watermark starts before the sale
+    seller.sandbox.drop_notifications(10_000, "ORDER_CHANGE")
+    for _ in range(250):  # three pages of orders in 50 s
+        seller.sandbox.place_order("HERO", 1)
+        seller.sandbox.advance(0.2)
+    last = seller.sandbox.now()
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self):
+            return self.now
+
+    clock = Clock()
+    # Our searchOrders budget: the burst is spent but for two calls; one more every 180 s.
+    budget = LocalThrottle(2, 0.0056, clock=clock)
+    world.amazon_options["throttle_factory"].buckets[
+        f"amazon:{seller.channel.seller_id}:NA:searchOrders"
+    ] = budget
+    client = client_for(seller.channel)
+    polls = 0
+    while Channel.objects.get(pk=seller.channel.pk).orders_polled_until <= last and polls < 60:
+        # Every two minutes, on Amazon's clock (which runs two hours behind ours here).
+        seller.sandbox.advance(120)
+        clock.now += 120
+        polling.poll_orders(
+            Channel.objects.get(pk=seller.channel.pk), client=client, now=seller.sandbox.now()
+        )
+        polls += 1
+    searches = len(seller.sandbox.requests("searchOrders"))
+    assert Channel.objects.get(pk=seller.channel.pk).orders_polled_until > last, polls
+    assert InboundEvent.objects.filter(topic="order").values("body").distinct().count() >= 250
+    assert not [e for e in seller.sandbox.requests("searchOrders") if e.get("status") == 429]
+    assert searches <= 2 + polls  # never more than the budget allowed
+    world.settle()
+    assert balance("HERO", "WH-EAST", "committed") == 250
