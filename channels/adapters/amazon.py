@@ -635,12 +635,14 @@ def quantity_feed_document(
     quantities: Sequence[tuple[str, int]],
     *,
     product_type: str = "PRODUCT",
+    product_types: Mapping[str, str] | None = None,
     issue_locale: str = "en_US",
 ) -> dict[str, Any]:
     """A JSON_LISTINGS_FEED (schema v2) with one PATCH message per SKU.
 
     `messageId` is the 1-based position in `quantities`, which is how the processing report's
-    issues map back to SKUs when they carry no `sku`.
+    issues map back to SKUs when they carry no `sku`. Each message names its listing's product
+    type (`product_types` by SKU, else `product_type`).
     """
     if not quantities:
         raise ValueError("at least one quantity is required")
@@ -659,7 +661,7 @@ def quantity_feed_document(
                 "messageId": number,
                 "sku": sku,
                 "operationType": "PATCH",
-                "productType": product_type,
+                "productType": (product_types or {}).get(sku) or product_type,
                 "patches": quantity_patches(quantity),
             }
         )
@@ -1745,7 +1747,11 @@ class AmazonClient:
     # ---- Feeds 2021-06-30 (JSON_LISTINGS_FEED) ----------------------------------------------
 
     def submit_quantity_feed(
-        self, quantities: Sequence[tuple[str, int]], *, product_type: str = "PRODUCT"
+        self,
+        quantities: Sequence[tuple[str, int]],
+        *,
+        product_type: str = "PRODUCT",
+        product_types: Mapping[str, str] | None = None,
     ) -> str:
         """Submit MFN quantities as one JSON_LISTINGS_FEED and return the feed id.
 
@@ -1753,7 +1759,9 @@ class AmazonClient:
         the 1-based position in `quantities` (see `quantity_feed_document`). Amazon allows
         5 JSON_LISTINGS_FEED submissions per 5 minutes per region: batch, do not trickle.
         """
-        document = quantity_feed_document(self.seller_id, quantities, product_type=product_type)
+        document = quantity_feed_document(
+            self.seller_id, quantities, product_type=product_type, product_types=product_types
+        )
         content = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         target: Document = self._call(
             "createFeedDocument",

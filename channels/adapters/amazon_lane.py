@@ -54,23 +54,25 @@ def client_for(channel: Channel, **overrides) -> amazon.AmazonClient:
     """The channel's client, kept for the process: its HTTP connections, LWA token and API
     objects outlive one push (a new one per call would pay for them every time). A changed
     channel row (credentials, endpoint) gets a new one."""
-    key = (
-        channel.pk,
+    state = (
         channel.api_base_url,
         channel.auth_url,
         channel.seller_id,
         channel.marketplace,
         channel.region,
         channel.credentials_sealed,
-        tuple(sorted((name, repr(value)) for name, value in overrides.items())),
     )
+    key = (channel.pk, state, tuple(sorted((name, repr(v)) for name, v in overrides.items())))
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            stale = [k for k in _clients if k[0] == channel.pk]
+            # Clients built from an older state of the channel (rotated credentials, a moved
+            # endpoint) go; clients of the same state with other options stay (they are in use).
+            stale = [k for k in _clients if k[0] == channel.pk and k[1] != state]
             for old_key in stale:
                 _clients.pop(old_key).close()
             client = _clients[key] = _new_client(channel, **overrides)
+            client.on_call = _count_call
         return client
 
 
@@ -113,14 +115,26 @@ class _Calls:
         self.throttled += sum(1 for attempt in call.attempts if attempt.outcome == "throttled")
 
 
+# The calls of the push or read-back running in this thread (a client is shared by threads).
+_counting = threading.local()
+
+
+def _count_call(call: amazon.AmazonCall) -> None:
+    counter = getattr(_counting, "counter", None)
+    if counter is not None:
+        counter(call)
+
+
 @contextmanager
 def _counted(client: amazon.AmazonClient, result: SendResult):
-    counter, before = _Calls(), client.on_call
-    client.on_call = counter
+    counter, before = _Calls(), getattr(_counting, "counter", None)
+    if client.on_call is None:
+        client.on_call = _count_call  # a client given to the lane (tests, benchmarks)
+    _counting.counter = counter
     try:
         yield
     finally:
-        client.on_call = before
+        _counting.counter = before
         result.calls += counter.calls
         result.throttled += counter.throttled
 
@@ -175,7 +189,10 @@ class AmazonLane:
                 else:
                     feed_id = client.submit_quantity_feed(
                         [(item.external_id, item.quantity) for item in sendable],
-                        product_type=_product_type(listings.get(sendable[0].listing_id)),
+                        product_types={
+                            item.external_id: _product_type(listings.get(item.listing_id))
+                            for item in sendable
+                        },
                     )
                     result.accepted = {item.listing_id for item in sendable}
                     result.request = {"feed": [[i.external_id, i.quantity] for i in sendable]}

@@ -315,3 +315,15 @@ def test_afn_listing_has_no_mfn_quantity():
 def test_iso_datetime_refuses_naive_times():
     with pytest.raises(ValueError, match="timezone-aware"):
         amazon.iso_datetime(datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+def test_each_feed_message_names_its_own_listings_product_type():
+    from channels.adapters.amazon import quantity_feed_document
+
+    document = quantity_feed_document(
+        "A1SELLER",
+        [("MUG", 3), ("TEE", 5)],
+        product_types={"TEE": "SHIRT"},
+        product_type="PRODUCT",
+    )
+    assert [m["productType"] for m in document["messages"]] == ["PRODUCT", "SHIRT"]
