@@ -63,6 +63,9 @@ class OrderSnapshot:
     cancelled_at: datetime | None
     lines: tuple[OrderLineSnapshot, ...]
     raw: dict = field(default_factory=dict, compare=False)
+    # Amazon says who fulfils the order: True for Amazon (FBA), False for the merchant, None
+    # where the channel does not say (the listing's fulfilment decides).
+    fulfilled_by_channel: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
             line = existing.get(line_snapshot.external_id)
             if line is None:
                 try:
-                    line = _new_line(channel, order, line_snapshot)
+                    line = _new_line(channel, order, line_snapshot, snapshot.fulfilled_by_channel)
                 except Quarantine as error:
                     # The lines we can map still commit their stock now (an unknown SKU
                     # must not hold back the known one's oversell protection); the order
@@ -372,7 +375,10 @@ def _locked_known_order(channel: Channel, external_id: str) -> ChannelOrder:
 
 
 def _new_line(
-    channel: Channel, order: ChannelOrder, snapshot: OrderLineSnapshot
+    channel: Channel,
+    order: ChannelOrder,
+    snapshot: OrderLineSnapshot,
+    fulfilled_by_channel: bool | None = None,
 ) -> ChannelOrderLine | None:
     listing = _listing_for(channel, snapshot)
     if listing is not None:
@@ -397,7 +403,7 @@ def _new_line(
         )
     else:
         return None
-    location = _location_for(channel, listing)
+    location = _location_for(channel, listing, fulfilled_by_channel)
     return ChannelOrderLine.objects.create(
         order=order,
         external_id=snapshot.external_id,
@@ -432,8 +438,15 @@ def _listing_for(channel: Channel, snapshot: OrderLineSnapshot) -> Listing | Non
     return next((c for c in candidates if c.sku.code == snapshot.sku), None)
 
 
-def _location_for(channel: Channel, listing: Listing | None) -> Location:
-    if listing is not None and listing.fulfilment == Listing.Fulfilment.FBA:
+def _location_for(
+    channel: Channel, listing: Listing | None, fulfilled_by_channel: bool | None = None
+) -> Location:
+    by_channel = (
+        fulfilled_by_channel
+        if fulfilled_by_channel is not None
+        else listing is not None and listing.fulfilment == Listing.Fulfilment.FBA
+    )
+    if by_channel:
         # Amazon fulfils it from its own centres: the FBA pool of the channel's region.
         pool = fba_pool(channel)
         if pool is None:

@@ -69,7 +69,39 @@ def record_fba_returns(channel: Channel, rows: Iterable[ReturnRow]) -> ReturnsOu
     return outcome
 
 
-def _record_one(channel: Channel, pool, row: ReturnRow) -> str:
+def retry_unmapped_returns(channel: Channel) -> int:
+    """Apply the returns that waited for a mapping (or an FBA pool) again; returns how many
+    are now applied. Run after a mapping import."""
+    pool = fba_pool(channel)
+    applied = 0
+    for waiting in ChannelReturn.objects.filter(
+        channel=channel, handling=ChannelReturn.Handling.UNMAPPED
+    ):
+        row = ReturnRow(
+            returned_at=waiting.returned_at,
+            order_id=waiting.order_external_id,
+            seller_sku=waiting.channel_sku,
+            quantity=waiting.quantity,
+            disposition=waiting.disposition,
+            reason=waiting.reason,
+            status=waiting.channel_status,
+            license_plate="",
+            customer_comments=waiting.customer_comments,
+            raw=waiting.raw,
+        )
+        with transaction.atomic():
+            sku, handling, event = _handle(channel, pool, row, key=waiting.dedupe_key)
+            if handling == ChannelReturn.Handling.UNMAPPED:
+                continue
+            ChannelReturn.objects.filter(pk=waiting.pk).update(
+                sku=sku, handling=handling, event=event
+            )
+            applied += 1
+    return applied
+
+
+def _handle(channel: Channel, pool, row: ReturnRow, *, key: str):
+    """(sku, handling, ledger event) for one return row."""
     try:
         sku = _sku_for(channel, row.seller_sku)
     except Quarantine:
@@ -88,12 +120,17 @@ def _record_one(channel: Channel, pool, row: ReturnRow) -> str:
         event = ledger.record_event(
             kind="return_unsellable",
             lines=[EventLine(sku.code, pool.code, row.quantity)],
-            idempotency_key=f"{channel.code}:return:{row.dedupe_key}"[:255],
+            idempotency_key=f"{channel.code}:return:{key}"[:255],
             source=channel.kind,
             occurred_at=min(row.returned_at, timezone.now()),
             reason=f"{row.disposition or 'UNKNOWN'}: {row.reason}"[:500],
             reference=row.order_id[:255],
         ).event
+    return sku, handling, event
+
+
+def _record_one(channel: Channel, pool, row: ReturnRow) -> str:
+    sku, handling, event = _handle(channel, pool, row, key=row.dedupe_key)
     ChannelReturn.objects.create(
         channel=channel,
         dedupe_key=row.dedupe_key,

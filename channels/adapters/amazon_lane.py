@@ -334,11 +334,14 @@ def confirm_shipment(
     The ledger learns of it from the order itself (ORDER_CHANGE or the poll shows the shipped
     quantities), once, like any shipment.
     """
-    items = [
-        (line.external_id, max(line.current_quantity, 0))
-        for line in order.lines.all()
-        if line.current_quantity > 0
-    ]
+    items = []
+    for line in order.lines.all():
+        # What is still to ship: ordered now, less what has shipped already.
+        open_items = line.current_quantity - line.shipped_units // max(line.units_per_item, 1)
+        if open_items > 0:
+            items.append((line.external_id, open_items))
+    if not items:
+        return
     _client(order.channel).confirm_shipment(
         order.external_id,
         items=items,
@@ -402,8 +405,11 @@ def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
         new_sku_ids.append(sku.pk)
         report.created.append(summary.sku)
     if new_sku_ids:
+        from channels.returns import retry_unmapped_returns
+
         skus_mark_dirty(sku_ids=new_sku_ids)
         inbound.retry_quarantined(channel=channel)
+        retry_unmapped_returns(channel)
     return report
 
 

@@ -58,7 +58,14 @@ def order_snapshot(order: Mapping) -> OrderSnapshot:
         cancelled_at=updated_at if cancelled else None,
         lines=tuple(lines),
         raw=dict(order),
+        fulfilled_by_channel=_fulfilled_by_amazon(order),
     )
+
+
+def _fulfilled_by_amazon(order: Mapping) -> bool | None:
+    # The order says who ships it, whatever our listing says (a mapping can be wrong).
+    fulfilled_by = (order.get("fulfillment") or {}).get("fulfilledBy")
+    return {"AMAZON": True, "MERCHANT": False}.get(str(fulfilled_by or ""))
 
 
 def status(order: Mapping) -> str:

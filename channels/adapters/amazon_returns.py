@@ -35,7 +35,11 @@ class ReturnRow:
     def dedupe_key(self) -> str:
         if self.license_plate:
             return f"lpn:{self.license_plate}"
-        return f"row:{self.order_id}:{self.seller_sku}:{self.returned_at.isoformat()}"
+        # No license plate: the row's own facts (an order can return a SKU twice a day).
+        return (
+            f"row:{self.order_id}:{self.seller_sku}:{self.returned_at.isoformat()}:"
+            f"{self.disposition}:{self.quantity}"
+        )
 
 
 class ReportError(ValueError):

@@ -316,6 +316,13 @@ def test_a_return_of_an_unknown_seller_sku_waits_for_a_mapping(amazon_us, pool):
     returns.record_fba_returns(amazon_us, parse_returns_report(report))
     waiting = ChannelReturn.objects.get()
     assert (waiting.handling, waiting.sku_id, waiting.event_id) == ("unmapped", None, None)
+    # Mapped later: the return is applied then, once.
+    ListingFactory(channel=amazon_us, sku=SkuFactory(code="NOBODY"), external_id="NOBODY")
+    assert returns.retry_unmapped_returns(amazon_us) == 1
+    assert returns.retry_unmapped_returns(amazon_us) == 0
+    waiting.refresh_from_db()
+    assert waiting.handling == "unsellable"
+    assert _balances(waiting.sku, pool)["unsellable"] == 1
 
 
 def test_the_returns_page_lists_each_return_and_filters_the_ones_waiting(client, user, amazon_us):
@@ -461,3 +468,21 @@ def test_a_newer_fba_count_that_changes_nothing_still_outranks_a_late_older_one(
     late = fba.record_fba_stock(amazon_us, three, ref="c", occurred_at=at + timedelta(minutes=5))
     assert late.status == "ignored"
     assert _balances(sku, pool)["on_hand"] == 5
+
+
+def test_an_order_amazon_fulfils_takes_pool_stock_even_on_a_listing_mapped_as_merchant(
+    amazon_us, pool, warehouse
+):
+    from channels import inbound
+    from channels.models import ChannelOrderLine
+
+    Channel.objects.filter(pk=amazon_us.pk).update(default_location=warehouse)
+    amazon_us.refresh_from_db()
+    ListingFactory(channel=amazon_us, sku=SkuFactory(code="MUG-9"), external_id="MUG-9")
+    order = _afn_order("UNSHIPPED", 0, "2026-11-30T10:02:00Z")
+    stored = inbound.store(
+        channel=amazon_us, source="poll", topic="order", dedupe_key="o",
+        body=json.dumps(order).encode(),
+    )  # fmt: skip
+    inbound.process_one(stored.id)
+    assert ChannelOrderLine.objects.get().location == pool
