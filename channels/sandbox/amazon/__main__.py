@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from channels.sandbox.common.server import serve_forever
 
 from .model import SandboxConfig
 from .server import build_server
@@ -66,31 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.buyers:
         sandbox.start_buyers(args.buyers)
     url = server.app.base_url  # type: ignore[attr-defined]
-    print(
-        json.dumps(
-            {
-                "endpoint": url,
-                "token_url": f"{url}/auth/o2/token",
-                "control": f"{url}/_sandbox/",
-                "seller_id": args.seller_id,
-                "credentials": {
-                    "refresh_token": sandbox.seller().refresh_token,
-                    "lwa_app_id": sandbox.config.client_id,
-                    "lwa_client_secret": sandbox.config.client_secret,
-                },
+    return serve_forever(
+        server,
+        sandbox,
+        {
+            "endpoint": url,
+            "token_url": f"{url}/auth/o2/token",
+            "control": f"{url}/_sandbox/",
+            "seller_id": args.seller_id,
+            "credentials": {
+                "refresh_token": sandbox.seller().refresh_token,
+                "lwa_app_id": sandbox.config.client_id,
+                "lwa_client_secret": sandbox.config.client_secret,
             },
-            indent=2,
-        ),
-        flush=True,
+        },
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        sandbox.close()
-    return 0
 
 
 if __name__ == "__main__":

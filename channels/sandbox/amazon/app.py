@@ -9,18 +9,17 @@ the handler. Every call is recorded in the request log with the problems found i
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from channels.sandbox.common import wsgi
+from channels.sandbox.common.wsgi import json_body, json_response
 
 from . import api, payloads
 from .clock import ManualClock, iso, wall_time
@@ -58,13 +57,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("/_sandbox/buyers", "buyers", "GET,POST,DELETE"),
     ("/_sandbox/documents/<token>", "document", "GET,PUT"),
 ]
-URL_MAP = Map(
-    [
-        Rule(path, endpoint=endpoint, methods=methods.split(","))
-        for path, endpoint, methods in ROUTES
-    ],
-    strict_slashes=False,
-)
+URL_MAP = wsgi.url_map(ROUTES, strict_slashes=False)
 # The usage-plan header goes on the answers whose model declares it (2xx, 400, 404).
 RATE_HEADER_STATUSES = (400, 404)
 ERROR_BODIES = {
@@ -74,52 +67,23 @@ ERROR_BODIES = {
 }
 
 
-def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(
-        json.dumps(data, default=str),
-        status=status,
-        headers=headers or {},
-        content_type="application/json; charset=utf-8",
-    )
-
-
-def _body(request: Request) -> dict:
-    raw = request.get_data()
-    if not raw:
-        return {}
-    data = json.loads(raw)
-    if not isinstance(data, dict):
-        raise SandboxError("the request body must be a JSON object")
-    return data
-
-
-class SandboxApp:
+class SandboxApp(wsgi.SandboxApp):
     """WSGI callable around one AmazonSandbox. `base_url` is where the sandbox is reachable; it
     goes into document URLs (the Host header cannot be trusted, see the module docstring)."""
 
+    url_map = URL_MAP
+    sandbox: AmazonSandbox
+
     def __init__(self, sandbox: AmazonSandbox, base_url: str | None = None) -> None:
-        self.sandbox = sandbox
+        super().__init__(sandbox)
         self.base_url = base_url
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        request = Request(environ)
-        try:
-            if request.path == "/auth/o2/token":
-                response = self._lwa(request)
-            elif request.path.startswith("/_sandbox"):
-                endpoint, values = URL_MAP.bind_to_environ(environ).match()
-                response = getattr(self, f"_{endpoint}")(request, **values)
-            else:
-                response = self._sp_api(request, environ)
-        except SandboxError as exc:
-            response = _json(exc.as_json(), exc.status)
-        except (MethodNotAllowed, NotFound) as exc:
-            response = _json({"error": exc.name, "message": exc.description}, exc.code or 404)
-        except HTTPException as exc:
-            response = exc.get_response(environ)
-        except (ValueError, KeyError, TypeError) as exc:
-            response = _json({"error": "invalid", "message": f"{type(exc).__name__}: {exc}"}, 400)
-        return response(environ, start_response)
+    def _dispatch(self, request: Request) -> Response:
+        if request.path == "/auth/o2/token":
+            return self._lwa(request)
+        if request.path.startswith("/_sandbox"):
+            return self._control(request)
+        return self._sp_api(request, request.environ)
 
     def _base(self, request: Request) -> str:
         return self.base_url or request.host_url.rstrip("/")
@@ -128,11 +92,13 @@ class SandboxApp:
     def _lwa(self, request: Request) -> Response:
         headers = {"x-amzn-RequestId": str(uuid.uuid4())}
         if request.method != "POST":
-            return _json({"error": "invalid_request", "error_description": "POST only"}, 405)
+            return json_response(
+                {"error": "invalid_request", "error_description": "POST only"}, 405
+            )
         form = request.form
         grant_type = form.get("grant_type")
         if grant_type != "refresh_token":
-            return _json(
+            return json_response(
                 {
                     "error": "unsupported_grant_type",
                     "error_description": "The sandbox supports grant_type=refresh_token only",
@@ -142,7 +108,7 @@ class SandboxApp:
             )
         missing = [k for k in ("client_id", "client_secret", "refresh_token") if not form.get(k)]
         if missing:
-            return _json(
+            return json_response(
                 {
                     "error": "invalid_request",
                     "error_description": f"The request is missing a required parameter : {missing[0]}",
@@ -155,7 +121,7 @@ class SandboxApp:
             client_secret=form["client_secret"],
             refresh_token=form["refresh_token"],
         )
-        return _json(body, status, headers)
+        return json_response(body, status, headers)
 
     # SP-API -----------------------------------------------------------------------------------
     def _sp_api(self, request: Request, environ: dict) -> Response:
@@ -200,7 +166,7 @@ class SandboxApp:
             sandbox.request_log.record(entry)
             if body is None:
                 return Response(b"", status=status, headers=all_headers)
-            return _json(body, status, all_headers)
+            return json_response(body, status, all_headers)
 
         if match is None:
             return finish(
@@ -301,11 +267,7 @@ class SandboxApp:
 
     def _drop(self, environ: dict, finish: Callable) -> Response:
         finish(0, None, injected=True)
-        connection = environ.get("werkzeug.socket")
-        if connection is not None:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        return Response(b"", status=200)
+        return wsgi.drop_connection(environ)
 
     # presigned document URLs ------------------------------------------------------------------
     def _document(self, request: Request, token: str) -> Response:
@@ -338,7 +300,7 @@ class SandboxApp:
     # control API ------------------------------------------------------------------------------
     def _index(self, request: Request) -> Response:
         sandbox = self.sandbox
-        return _json(
+        return json_response(
             {
                 "sellers": [s.as_json() for s in sandbox.sellers.values()],
                 "client_id": sandbox.config.client_id,
@@ -352,50 +314,54 @@ class SandboxApp:
 
     def _reset(self, request: Request) -> Response:
         self.sandbox.reset()
-        return _json(
+        return json_response(
             {"reset": True, "sellers": [s.as_json() for s in self.sandbox.sellers.values()]}
         )
 
     def _sellers(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             seller = self.sandbox.add_seller(
                 data.get("seller_id"),
                 marketplace_ids=data.get("marketplace_ids"),
                 refresh_token=data.get("refresh_token"),
                 name=data.get("name"),
             )
-            return _json({"seller": seller}, 201)
-        return _json({"sellers": [s.as_json() for s in self.sandbox.sellers.values()]})
+            return json_response({"seller": seller}, 201)
+        return json_response({"sellers": [s.as_json() for s in self.sandbox.sellers.values()]})
 
     def _revoke_tokens(self, request: Request) -> Response:
-        return _json({"revoked": self.sandbox.revoke_tokens(_body(request).get("seller_id"))})
+        return json_response(
+            {"revoked": self.sandbox.revoke_tokens(json_body(request).get("seller_id"))}
+        )
 
     def _listings(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             items = data.get("listings") or [data]
             created = [self.sandbox.add_listing(**_listing_kwargs(item)) for item in items]
-            return _json({"listings": created}, 201)
-        return _json({"listings": self.sandbox.listings_json(request.args.get("seller_id"))})
+            return json_response({"listings": created}, 201)
+        return json_response(
+            {"listings": self.sandbox.listings_json(request.args.get("seller_id"))}
+        )
 
     def _listing_quantity(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         listing = self.sandbox.set_mfn_quantity(
             data["sku"],
             int(data["quantity"]),
             seller_id=data.get("seller_id"),
             marketplace_id=data.get("marketplace_id"),
         )
-        return _json({"listing": listing})
+        return json_response({"listing": listing})
 
     def _submissions(self, request: Request) -> Response:
         with self.sandbox.lock:
-            return _json({"submissions": list(self.sandbox.submissions)})
+            return json_response({"submissions": list(self.sandbox.submissions)})
 
     def _fba(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             sku = data.pop("sku")
             buckets = self.sandbox.set_fba(
                 sku,
@@ -403,11 +369,11 @@ class SandboxApp:
                 marketplace_id=data.pop("marketplace_id", None),
                 **{k: int(v) for k, v in data.items()},
             )
-            return _json({"sku": sku, "buckets": buckets})
-        return _json({"fba": self.sandbox.fba_json(request.args.get("seller_id"))})
+            return json_response({"sku": sku, "buckets": buckets})
+        return json_response({"fba": self.sandbox.fba_json(request.args.get("seller_id"))})
 
     def _fba_inbound(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         buckets = self.sandbox.move_inbound(
             data["sku"],
             int(data["quantity"]),
@@ -416,11 +382,11 @@ class SandboxApp:
             seller_id=data.get("seller_id"),
             marketplace_id=data.get("marketplace_id"),
         )
-        return _json({"sku": data["sku"], "buckets": buckets})
+        return json_response({"sku": data["sku"], "buckets": buckets})
 
     def _orders(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             lines = data.get("lines")
             order = self.sandbox.place_order(
                 data.get("sku"),
@@ -432,58 +398,60 @@ class SandboxApp:
                 marketplace_id=data.get("marketplace_id"),
                 pending_seconds=data.get("pending_seconds"),
             )
-            return _json({"order": order}, 201)
-        return _json({"orders": self.sandbox.orders_json(request.args.get("seller_id"))})
+            return json_response({"order": order}, 201)
+        return json_response({"orders": self.sandbox.orders_json(request.args.get("seller_id"))})
 
     def _order(self, request: Request, order_id: str) -> Response:
         with self.sandbox.lock:
-            return _json({"order": self.sandbox.order_json(order_id)})
+            return json_response({"order": self.sandbox.order_json(order_id)})
 
     def _order_cancel(self, request: Request, order_id: str) -> Response:
-        data = _body(request)
+        data = json_body(request)
         order = self.sandbox.cancel_order(
             order_id,
             reason=data.get("reason", "Buyer canceled"),
             request_only=bool(data.get("request_only", False)),
             restock=bool(data.get("restock", True)),
         )
-        return _json({"order": order})
+        return json_response({"order": order})
 
     def _order_ship(self, request: Request, order_id: str) -> Response:
-        return _json({"order": self.sandbox.ship_order(order_id)})
+        return json_response({"order": self.sandbox.ship_order(order_id)})
 
     def _order_release(self, request: Request, order_id: str) -> Response:
-        return _json({"order": self.sandbox.release_order(order_id)})
+        return json_response({"order": self.sandbox.release_order(order_id)})
 
     def _returns(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             sku = data.pop("sku")
             quantity = int(data.pop("quantity", 1))
             row = self.sandbox.add_return(sku, quantity, **data)
-            return _json({"return": row}, 201)
-        return _json({"returns": self.sandbox.returns_json()})
+            return json_response({"return": row}, 201)
+        return json_response({"returns": self.sandbox.returns_json()})
 
     def _feeds(self, request: Request) -> Response:
         with self.sandbox.lock:
-            return _json({"feeds": [payloads.feed_json(f) for f in self.sandbox.feeds.values()]})
+            return json_response(
+                {"feeds": [payloads.feed_json(f) for f in self.sandbox.feeds.values()]}
+            )
 
     def _reports(self, request: Request) -> Response:
         with self.sandbox.lock:
-            return _json(
+            return json_response(
                 {"reports": [payloads.report_json(r) for r in self.sandbox.reports.values()]}
             )
 
     def _notifications(self, request: Request) -> Response:
         dispatcher = self.sandbox.notifications
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             url = data.pop("url")
             destination = self.sandbox.subscribe_notifications(url, **data)
-            return _json({"destination": destination}, 201)
+            return json_response({"destination": destination}, 201)
         if request.method == "DELETE":
             dispatcher.clear(seed=self.sandbox.config.seed)
-        return _json(
+        return json_response(
             {
                 "destinations": [d.as_json() for d in dispatcher.destinations],
                 "pending": dispatcher.pending(),
@@ -492,34 +460,23 @@ class SandboxApp:
         )
 
     def _notifications_flush(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         result = self.sandbox.flush(
             float(data.get("timeout", 10.0)), everything=bool(data.get("everything", False))
         )
-        return _json(result, 200 if result["flushed"] else 504)
+        return json_response(result, 200 if result["flushed"] else 504)
 
     def _notifications_published(self, request: Request) -> Response:
         kind = request.args.get("type")
-        return _json({"notifications": self.sandbox.notifications.published_notifications(kind)})
+        return json_response(
+            {"notifications": self.sandbox.notifications.published_notifications(kind)}
+        )
 
     def _notifications_deliveries(self, request: Request) -> Response:
         dispatcher = self.sandbox.notifications
-        return _json({"deliveries": list(dispatcher.attempts), "dropped": list(dispatcher.dropped)})
-
-    def _faults(self, request: Request) -> Response:
-        if request.method == "POST":
-            data = _body(request)
-            fault = self.sandbox.faults.add(
-                data["kind"],
-                int(data.get("count", 1)),
-                match=data.get("match"),
-                seconds=float(data.get("seconds", 0.0)),
-                apply=data.get("apply"),
-            )
-            return _json({"fault": fault.as_json()}, 201)
-        if request.method == "DELETE":
-            self.sandbox.faults.clear()
-        return _json({"faults": self.sandbox.faults.pending(), "kinds": FAULT_KINDS})
+        return json_response(
+            {"deliveries": list(dispatcher.attempts), "dropped": list(dispatcher.dropped)}
+        )
 
     def _requests(self, request: Request) -> Response:
         log = self.sandbox.request_log
@@ -530,11 +487,11 @@ class SandboxApp:
             if request.args.get("invalid")
             else log.entries(request.args.get("limit", type=int), request.args.get("operation"))
         )
-        return _json({"counters": log.counters(), "log": entries})
+        return json_response({"counters": log.counters(), "log": entries})
 
     def _ratelimits(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             self.sandbox.set_rate_limits(
                 enabled=data.get("enabled"),
                 scale=data.get("scale"),
@@ -543,7 +500,7 @@ class SandboxApp:
                 burst=data.get("burst"),
             )
         limiter = self.sandbox.rate_limiter
-        return _json(
+        return json_response(
             {"enabled": limiter.enabled, "scale": limiter.scale, "buckets": limiter.status()}
         )
 
@@ -551,8 +508,8 @@ class SandboxApp:
         clock = self.sandbox.config.clock
         ran = 0
         if request.method == "POST":
-            ran = self.sandbox.advance(float(_body(request).get("advance", 0.0)))
-        return _json(
+            ran = self.sandbox.advance(float(json_body(request).get("advance", 0.0)))
+        return json_response(
             {
                 "manual": isinstance(clock, ManualClock),
                 "monotonic": clock(),
@@ -563,17 +520,17 @@ class SandboxApp:
         )
 
     def _tick(self, request: Request) -> Response:
-        return _json({"ran": self.sandbox.tick()})
+        return json_response({"ran": self.sandbox.tick()})
 
     def _buyers(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             rate = float(data.pop("rate_per_second", 1.0))
-            return _json({"buyers": self.sandbox.start_buyers(rate, **data)}, 201)
+            return json_response({"buyers": self.sandbox.start_buyers(rate, **data)}, 201)
         if request.method == "DELETE":
-            return _json({"buyers": self.sandbox.stop_buyers()})
+            return json_response({"buyers": self.sandbox.stop_buyers()})
         loop = self.sandbox.buyers
-        return _json({"buyers": loop.as_json() if loop else None})
+        return json_response({"buyers": loop.as_json() if loop else None})
 
 
 def _listing_kwargs(item: dict) -> dict:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-import threading
 from typing import TYPE_CHECKING
+
+from channels.sandbox.common.loops import OrderLoop
 
 from .model import OutOfStock, SandboxError
 
@@ -12,11 +13,13 @@ if TYPE_CHECKING:
     from .model import AmazonSandbox
 
 
-class BuyerLoop:
+class BuyerLoop(OrderLoop):
     """Places orders at `rate_per_second` on the seller's buyable listings, MFN and AFN alike,
     picked by `weights` ({sku: weight}, default equal). With `cancel_rate` a share of the orders
     is cancelled by the buyer while still pending. A listing that cannot be bought (0 units)
     counts as a refusal and stays in the mix, since a restock or a push can bring it back."""
+
+    thread_name = "amazon-sandbox-buyers"
 
     def __init__(
         self,
@@ -31,61 +34,39 @@ class BuyerLoop:
         cancel_rate: float = 0.0,
         max_orders: int | None = None,
     ) -> None:
-        if rate_per_second <= 0:
-            raise ValueError("rate_per_second must be positive")
-        self.sandbox = sandbox
-        self.interval = 1.0 / rate_per_second
-        self.rng = rng
-        self.quantity = quantity
         self.seller_id = seller_id
         self.marketplace_id = marketplace_id
         self.cancel_rate = cancel_rate
-        self.max_orders = max_orders
-        with sandbox.lock:
-            seller = sandbox.seller(seller_id)
-            skus = sorted(
-                {
-                    listing.sku
-                    for listing in sandbox.listings.values()
-                    if listing.seller_id == seller.seller_id and not listing.incomplete
-                }
-            )
-        self.weights = dict(weights) if weights else dict.fromkeys(skus, 1.0)
+        super().__init__(
+            sandbox,
+            rate_per_second=rate_per_second,
+            rng=rng,
+            weights=weights,
+            quantity=quantity,
+            max_orders=max_orders,
+        )
         self.orders: list[str] = []
-        self.refused = 0
         self.cancelled = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="amazon-sandbox-buyers", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the loop to end on its own (max_orders reached); True if it did."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def _skus(self) -> list[str]:
+        seller = self.sandbox.seller(self.seller_id)
+        return sorted(
+            {
+                listing.sku
+                for listing in self.sandbox.listings.values()
+                if listing.seller_id == seller.seller_id and not listing.incomplete
+            }
+        )
 
     @property
-    def running(self) -> bool:
-        return self._thread.is_alive() and not self._stop.is_set()
+    def placed(self) -> int:
+        return len(self.orders)
 
-    def _run(self) -> None:
-        # Event.wait paces the loop and doubles as the stop signal.
-        while not self._stop.wait(self.interval):
-            if not self.weights:
-                return
-            if self.max_orders is not None and len(self.orders) >= self.max_orders:
-                return
-            self.buy_once()
+    def order_once(self) -> str | None:
+        return self.buy_once()
 
     def buy_once(self) -> str | None:
-        skus = list(self.weights)
-        sku = self.rng.choices(skus, weights=[self.weights[s] for s in skus])[0]
+        sku = self.pick()
         cancel = self.rng.random() < self.cancel_rate
         try:
             order = self.sandbox.place_order(

@@ -7,35 +7,29 @@ test can reason about `lastUpdatedAfter` without sleeping.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from channels.sandbox.common import config
+
 Clock = Callable[[], float]
 
 
-class ManualClock:
+class ManualClock(config.ManualClock):
     """Monotonic seconds that advance only through `advance()`; `now()` is the matching UTC
     wall time, starting at `wall_start` (default: the real time when the clock is made, whole
     seconds, so the sandbox's timestamps stay comparable with a client's own clock)."""
 
     def __init__(self, start: float = 0.0, wall_start: datetime | None = None) -> None:
-        self._lock = threading.Lock()
-        self._now = float(start)
+        super().__init__(float(start))
         self._start = float(start)
         self.wall_start = wall_start or datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:
             raise ValueError("a clock does not go backwards")
-        with self._lock:
-            self._now += seconds
-            return self._now
+        return super().advance(seconds)
 
     def now(self) -> datetime:
         with self._lock:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-import threading
-from collections import Counter, deque
-from dataclasses import dataclass
+from collections import Counter
 from typing import Any
+
+from channels.sandbox.common import faults as common_faults
+from channels.sandbox.common import requestlog as common_requestlog
+from channels.sandbox.common.faults import Fault
 
 # kind -> what the client sees. Faults match an operation (bare operationId such as
 # "patchListingsItem", or "<model>.<operationId>") or, with no match, every SP-API call.
@@ -30,36 +31,9 @@ DEFAULT_APPLY = {"slow": True, "drop_connection": True, "http_504": True}
 MODEL_FAULTS = ("lost_patch", "feed_fatal", "drop_notification")
 
 
-@dataclass
-class Fault:
-    id: int
-    kind: str
-    remaining: int
-    match: str | None = None
-    seconds: float = 0.0
-    apply: bool = False
-    fired: int = 0
-
-    def matches(self, names: tuple[str, ...]) -> bool:
-        return self.match is None or self.match in names
-
-    def as_json(self) -> dict:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "remaining": self.remaining,
-            "match": self.match,
-            "seconds": self.seconds,
-            "apply": self.apply,
-            "fired": self.fired,
-        }
-
-
-class FaultBook:
+class FaultBook(common_faults.FaultBook):
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-        self._ids = itertools.count(1)
+        super().__init__(FAULT_KINDS, DEFAULT_APPLY, MODEL_FAULTS)
 
     def add(
         self,
@@ -70,101 +44,44 @@ class FaultBook:
         seconds: float = 0.0,
         apply: bool | None = None,
     ) -> Fault:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        self.check_kind(kind)
         if count < 1:
             raise ValueError("count must be at least 1")
-        fault = Fault(
-            id=next(self._ids),
-            kind=kind,
-            remaining=int(count),
-            match=match,
-            seconds=float(seconds),
-            apply=DEFAULT_APPLY.get(kind, False) if apply is None else bool(apply),
-        )
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def take(self, names: tuple[str, ...], kinds: tuple[str, ...] | None = None) -> list[Fault]:
-        """Consume at most one pending fault of each kind matching `names` (and `kinds`)."""
-        taken: dict[str, Fault] = {}
-        with self._lock:
-            for fault in self._faults:
-                if fault.remaining <= 0 or fault.kind in taken:
-                    continue
-                if kinds is not None and fault.kind not in kinds:
-                    continue
-                if kinds is None and fault.kind in MODEL_FAULTS:
-                    continue
-                if fault.matches(names):
-                    fault.remaining -= 1
-                    fault.fired += 1
-                    taken[fault.kind] = fault
-            self._faults = [f for f in self._faults if f.remaining > 0]
-        return list(taken.values())
-
-    def take_one(self, kind: str, names: tuple[str, ...] = ()) -> Fault | None:
-        taken = self.take(names, (kind,))
-        return taken[0] if taken else None
-
-    def pending(self) -> list[dict]:
-        with self._lock:
-            return [f.as_json() for f in self._faults]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults = []
+        return super().add(kind, count, match=match, seconds=seconds, apply=apply)
 
 
-class RequestLog:
+class RequestLog(common_requestlog.RequestLog):
     """Every SP-API call the sandbox answered, with the validation problems found in it."""
 
     def __init__(self, history: int = 20_000) -> None:
-        self._lock = threading.Lock()
-        self._entries: deque[dict] = deque(maxlen=history)
-        self._seq = itertools.count(1)
-        self._counters: dict[str, Any] = {}
-        self.clear()
+        super().__init__(history)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._counters = {
-                "calls": 0,
-                "by_operation": Counter(),
-                "by_status": Counter(),
-                "by_fault": Counter(),
-                "throttled": 0,
-                "invalid": 0,
-                "invalid_responses": 0,
-            }
+    def _new_counters(self) -> dict[str, Any]:
+        return {
+            "calls": 0,
+            "by_operation": Counter(),
+            "by_status": Counter(),
+            "by_fault": Counter(),
+            "throttled": 0,
+            "invalid": 0,
+            "invalid_responses": 0,
+        }
 
-    def record(self, entry: dict) -> dict:
-        with self._lock:
-            entry = {"seq": next(self._seq), **entry}
-            self._entries.append(entry)
-            c = self._counters
-            c["calls"] += 1
-            c["by_operation"][entry.get("operation_id") or "<unknown>"] += 1
-            c["by_status"][str(entry.get("status"))] += 1
-            for kind in entry.get("faults") or ():
-                c["by_fault"][kind] += 1
-            if entry.get("throttled"):
-                c["throttled"] += 1
-            if entry.get("problems"):
-                c["invalid"] += 1
-            if entry.get("response_problems"):
-                c["invalid_responses"] += 1
-            return entry
-
-    def counters(self) -> dict:
-        with self._lock:
-            return {k: dict(v) if isinstance(v, Counter) else v for k, v in self._counters.items()}
+    def _count(self, c: dict[str, Any], entry: dict) -> None:
+        c["calls"] += 1
+        c["by_operation"][entry.get("operation_id") or "<unknown>"] += 1
+        c["by_status"][str(entry.get("status"))] += 1
+        for kind in entry.get("faults") or ():
+            c["by_fault"][kind] += 1
+        if entry.get("throttled"):
+            c["throttled"] += 1
+        if entry.get("problems"):
+            c["invalid"] += 1
+        if entry.get("response_problems"):
+            c["invalid_responses"] += 1
 
     def entries(self, limit: int | None = None, operation: str | None = None) -> list[dict]:
-        with self._lock:
-            items = list(self._entries)
+        items = super().entries()
         if operation is not None:
             items = [e for e in items if operation in (e.get("operation_id"), e.get("operation"))]
         return items[-limit:] if limit else items

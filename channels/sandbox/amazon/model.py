@@ -21,6 +21,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from channels.sandbox.common.config import override
+from channels.sandbox.common.errors import NotFound, OutOfStock, SandboxError
+
 from . import feeds, payloads, reports
 from . import spec as spec_module
 from .clock import Clock, ManualClock, RealClock, iso, wall_time
@@ -73,33 +76,6 @@ INBOUND_STAGES = ("inbound_working", "inbound_shipped", "inbound_receiving", "fu
 
 def is_afn(channel_code: str | None) -> bool:
     return bool(channel_code) and channel_code != MFN_CHANNEL
-
-
-class SandboxError(Exception):
-    """A refused simulated action (the control API answers it with `status`)."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def as_json(self) -> dict:
-        return {"error": self.code, "message": self.message, **self.details}
-
-
-class NotFound(SandboxError):
-    status = 404
-    code = "not_found"
-
-
-class OutOfStock(SandboxError):
-    """What a buyer meets when a listing is not buyable for the quantity asked."""
-
-    status = 409
-    code = "out_of_stock"
 
 
 @dataclass
@@ -399,11 +375,7 @@ class AmazonSandbox:
     """The sandbox's state and every simulated action; the HTTP layer is a thin caller."""
 
     def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
-        config = config or SandboxConfig()
-        for name, value in overrides.items():
-            if not hasattr(config, name):
-                raise TypeError(f"unknown sandbox setting {name!r}")
-            setattr(config, name, value)
+        config = override(config or SandboxConfig(), overrides)
         config.__post_init__()
         self.config = config
         self.lock = threading.RLock()

@@ -14,19 +14,13 @@ which delivers what is due and waits for it; with the real clock a thread delive
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
-import random
-import threading
-import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import requests
+from channels.sandbox.common.delivery import Delivery, DeliveryQueue
 
 from .clock import Clock, iso
 
@@ -166,21 +160,14 @@ class Destination:
         }
 
 
-@dataclass(order=True)
-class Delivery:
-    due: float
-    seq: int
-    destination: Destination = field(compare=False)
+@dataclass(order=True, kw_only=True)
+class NotificationDelivery(Delivery):
     notification_type: str = field(compare=False)
     notification_id: str = field(compare=False)
-    body: bytes = field(compare=False)
     event_id: str | None = field(default=None, compare=False)
-    duplicate: bool = field(default=False, compare=False)
-    late: bool = field(default=False, compare=False)
-    attempt: int = field(default=0, compare=False)
 
 
-class Dispatcher:
+class Dispatcher(DeliveryQueue):
     def __init__(
         self,
         clock: Clock,
@@ -192,29 +179,21 @@ class Dispatcher:
         post: Callable[[str, bytes, dict], int] | None = None,
         history: int = 10_000,
     ) -> None:
-        self._clock = clock
+        super().__init__(
+            clock=clock,
+            seed=seed,
+            post=post,
+            history=history,
+            thread_name="amazon-sandbox-notifications",
+            stats=("published", "queued", "delivered", "failed_attempts", "given_up", "dropped"),
+            # The sandbox clock may be a ManualClock that moves without telling us: poll.
+            poll=0.05,
+        )
         self.application_id = application_id
         self.aws_account_id = aws_account_id
         self.aws_region = aws_region
-        self._rng = random.Random(seed)
-        self._post = post
-        self._session: requests.Session | None = None
-        self._destinations: list[Destination] = []
-        self._queue: list[Delivery] = []
-        self._seq = itertools.count()
-        self._cond = threading.Condition()
-        self._in_flight = 0
-        # While a flush runs: "normal" = everything but late notifications not yet due;
-        # "everything" = late ones too.
-        self._hurry: str | None = None
-        self._running = False
-        self._thread: threading.Thread | None = None
-        self.published: deque[dict] = deque(maxlen=history)
-        self.attempts: deque[dict] = deque(maxlen=history)
-        self.dropped: deque[dict] = deque(maxlen=history)
-        self.stats = dict.fromkeys(
-            ("published", "queued", "delivered", "failed_attempts", "given_up", "dropped"), 0
-        )
+        self.published = self._log()
+        self.dropped = self._log()
 
     # configuration ----------------------------------------------------------------------------
     @property
@@ -224,32 +203,9 @@ class Dispatcher:
             f"aws.partner/sellingpartnerapi.amazon.com/{self.aws_account_id}/{self.application_id}"
         )
 
-    def subscribe(
-        self, destination: Destination, *, replace: bool = True, seed: int | None = None
-    ) -> Destination:
-        with self._cond:
-            if replace:
-                self._destinations = []
-            self._destinations.append(destination)
-            if seed is not None:
-                self._rng = random.Random(seed)
-        return destination
-
     @property
     def destinations(self) -> list[Destination]:
-        with self._cond:
-            return list(self._destinations)
-
-    def clear(self, seed: int = 0) -> None:
-        with self._cond:
-            self._destinations = []
-            self._queue = []
-            self._rng = random.Random(seed)
-            self.published.clear()
-            self.attempts.clear()
-            self.dropped.clear()
-            self.stats = dict.fromkeys(self.stats, 0)
-            self._cond.notify_all()
+        return self._subscribed()
 
     # publishing -------------------------------------------------------------------------------
     def publish(
@@ -268,7 +224,7 @@ class Dispatcher:
         built = []
         with self._cond:
             now = self._clock()
-            for destination in self._destinations:
+            for destination in self._targets:
                 if not destination.wants(notification_type):
                     continue
                 notification = build_notification(
@@ -329,9 +285,7 @@ class Dispatcher:
                         duplicate=True,
                         late=late,
                     )
-            if self._queue:
-                self._ensure_thread()
-                self._cond.notify_all()
+            self._wake()
         return built
 
     def _body(
@@ -366,59 +320,23 @@ class Dispatcher:
         late: bool = False,
     ) -> None:
         self.stats["queued"] += 1
-        heapq.heappush(
-            self._queue,
-            Delivery(
+        self._push(
+            NotificationDelivery(
                 due=due,
                 seq=next(self._seq),
-                destination=destination,
+                target=destination,
                 notification_type=notification_type,
                 notification_id=notification_id,
                 body=body,
                 event_id=event_id,
                 duplicate=duplicate,
                 late=late,
-            ),
+            )
         )
 
     # delivery ---------------------------------------------------------------------------------
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._running = True
-            self._thread = threading.Thread(
-                target=self._run, name="amazon-sandbox-notifications", daemon=True
-            )
-            self._thread.start()
-
-    def _is_due(self, delivery: Delivery) -> bool:
-        if delivery.due <= self._clock() or self._hurry == "everything":
-            return True
-        return self._hurry == "normal" and not delivery.late
-
-    def _next_due(self) -> Delivery | None:
-        with self._cond:
-            while self._running:
-                if self._queue and self._is_due(self._queue[0]):
-                    self._in_flight += 1
-                    return heapq.heappop(self._queue)
-                # The sandbox clock may be a ManualClock that moves without telling us: poll.
-                self._cond.wait(0.05)
-            return None
-
-    def _run(self) -> None:
-        while True:
-            delivery = self._next_due()
-            if delivery is None:
-                return
-            try:
-                status, error = self._attempt(delivery)
-            finally:
-                with self._cond:
-                    self._in_flight -= 1
-            self._record(delivery, status, error)
-
-    def _headers(self, delivery: Delivery) -> dict[str, str]:
-        destination = delivery.destination
+    def _headers(self, delivery: NotificationDelivery) -> dict[str, str]:
+        destination = delivery.target
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             destination.api_key_header: destination.api_key,
@@ -427,59 +345,30 @@ class Dispatcher:
             headers["User-Agent"] = "Amazon/EventBridge/ApiDestinations"
         return headers
 
-    def _attempt(self, delivery: Delivery) -> tuple[int | None, str | None]:
-        delivery.attempt += 1
-        headers = self._headers(delivery)
-        try:
-            if self._post is not None:
-                status = self._post(delivery.destination.url, delivery.body, headers)
-            else:
-                if self._session is None:
-                    self._session = requests.Session()
-                response = self._session.post(
-                    delivery.destination.url,
-                    data=delivery.body,
-                    headers=headers,
-                    timeout=delivery.destination.timeout_s,
-                )
-                status = response.status_code
-        except Exception as exc:  # any transport failure is a failed attempt, retried
-            return None, f"{type(exc).__name__}: {exc}"
-        return status, None
+    def _attempt_json(
+        self, delivery: NotificationDelivery, status: int | None, error: str | None
+    ) -> dict:
+        return {
+            "notification_type": delivery.notification_type,
+            "notification_id": delivery.notification_id,
+            "event_id": delivery.event_id,
+            "destination_id": delivery.target.destination_id,
+            "attempt": delivery.attempt,
+            "duplicate": delivery.duplicate,
+            "late": delivery.late,
+            "status": status,
+            "error": error,
+        }
 
-    def _record(self, delivery: Delivery, status: int | None, error: str | None) -> None:
-        ok = status is not None and 200 <= status < 300
-        with self._cond:
-            self.attempts.append(
-                {
-                    "notification_type": delivery.notification_type,
-                    "notification_id": delivery.notification_id,
-                    "event_id": delivery.event_id,
-                    "destination_id": delivery.destination.destination_id,
-                    "attempt": delivery.attempt,
-                    "duplicate": delivery.duplicate,
-                    "late": delivery.late,
-                    "status": status,
-                    "error": error,
-                }
-            )
-            if ok:
-                self.stats["delivered"] += 1
-            else:
-                self.stats["failed_attempts"] += 1
-                destination = delivery.destination
-                still_subscribed = any(d is destination for d in self._destinations)
-                # EventBridge retries 5xx, 429 and transport errors with backoff; other 4xx are
-                # permanent failures (they would go to a DLQ).
-                retryable = status is None or status == 429 or status >= 500
-                if still_subscribed and retryable and delivery.attempt <= destination.max_retries:
-                    backoff = destination.retry_base_s * 2 ** (delivery.attempt - 1)
-                    delivery.due = self._clock() + backoff * self._rng.uniform(0.8, 1.2)
-                    delivery.seq = next(self._seq)
-                    heapq.heappush(self._queue, delivery)
-                else:
-                    self.stats["given_up"] += 1
-            self._cond.notify_all()
+    def _retry_in(self, delivery: NotificationDelivery, status: int | None) -> float | None:
+        destination = delivery.target
+        # EventBridge retries 5xx, 429 and transport errors with backoff; other 4xx are
+        # permanent failures (they would go to a DLQ).
+        retryable = status is None or status == 429 or status >= 500
+        if not retryable or delivery.attempt > destination.max_retries:
+            return None
+        backoff = destination.retry_base_s * 2 ** (delivery.attempt - 1)
+        return backoff * self._rng.uniform(0.8, 1.2)
 
     def flush(self, timeout: float = 10.0, *, everything: bool = False) -> dict:
         """Deliver what is pending now and wait until each was attempted: everything except the
@@ -487,21 +376,10 @@ class Dispatcher:
         order is kept, so duplicates and reordering still arrive the way the schedule says.
         Dropped notifications are never delivered; a failed delivery is retried after its
         backoff (at once with `everything`)."""
-        deadline = time.monotonic() + timeout
         with self._cond:
-            self._hurry = "everything" if everything else "normal"
             if self._queue:
                 self._ensure_thread()
-            self._cond.notify_all()
-            try:
-                while True:
-                    unfinished = sum(1 for d in self._queue if self._is_due(d)) + self._in_flight
-                    remaining = deadline - time.monotonic()
-                    if not unfinished or remaining <= 0:
-                        break
-                    self._cond.wait(min(remaining, 0.05))
-            finally:
-                self._hurry = None
+            unfinished = self._flush(timeout, everything=everything)
             return {
                 "flushed": unfinished == 0,
                 "unfinished": unfinished,
@@ -522,15 +400,6 @@ class Dispatcher:
                 }
                 for d in sorted(self._queue)
             ]
-
-    def stop(self) -> None:
-        with self._cond:
-            self._running = False
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._session is not None:
-            self._session.close()
 
     def published_notifications(self, notification_type: str | None = None) -> list[dict]:
         with self._cond:

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
+
+from channels.sandbox.common import server as common_server
 
 from .app import SandboxApp, make_app
 from .model import AmazonSandbox, SandboxConfig
 from .spec import spec
 
 
-class _QuietHandler(WSGIRequestHandler):
-    # Per-request access lines drown test output; errors still go to stderr.
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 @dataclass
-class SandboxHandle:
-    url: str
+class SandboxHandle(common_server.SandboxHandle):
     sandbox: AmazonSandbox
-    server: BaseWSGIServer
-    thread: threading.Thread
 
     @property
     def token_url(self) -> str:
@@ -59,18 +51,6 @@ class SandboxHandle:
             "lwa_client_secret": self.client_secret,
         }
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-        self.sandbox.close()
-
-    def __enter__(self) -> SandboxHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 def build_server(
     host: str = "127.0.0.1",
@@ -82,12 +62,10 @@ def build_server(
     sandbox = sandbox or AmazonSandbox(SandboxConfig(), **config)
     spec()  # load the models before the first request, not during it
     app = make_app(sandbox)
-    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    server = common_server.threaded_server(host, port, app)
     # Document URLs must name a reachable address; the Host header of python-amazon-sp-api
     # requests is wrong for http:// endpoints, so the server says where it listens.
     app.base_url = public_url or f"http://{host}:{server.server_port}"
-    # Threads of a stopped server must not keep the process (or pytest) alive.
-    server.daemon_threads = True
     return server, sandbox
 
 
@@ -102,12 +80,6 @@ def serve_in_thread(
     """Start a threaded sandbox server; port 0 picks a free port. `config` = SandboxConfig
     fields (clock=ManualClock(), rate_scale=10.0, patch_apply_delay=0.5, ...)."""
     server, sandbox = build_server(host, port, sandbox, public_url, **config)
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name="amazon-sandbox",
-        daemon=True,
-    )
-    thread.start()
+    thread = common_server.start_thread(server, "amazon-sandbox")
     app: SandboxApp = server.app  # type: ignore[attr-defined]
     return SandboxHandle(url=app.base_url or "", sandbox=sandbox, server=server, thread=thread)

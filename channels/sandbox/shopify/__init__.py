@@ -6,6 +6,8 @@ signed at-least-once webhooks. Never mounted in production; imports nothing of o
 channels.sandbox.
 """
 
+from channels.sandbox.common.config import ManualClock
+
 from .model import (
     NotFound,
     OutOfStock,
@@ -14,7 +16,6 @@ from .model import (
     ShopifySandbox,
 )
 from .server import SandboxHandle, serve_in_thread
-from .throttle import ManualClock
 from .webhooks import sign
 
 __all__ = [

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from channels.sandbox.common.server import serve_forever
 
 from .model import SandboxConfig
 from .server import build_server
@@ -76,27 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.shoppers:
         sandbox.start_shoppers(args.shoppers)
     url = f"http://{args.host}:{server.server_port}"
-    print(
-        json.dumps(
-            {
-                "url": url,
-                "graphql": f"{url}/admin/api/{sandbox.config.api_version}/graphql.json",
-                "control": f"{url}/_sandbox/",
-                "shop_domain": sandbox.config.shop_domain,
-                "access_token": sandbox.config.access_token,
-            },
-            indent=2,
-        ),
-        flush=True,
+    return serve_forever(
+        server,
+        sandbox,
+        {
+            "url": url,
+            "graphql": f"{url}/admin/api/{sandbox.config.api_version}/graphql.json",
+            "control": f"{url}/_sandbox/",
+            "shop_domain": sandbox.config.shop_domain,
+            "access_token": sandbox.config.access_token,
+        },
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        sandbox.close()
-    return 0
 
 
 if __name__ == "__main__":

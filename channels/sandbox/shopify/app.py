@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from channels.sandbox.common import wsgi
+from channels.sandbox.common.config import ManualClock
+from channels.sandbox.common.wsgi import json_body, json_response
 
 from .faults import FAULT_KINDS
 from .graphql_api import handle_graphql
 from .model import SandboxError, ShopifySandbox
-from .throttle import ManualClock
 
 Handler = Callable[[ShopifySandbox, Request, dict], Any]
 
@@ -45,59 +44,17 @@ ROUTES: list[tuple[str, str, str]] = [
     ("/_sandbox/shoppers", "shoppers", "GET,POST,DELETE"),
 ]
 
-URL_MAP = Map(
-    [
-        Rule(path, endpoint=endpoint, methods=methods.split(","))
-        for path, endpoint, methods in ROUTES
-    ]
-)
+URL_MAP = wsgi.url_map(ROUTES)
 
 
-def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(
-        json.dumps(data, default=str),
-        status=status,
-        headers=headers or {},
-        content_type="application/json; charset=utf-8",
-    )
-
-
-def _body(request: Request) -> dict:
-    if not request.get_data():
-        return {}
-    data = json.loads(request.get_data())
-    if not isinstance(data, dict):
-        raise SandboxError("the request body must be a JSON object")
-    return data
-
-
-class SandboxApp:
+class SandboxApp(wsgi.SandboxApp):
     """WSGI callable around one ShopifySandbox."""
 
-    def __init__(self, sandbox: ShopifySandbox) -> None:
-        self.sandbox = sandbox
-
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        request = Request(environ)
-        try:
-            adapter = URL_MAP.bind_to_environ(environ)
-            endpoint, values = adapter.match()
-            if endpoint == "graphql":
-                response = self._graphql(request, values["version"], environ)
-            else:
-                response = getattr(self, f"_{endpoint}")(request, **values)
-        except SandboxError as exc:
-            response = _json(exc.as_json(), exc.status)
-        except (MethodNotAllowed, NotFound) as exc:
-            response = _json({"error": exc.name, "message": exc.description}, exc.code or 404)
-        except HTTPException as exc:
-            response = exc.get_response(environ)
-        except (ValueError, KeyError, TypeError) as exc:
-            response = _json({"error": "invalid", "message": f"{type(exc).__name__}: {exc}"}, 400)
-        return response(environ, start_response)
+    url_map = URL_MAP
+    sandbox: ShopifySandbox
 
     # Admin GraphQL ---------------------------------------------------------------------------
-    def _graphql(self, request: Request, version: str, environ: dict) -> Response:
+    def _graphql(self, request: Request, version: str) -> Response:
         answer = handle_graphql(
             self.sandbox,
             version=version,
@@ -110,11 +67,7 @@ class SandboxApp:
             # Long enough and the client gives up while the server has already answered.
             time.sleep(answer.sleep_seconds)
         if answer.drop_connection:
-            connection = environ.get("werkzeug.socket")
-            if connection is not None:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-            return Response(b"", status=200)
+            return wsgi.drop_connection(request.environ)
         body = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
         return Response(
             body, status=answer.status, headers=answer.headers, content_type=answer.content_type
@@ -122,31 +75,31 @@ class SandboxApp:
 
     # control API -----------------------------------------------------------------------------
     def _index(self, request: Request) -> Response:
-        return _json(
+        return json_response(
             {
                 "shop_domain": self.sandbox.config.shop_domain,
                 "api_version": self.sandbox.config.api_version,
                 "graphql_path": f"/admin/api/{self.sandbox.config.api_version}/graphql.json",
-                "routes": [{"path": p, "methods": m.split(",")} for p, _, m in ROUTES],
+                "routes": wsgi.routes_json(ROUTES),
                 "fault_kinds": FAULT_KINDS,
             }
         )
 
     def _reset(self, request: Request) -> Response:
         self.sandbox.reset()
-        return _json({"reset": True, "locations": self._locations()})
+        return json_response({"reset": True, "locations": self._locations()})
 
     def _locations(self) -> list[dict]:
         with self.sandbox.lock:
             return [self.sandbox.location_json(loc) for loc in self.sandbox.locations.values()]
 
     def _seed(self, request: Request) -> Response:
-        data = _body(request)
-        return _json(self.sandbox.seed(data.get("products", []), data.get("locations", [])))
+        data = json_body(request)
+        return json_response(self.sandbox.seed(data.get("products", []), data.get("locations", [])))
 
     def _webhooks(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             subscription = self.sandbox.subscribe_webhooks(
                 data["url"],
                 data["secret"],
@@ -163,10 +116,10 @@ class SandboxApp:
                 seed=data.get("seed"),
                 replace=data.get("replace", True),
             )
-            return _json({"subscription": subscription.as_json()})
+            return json_response({"subscription": subscription.as_json()})
         if request.method == "DELETE":
             self.sandbox.webhooks.clear(seed=self.sandbox.config.seed)
-        return _json(
+        return json_response(
             {
                 "subscriptions": [s.as_json() for s in self.sandbox.webhooks.subscriptions],
                 "pending": self.sandbox.webhooks.pending(),
@@ -175,20 +128,20 @@ class SandboxApp:
         )
 
     def _webhooks_flush(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         result = self.sandbox.flush_webhooks(float(data.get("timeout", 10.0)))
-        return _json(result, 200 if result["flushed"] else 504)
+        return json_response(result, 200 if result["flushed"] else 504)
 
     def _webhooks_events(self, request: Request) -> Response:
         topic = request.args.get("topic")
         events = [e for e in list(self.sandbox.webhooks.events) if not topic or e["topic"] == topic]
-        return _json({"events": events})
+        return json_response({"events": events})
 
     def _webhooks_deliveries(self, request: Request) -> Response:
-        return _json({"deliveries": list(self.sandbox.webhooks.attempts)})
+        return json_response({"deliveries": list(self.sandbox.webhooks.attempts)})
 
     def _sell(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         lines = data.get("lines")
         order = self.sandbox.sell(
             data.get("variant_id") or data.get("sku"),
@@ -202,10 +155,10 @@ class SandboxApp:
             variant_id_null=bool(data.get("variant_id_null", False)),
             source_name=data.get("source_name", "web"),
         )
-        return _json({"order": order}, 201)
+        return json_response({"order": order}, 201)
 
     def _cancel(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         order = self.sandbox.cancel(
             data["order_id"],
             restock=bool(data.get("restock", True)),
@@ -213,10 +166,10 @@ class SandboxApp:
             staff_note=data.get("staff_note"),
             refund=bool(data.get("refund", True)),
         )
-        return _json({"order": order})
+        return json_response({"order": order})
 
     def _refund(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         refund = self.sandbox.refund(
             data["order_id"],
             data.get("lines", []),
@@ -224,20 +177,20 @@ class SandboxApp:
             location=data.get("location"),
             note=data.get("note"),
         )
-        return _json({"refund": refund}, 201)
+        return json_response({"refund": refund}, 201)
 
     def _edit_order(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         edit = self.sandbox.edit_order(
             data["order_id"],
             changes=data.get("changes", []),
             add=data.get("add", []),
             restock=bool(data.get("restock", True)),
         )
-        return _json(edit)
+        return json_response(edit)
 
     def _fulfill(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         fulfillment = self.sandbox.fulfill(
             data["order_id"],
             data.get("lines"),
@@ -245,46 +198,34 @@ class SandboxApp:
             tracking_numbers=data.get("tracking_numbers", []),
             tracking_urls=data.get("tracking_urls", []),
         )
-        return _json({"fulfillment": {"id": fulfillment.id, "name": fulfillment.name}}, 201)
+        return json_response({"fulfillment": {"id": fulfillment.id, "name": fulfillment.name}}, 201)
 
     def _admin_edit(self, request: Request) -> Response:
-        data = _body(request)
+        data = json_body(request)
         item_ref = data.get("inventory_item_id") or data.get("variant_id") or data["sku"]
         level = self.sandbox.admin_edit(
             item_ref, data.get("location"), available=int(data["available"])
         )
-        return _json({"level": level})
+        return json_response({"level": level})
 
-    def _faults(self, request: Request) -> Response:
-        if request.method == "POST":
-            data = _body(request)
-            fault = self.sandbox.faults.add(
-                data["kind"],
-                int(data.get("count", 1)),
-                match=data.get("match"),
-                seconds=float(data.get("seconds", 0.0)),
-                retry_after=float(data.get("retry_after", 1.0)),
-                apply=data.get("apply"),
-            )
-            return _json({"fault": fault.as_json()}, 201)
-        if request.method == "DELETE":
-            self.sandbox.faults.clear()
-        return _json({"faults": self.sandbox.faults.pending(), "kinds": FAULT_KINDS})
+    def _fault_options(self, data: dict) -> dict:
+        # The Retry-After header an http_429 fault answers with.
+        return {"retry_after": float(data.get("retry_after", 1.0))}
 
     def _levels(self, request: Request) -> Response:
-        return _json({"levels": self.sandbox.levels_json(request.args.get("sku"))})
+        return json_response({"levels": self.sandbox.levels_json(request.args.get("sku"))})
 
     def _orders(self, request: Request) -> Response:
-        return _json({"orders": self.sandbox.orders_json()})
+        return json_response({"orders": self.sandbox.orders_json()})
 
     def _order(self, request: Request, order_ref: str) -> Response:
-        return _json({"order": self.sandbox.order_json(order_ref)})
+        return json_response({"order": self.sandbox.order_json(order_ref)})
 
     def _requests(self, request: Request) -> Response:
         if request.method == "DELETE":
             self.sandbox.request_log.clear()
         limit = request.args.get("limit", type=int)
-        return _json(
+        return json_response(
             {
                 "counters": self.sandbox.request_log.counters(),
                 "log": self.sandbox.request_log.entries(limit),
@@ -293,7 +234,7 @@ class SandboxApp:
 
     def _throttle(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             self.sandbox.bucket.configure(
                 maximum_available=data.get("maximum_available"),
                 restore_rate=data.get("restore_rate"),
@@ -303,7 +244,7 @@ class SandboxApp:
                 self.sandbox.config.throttle_http_status = int(data["http_status"])
             if "max_query_cost" in data:
                 self.sandbox.config.max_query_cost = int(data["max_query_cost"])
-        return _json(
+        return json_response(
             {
                 "throttleStatus": self.sandbox.bucket.status().as_json(),
                 "http_status": self.sandbox.config.throttle_http_status,
@@ -318,8 +259,8 @@ class SandboxApp:
                 raise SandboxError(
                     "the sandbox runs on the real clock; start it with a ManualClock"
                 )
-            clock.advance(float(_body(request).get("advance", 0.0)))
-        return _json(
+            clock.advance(float(json_body(request).get("advance", 0.0)))
+        return json_response(
             {
                 "manual": isinstance(clock, ManualClock),
                 "now": clock(),
@@ -329,7 +270,7 @@ class SandboxApp:
 
     def _shoppers(self, request: Request) -> Response:
         if request.method == "POST":
-            data = _body(request)
+            data = json_body(request)
             loop = self.sandbox.start_shoppers(
                 float(data.get("rate_per_second", 2.0)),
                 data.get("weights"),
@@ -337,11 +278,11 @@ class SandboxApp:
                 seed=data.get("seed"),
                 max_orders=data.get("max_orders"),
             )
-            return _json({"shoppers": loop.as_json()}, 201)
+            return json_response({"shoppers": loop.as_json()}, 201)
         if request.method == "DELETE":
-            return _json({"shoppers": self.sandbox.stop_shoppers()})
+            return json_response({"shoppers": self.sandbox.stop_shoppers()})
         loop = self.sandbox.shoppers
-        return _json({"shoppers": loop.as_json() if loop else None})
+        return json_response({"shoppers": loop.as_json() if loop else None})
 
 
 def make_app(sandbox: ShopifySandbox) -> SandboxApp:

@@ -243,7 +243,7 @@ def _handle(
         root_fields=root_fields,
     )
 
-    faults = {f.kind: f for f in sandbox.faults.take(log["operation_name"], root_fields)}
+    faults = {f.kind: f for f in sandbox.faults.take((log["operation_name"], *root_fields))}
     log["faults"] = sorted(faults)
     pre = next((faults[k] for k in PRE_EXECUTION_FAULTS if k in faults), None)
 

@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from channels.sandbox.common.config import override
+from channels.sandbox.common.errors import NotFound, OutOfStock, SandboxError
+
 from . import payloads
 from .faults import FaultBook, RequestLog
 from .schema import API_VERSION
@@ -98,33 +101,6 @@ ID_BASES = {
 }
 
 GID_RE = re.compile(r"^gid://shopify/(?P<type>[A-Za-z]+)/(?P<id>\d+)(?:\?(?P<query>.*))?$")
-
-
-class SandboxError(Exception):
-    """A refused simulated action (the control API answers it with `status`)."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def as_json(self) -> dict:
-        return {"error": self.code, "message": self.message, **self.details}
-
-
-class NotFound(SandboxError):
-    status = 404
-    code = "not_found"
-
-
-class OutOfStock(SandboxError):
-    """What a shopper sees at checkout when the variant is sold out."""
-
-    status = 409
-    code = "out_of_stock"
 
 
 def parse_gid(value: Any, expected: str | None = None) -> int | None:
@@ -428,11 +404,7 @@ class ShopifySandbox:
     """One fake shop. Every public method is thread-safe."""
 
     def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
-        config = config or SandboxConfig()
-        for key, value in overrides.items():
-            if not hasattr(config, key):
-                raise TypeError(f"unknown sandbox setting {key!r}")
-            setattr(config, key, value)
+        config = override(config or SandboxConfig(), overrides)
         self.config = config
         self.lock = threading.RLock()
         self.bucket = CostBucket(config.bucket_size, config.restore_rate, config.clock)

@@ -8,23 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-class ManualClock:
-    """A monotonic clock that only moves when a test says so, for deterministic refill checks."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> float:
-        with self._lock:
-            self._now += seconds
-            return self._now
-
-
 @dataclass(frozen=True)
 class ThrottleStatus:
     maximum_available: float
