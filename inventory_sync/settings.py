@@ -218,7 +218,7 @@ LOOP_MAX_RUN_SECONDS = float(env_str("LOOP_MAX_RUN_SECONDS", "45.0"))
 # A channel's push window (channels.push.push_wait): during a stream of sales a call goes when
 # the oldest waiting change has waited this long, so one call carries every change of the
 # window; the first change after a quiet spell goes at once. A channel may set its own.
-PUSH_WINDOW_SECONDS = float(env_str("PUSH_WINDOW_SECONDS", "0.9"))
+PUSH_WINDOW_SECONDS = float(env_str("PUSH_WINDOW_SECONDS", "0.85"))
 # Shopify client: per-call timeout, attempts and the first backoff step (doubling, jittered).
 SHOPIFY_TIMEOUT_SECONDS = float(env_str("SHOPIFY_TIMEOUT_SECONDS", "10"))
 SHOPIFY_MAX_ATTEMPTS = env_int("SHOPIFY_MAX_ATTEMPTS", 6)
