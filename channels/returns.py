@@ -28,9 +28,11 @@ from ledger.rules import EventLine
 
 from .adapters.amazon_returns import (
     AMAZON_OWNED,
+    MERCHANT_REPORT_TYPE,
     REPORT_TYPE,
     SELLABLE,
     ReturnRow,
+    parse_merchant_returns_report,
     parse_returns_report,
 )
 from .fba import _sku_for
@@ -90,7 +92,18 @@ def retry_unmapped_returns(channel: Channel) -> int:
             raw=waiting.raw,
         )
         with transaction.atomic():
-            sku, handling, event = _handle(channel, pool, row, key=waiting.dedupe_key)
+            if waiting.fulfilment == Listing.Fulfilment.MERCHANT:
+                # A merchant return only needs its SKU to join the grading queue.
+                try:
+                    sku, handling, event = (
+                        _sku_for(channel, row.seller_sku),
+                        ChannelReturn.Handling.AWAITING_GRADING,
+                        None,
+                    )
+                except Quarantine:
+                    continue
+            else:
+                sku, handling, event = _handle(channel, pool, row, key=waiting.dedupe_key)
             if handling == ChannelReturn.Handling.UNMAPPED:
                 continue
             ChannelReturn.objects.filter(pk=waiting.pk).update(
@@ -152,6 +165,55 @@ def _record_one(channel: Channel, pool, row: ReturnRow) -> str:
     return handling
 
 
+def record_merchant_returns(channel: Channel, rows: Iterable[ReturnRow]) -> ReturnsOutcome:
+    """Merchant-fulfilled return requests go to the returns queue, to be graded when the units
+    arrive; nothing moves in the ledger until then (the unit is not back yet)."""
+    outcome = ReturnsOutcome()
+    for row in rows:
+        if ChannelReturn.objects.filter(channel=channel, dedupe_key=row.dedupe_key).exists():
+            outcome.duplicates += 1
+            continue
+        try:
+            sku = _sku_for(channel, row.seller_sku)
+        except Quarantine:
+            sku = None
+        handling = (
+            ChannelReturn.Handling.AWAITING_GRADING
+            if sku is not None
+            else ChannelReturn.Handling.UNMAPPED
+        )
+        try:
+            with transaction.atomic():
+                ChannelReturn.objects.create(
+                    channel=channel,
+                    dedupe_key=row.dedupe_key,
+                    order=ChannelOrder.objects.filter(
+                        channel=channel, external_id=row.order_id
+                    ).first(),
+                    order_external_id=row.order_id,
+                    sku=sku,
+                    channel_sku=row.seller_sku,
+                    quantity=row.quantity,
+                    fulfilment=Listing.Fulfilment.MERCHANT,
+                    reason=row.reason,
+                    channel_status=row.status,
+                    returned_at=row.returned_at,
+                    handling=handling,
+                    raw=row.raw,
+                )
+        except IntegrityError:
+            outcome.duplicates += 1
+            continue
+        outcome.recorded += 1
+        outcome.by_handling[handling] = outcome.by_handling.get(handling, 0) + 1
+    return outcome
+
+
+def sync_merchant_returns(channel: Channel, **options) -> ReturnsOutcome:
+    """The merchant-fulfilled return requests since the last read, into the returns queue."""
+    return sync_fba_returns(channel, merchant=True, **options)
+
+
 def sync_fba_returns(
     channel: Channel,
     *,
@@ -159,9 +221,11 @@ def sync_fba_returns(
     now: datetime | None = None,
     wait: Callable[[], None] = lambda: time.sleep(15),
     max_polls: int = 120,
+    merchant: bool = False,
 ) -> ReturnsOutcome:
     """Request the customer returns report since the last read (with an overlap), wait for
-    Amazon to build it, and record its rows. Run daily (Amazon refreshes it about daily)."""
+    Amazon to build it, and record its rows. Run daily (Amazon refreshes it about daily).
+    `merchant`: the merchant-fulfilled return requests instead of the FBA returns."""
     if client is None:
         from .adapters.amazon_lane import client_for
 
@@ -172,7 +236,8 @@ def sync_fba_returns(
         if channel.returns_read_until
         else now - FIRST_LOOK_BACK
     )
-    report_id = client.request_report(REPORT_TYPE, start=start, end=now)
+    report_type = MERCHANT_REPORT_TYPE if merchant else REPORT_TYPE
+    report_id = client.request_report(report_type, start=start, end=now)
     for _ in range(max_polls):
         report = client.report(report_id)
         status = report.get("processingStatus")
@@ -180,7 +245,8 @@ def sync_fba_returns(
             break
         if status == "CANCELLED":
             # Amazon cancels a report that has no rows.
-            Channel.objects.filter(pk=channel.pk).update(returns_read_until=now)
+            if not merchant:
+                Channel.objects.filter(pk=channel.pk).update(returns_read_until=now)
             return ReturnsOutcome()
         if status == "FATAL":
             raise RuntimeError(f"Amazon could not build returns report {report_id}")
@@ -189,8 +255,11 @@ def sync_fba_returns(
         raise TimeoutError(
             f"returns report {report_id} was not ready in time; the next run asks again"
         )
-    rows = parse_returns_report(client.download_report(report["reportDocumentId"]))
-    outcome = record_fba_returns(channel, rows)
+    content = client.download_report(report["reportDocumentId"])
+    if merchant:
+        outcome = record_merchant_returns(channel, parse_merchant_returns_report(content))
+        return outcome  # the FBA read keeps the watermark; this one overlaps its 3 days
+    outcome = record_fba_returns(channel, parse_returns_report(content))
     Channel.objects.filter(pk=channel.pk).update(returns_read_until=now)
     logger.info(
         "channel %s: %d return(s) recorded, %d already known",

@@ -205,15 +205,18 @@ def sync_fba_inventory_task() -> int:
 
 @shared_task(ignore_result=True)
 def sync_fba_returns_task() -> int:
-    """Read every live Amazon channel's FBA customer returns since the last read (daily: Amazon
-    refreshes the report about once a day). Returns are recorded once each (by license plate),
+    """Read every live Amazon channel's customer returns since the last read (daily: Amazon
+    refreshes the reports about once a day): merchant-fulfilled requests into the grading
+    queue, FBA returns by disposition. Returns are recorded once each (by license plate),
     so an overlapping or repeated read records nothing new."""
-    from .returns import sync_fba_returns
+    from .returns import sync_fba_returns, sync_merchant_returns
 
     recorded = 0
     for channel in Channel.objects.filter(kind=Channel.Kind.AMAZON, mode=Channel.Mode.LIVE):
-        try:
-            recorded += sync_fba_returns(channel).recorded
-        except Exception:  # one channel's outage must not stop the others
-            logger.exception("channel %s: FBA returns read failed", channel.code)
+        # Merchant-fulfilled requests first: the FBA read moves the shared watermark.
+        for sync in (sync_merchant_returns, sync_fba_returns):
+            try:
+                recorded += sync(channel).recorded
+            except Exception:  # one channel's outage must not stop the others
+                logger.exception("channel %s: %s failed", channel.code, sync.__name__)
     return recorded

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from django.utils.dateparse import parse_datetime
 
 REPORT_TYPE = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+# Merchant-fulfilled return requests (the seller receives and grades the units).
+MERCHANT_REPORT_TYPE = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
 
 SELLABLE = "SELLABLE"
 # Amazon takes ownership of these and reimburses the seller: the unit is no longer ours.
@@ -72,11 +74,42 @@ def parse_returns_report(content: bytes) -> list[ReturnRow]:
     return rows
 
 
+def parse_merchant_returns_report(content: bytes) -> list[ReturnRow]:
+    """The flat-file returns report by return date (MFN): one row per return request. A
+    merchant return has no disposition yet (a person grades it when it arrives)."""
+    text = content.decode("utf-8-sig", errors="replace")
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t")
+    if not reader.fieldnames or "Merchant SKU" not in reader.fieldnames:
+        raise ReportError(f"not a merchant returns report: columns {reader.fieldnames}")
+    rows = []
+    for raw in reader:
+        if not any((value or "").strip() for value in raw.values()):
+            continue
+        rma = (raw.get("Amazon RMA ID") or "").strip()
+        sku = (raw.get("Merchant SKU") or "").strip()
+        rows.append(
+            ReturnRow(
+                returned_at=_date(raw.get("Return request date", "")),
+                order_id=(raw.get("Order ID") or "").strip(),
+                seller_sku=sku,
+                quantity=max(int((raw.get("Return quantity") or "0").strip() or 0), 0),
+                disposition="",
+                reason=(raw.get("Return Reason") or "").strip(),
+                status=(raw.get("Return request status") or "").strip(),
+                # The RMA names the request; one request can return several SKUs.
+                license_plate=f"rma:{rma}:{sku}" if rma else "",
+                customer_comments="",
+                raw={key: value for key, value in raw.items() if key},
+            )
+        )
+    return rows
+
+
 def _date(value: str) -> datetime:
     value = value.strip()
     parsed = parse_datetime(value)
     if parsed is None:
-        for layout in ("%d-%m-%Y", "%Y-%m-%d", "%m/%d/%Y"):
+        for layout in ("%d-%m-%Y", "%Y-%m-%d", "%m/%d/%Y", "%d-%b-%Y", "%d %b %Y"):
             try:
                 # A bare date (the Seller Central download) is a UTC day.
                 parsed = datetime.strptime(value, layout).replace(tzinfo=UTC)

@@ -331,6 +331,27 @@ class ReturnRow:
     customer_comments: str
 
 
+@dataclass
+class MerchantReturn:
+    """A buyer's return request on a merchant-fulfilled (MFN) order: a row of the
+    GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE report. The unit comes back to the seller, who
+    grades it; Amazon's inventory is not involved."""
+
+    seller_id: str
+    marketplace_id: str
+    order_id: str
+    order_date: datetime
+    request_date: datetime
+    status: str
+    rma_id: str
+    asin: str
+    sku: str
+    item_name: str
+    quantity: int
+    reason: str
+    resolution: str
+
+
 @dataclass(order=True)
 class _Task:
     due: float
@@ -422,6 +443,7 @@ class AmazonSandbox:
         self.feeds: dict[str, Feed] = {}
         self.reports: dict[str, Report] = {}
         self.returns: list[ReturnRow] = []
+        self.merchant_returns: list[MerchantReturn] = []
         self.submissions: list[dict] = []
         self.page_tokens: dict[str, dict] = {}
         self.channel_switches: list[dict] = []
@@ -1372,6 +1394,42 @@ class AmazonSandbox:
                 stock.buckets[bucket] += row.quantity
                 self._fba_changed(stock)
             return _return_json(row)
+
+    def add_merchant_return(
+        self,
+        order_id: str,
+        sku: str,
+        quantity: int = 1,
+        *,
+        reason: str = "NO_REASON_GIVEN",
+        status: str = "Approved",
+        resolution: str = "StandardRefund",
+        request_date: datetime | None = None,
+    ) -> dict:
+        """A buyer asks to return units of a merchant-fulfilled order (the seller receives and
+        grades them)."""
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None:
+                raise NotFound(f"no order {order_id!r}")
+            listing = self.find_listing(sku, seller_id=order.seller_id)
+            entry = MerchantReturn(
+                seller_id=order.seller_id,
+                marketplace_id=order.marketplace_id,
+                order_id=order_id,
+                order_date=order.created,
+                request_date=request_date or self.now(),
+                status=status,
+                rma_id=f"D{self._number():09d}",
+                asin=listing.asin,
+                sku=sku,
+                item_name=listing.item_name,
+                quantity=int(quantity),
+                reason=reason,
+                resolution=resolution,
+            )
+            self.merchant_returns.append(entry)
+            return {"rma_id": entry.rma_id, "order_id": order_id, "sku": sku}
 
     def returns_json(self) -> list[dict]:
         with self.lock:

@@ -7,6 +7,9 @@ Served report types:
   cancels a report "if there is no data to return".
 - GET_MERCHANT_LISTINGS_ALL_DATA / GET_MERCHANT_LISTINGS_DATA: the seller's listings (all, or
   the active ones), columns as in the "All Listings Report".
+- GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE: merchant-fulfilled return requests from
+  `add_merchant_return` whose request date falls in the window, with the columns of Amazon's
+  "Returns reports attributes" page; none ends CANCELLED like the FBA one.
 Any other type ends FATAL.
 """
 
@@ -70,6 +73,41 @@ LISTINGS_COLUMNS = (
     "fulfillment-channel",
     "merchant-shipping-group",
     "status",
+)
+MERCHANT_RETURNS = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
+MERCHANT_RETURNS_COLUMNS = (
+    "Order ID",
+    "Order date",
+    "Return request date",
+    "Return request status",
+    "Amazon RMA ID",
+    "Merchant RMA ID",
+    "Label type",
+    "Label cost",
+    "Currency code",
+    "Return carrier",
+    "Tracking ID",
+    "Label to be paid by",
+    "A-to-Z Claim",
+    "Is prime",
+    "ASIN",
+    "Merchant SKU",
+    "Item Name",
+    "Return quantity",
+    "Return Reason",
+    "In policy",
+    "Return type",
+    "Resolution",
+    "Invoice number",
+    "Return delivery date",
+    "Order Amount",
+    "Order quantity",
+    "SafeT Action reason",
+    "SafeT claim id",
+    "SafeT claim state",
+    "SafeT claim creation time",
+    "SafeT claim reimbursement amount",
+    "Refunded Amount",
 )
 TSV = "text/tab-separated-values; charset=UTF-8"
 
@@ -137,6 +175,13 @@ def process(sandbox: AmazonSandbox, report: Report) -> None:
             _finished(sandbox, report)
             return
         content = _tsv(RETURNS_COLUMNS, rows)
+    elif report.report_type == MERCHANT_RETURNS:
+        rows = _merchant_return_rows(sandbox, report)
+        if not rows:
+            report.status = "CANCELLED"
+            _finished(sandbox, report)
+            return
+        content = _tsv(MERCHANT_RETURNS_COLUMNS, rows)
     elif report.report_type in (LISTINGS_ALL, LISTINGS_ACTIVE):
         content = _tsv(LISTINGS_COLUMNS, _listing_rows(sandbox, report))
     else:
@@ -197,6 +242,40 @@ def _returns_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
                 "status": row.status,
                 "license-plate-number": row.license_plate_number,
                 "customer-comments": row.customer_comments,
+            }
+        )
+    return rows
+
+
+def _merchant_return_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
+    end = report.data_end or report.created
+    start = report.data_start or end - timedelta(days=30)
+    rows = []
+    for entry in sandbox.merchant_returns:
+        if entry.seller_id != report.seller_id:
+            continue
+        if entry.marketplace_id not in report.marketplace_ids:
+            continue
+        if not start <= entry.request_date <= end:
+            continue
+        rows.append(
+            {
+                "Order ID": entry.order_id,
+                "Order date": entry.order_date.strftime("%d-%b-%Y"),
+                "Return request date": entry.request_date.strftime("%d-%b-%Y"),
+                "Return request status": entry.status,
+                "Amazon RMA ID": entry.rma_id,
+                "Label type": "AmazonUnPaidLabel",
+                "Is prime": "N",
+                "ASIN": entry.asin,
+                "Merchant SKU": entry.sku,
+                "Item Name": entry.item_name,
+                "Return quantity": entry.quantity,
+                "Return Reason": entry.reason,
+                "In policy": "Y",
+                "Return type": "C-Returns",
+                "Resolution": entry.resolution,
+                "Order quantity": entry.quantity,
             }
         )
     return rows
