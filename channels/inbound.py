@@ -175,11 +175,14 @@ def process_one(event_id: int) -> bool:
                     status, detail = _apply(event)
             except orders.Quarantine as error:
                 status, detail = InboundEvent.Status.QUARANTINED, error.detail
+            except Deferred as error:
+                # Not a failure (nothing for a person to look at): still waiting, due later.
+                status, detail = InboundEvent.Status.RECEIVED, error.detail
+                retry_after = error.retry_after
             except DomainError as error:
                 if not error.retryable:
                     raise
                 status, detail = InboundEvent.Status.FAILED, error.detail
-                retry_after = getattr(error, "retry_after", None)
             _finish(event, status, detail, retry_after=retry_after)
         return True
     except Exception as error:  # noqa: BLE001 — kept for retry, never lost
@@ -239,10 +242,10 @@ def _finish(
     event.status = status
     event.outcome = detail[:4000]
     event.processed_at = timezone.now()
-    if status == InboundEvent.Status.FAILED:
-        backoff = retry_after or min(
-            RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(event.attempts - 1, 12)
-        )
+    if retry_after is not None:
+        event.next_attempt_at = event.processed_at + timedelta(seconds=retry_after)
+    elif status == InboundEvent.Status.FAILED:
+        backoff = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** min(event.attempts - 1, 12))
         event.next_attempt_at = event.processed_at + timedelta(seconds=backoff)
     else:
         event.next_attempt_at = None
