@@ -598,7 +598,16 @@ def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outco
             elif item.listing_id in result.accepted and not overdue:
                 waiting += 1
             else:
-                _not_applied(listing, attempt, item, lane, listing.observed_quantity)
+                # Not read back and no longer processing: a feed that ended FATAL or
+                # CANCELLED (or a lane that lost track of it).
+                _not_applied(
+                    listing,
+                    attempt,
+                    item,
+                    lane,
+                    listing.observed_quantity,
+                    why=f"the channel ended it {(result.response or {}).get('feed', 'unread')}",
+                )
                 outcome.not_applied += 1
             listing.save()
         if waiting:
@@ -617,15 +626,19 @@ def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outco
 
 
 def _not_applied(
-    listing: Listing, attempt: PushAttempt, item: PushItem, lane, observed: int | None
+    listing: Listing,
+    attempt: PushAttempt,
+    item: PushItem,
+    lane,
+    observed: int | None,
+    *,
+    why: str = "",
 ) -> None:
     # Still due (its pushed version did not move): the next claim sends the newest quantity.
     _release(listing, attempt, item)
     minutes = lane.apply_deadline.total_seconds() / 60
-    listing.push_error = (
-        f"accepted by the channel but not shown within {minutes:g} min "
-        f"(it shows {observed}); sending again"
-    )
+    why = why or f"not shown within {minutes:g} min"
+    listing.push_error = f"accepted by the channel but {why} (it shows {observed}); sending again"
     logger.warning("channel listing %s: %s", listing.pk, listing.push_error)
 
 

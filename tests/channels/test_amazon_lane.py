@@ -581,3 +581,25 @@ def test_merchant_return_requests_wait_in_the_returns_queue_to_be_graded(world, 
     client.force_login(user)
     page = client.get("/returns/?handling=to_grade").content.decode()
     assert page.count("data-return=") == 1
+
+
+def test_a_feed_that_ends_fatal_is_sent_again(world, receive):
+    codes = [f"FAIL-{n:03d}" for n in range(25)]
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 5)
+    seller = world.open_seller(
+        "amazon-us", mfn=dict.fromkeys(codes, 5), location=world.warehouse, seed=13
+    )
+    world.settle()
+    feeds_before = len(seller.sandbox.requests("createFeed"))
+    seller.sandbox.fail_feeds(1)
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, 5)
+    world.settle()
+    assert len(seller.sandbox.requests("createFeed")) - feeds_before == 2
+    assert {shows_what_it_should(seller, code) for code in codes} == {
+        listing(seller, codes[0]).desired_quantity
+    }
+    assert listing(seller, codes[0]).push_error == ""
+    fatal = PushAttempt.objects.filter(channel=seller.channel, response__confirm__feed="FATAL")
+    assert fatal.count() == 1
