@@ -7,6 +7,15 @@ from . import inbound
 from .models import Channel, ChannelOrder, ChannelOrderLine, InboundEvent, Listing, PushAttempt
 
 
+def _secret(help_text: str) -> forms.CharField:
+    """A write-only credential: typed in, sealed, never rendered back; empty keeps it."""
+    return forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=f"{help_text} Leave empty to keep the current one.",
+    )
+
+
 class ChannelForm(forms.ModelForm):
     """Credentials are write-only here: typed in, sealed, never shown again."""
 
@@ -15,40 +24,20 @@ class ChannelForm(forms.ModelForm):
         assume_scheme="https",
         help_text="https://<shop>.myshopify.com, or a sandbox's address.",
     )
-    access_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Admin API access token (shpat_…). Leave empty to keep the current one.",
-    )
-    webhook_secret = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="The app's client secret that signs webhooks. Leave empty to keep it.",
-    )
+    access_token = _secret("Admin API access token (shpat_…).")
+    webhook_secret = _secret("The app's client secret that signs webhooks.")
     auth_url = forms.URLField(
         required=False,
         assume_scheme="https",
         help_text="Amazon: the LWA token URL. Blank: Amazon's own; a sandbox's otherwise.",
     )
-    refresh_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Amazon: the seller's LWA refresh token (Atzr|…). Leave empty to keep it.",
-    )
+    refresh_token = _secret("Amazon: the seller's LWA refresh token (Atzr|…).")
     lwa_app_id = forms.CharField(
         required=False,
         help_text="Amazon: the LWA client id of the app. Leave empty to keep it.",
     )
-    lwa_client_secret = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Amazon: the LWA client secret. Leave empty to keep it.",
-    )
-    notification_key = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Amazon: the API key notifications carry in X-Api-Key. Leave empty to keep it.",
-    )
+    lwa_client_secret = _secret("Amazon: the LWA client secret.")
+    notification_key = _secret("Amazon: the API key notifications carry in X-Api-Key.")
 
     # Write-only credential fields: (form field, kept previous value while rotating).
     SECRETS = {

@@ -224,11 +224,6 @@ def _confirm_due(channel: Channel, now: datetime):
     ).order_by("id")
 
 
-def confirm_due(channel: Channel) -> bool:
-    """An accepted attempt is waiting to be read back."""
-    return _confirm_due(channel, timezone.now()).exists()
-
-
 def next_confirm_at(channel: Channel) -> datetime | None:
     """When the next accepted attempt is due to be read back (None: none waits)."""
     return (

@@ -58,6 +58,37 @@ def shows_what_it_should(seller, sku: str) -> int:
     return desired
 
 
+def receive_each(world, receive, codes, quantity: int) -> None:
+    for code in codes:
+        receive(SkuFactory(code=code), world.warehouse, quantity)
+
+
+def many_listings(world, receive, prefix: str, *, count: int, stock: int, seed: int, **config):
+    """`count` SKUs of `stock` units each, listed on a seller (MFN) and settled."""
+    codes = [f"{prefix}-{n:03d}" for n in range(count)]
+    receive_each(world, receive, codes, stock)
+    seller = world.open_seller(
+        "amazon-us",
+        mfn=dict.fromkeys(codes, stock),
+        location=world.warehouse,
+        seed=seed,
+        **config,
+    )
+    world.settle()
+    return seller, codes
+
+
+def assert_all_shown(seller, codes) -> None:
+    """Every listing shows what it should, and they all should show the same."""
+    assert {shows_what_it_should(seller, code) for code in codes} == {
+        listing(seller, codes[0]).desired_quantity
+    }
+
+
+def add_fba_pool() -> Location:
+    return Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+
+
 def test_an_amazon_sale_moves_the_shopify_listing_and_a_shopify_sale_moves_amazon(world):
     shop, seller = shop_and_seller(world)
     assert shop.available("TEE-M") == 10
@@ -141,28 +172,19 @@ def test_a_cancelled_amazon_order_releases_its_stock(world):
 
 
 def test_many_listings_changing_at_once_go_as_one_feed(world, receive):
-    codes = [f"BULK-{n:03d}" for n in range(30)]
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 5)
-    seller = world.open_seller(
-        "amazon-us", mfn=dict.fromkeys(codes, 5), location=world.warehouse, seed=3
-    )
-    world.settle()
+    seller, codes = many_listings(world, receive, "BULK", count=30, stock=5, seed=3)
     feeds_before = len(seller.sandbox.requests("createFeed"))
     patches_before = seller.patch_calls()
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 2)
+    receive_each(world, receive, codes, 2)
     world.settle()
-    assert {shows_what_it_should(seller, code) for code in codes} == {
-        listing(seller, codes[0]).desired_quantity
-    }
+    assert_all_shown(seller, codes)
     assert listing(seller, codes[0]).desired_quantity > 5
     assert len(seller.sandbox.requests("createFeed")) - feeds_before == 1
     assert seller.patch_calls() == patches_before
 
 
 def test_fba_listings_never_get_a_merchant_quantity_and_fba_stock_sells_only_there(world):
-    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    add_fba_pool()
     seller = world.open_seller(
         "amazon-us",
         mfn={"TEE-M": 10},
@@ -203,7 +225,7 @@ def test_returns_report_over_http_records_each_disposition(world):
     from channels.adapters.amazon_lane import client_for
     from channels.models import ChannelReturn
 
-    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    add_fba_pool()
     seller = world.open_seller(
         "amazon-us",
         mfn={"TEE-M": 10},
@@ -243,25 +265,16 @@ def test_a_429_storm_on_patches_ends_with_every_listing_converged(world):
 
 
 def test_when_feeds_are_spent_many_changes_go_as_patches_a_round_at_a_time(world, receive):
-    codes = [f"BULK-{n:03d}" for n in range(30)]
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 5)
-    seller = world.open_seller(
-        "amazon-us", mfn=dict.fromkeys(codes, 5), location=world.warehouse, seed=6
-    )
-    world.settle()
+    seller, codes = many_listings(world, receive, "BULK", count=30, stock=5, seed=6)
     feeds_before = len(seller.sandbox.requests("createFeed"))
     # Our share of createFeed is spent (about one per two minutes once the burst is gone).
     key = f"amazon:{seller.channel.seller_id}:NA:createFeed"
     bucket = world.amazon_options["throttle_factory"](key, 15, 0.0083)
     while bucket.acquire(1) == 0:
         pass
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 1)
+    receive_each(world, receive, codes, 1)
     world.settle()
-    assert {shows_what_it_should(seller, code) for code in codes} == {
-        listing(seller, codes[0]).desired_quantity
-    }
+    assert_all_shown(seller, codes)
     assert len(seller.sandbox.requests("createFeed")) == feeds_before
 
 
@@ -293,13 +306,7 @@ def test_many_decreases_at_once_go_as_patches_never_behind_a_feed(world, receive
     from ledger import services
     from ledger.rules import EventLine
 
-    codes = [f"DOWN-{n:03d}" for n in range(30)]
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 10)
-    seller = world.open_seller(
-        "amazon-us", mfn=dict.fromkeys(codes, 10), location=world.warehouse, seed=8
-    )
-    world.settle()
+    seller, codes = many_listings(world, receive, "DOWN", count=30, stock=10, seed=8)
     feeds_before = len(seller.sandbox.requests("createFeed"))
     patches_before = seller.patch_calls()
     services.record_event(
@@ -310,9 +317,7 @@ def test_many_decreases_at_once_go_as_patches_never_behind_a_feed(world, receive
         reason="water damage",
     )
     world.settle()
-    assert {shows_what_it_should(seller, code) for code in codes} == {
-        listing(seller, codes[0]).desired_quantity
-    }
+    assert_all_shown(seller, codes)
     assert len(seller.sandbox.requests("createFeed")) == feeds_before
     assert seller.patch_calls() - patches_before == len(codes)
 
@@ -390,7 +395,7 @@ def test_a_throttled_order_read_waits_without_holding_up_other_channels(world):
 def test_a_listing_mapped_as_merchant_that_amazon_fulfils_is_corrected_and_never_patched(world):
     from channels.adapters.amazon_lane import import_mapping
 
-    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    add_fba_pool()
     seller = world.open_seller(
         "amazon-us",
         mfn={"TEE-M": 10},
@@ -411,7 +416,7 @@ def test_a_listing_mapped_as_merchant_that_amazon_fulfils_is_corrected_and_never
 
 
 def test_an_fba_availability_notification_moves_the_pool_without_waiting_for_the_sync(world):
-    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    add_fba_pool()
     seller = world.open_seller(
         "amazon-us",
         mfn={"TEE-M": 10},
@@ -465,20 +470,17 @@ def test_an_older_feed_landing_after_a_newer_patch_is_set_right_again(world, rec
     from ledger import services
     from ledger.rules import EventLine
 
-    codes = [f"BULK-{n:03d}" for n in range(25)]
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 5)
-    seller = world.open_seller(
-        "amazon-us",
-        mfn=dict.fromkeys(codes, 5),
-        location=world.warehouse,
+    seller, codes = many_listings(
+        world,
+        receive,
+        "BULK",
+        count=25,
+        stock=5,
         seed=11,
         feed_processing_seconds=30,
         patch_apply_delay=1,
     )
-    world.settle()
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 5)
+    receive_each(world, receive, codes, 5)
     # One pass: 25 increases go as one feed, queued at Amazon for its 30 s.
     planner.plan_dirty_skus()
     channel = Channel.objects.get(pk=seller.channel.pk)
@@ -584,22 +586,13 @@ def test_merchant_return_requests_wait_in_the_returns_queue_to_be_graded(world, 
 
 
 def test_a_feed_that_ends_fatal_is_sent_again(world, receive):
-    codes = [f"FAIL-{n:03d}" for n in range(25)]
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 5)
-    seller = world.open_seller(
-        "amazon-us", mfn=dict.fromkeys(codes, 5), location=world.warehouse, seed=13
-    )
-    world.settle()
+    seller, codes = many_listings(world, receive, "FAIL", count=25, stock=5, seed=13)
     feeds_before = len(seller.sandbox.requests("createFeed"))
     seller.sandbox.fail_feeds(1)
-    for code in codes:
-        receive(SkuFactory(code=code), world.warehouse, 5)
+    receive_each(world, receive, codes, 5)
     world.settle()
     assert len(seller.sandbox.requests("createFeed")) - feeds_before == 2
-    assert {shows_what_it_should(seller, code) for code in codes} == {
-        listing(seller, codes[0]).desired_quantity
-    }
+    assert_all_shown(seller, codes)
     assert listing(seller, codes[0]).push_error == ""
     fatal = PushAttempt.objects.filter(channel=seller.channel, response__confirm__feed="FATAL")
     assert fatal.count() == 1
