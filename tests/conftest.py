@@ -8,6 +8,18 @@ from ledger.rules import EventLine
 from tests.factories import LocationFactory, SkuFactory
 
 
+@pytest.fixture(autouse=True)
+def _fresh_amazon_tokens():
+    """Amazon access tokens are cached per process by token URL and refresh token. Sandboxes of
+    different tests share deterministic refresh tokens and may reuse a port, so a token one
+    test's sandbox issued must not reach the next test's."""
+    from channels.adapters import amazon
+
+    amazon.clear_token_cache()
+    yield
+    amazon.clear_token_cache()
+
+
 @pytest.fixture
 def sku(db):
     return SkuFactory(code="TEE-M")

@@ -44,6 +44,9 @@ Retry rules (all attempts share `max_attempts`):
   backoff (`backoff` × 2^(n-1), capped), then retry. After the last attempt, a retryable
   `AmazonError`. A write (patch, createFeedDocument, createFeed, confirmShipment, createReport)
   that got such a 2xx is not sent again: it raises with `maybe_applied=True`.
+- 401/403 to a token taken from the cache: the token is dropped and the request sent once
+  more under a fresh one (a refused request changed nothing; cached tokens go stale when the
+  app is re-authorised or the seller revokes it). A fresh token refused is raised as below.
 - Any other 4xx (400, 401, 403, 404, 409, 413, 415, ...) and LWA 4xx (`invalid_grant`,
   `invalid_client`) are never retried: a non-retryable `AmazonError`. If an earlier attempt of
   the same call may have reached Amazon, `maybe_applied` is True (a confirmShipment answered
@@ -978,6 +981,9 @@ class _LwaTokenClient(AccessTokenClient):
         self.cred = Credentials(refresh_token, credentials)
         self.proxies = proxies
         self.verify = verify
+        # Whether the last token handed out came from the cache, where it may have gone stale
+        # (the app re-authorised, the seller revoked it, another process's LWA reset).
+        self.served_cached = False
 
     def _request(self, url: str, data: Mapping[str, Any], headers: Mapping[str, str]) -> dict:
         with httpx.Client(timeout=self.timeout, verify=self.verify) as client:
@@ -1005,7 +1011,9 @@ class _LwaTokenClient(AccessTokenClient):
         with _tokens_lock:
             cached = _tokens.get(key)
         if cached and cached[1] > now:
+            self.served_cached = True
             return AccessTokenResponse(access_token=cached[0], token_type="bearer")
+        self.served_cached = False
         body = self._request(self.token_url, self.data, self.headers)
         token = body.get("access_token")
         if not token:
@@ -1378,10 +1386,14 @@ class AmazonClient:
         if self.on_call is not None:
             self.on_call(call)
 
-    def _forget_token(self, cls: type) -> None:
+    def _forget_token(self, cls: type) -> bool:
+        """Drop the cached token; True when the refused token had come from the cache."""
         api = self._apis.get(cls)
-        if api is not None:
-            api._auth.forget()
+        if api is None:
+            return False
+        stale = bool(getattr(api._auth, "served_cached", False))
+        api._auth.forget()
+        return stale
 
     # ---- the retry loop ---------------------------------------------------------------------
 
@@ -1402,6 +1414,7 @@ class AmazonClient:
         parse = parse or PARSERS[operation]
         record = _CallBuilder(operation, datetime.now(UTC))
         ambiguous = False  # an earlier attempt may have reached Amazon
+        token_renewed = False
         pause = 0.0
         last: AmazonError | None = None
         for number in range(1, self._max_attempts + 1):
@@ -1458,9 +1471,14 @@ class AmazonClient:
                     continue
                 outcome = "auth_error" if status in (401, 403) else "client_error"
                 record.add(outcome, status, latency, waited, raw, request_id, message)
-                if status in (401, 403):
-                    # Revoked, expired or for another endpoint: the next call fetches a new one.
-                    self._forget_token(cls)
+                if status in (401, 403) and self._forget_token(cls) and not token_renewed:
+                    # A cached token Amazon no longer takes: a refused request changed nothing,
+                    # so it is sent once more under a fresh token. A fresh token refused is a
+                    # real authorisation problem (a missing role, a revoked app) and is raised.
+                    token_renewed = True
+                    last = AmazonError(message, operation=operation, status=status, code=code)
+                    pause = 0.0
+                    continue
                 if status == 404 and not_found_ok:
                     call = record.build()
                     self._report(call)

@@ -7,7 +7,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from channels.adapters import amazon
 from channels.models import Channel, Listing
 from channels.sandbox.amazon import ManualClock, serve_in_thread
 from ledger.models import Sku
@@ -22,7 +21,6 @@ SELLER_ID = "A1MAPPINGIMPORT"
 
 @pytest.fixture
 def handle():
-    amazon.clear_token_cache()
     handle = serve_in_thread(clock=ManualClock(), rate_limits=False, default_seller_id=SELLER_ID)
     yield handle
     handle.stop()

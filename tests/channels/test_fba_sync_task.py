@@ -5,7 +5,6 @@ import logging
 
 import pytest
 
-from channels.adapters import amazon
 from channels.models import Channel
 from channels.sandbox.amazon import ManualClock, serve_in_thread
 from channels.tasks import sync_fba_inventory_task
@@ -21,7 +20,6 @@ SELLER_ID = "A1FBASYNCTASK"  # its own rate-limit buckets in this process
 
 @pytest.fixture
 def handle():
-    amazon.clear_token_cache()
     handle = serve_in_thread(clock=ManualClock(), rate_limits=False, default_seller_id=SELLER_ID)
     handle.sandbox.add_listing(
         "MUG-RED", channel="AFN", fba={"fulfillable": 7, "inbound_shipped": 3}

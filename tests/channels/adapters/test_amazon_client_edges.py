@@ -115,11 +115,9 @@ def server():
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    amazon.clear_token_cache()
     yield state
     httpd.shutdown()
     httpd.server_close()
-    amazon.clear_token_cache()
 
 
 @pytest.fixture
@@ -252,6 +250,40 @@ def test_forbidden_drops_the_cached_token(server, make_client):
     assert [r.headers["x-amz-access-token"] for r in server.api] == [
         "Atza|token-1",
         "Atza|token-2",
+    ]
+
+
+def test_cached_token_refused_is_renewed_once_within_the_call(server, make_client):
+    unauthorized = {
+        "errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]
+    }
+    server.token_replies.extend(
+        [
+            Reply.json(TOKEN),
+            Reply.json({**TOKEN, "access_token": "Atza|token-2"}),
+            Reply.json({**TOKEN, "access_token": "Atza|token-3"}),
+        ]
+    )
+    client = make_client()
+    server.queue(Reply.json(LISTING))
+    client.get_listing("SKU-1")
+    # given the cached token is refused, then the fresh one is accepted
+    server.queue(Reply.json(unauthorized, 403), Reply.json(LISTING))
+    # when a call is made, it succeeds under the fresh token
+    assert client.get_listing("SKU-1") == LISTING
+    # and when a cached token and its replacement are both refused
+    server.queue(Reply.json(unauthorized, 403), Reply.json(unauthorized, 403))
+    with pytest.raises(amazon.AmazonError) as caught:
+        client.get_listing("SKU-1")
+    # then the call stops after the one renewal, refused for good
+    assert (caught.value.status, caught.value.retryable) == (403, False)
+    assert len(caught.value.call.attempts) == 2
+    assert [r.headers["x-amz-access-token"] for r in server.api] == [
+        "Atza|token-1",
+        "Atza|token-1",
+        "Atza|token-2",
+        "Atza|token-2",
+        "Atza|token-3",
     ]
 
 

@@ -138,4 +138,3 @@ def test_two_workers_share_each_operations_bucket_through_redis(redis_client, se
         assert bucket.available == pytest.approx(wait * 5.0 - 1)
     finally:
         handle.stop()
-        amazon.clear_token_cache()
