@@ -126,6 +126,10 @@ JSON_LISTINGS_FEED = "JSON_LISTINGS_FEED"
 FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
 MFN_CHANNEL = "DEFAULT"  # fulfillment_channel_code of merchant-fulfilled stock
 MAX_FEED_MESSAGES = 25_000
+# Submission quotas per feed type, on top of createFeed's usage plan (burst, refill per second):
+# 5 JSON_LISTINGS_FEED submissions per 5 minutes per region, however much createFeed budget is
+# left. Shared through the same buckets as the usage plans.
+FEED_TYPE_QUOTAS: dict[str, tuple[int, float]] = {JSON_LISTINGS_FEED: (5, 5 / 300)}
 SEARCH_LISTINGS_PAGE = 20  # searchListingsItems pageSize maximum and identifiers maxItems
 INVENTORY_SKUS_PER_CALL = 50  # getInventorySummaries sellerSkus maxItems
 ORDERS_PAGE = 100  # searchOrders maxResultsPerPage maximum
@@ -964,6 +968,18 @@ def _token_key(token_url: str, client_id: str, refresh_token: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _level(bucket: Throttle) -> float:
+    available = getattr(bucket, "available", None)
+    return float(available) if available is not None else float("inf")
+
+
+def _spent(quota: tuple[int, float]) -> ThrottleStatus:
+    burst, rate = quota
+    return ThrottleStatus(
+        maximum_available=float(burst), currently_available=0.0, restore_rate=rate
+    )
+
+
 class _LwaTokenClient(AccessTokenClient):
     """The library's LWA client aimed at `token_url`, with our timeout and token cache."""
 
@@ -1311,8 +1327,21 @@ class AmazonClient:
 
     def budget(self, operation: str) -> float:
         """Calls `operation` may make now without waiting (the shared bucket's level)."""
-        available = getattr(self._bucket(operation), "available", None)
-        return float(available) if available is not None else float("inf")
+        return _level(self._bucket(operation))
+
+    def _feed_quota(self, feed_type: str) -> Throttle:
+        name = f"feedType:{feed_type}"
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            burst, rate = FEED_TYPE_QUOTAS[feed_type]
+            bucket = self._throttle_factory(f"amazon:{self.bucket_key}:{name}", float(burst), rate)
+            self._buckets[name] = bucket
+        return bucket
+
+    def feed_budget(self, feed_type: str = JSON_LISTINGS_FEED) -> float:
+        """Feeds of `feed_type` that may be submitted now: createFeed's budget, capped by the
+        feed type's own submission quota."""
+        return min(self.budget("createFeed"), _level(self._feed_quota(feed_type)))
 
     def _observe_rate_limit(self, operation: str, header: str | None) -> None:
         if not header:
@@ -1448,6 +1477,11 @@ class AmazonClient:
                 if status == 429:
                     record.add("throttled", status, latency, waited, raw, request_id, message)
                     self._drain(operation)
+                    if operation == "createFeed":
+                        # Which limit refused it, the usage plan's or the feed type's, is not
+                        # said: both are taken as spent.
+                        for feed_type in FEED_TYPE_QUOTAS:
+                            self._feed_quota(feed_type).observe(_spent(FEED_TYPE_QUOTAS[feed_type]))
                     wait = self._throttled_wait(operation, number)
                     last = AmazonThrottled(
                         message, operation=operation, retry_after=wait, code=code, errors=errors
@@ -1781,6 +1815,20 @@ class AmazonClient:
             self.seller_id, quantities, product_type=product_type, product_types=product_types
         )
         content = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # Taken before the document is made: a submission the quota refuses would waste it. The
+        # wait (a minute per submission) is never slept; the caller patches or tries later.
+        wait = self._feed_quota(JSON_LISTINGS_FEED).acquire(1.0)
+        if wait > 0:
+            raise self._fail(
+                AmazonThrottled(
+                    f"{JSON_LISTINGS_FEED} allows 5 submissions per 5 minutes; "
+                    f"the next one in {wait:.0f}s",
+                    operation="createFeed",
+                    retry_after=wait,
+                    status=None,
+                ),
+                _CallBuilder("createFeed", datetime.now(UTC)),
+            )
         target: Document = self._call(
             "createFeedDocument",
             _FeedsApi,

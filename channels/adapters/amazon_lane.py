@@ -178,9 +178,10 @@ class AmazonLane:
             # Decreases protect against overselling: they go as patches (seconds), never
             # behind a feed's processing queue (minutes); the rest wait for the next round.
             sendable = sendable[:DECREASE_PATCH_LIMIT]
-        elif len(sendable) > PATCH_LIMIT and client.budget("createFeed") < 1:
-            # Feeds are scarce (about one per two minutes once the burst is spent): patch the
-            # first listings and leave the rest due for the next round.
+        elif len(sendable) > PATCH_LIMIT and client.feed_budget() < 1:
+            # Feeds are scarce (createFeed about one per two minutes once its burst is spent,
+            # JSON_LISTINGS_FEED five per five minutes): patch the first listings and leave
+            # the rest due for the next round.
             sendable = sendable[:PATCH_LIMIT]
         try:
             with _counted(client, result):

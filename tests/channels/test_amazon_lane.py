@@ -264,12 +264,22 @@ def test_a_429_storm_on_patches_ends_with_every_listing_converged(world):
     assert not seller.sandbox.invalid_requests()
 
 
-def test_when_feeds_are_spent_many_changes_go_as_patches_a_round_at_a_time(world, receive):
+@pytest.mark.parametrize(
+    ("spent", "burst", "rate"),
+    [
+        # createFeed's usage plan: about one per two minutes once the burst is gone
+        ("createFeed", 15, 0.0083),
+        # JSON_LISTINGS_FEED's own quota: five per five minutes, whatever createFeed has left
+        ("feedType:JSON_LISTINGS_FEED", 5, 5 / 300),
+    ],
+)
+def test_when_feeds_are_spent_many_changes_go_as_patches_a_round_at_a_time(
+    world, receive, spent, burst, rate
+):
     seller, codes = many_listings(world, receive, "BULK", count=30, stock=5, seed=6)
     feeds_before = len(seller.sandbox.requests("createFeed"))
-    # Our share of createFeed is spent (about one per two minutes once the burst is gone).
-    key = f"amazon:{seller.channel.seller_id}:NA:createFeed"
-    bucket = world.amazon_options["throttle_factory"](key, 15, 0.0083)
+    key = f"amazon:{seller.channel.seller_id}:NA:{spent}"
+    bucket = world.amazon_options["throttle_factory"](key, burst, rate)
     while bucket.acquire(1) == 0:
         pass
     receive_each(world, receive, codes, 1)

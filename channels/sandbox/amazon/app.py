@@ -256,6 +256,8 @@ class SandboxApp(wsgi.SandboxApp):
             sandbox.tick()
             call = api.Call(sandbox, seller_id, match, query, body, self._base(request))
             status, answer = handler(call)
+        if status == 429:  # a quota of the handler's own (a feed type's submissions)
+            entry["throttled"] = True
 
         if "http_504" in by_kind and by_kind["http_504"].apply:
             return finish(504, payloads.errors(*ERROR_BODIES[504]), injected=True)

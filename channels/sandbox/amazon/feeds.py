@@ -6,6 +6,8 @@ documents are validated against Amazon's listings-feed schema v2 (`data/feeds/`)
 then handled like a patchListingsItem call and reported per message. The legacy listing feeds
 (POST_INVENTORY_AVAILABILITY_DATA, POST_FLAT_FILE_*, ...) end FATAL, as they do on Amazon since
 2025-07-31 (https://developer-docs.amazon.com/sp-api/docs/listings-feed-type-values).
+Besides createFeed's usage plan, JSON_LISTINGS_FEED has its own quota of 5 submissions per
+5 minutes per seller (`ratelimit.FEED_TYPE_QUOTAS`): the sixth is answered 429 QuotaExceeded.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ def create_feed(sandbox: AmazonSandbox, seller_id: str, body: dict) -> tuple[int
     if document.content is None:
         return 400, payloads.errors(
             "InvalidInput", "The feed document has no content: upload it to its url first."
+        )
+    if not sandbox.rate_limiter.try_acquire_feed(seller_id, body["feedType"]):
+        return 429, payloads.errors(
+            "QuotaExceeded", "You exceeded your quota for the requested resource."
         )
     feed = Feed(
         feed_id=str(50_000_000_000 + sandbox._number()),

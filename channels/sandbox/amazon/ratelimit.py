@@ -26,6 +26,11 @@ class UsagePlan:
     burst: int
 
 
+# Per feed type, on top of createFeed's plan: 5 JSON_LISTINGS_FEED submissions per 5 minutes per
+# region (changelog 2025-05-06, "update feed size and rate limit changes").
+FEED_TYPE_QUOTAS = {"JSON_LISTINGS_FEED": UsagePlan(5 / 300, 5)}
+
+
 def load_usage_plans(path: Path = USAGE_PLANS) -> dict[str, UsagePlan]:
     """`<model>.<operationId>` -> plan, for every operation whose model states one."""
     document = json.loads(path.read_text(encoding="utf-8"))
@@ -108,6 +113,20 @@ class RateLimiter:
             key = (seller_id, operation_key)
             bucket = self._buckets.get(key)
             if bucket is None or bucket.rate != plan.rate or bucket.burst != plan.burst:
+                bucket = TokenBucket(plan.rate, plan.burst, self._clock)
+                self._buckets[key] = bucket
+            return bucket.try_take()
+
+    def try_acquire_feed(self, seller_id: str, feed_type: str) -> bool:
+        """One submission of `feed_type` against its own quota, if it has one."""
+        quota = FEED_TYPE_QUOTAS.get(feed_type)
+        if not self.enabled or quota is None:
+            return True
+        plan = UsagePlan(quota.rate * self.scale, quota.burst)
+        with self._lock:
+            key = (seller_id, f"feedType:{feed_type}")
+            bucket = self._buckets.get(key)
+            if bucket is None or bucket.rate != plan.rate:
                 bucket = TokenBucket(plan.rate, plan.burst, self._clock)
                 self._buckets[key] = bucket
             return bucket.try_take()

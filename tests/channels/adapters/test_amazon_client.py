@@ -267,6 +267,44 @@ def test_feed_round_trip_reports_errors_per_sku(sandbox, make_client, shared_tim
     assert client.listing_quantities(["TEE-S", "TEE-M"]) == {"TEE-S": 10, "TEE-M": 0}
 
 
+def test_json_listings_feeds_keep_to_five_per_five_minutes(sandbox, make_client, shared_time):
+    # given a client with createFeed budget to spare (burst 15)
+    sandbox.add_listing("TEE-M", quantity=1)
+    client = make_client()
+    for _ in range(5):
+        client.submit_quantity_feed([("TEE-M", 2)])
+    assert client.budget("createFeed") >= 9
+    assert client.feed_budget() < 1
+    documents = len(_calls(sandbox, "createFeedDocument"))
+    # when a sixth feed is asked for within five minutes
+    with pytest.raises(amazon.AmazonThrottled) as caught:
+        client.submit_quantity_feed([("TEE-M", 3)])
+    # then it is refused before any request, told to come back in about a minute, not slept
+    assert caught.value.retry_after == pytest.approx(60, abs=1)
+    assert len(_calls(sandbox, "createFeedDocument")) == documents
+    assert shared_time.sleeps == []
+    assert sandbox.request_log.counters()["throttled"] == 0
+    # and a minute later one more goes
+    shared_time.advance(60)
+    assert client.feed_budget() >= 1
+    client.submit_quantity_feed([("TEE-M", 3)])
+
+
+def test_a_feed_refused_by_amazon_spends_the_feed_types_quota(sandbox, make_client, shared_time):
+    # given another application of the seller spent the JSON_LISTINGS_FEED quota on Amazon
+    sandbox.add_listing("TEE-M", quantity=1)
+    other = make_client(throttle_factory=SharedTime(sandbox).throttle)
+    for _ in range(5):
+        other.submit_quantity_feed([("TEE-M", 2)])
+    client = make_client(max_wait=30)
+    assert client.feed_budget() >= 1
+    # when ours submits and Amazon answers 429
+    with pytest.raises(amazon.AmazonThrottled):
+        client.submit_quantity_feed([("TEE-M", 3)])
+    # then our buckets take the quota as spent, so the lane patches instead of trying again
+    assert client.feed_budget() < 1
+
+
 # --- Orders ---------------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ def _quantity_message(message_id: int, sku: str, quantity, channel: str = "DEFAU
     }
 
 
-def _submit(api: SpApi, document: dict | bytes, feed_type: str = "JSON_LISTINGS_FEED") -> str:
+def _upload(api: SpApi, document: dict | bytes) -> str:
     created = api.ok(
         "POST",
         "/feeds/2021-06-30/documents",
@@ -42,14 +42,18 @@ def _submit(api: SpApi, document: dict | bytes, feed_type: str = "JSON_LISTINGS_
         created["url"], data=content, headers={"Content-Type": JSON_FEED}, timeout=5
     )
     assert upload.status_code == 200
+    return created["feedDocumentId"]
+
+
+def _feed_body(document_id: str, feed_type: str = "JSON_LISTINGS_FEED") -> dict:
+    return {"feedType": feed_type, "marketplaceIds": [US], "inputFeedDocumentId": document_id}
+
+
+def _submit(api: SpApi, document: dict | bytes, feed_type: str = "JSON_LISTINGS_FEED") -> str:
     feed = api.ok(
         "POST",
         "/feeds/2021-06-30/feeds",
-        body={
-            "feedType": feed_type,
-            "marketplaceIds": [US],
-            "inputFeedDocumentId": created["feedDocumentId"],
-        },
+        body=_feed_body(_upload(api, document), feed_type),
         operation="createFeed",
         status=202,
     )
@@ -240,3 +244,30 @@ def test_a_queued_feed_can_be_cancelled(api: SpApi, sandbox):
     assert cancelled.status_code == 200
     assert _get_feed(api, feed_id)["processingStatus"] == "CANCELLED"
     assert sandbox.listing("SKU-1")["quantity"] == 1
+
+
+def test_json_listings_feeds_are_limited_to_five_per_five_minutes(api: SpApi, sandbox, clock):
+    # given createFeed's own burst of 15 is far from spent
+    sandbox.add_listing("SKU-1", quantity=1)
+    document = {
+        "header": {"sellerId": api.seller_id, "version": "2.0"},
+        "messages": [_quantity_message(1, "SKU-1", 3)],
+    }
+    for _ in range(5):
+        _submit(api, document)
+    # when a sixth JSON_LISTINGS_FEED follows within five minutes
+    sixth = api.call("POST", "/feeds/2021-06-30/feeds", body=_feed_body(_upload(api, document)))
+    # then the feed type's quota refuses it the way a usage plan does
+    assert sixth.status_code == 429
+    assert sixth.json()["errors"][0]["code"] == "QuotaExceeded"
+    assert sandbox.request_log.counters()["throttled"] == 1
+    # and one submission comes back each minute
+    clock.advance(60)
+    assert (
+        api.call(
+            "POST", "/feeds/2021-06-30/feeds", body=_feed_body(_upload(api, document))
+        ).status_code
+        == 202
+    )
+    again = api.call("POST", "/feeds/2021-06-30/feeds", body=_feed_body(_upload(api, document)))
+    assert again.status_code == 429
