@@ -1,14 +1,17 @@
 """FBA pools: Amazon's count of a SKU in its fulfilment centres becomes an absolute snapshot
 of the region's pool location (Amazon is the authority for FBA physical stock; DESIGN,
 ledger). Reports arrive by notification and by the periodic inventory summary, in any order:
-the newest report wins and an older one changes nothing.
+the newest report wins and an older one changes nothing. A summary read live long enough after
+the last count (`FBA_SUMMARY_SETTLE_SECONDS`) wins whatever its lastUpdatedTime says, so a lost
+notification or an inbound-only change is repaired by the next periodic read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,11 +34,18 @@ class FbaOutcome:
 
 
 def record_fba_stock(
-    channel: Channel, stock: FbaStock, *, ref: str, occurred_at: datetime
+    channel: Channel,
+    stock: FbaStock,
+    *,
+    ref: str,
+    occurred_at: datetime,
+    read_at: datetime | None = None,
 ) -> FbaOutcome:
     """Set the pool's buckets for one SKU to Amazon's report (idempotent per `ref`).
 
-    Raises Quarantine when the region has no pool or the seller SKU maps to no SKU.
+    `occurred_at` is the time Amazon gives the count; `read_at`, for a count read live (an
+    inventory summary), when we read it. Raises Quarantine when the region has no pool or the
+    seller SKU maps to no SKU.
     """
     pool = fba_pool(channel)
     if pool is None:
@@ -49,10 +59,15 @@ def record_fba_stock(
         Sku.objects.select_for_update().filter(pk=sku.pk).first()
         count = FbaCount.objects.filter(location=pool, sku=sku).first()
         if count is not None and occurred_at < count.counted_at:
-            return FbaOutcome(
-                "ignored",
-                f"older than the FBA report already applied ({count.counted_at.isoformat()})",
-            )
+            settle = timedelta(seconds=settings.FBA_SUMMARY_SETTLE_SECONDS)
+            if read_at is None or read_at - count.counted_at < settle:
+                return FbaOutcome(
+                    "ignored",
+                    f"older than the FBA report already applied ({count.counted_at.isoformat()})",
+                )
+            # Read live well after the last count: what Amazon holds now. Its time is the
+            # last count's, so a notification older than this read still changes nothing.
+            occurred_at = count.counted_at
         FbaCount.objects.update_or_create(
             location=pool,
             sku=sku,
@@ -149,7 +164,9 @@ def sync_fba_inventory(channel: Channel, *, summaries=None) -> SyncOutcome:
     if summaries is None:
         from .adapters.amazon_lane import iter_fba_inventory
 
-        summaries = iter_fba_inventory(channel)
+        # Every page first: a page token lives 30 s, and applying a page (a transaction per
+        # SKU, waits for the shared budget) may take longer than that on a large catalogue.
+        summaries = list(iter_fba_inventory(channel))
     outcome = SyncOutcome(unmapped=[])
     now = timezone.now()
     for summary in summaries:
@@ -164,7 +181,9 @@ def sync_fba_inventory(channel: Channel, *, summaries=None) -> SyncOutcome:
             f"{stock.unfulfillable}:{stock.inbound}"
         )
         try:
-            result = record_fba_stock(channel, stock, ref=ref, occurred_at=min(updated, now))
+            result = record_fba_stock(
+                channel, stock, ref=ref, occurred_at=min(updated, now), read_at=now
+            )
         except Quarantine:
             outcome.unmapped.append(stock.seller_sku)
             continue

@@ -233,6 +233,10 @@ AMAZON_BACKOFF = float(env_str("AMAZON_BACKOFF", "0.5"))
 AMAZON_CONFIRM_INTERVAL_SECONDS = float(env_str("AMAZON_CONFIRM_INTERVAL_SECONDS", "5"))
 AMAZON_APPLY_DEADLINE_SECONDS = float(env_str("AMAZON_APPLY_DEADLINE_SECONDS", "1800"))
 AMAZON_ORDERS_POLL_SECONDS = env_int("AMAZON_ORDERS_POLL_SECONDS", 120)
+# A live FBA inventory summary read this long after the last count applied is the authority
+# even when its lastUpdatedTime is older: Amazon does not move that time for inbound-only
+# changes, and a dropped notification's newer count would otherwise keep it out for good.
+FBA_SUMMARY_SETTLE_SECONDS = env_int("FBA_SUMMARY_SETTLE_SECONDS", 300)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -254,6 +254,40 @@ def test_an_older_fba_report_changes_nothing_and_a_repeated_one_records_once(ama
     assert _balances(sku, pool)["on_hand"] == 10
 
 
+def test_a_live_summary_read_well_after_the_last_count_repairs_a_lost_notification(amazon_us, pool):
+    # given a notification's count at 10:00:00.200; the next change's notification (same
+    # second) was lost, and Amazon's summary gives its whole-second lastUpdatedTime, 10:00:00
+    sku = SkuFactory(code="MUG-4")
+    ListingFactory(channel=amazon_us, sku=sku, external_id="MUG-4", fulfilment="fba")
+    noticed = datetime(2026, 11, 30, 10, 0, 0, 200_000, tzinfo=UTC)
+    fba.record_fba_stock(
+        amazon_us, amazon_inventory.FbaStock("MUG-4", 7, 0, 0, 0, 0), ref="n1", occurred_at=noticed
+    )
+    summary = amazon_inventory.FbaStock("MUG-4", 4, 0, 0, 0, inbound=12)
+    updated = noticed.replace(microsecond=0)
+    # when the summary is read a minute later, it may predate the count: it is ignored
+    early = fba.record_fba_stock(
+        amazon_us, summary, ref="s1", occurred_at=updated, read_at=noticed + timedelta(minutes=1)
+    )
+    assert early.status == "ignored"
+    # when the periodic read comes well after, it is what Amazon holds: it wins
+    later = fba.record_fba_stock(
+        amazon_us, summary, ref="s2", occurred_at=updated, read_at=noticed + timedelta(minutes=15)
+    )
+    assert later.status == "applied"
+    balances = _balances(sku, pool)
+    assert (balances["on_hand"], balances["incoming"]) == (4, 12)
+    # and a notification older than the first count, delivered late, still changes nothing
+    stale = fba.record_fba_stock(
+        amazon_us,
+        amazon_inventory.FbaStock("MUG-4", 9, 0, 0, 0, 0),
+        ref="n0",
+        occurred_at=noticed - timedelta(milliseconds=100),
+    )
+    assert stale.status == "ignored"
+    assert _balances(sku, pool)["on_hand"] == 4
+
+
 def test_fba_stock_of_an_unknown_seller_sku_waits_in_quarantine(amazon_us, pool):
     stock = amazon_inventory.FbaStock("NOT-MAPPED", 5, 0, 0, 0, 0)
     with pytest.raises(fba.Quarantine):

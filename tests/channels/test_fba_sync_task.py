@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from channels import fba
 from channels.models import Channel
 from channels.sandbox.amazon import ManualClock, serve_in_thread
 from channels.tasks import sync_fba_inventory_task
@@ -86,3 +87,31 @@ def test_a_second_run_with_nothing_changed_records_nothing(handle):
     sync_fba_inventory_task()
 
     assert InventoryEvent.objects.filter(kind="fba_snapshot").count() == snapshots == 1
+
+
+def test_every_page_is_read_before_any_is_applied_so_slow_applying_outlives_no_token(
+    handle, monkeypatch
+):
+    # given more FBA SKUs than one page (50), and applying that takes longer than a page
+    # token lives (30 s)
+    Location.objects.create(code="FBA-NA", name="FBA North America", kind="fba", region="NA")
+    channel = amazon_channel(handle, "amazon-us")
+    for number in range(60):
+        code = f"MUG-{number:02d}"
+        handle.sandbox.add_listing(code, channel="AFN", fba={"fulfillable": number})
+        ListingFactory(
+            channel=channel, sku=SkuFactory(code=code), external_id=code, fulfilment="fba"
+        )
+    record = fba.record_fba_stock
+
+    def slow_record(*args, **kwargs):
+        handle.sandbox.advance(31)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(fba, "record_fba_stock", slow_record)
+    # when the periodic sync runs
+    outcome = fba.sync_fba_inventory(channel)
+    # then both pages were read and every SKU reached the pool
+    assert outcome.read == 61
+    assert len(handle.sandbox.requests("getInventorySummaries")) == 2
+    assert balance("MUG-59", "FBA-NA", "on_hand") == 59
