@@ -119,10 +119,15 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
         return PollOutcome(seen, stored, channel.orders_polled_until)
     if until is not None:
         newest = until  # the whole slice was read, to its end
+    elif newest is None or newest < now - OVERLAP:
+        # Read to now and quiet: the watermark follows time (less the overlap, for orders the
+        # channel's index shows late), so the next poll reads two overlaps back from its now
+        # rather than slicing forward through hours with nothing in them.
+        newest = now - OVERLAP
     _resize_slice(channel, finished=True)
     with transaction.atomic():
         # Never move the watermark past now: an order stamped later is read again next time.
-        watermark = min(newest, now) if newest is not None else now - OVERLAP
+        watermark = min(newest, now)
         Channel.objects.filter(pk=channel.pk).update(orders_polled_until=watermark)
     if stored:
         from .tasks import wake_ingest

@@ -175,6 +175,39 @@ def _order_change(notification_id: str, marketplace: str = "ATVPDKIKX0DER") -> d
     return raw
 
 
+class _OrdersRead:
+    """Records the windows a poll asks searchOrders for; Amazon has no orders in them."""
+
+    def __init__(self) -> None:
+        self.windows: list[tuple[datetime, datetime | None]] = []
+
+    def budget(self, operation: str) -> float:
+        return 20.0
+
+    def search_orders(self, *, last_updated_after, last_updated_before=None):
+        self.windows.append((last_updated_after, last_updated_before))
+        return iter(())
+
+
+def test_a_quiet_channels_polls_read_a_short_window_back_from_now(amazon_us):
+    from channels import polling
+
+    started = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    polling.poll_orders(amazon_us, now=started)  # starts the watermark
+    reads = _OrdersRead()
+    # when two hours pass without an order, polled every two minutes
+    for minute in range(2, 121, 2):
+        now = started + timedelta(minutes=minute)
+        channel = Channel.objects.get(pk=amazon_us.pk)
+        polling.poll_orders(channel, client=reads, now=now)
+        since, until = reads.windows[-1]
+        # then each poll reads to now from at most two overlaps and a poll interval back,
+        # never from the hours the watermark would otherwise stand at
+        assert until is None
+        assert now - since <= 2 * polling.OVERLAP + timedelta(minutes=2), minute
+        assert Channel.objects.get(pk=amazon_us.pk).orders_polled_until <= now
+
+
 def test_a_wrong_or_missing_api_key_is_refused_and_nothing_is_stored(client, amazon_us):
     assert _post(client, amazon_us, _order_change("n-1"), key="wrong").status_code == 401
     assert _post(client, amazon_us, _order_change("n-1"), key=None).status_code == 401
