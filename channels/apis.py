@@ -149,9 +149,18 @@ class OrderFilter(django_filters.FilterSet):
 
 class ShipmentInput(serializers.Serializer):
     carrier = serializers.CharField(max_length=64)
+    # Amazon: required when the carrier is "Other" (a carrier outside its carrier codes).
+    carrier_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
     tracking_number = serializers.CharField(max_length=64)
     shipping_method = serializers.CharField(max_length=64, required=False, allow_blank=True)
     ship_date = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("carrier") == "Other" and not attrs.get("carrier_name"):
+            raise serializers.ValidationError(
+                {"carrier_name": 'Name the carrier when the carrier is "Other".'}
+            )
+        return attrs
 
 
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):

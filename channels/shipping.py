@@ -29,6 +29,7 @@ class ChannelRefused(DomainError):
 class Shipment:
     carrier: str
     tracking_number: str
+    carrier_name: str = ""  # the carrier's name when `carrier` is "Other"
     shipping_method: str = ""
     ship_date: datetime | None = None
 
@@ -63,7 +64,10 @@ def _confirm_on_amazon(order: ChannelOrder, shipment: Shipment) -> None:
             carrier=shipment.carrier,
             tracking_number=shipment.tracking_number,
             ship_date=shipment.ship_date or timezone.now(),
+            carrier_name=shipment.carrier_name or None,
             shipping_method=shipment.shipping_method or None,
         )
+    except ValueError as error:  # what Amazon would refuse, refused before sending
+        raise DomainError(f"Amazon cannot take this shipment: {error}") from error
     except amazon.AmazonError as error:
         raise ChannelRefused(f"Amazon did not take the shipment: {error}") from error

@@ -328,7 +328,7 @@ def iter_fba_inventory(channel: Channel) -> Iterator[dict]:
 
 def confirm_shipment(
     order: ChannelOrder, *, carrier: str, tracking_number: str, ship_date: datetime,
-    shipping_method: str | None = None,
+    carrier_name: str | None = None, shipping_method: str | None = None,
 ) -> None:  # fmt: skip
     """Confirm a merchant-fulfilled order's shipment on Amazon, every line still open.
 
@@ -336,17 +336,24 @@ def confirm_shipment(
     quantities), once, like any shipment.
     """
     items = []
+    shipped = 0
     for line in order.lines.all():
         # What is still to ship: ordered now, less what has shipped already.
-        open_items = line.current_quantity - line.shipped_units // max(line.units_per_item, 1)
+        shipped_items = line.shipped_units // max(line.units_per_item, 1)
+        shipped += shipped_items
+        open_items = line.current_quantity - shipped_items
         if open_items > 0:
             items.append((line.external_id, open_items))
     if not items:
         return
     _client(order.channel).confirm_shipment(
         order.external_id,
+        # Unique within the order (every package ships at least one item more), and the same
+        # for a repeated confirmation, which Amazon then refuses instead of recording twice.
+        package_reference_id=str(shipped + 1),
         items=items,
         carrier=carrier,
+        carrier_name=carrier_name,
         tracking_number=tracking_number,
         ship_date=ship_date,
         shipping_method=shipping_method,

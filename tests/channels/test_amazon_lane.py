@@ -312,6 +312,47 @@ def test_a_merchant_order_shipped_through_the_api_ships_once_on_both_sides(world
     assert again.status_code == 400  # the tracking number is required
 
 
+def test_the_rest_of_an_order_shipped_in_seller_central_goes_as_its_own_package(world, api_client):
+    shop, seller = shop_and_seller(world)
+    placed = seller.sandbox.place_order("TEE-M", 3)
+    seller.sandbox.advance(2)
+    # given one unit shipped from Seller Central, as package 1
+    item = placed["orderItems"][0]
+    with seller.sandbox.lock:
+        status, _ = seller.sandbox.confirm_shipment(
+            seller.channel.seller_id,
+            placed["orderId"],
+            {
+                "marketplaceId": seller.channel.marketplace,
+                "packageDetail": {
+                    "packageReferenceId": "1",
+                    "carrierCode": "USPS",
+                    "trackingNumber": "9400111899223197428490",
+                    "shipDate": "2026-11-30T10:00:00Z",
+                    "orderItems": [{"orderItemId": item["orderItemId"], "quantity": 1}],
+                },
+            },
+        )
+    assert status == 204
+    world.settle()
+    order = ChannelOrder.objects.get(channel=seller.channel)
+    url = f"/api/v1/orders/{order.pk}/ship/"
+    other = {"carrier": "Other", "tracking_number": "PF123456789GB"}
+    # when the rest is shipped with a carrier Amazon has no code for, its name is required
+    unnamed = api_client.post(url, other, format="json")
+    assert unnamed.status_code == 400
+    assert "carrier_name" in unnamed.json()["errors"]
+    shipped = api_client.post(url, {**other, "carrier_name": "Parcelforce"}, format="json")
+    # then the remaining two units go as package 2, and the order is shipped on Amazon
+    assert shipped.status_code == 200, shipped.content
+    on_amazon = seller.sandbox.order_json(placed["orderId"])
+    assert on_amazon["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
+    packages = seller.sandbox.orders[placed["orderId"]].packages
+    assert [p.package_reference_id for p in packages] == ["1", "2"]
+    world.settle()
+    assert balance("TEE-M", "WH-EAST", "committed") == 0
+
+
 def test_many_decreases_at_once_go_as_patches_never_behind_a_feed(world, receive):
     from ledger import services
     from ledger.rules import EventLine

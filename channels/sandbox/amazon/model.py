@@ -1277,6 +1277,15 @@ class AmazonSandbox:
                 "InvalidInput", f"The order is {order.status} and cannot be confirmed as shipped."
             )
         detail = body["packageDetail"]
+        if detail["carrierCode"] == "Other" and not detail.get("carrierName"):
+            return 400, payloads.errors(
+                "InvalidInput", 'carrierName is required when carrierCode is "Other".'
+            )
+        reference = str(detail["packageReferenceId"])
+        if not reference.isdigit() or int(reference) < 1:
+            return 400, payloads.errors(
+                "InvalidInput", "packageReferenceId must be a positive numeric string."
+            )
         lines: list[tuple[OrderItem, int]] = []
         for line in detail["orderItems"]:
             item = order.item(line["orderItemId"])

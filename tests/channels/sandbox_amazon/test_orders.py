@@ -13,7 +13,13 @@ from tests.channels.sandbox_amazon.support import US, SpApi
 EPOCH = "2020-01-01T00:00:00Z"
 
 
-def _ship(api: SpApi, order: dict, quantity: int | None = None, reference: str = "1"):
+def _ship(
+    api: SpApi,
+    order: dict,
+    quantity: int | None = None,
+    reference: str = "1",
+    carrier: dict | None = None,
+):
     item = order["orderItems"][0]
     return api.call(
         "POST",
@@ -22,7 +28,7 @@ def _ship(api: SpApi, order: dict, quantity: int | None = None, reference: str =
             "marketplaceId": US,
             "packageDetail": {
                 "packageReferenceId": reference,
-                "carrierCode": "UPS",
+                **(carrier or {"carrierCode": "UPS"}),
                 "trackingNumber": "1Z999AA10123456784",
                 "shipDate": "2026-03-02T10:00:00Z",
                 "orderItems": [
@@ -244,6 +250,20 @@ def test_partial_shipment_then_the_rest(api: SpApi, sandbox):
     too_many = _ship(api, order, 3, "2")
     assert too_many.status_code == 400
     assert _ship(api, order, 2, "2").status_code == 204
+    assert sandbox.order_json(order["orderId"])["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
+
+
+def test_confirm_shipment_keeps_amazons_package_rules(api: SpApi, sandbox):
+    sandbox.add_listing("TEE-M", quantity=20)
+    order = sandbox.place_order("TEE-M", 1)
+    sandbox.advance(2)
+
+    # "Other" names its carrier; a package reference is a positive number
+    assert _ship(api, order, carrier={"carrierCode": "Other"}).status_code == 400
+    assert _ship(api, order, reference="PKG-1").status_code == 400
+    assert _ship(api, order, reference="0").status_code == 400
+    named = {"carrierCode": "Other", "carrierName": "Parcelforce"}
+    assert _ship(api, order, carrier=named).status_code == 204
     assert sandbox.order_json(order["orderId"])["fulfillment"]["fulfillmentStatus"] == "SHIPPED"
 
 
