@@ -204,6 +204,24 @@ def sync_fba_inventory_task() -> int:
 
 
 @shared_task(ignore_result=True)
+def check_amazon_fulfilment_task() -> int:
+    """Read every live Amazon channel's listings and take Amazon's word for each mapped
+    listing's fulfilment: a merchant quantity sent to an offer switched to FBA in Seller
+    Central would switch it back and strand its FBA stock. Hourly; creates no listing (that
+    stays the mapping import's, run by a person). Returns the listings corrected."""
+    from .adapters.amazon_lane import check_fulfilment
+
+    corrected = 0
+    channels = Channel.objects.filter(kind=Channel.Kind.AMAZON, mode=Channel.Mode.LIVE)
+    for channel in channels.order_by("id"):
+        try:
+            corrected += len(check_fulfilment(channel))
+        except Exception:  # one channel's outage must not stop the others' checks
+            logger.exception("channel %s: fulfilment check failed", channel.code)
+    return corrected
+
+
+@shared_task(ignore_result=True)
 def sync_fba_returns_task() -> int:
     """Read every live Amazon channel's customer returns since the last read (daily: Amazon
     refreshes the reports about once a day): merchant-fulfilled requests into the grading

@@ -277,6 +277,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 10 * 60},
     },
+    # Amazon's word on each mapped listing's fulfilment (an offer switched to FBA in Seller
+    # Central must stop getting merchant quantities).
+    "channels-check-amazon-fulfilment": {
+        "task": "channels.tasks.check_amazon_fulfilment_task",
+        "schedule": crontab(minute=40),
+        "options": {"expires": 50 * 60},
+    },
     "reservations-expire": {
         "task": "allocation.tasks.reservations_expire_task",
         "schedule": crontab(minute="*"),

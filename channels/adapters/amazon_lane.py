@@ -371,10 +371,11 @@ class MappingReport:
     corrected: list[str] = field(default_factory=list)
 
 
-def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
+def import_mapping(channel: Channel, *, progress=None, create: bool = True) -> MappingReport:
     """Read the seller's listings in this marketplace and create a listing for each whose
     seller SKU names a canonical SKU, with its ASIN, product type and fulfilment (MFN or
-    AFN). Unmatched seller SKUs are reported for a person to resolve."""
+    AFN). Unmatched seller SKUs are reported for a person to resolve. With `create=False`
+    only the listings already mapped are brought in line with Amazon (`check_fulfilment`)."""
     from allocation.services import skus_mark_dirty
     from channels import inbound
     from ledger.models import Sku
@@ -392,6 +393,8 @@ def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
             if _align(existing, summary):
                 report.corrected.append(summary.sku)
                 new_sku_ids.append(existing.sku_id)
+            continue
+        if not create:
             continue
         sku = Sku.objects.filter(code=summary.sku).first()
         if sku is None:
@@ -419,6 +422,20 @@ def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
         inbound.retry_quarantined(channel=channel)
         retry_unmapped_returns(channel)
     return report
+
+
+def check_fulfilment(channel: Channel) -> list[str]:
+    """Bring mapped listings' fulfilment (and ASIN, product type) in line with Amazon, creating
+    none: an offer switched to FBA in Seller Central stops getting merchant quantities within
+    one check. Returns the seller SKUs whose fulfilment changed."""
+    corrected = import_mapping(channel, create=False).corrected
+    for seller_sku in corrected:
+        logger.warning(
+            "channel %s: Amazon now says %s is fulfilled otherwise; the listing follows it",
+            channel.code,
+            seller_sku,
+        )
+    return corrected
 
 
 def _align(listing: Listing, summary: amazon.ListingSummary) -> bool:

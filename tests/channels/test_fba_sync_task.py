@@ -6,9 +6,9 @@ import logging
 import pytest
 
 from channels import fba
-from channels.models import Channel
+from channels.models import Channel, Listing
 from channels.sandbox.amazon import ManualClock, serve_in_thread
-from channels.tasks import sync_fba_inventory_task
+from channels.tasks import check_amazon_fulfilment_task, sync_fba_inventory_task
 from ledger.models import InventoryEvent, Location
 from tests.factories import ListingFactory, SkuFactory
 
@@ -115,3 +115,26 @@ def test_every_page_is_read_before_any_is_applied_so_slow_applying_outlives_no_t
     assert outcome.read == 61
     assert len(handle.sandbox.requests("getInventorySummaries")) == 2
     assert balance("MUG-59", "FBA-NA", "on_hand") == 59
+
+
+def test_the_hourly_check_follows_an_offer_switched_to_fba_and_maps_nothing_new(handle, caplog):
+    # given a listing we send merchant quantities to, whose offer the seller has since switched
+    # to FBA in Seller Central, and a seller SKU nobody has mapped
+    channel = amazon_channel(handle, "amazon-us")
+    tee = ListingFactory(
+        channel=channel, sku=SkuFactory(code="TEE-M"), external_id="TEE-M", fulfilment="merchant"
+    )
+    handle.sandbox.add_listing("TEE-M", channel="AFN", fba={"fulfillable": 4})
+    SkuFactory(code="CAP-1")
+    handle.sandbox.add_listing("CAP-1", quantity=3)
+    # when the hourly check runs
+    with caplog.at_level(logging.WARNING, logger="channels.adapters.amazon_lane"):
+        corrected = check_amazon_fulfilment_task()
+    # then the listing is Amazon's to fulfil, said in the log, and nothing else was mapped
+    assert corrected == 1
+    tee.refresh_from_db()
+    assert tee.fulfilment == Listing.Fulfilment.FBA
+    assert "TEE-M" in caplog.text
+    assert not Listing.objects.filter(external_id="CAP-1").exists()
+    # and a second run finds nothing to change
+    assert check_amazon_fulfilment_task() == 0
