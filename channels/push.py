@@ -115,6 +115,10 @@ class SendResult:
     accepted: set[int] = field(default_factory=set)
     # What a read-back found the channel showing (Lane.confirm), per listing.
     observed: dict[int, int | None] = field(default_factory=dict)
+    # What the channel says about a listing it has not shown the quantity on (Amazon's issues
+    # found after ACCEPTED): shown to people while the push waits, never a refusal by itself,
+    # since an issue carries no time to tell it from one about an older submission.
+    problems: dict[int, str] = field(default_factory=dict)
     retry: bool = False
     error: str = ""
     request: dict = field(default_factory=dict)
@@ -586,10 +590,18 @@ def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outco
                     if item.cause_at:
                         causes.append(datetime.fromisoformat(item.cause_at))
                 elif overdue:
-                    _not_applied(listing, attempt, item, lane, observed)
+                    problem = result.problems.get(item.listing_id)
+                    why = f"refused in processing ({problem})" if problem else ""
+                    _not_applied(listing, attempt, item, lane, observed, why=why)
                     outcome.not_applied += 1
                 else:
                     waiting += 1
+                    problem = result.problems.get(item.listing_id)
+                    if problem:
+                        listing.push_error = (
+                            f"accepted by the channel, not shown yet (it shows {observed}); "
+                            f"it reports: {problem}"
+                        )[:2000]
             elif item.listing_id in result.accepted and not overdue:
                 waiting += 1
             else:

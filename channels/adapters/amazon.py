@@ -898,6 +898,24 @@ def mfn_quantity(item: Mapping[str, Any]) -> int | None:
     return None
 
 
+def availability_errors(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """ERROR issues on a listings item's fulfillment_availability (`includedData=issues`), as
+    "code: message": what Amazon found processing a quantity it had answered ACCEPTED."""
+    found = []
+    for issue in item.get("issues") or []:
+        if not isinstance(issue, dict) or issue.get("severity") != "ERROR":
+            continue
+        if "fulfillment_availability" in (issue.get("attributeNames") or []):
+            found.append(f"{issue.get('code', '')}: {issue.get('message', '')}".strip(": "))
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingLevel:
+    quantity: int | None  # the merchant (DEFAULT) quantity shown; None: no MFN offer
+    errors: tuple[str, ...] = ()  # ERROR issues on fulfillment_availability
+
+
 def fulfillment_channel(item: Mapping[str, Any]) -> str | None:
     """MFN when the item has the DEFAULT channel, AFN when only AMAZON_* channels."""
     codes = {
@@ -1704,28 +1722,34 @@ class AmazonClient:
 
     def listing_quantities(self, skus: Iterable[str]) -> dict[str, int | None]:
         """MFN quantity per SKU as Amazon shows it now (DEFAULT channel of
-        fulfillmentAvailability); None when the SKU is unknown, AFN or has no MFN quantity.
+        fulfillmentAvailability); None when the SKU is unknown, AFN or has no MFN quantity."""
+        return {sku: level.quantity for sku, level in self.listing_levels(skus).items()}
+
+    def listing_levels(self, skus: Iterable[str]) -> dict[str, ListingLevel]:
+        """Per SKU, the MFN quantity Amazon shows now and the ERROR issues on its
+        fulfillment_availability (a quantity it accepted, then refused in processing).
 
         Reads 20 SKUs per searchListingsItems call (identifiersType=SKU); a SKU containing a
         comma cannot travel in that CSV list and is read alone with getListingsItem.
         """
         wanted = list(dict.fromkeys(s for s in skus if s))
-        found: dict[str, int | None] = dict.fromkeys(wanted)
+        found: dict[str, ListingLevel] = {sku: ListingLevel(None) for sku in wanted}
         batchable = [s for s in wanted if "," not in s]
         for start in range(0, len(batchable), SEARCH_LISTINGS_PAGE):
             chunk = batchable[start : start + SEARCH_LISTINGS_PAGE]
             for item in self._search_listings(
                 identifiers=chunk,
                 page_size=SEARCH_LISTINGS_PAGE,
-                included=("fulfillmentAvailability",),
+                included=("fulfillmentAvailability", "issues"),
             ):
                 sku = item.get("sku")
                 if sku in found:
-                    found[sku] = mfn_quantity(item)
+                    found[sku] = ListingLevel(mfn_quantity(item), availability_errors(item))
         for sku in wanted:
             if "," in sku:
                 item = self.get_listing(sku)
-                found[sku] = mfn_quantity(item) if item else None
+                if item:
+                    found[sku] = ListingLevel(mfn_quantity(item), availability_errors(item))
         return found
 
     def patch_quantity(

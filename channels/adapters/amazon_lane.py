@@ -266,9 +266,12 @@ class AmazonLane:
                 if item.external_id in rejected:
                     result.refused[item.listing_id] = rejected[item.external_id]
             waiting = [i for i in items if i.listing_id not in result.refused]
-        levels = client.listing_quantities([item.external_id for item in waiting])
+        levels = client.listing_levels([item.external_id for item in waiting])
         for item in waiting:
-            result.observed[item.listing_id] = levels.get(item.external_id)
+            level = levels.get(item.external_id)
+            result.observed[item.listing_id] = level.quantity if level else None
+            if level and level.errors and level.quantity != item.quantity:
+                result.problems[item.listing_id] = "; ".join(level.errors)
         return result
 
     def read_levels(self, channel: Channel, listings: Sequence[Listing]) -> dict[int, int | None]:

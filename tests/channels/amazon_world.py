@@ -142,22 +142,27 @@ class MixedWorld(World):
         pass does nothing, nothing new was published and no push waits for its read-back."""
         last_published = None
         for _ in range(rounds):
-            published = sum(s.sandbox.flush_webhooks()["published"] for s in self.shops)
-            for seller in self.sellers:
-                seller.sandbox.advance(1.0)
-                published += seller.sandbox.flush()["delivered"]
-            work = inbound.process_pending()
-            work += planner.plan_dirty_skus().skus
-            for channel in Channel.objects.filter(
-                pk__in=[s.channel.pk for s in (*self.shops, *self.sellers)]
-            ):
-                outcome = push.push_channel(channel, lane or self.lane_for(channel))
-                work += outcome.attempts + outcome.already_shown + outcome.acknowledged
+            work, published = self.step(lane=lane)
             waiting = PushAttempt.objects.filter(status=PushAttempt.Status.ACCEPTED).exists()
             if not work and not waiting and published == last_published:
                 return
             last_published = published
         raise AssertionError("the world did not settle")
+
+    def step(self, *, lane=None) -> tuple[int, int]:
+        """One pass (a second of the sellers' time): (work done, messages published so far)."""
+        published = sum(s.sandbox.flush_webhooks()["published"] for s in self.shops)
+        for seller in self.sellers:
+            seller.sandbox.advance(1.0)
+            published += seller.sandbox.flush()["delivered"]
+        work = inbound.process_pending()
+        work += planner.plan_dirty_skus().skus
+        for channel in Channel.objects.filter(
+            pk__in=[s.channel.pk for s in (*self.shops, *self.sellers)]
+        ):
+            outcome = push.push_channel(channel, lane or self.lane_for(channel))
+            work += outcome.attempts + outcome.already_shown + outcome.acknowledged
+        return work, published
 
 
 __all__ = ["MixedWorld", "Seller", "Shop"]

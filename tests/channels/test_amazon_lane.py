@@ -129,6 +129,30 @@ def test_an_accepted_patch_that_never_shows_is_sent_again(world, settings):
     assert listing(seller, "MUG-RED").pushed_quantity == before - 4
 
 
+def test_a_patch_refused_after_accepted_says_why_while_it_waits_then_goes_again(world, settings):
+    shop, seller = shop_and_seller(world, patch_apply_delay=0)
+    before = shows_what_it_should(seller, "MUG-RED")
+    # given Amazon will accept the next quantity, then refuse it in processing
+    seller.sandbox.reject_patches(1, sku="MUG-RED")
+    shop.sandbox.sell("MUG-RED", 4)
+    for _ in range(6):
+        world.step()
+    # then the push waits for its read-back, and the listing shows Amazon's reason meanwhile
+    waiting = listing(seller, "MUG-RED")
+    assert waiting.in_flight_attempt_id is not None
+    assert seller.mfn("MUG-RED") == before
+    assert "not shown yet" in waiting.push_error
+    assert "8572" in waiting.push_error
+    # and when the apply deadline passes, it is sent again, lands and the reason is gone
+    settings.AMAZON_APPLY_DEADLINE_SECONDS = 0
+    world.settle()
+    assert shows_what_it_should(seller, "MUG-RED") == before - 4
+    done = listing(seller, "MUG-RED")
+    assert (done.pushed_quantity, done.push_error) == (before - 4, "")
+    on_amazon = seller.sandbox.find_listing("MUG-RED", marketplace_id=seller.channel.marketplace)
+    assert on_amazon.late_issues == []
+
+
 def test_a_dropped_notification_is_caught_by_the_next_poll(world):
     shop, seller = shop_and_seller(world)
     polling.poll_orders(seller.channel)  # the first poll only starts the watermark

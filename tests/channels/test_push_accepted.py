@@ -186,8 +186,10 @@ class FinishedFeedClient:
         self.report_reads += 1
         return FeedReport(None, 1, 1, 0, 0, 0, (), raw={})
 
-    def listing_quantities(self, skus):
-        return dict.fromkeys(skus, 7)
+    def listing_levels(self, skus):
+        from channels.adapters.amazon import ListingLevel
+
+        return dict.fromkeys(skus, ListingLevel(7))
 
 
 def test_a_finished_feed_reads_its_processing_report_once():

@@ -22,13 +22,15 @@ FAULT_KINDS = {
     "drop_connection": "close the socket without an answer (after executing unless apply=false)",
     "lost_patch": "patchListingsItem (and JSON_LISTINGS_FEED messages) answer ACCEPTED but the "
     "change is never applied",
+    "rejected_patch": "patchListingsItem (and JSON_LISTINGS_FEED messages) answer ACCEPTED, "
+    "are not applied, and leave an ERROR issue on fulfillment_availability",
     "feed_fatal": "the next createFeed is accepted (202) but processing ends FATAL",
     "drop_notification": "the next notification(s) (match = notification type) are never sent",
 }
 # Faults that let the request run on the server first: what makes a timeout dangerous.
 DEFAULT_APPLY = {"slow": True, "drop_connection": True, "http_504": True}
 # Faults consumed by the model rather than by the HTTP layer.
-MODEL_FAULTS = ("lost_patch", "feed_fatal", "drop_notification")
+MODEL_FAULTS = ("lost_patch", "rejected_patch", "feed_fatal", "drop_notification")
 
 
 class FaultBook(common_faults.FaultBook):

@@ -33,6 +33,14 @@ from .notifications import Destination, Dispatcher
 from .ratelimit import RateLimiter
 
 MFN_CHANNEL = "DEFAULT"
+# What a quantity submission rejected after ACCEPTED leaves on its listing (`reject_patches`).
+LATE_AVAILABILITY_ISSUE = payloads.issue(
+    "8572",
+    "The merchant quantity could not be updated: the offer is not available for this "
+    "fulfillment channel in this marketplace.",
+    ["fulfillment_availability"],
+    "INVALID_ATTRIBUTE",
+)
 RETURN_DISPOSITIONS = (
     "SELLABLE",
     "DEFECTIVE",
@@ -163,6 +171,8 @@ class Listing:
     # Set when a merchant quantity converted an FBA listing (Amazon's documented behaviour).
     converted_from: str | None = None
     incomplete: bool = False  # created by a patch of an unknown SKU: offer data only
+    # Issues Amazon found after answering ACCEPTED (the submission was then not applied).
+    late_issues: list[dict] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -909,6 +919,23 @@ class AmazonSandbox:
         if status == "ACCEPTED":
             if self.faults.take_one("lost_patch", ("patchListingsItem", source, sku)):
                 record["lost"] = True  # answers ACCEPTED, never applies
+            elif self.faults.take_one("rejected_patch", ("patchListingsItem", source, sku)):
+                record["lost"] = True
+
+                def reject(record: dict = record) -> None:
+                    # Found in processing: the listing carries the issue, the value is not set.
+                    record["rejected_at"] = iso(self.now())
+                    for marketplace_id in marketplace_ids:
+                        listing = self.listings.get((seller_id, sku, marketplace_id))
+                        if listing is not None:
+                            listing.late_issues = [LATE_AVAILABILITY_ISSUE]
+                            listing.updated = self.now()
+
+                self.scheduler.at(
+                    self.config.patch_apply_delay if delay is None else delay,
+                    f"reject patch {sku}",
+                    reject,
+                )
             else:
                 for marketplace_id in marketplace_ids:
                     if (seller_id, sku, marketplace_id) not in self.listings:
@@ -920,6 +947,10 @@ class AmazonSandbox:
                 def apply(record: dict = record, changes: list = changes) -> None:
                     for change in changes:
                         change()
+                    for marketplace_id in marketplace_ids:
+                        listing = self.listings.get((seller_id, sku, marketplace_id))
+                        if listing is not None:
+                            listing.late_issues = []  # what an applied submission resolves
                     record["applied"] = True
                     record["applied_at"] = iso(self.now())
 
@@ -1545,6 +1576,12 @@ class AmazonSandbox:
         self, operation: str | None = None, seconds: float = 5.0, count: int = 1, apply: bool = True
     ) -> dict:
         return self.add_fault("slow", count, match=operation, seconds=seconds, apply=apply)
+
+    def reject_patches(self, count: int = 1, sku: str | None = None) -> dict:
+        """The next accepted quantity submission(s) answer ACCEPTED, are not applied, and leave
+        an ERROR issue on the listing (what getListingsItem/searchListingsItems `issues` and
+        LISTINGS_ITEM_ISSUES_CHANGE then show)."""
+        return self.add_fault("rejected_patch", count, match=sku)
 
     def lose_patches(self, count: int = 1, sku: str | None = None) -> dict:
         """The next accepted quantity submission(s) answer ACCEPTED but never apply."""

@@ -158,7 +158,7 @@ def _attributes(listings: list[Listing]) -> dict:
 
 
 def listing_issues(listing: Listing) -> list[dict]:
-    found = []
+    found = [dict(i, marketplaceIds=[listing.marketplace_id]) for i in listing.late_issues]
     if listing.incomplete:
         for attribute in ("item_name", "condition_type", "externally_assigned_product_identifier"):
             found.append(
