@@ -991,10 +991,9 @@ def _level(bucket: Throttle) -> float:
     return float(available) if available is not None else float("inf")
 
 
-def _spent(quota: tuple[int, float]) -> ThrottleStatus:
-    burst, rate = quota
-    return ThrottleStatus(
-        maximum_available=float(burst), currently_available=0.0, restore_rate=rate
+def _empty(bucket: Throttle, burst: int, rate: float) -> None:
+    bucket.observe(
+        ThrottleStatus(maximum_available=float(burst), currently_available=0.0, restore_rate=rate)
     )
 
 
@@ -1335,12 +1334,14 @@ class AmazonClient:
         return self._rates.get(operation, USAGE_PLANS[operation].rate)
 
     def _bucket(self, operation: str) -> Throttle:
-        bucket = self._buckets.get(operation)
+        return self._shared(operation, USAGE_PLANS[operation].burst, self.rate(operation))
+
+    def _shared(self, name: str, burst: int, rate: float) -> Throttle:
+        """The bucket every worker of this seller and region shares for `name`."""
+        bucket = self._buckets.get(name)
         if bucket is None:
-            plan = USAGE_PLANS[operation]
-            key = f"amazon:{self.bucket_key}:{operation}"
-            bucket = self._throttle_factory(key, float(plan.burst), self.rate(operation))
-            self._buckets[operation] = bucket
+            key = f"amazon:{self.bucket_key}:{name}"
+            bucket = self._buckets[name] = self._throttle_factory(key, float(burst), rate)
         return bucket
 
     def budget(self, operation: str) -> float:
@@ -1348,13 +1349,8 @@ class AmazonClient:
         return _level(self._bucket(operation))
 
     def _feed_quota(self, feed_type: str) -> Throttle:
-        name = f"feedType:{feed_type}"
-        bucket = self._buckets.get(name)
-        if bucket is None:
-            burst, rate = FEED_TYPE_QUOTAS[feed_type]
-            bucket = self._throttle_factory(f"amazon:{self.bucket_key}:{name}", float(burst), rate)
-            self._buckets[name] = bucket
-        return bucket
+        burst, rate = FEED_TYPE_QUOTAS[feed_type]
+        return self._shared(f"feedType:{feed_type}", burst, rate)
 
     def feed_budget(self, feed_type: str = JSON_LISTINGS_FEED) -> float:
         """Feeds of `feed_type` that may be submitted now: createFeed's budget, capped by the
@@ -1382,14 +1378,12 @@ class AmazonClient:
 
     def _drain(self, operation: str) -> None:
         # Amazon says its bucket is empty: tell every worker sharing ours.
-        plan = USAGE_PLANS[operation]
-        self._bucket(operation).observe(
-            ThrottleStatus(
-                maximum_available=float(plan.burst),
-                currently_available=0.0,
-                restore_rate=self.rate(operation),
-            )
-        )
+        _empty(self._bucket(operation), USAGE_PLANS[operation].burst, self.rate(operation))
+        if operation == "createFeed":
+            # Which limit refused it, the usage plan's or a feed type's, is not said: both are
+            # taken as spent.
+            for feed_type, (burst, rate) in FEED_TYPE_QUOTAS.items():
+                _empty(self._feed_quota(feed_type), burst, rate)
 
     def _wait_for_budget(self, operation: str, record: _CallBuilder) -> float:
         bucket = self._bucket(operation)
@@ -1495,11 +1489,6 @@ class AmazonClient:
                 if status == 429:
                     record.add("throttled", status, latency, waited, raw, request_id, message)
                     self._drain(operation)
-                    if operation == "createFeed":
-                        # Which limit refused it, the usage plan's or the feed type's, is not
-                        # said: both are taken as spent.
-                        for feed_type in FEED_TYPE_QUOTAS:
-                            self._feed_quota(feed_type).observe(_spent(FEED_TYPE_QUOTAS[feed_type]))
                     wait = self._throttled_wait(operation, number)
                     last = AmazonThrottled(
                         message, operation=operation, retry_after=wait, code=code, errors=errors

@@ -925,11 +925,9 @@ class AmazonSandbox:
                 def reject(record: dict = record) -> None:
                     # Found in processing: the listing carries the issue, the value is not set.
                     record["rejected_at"] = iso(self.now())
-                    for marketplace_id in marketplace_ids:
-                        listing = self.listings.get((seller_id, sku, marketplace_id))
-                        if listing is not None:
-                            listing.late_issues = [LATE_AVAILABILITY_ISSUE]
-                            listing.updated = self.now()
+                    self._set_late_issues(
+                        seller_id, sku, marketplace_ids, [LATE_AVAILABILITY_ISSUE]
+                    )
 
                 self.scheduler.at(
                     self.config.patch_apply_delay if delay is None else delay,
@@ -947,10 +945,8 @@ class AmazonSandbox:
                 def apply(record: dict = record, changes: list = changes) -> None:
                     for change in changes:
                         change()
-                    for marketplace_id in marketplace_ids:
-                        listing = self.listings.get((seller_id, sku, marketplace_id))
-                        if listing is not None:
-                            listing.late_issues = []  # what an applied submission resolves
+                    # What an applied submission resolves.
+                    self._set_late_issues(seller_id, sku, marketplace_ids, [])
                     record["applied"] = True
                     record["applied_at"] = iso(self.now())
 
@@ -961,6 +957,15 @@ class AmazonSandbox:
                 else:
                     self.scheduler.at(delay, f"patch {sku}", apply)
         return {"submission_id": submission_id, "status": status, "issues": issues}
+
+    def _set_late_issues(
+        self, seller_id: str, sku: str, marketplace_ids: list[str], issues: list[dict]
+    ) -> None:
+        for marketplace_id in marketplace_ids:
+            listing = self.listings.get((seller_id, sku, marketplace_id))
+            if listing is not None and listing.late_issues != issues:
+                listing.late_issues = list(issues)
+                listing.updated = self.now()
 
     def _convert_to_mfn(self, listing: Listing) -> None:
         # https://developer-docs.amazon.com/sp-api/changelog/clarification-on-how-to-use-the-inventory-feed-type-quantity-attribute

@@ -107,15 +107,7 @@ class RateLimiter:
         if not self.enabled:
             return True
         plan = self.plan(operation_key)
-        if plan is None:
-            return True
-        with self._lock:
-            key = (seller_id, operation_key)
-            bucket = self._buckets.get(key)
-            if bucket is None or bucket.rate != plan.rate or bucket.burst != plan.burst:
-                bucket = TokenBucket(plan.rate, plan.burst, self._clock)
-                self._buckets[key] = bucket
-            return bucket.try_take()
+        return plan is None or self._take(seller_id, operation_key, plan)
 
     def try_acquire_feed(self, seller_id: str, feed_type: str) -> bool:
         """One submission of `feed_type` against its own quota, if it has one."""
@@ -123,10 +115,13 @@ class RateLimiter:
         if not self.enabled or quota is None:
             return True
         plan = UsagePlan(quota.rate * self.scale, quota.burst)
+        return self._take(seller_id, f"feedType:{feed_type}", plan)
+
+    def _take(self, seller_id: str, name: str, plan: UsagePlan) -> bool:
         with self._lock:
-            key = (seller_id, f"feedType:{feed_type}")
+            key = (seller_id, name)
             bucket = self._buckets.get(key)
-            if bucket is None or bucket.rate != plan.rate:
+            if bucket is None or bucket.rate != plan.rate or bucket.burst != plan.burst:
                 bucket = TokenBucket(plan.rate, plan.burst, self._clock)
                 self._buckets[key] = bucket
             return bucket.try_take()

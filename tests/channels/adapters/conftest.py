@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[3]
 CONTRACTS = SHOPIFY
 DATA = CONTRACTS / "responses"
 WEBHOOKS = CONTRACTS / "webhooks"
+# Database 15: the throttle tests' keys never meet the application's.
+REDIS_URL = "redis://127.0.0.1:6379/15"
 SCHEMA_SHA256 = "edd0698e75b6d6f30d9ae1a290f5003807f5899583fe3d62e736592576c14640"
 SCHEMA_CANDIDATES = [
     os.environ.get("SHOPIFY_SCHEMA_PATH", ""),
@@ -167,3 +169,16 @@ def make_client(shopify_server, clock):
         return ShopifyClient(shopify_server.url, "shpat_test_token", **options)
 
     return _make
+
+
+@pytest.fixture(scope="module")
+def redis_client():
+    """The shared buckets' Redis (test database 15); skipped when Redis does not answer."""
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis does not answer at {REDIS_URL}: {exc}")
+    yield client
+    client.close()

@@ -20,22 +20,9 @@ from channels.adapters.throttle import (
     throttle_for,
 )
 from channels.sandbox.amazon import ManualClock, serve_in_thread
-from tests.channels.adapters.conftest import FakeClock
+from tests.channels.adapters.conftest import REDIS_URL, FakeClock
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 US = "ATVPDKIKX0DER"
-
-
-@pytest.fixture(scope="module")
-def redis_client():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis does not answer at {REDIS_URL}: {exc}")
-    yield client
-    client.close()
 
 
 @pytest.fixture

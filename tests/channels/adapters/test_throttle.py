@@ -14,21 +14,7 @@ from channels.adapters.throttle import (
     ThrottleStatus,
     throttle_for,
 )
-from tests.channels.adapters.conftest import FakeClock
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture(scope="module")
-def redis_client():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis does not answer at {REDIS_URL}: {exc}")
-    yield client
-    client.close()
+from tests.channels.adapters.conftest import REDIS_URL, FakeClock
 
 
 @pytest.fixture
