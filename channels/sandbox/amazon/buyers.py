@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from channels.sandbox.common.errors import OutOfStock, SandboxError
 from channels.sandbox.common.loops import OrderLoop
-
-from .model import OutOfStock, SandboxError
 
 if TYPE_CHECKING:
     from .model import AmazonSandbox

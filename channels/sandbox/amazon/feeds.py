@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 from . import payloads
 from .spec import validate_json
+from .world.records import Feed
 
 if TYPE_CHECKING:
-    from .model import AmazonSandbox, Feed
+    from .model import AmazonSandbox
 
 LISTINGS_FEED = "JSON_LISTINGS_FEED"
 FEED_SCHEMA = "feeds/listings-feed-schema-v2.json"
@@ -27,8 +28,6 @@ REPORT_SCHEMA = "feeds/listings-feed-processing-report-schema-v2.json"
 
 
 def create_feed(sandbox: AmazonSandbox, seller_id: str, body: dict) -> tuple[int, dict]:
-    from .model import Feed
-
     document = sandbox.documents.get(body["inputFeedDocumentId"])
     if document is None or document.seller_id != seller_id or document.kind != "feed_input":
         return 400, payloads.errors(

@@ -14,7 +14,8 @@ from .clock import iso
 from .marketplaces import MARKETPLACES
 
 if TYPE_CHECKING:
-    from .model import AmazonSandbox, FbaStock, Feed, Listing, Order, Report
+    from .model import AmazonSandbox
+    from .world.records import FbaStock, Feed, Listing, Order, Report
 
 NOTIFICATION_STATUS = {
     "PENDING": "Pending",

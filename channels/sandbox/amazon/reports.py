@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 
 from . import payloads
 from .clock import iso, parse_iso
+from .world.records import Report
 
 if TYPE_CHECKING:
-    from .model import AmazonSandbox, Report
+    from .model import AmazonSandbox
 
 RETURNS = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
 LISTINGS_ALL = "GET_MERCHANT_LISTINGS_ALL_DATA"
@@ -113,8 +114,6 @@ TSV = "text/tab-separated-values; charset=UTF-8"
 
 
 def create_report(sandbox: AmazonSandbox, seller_id: str, body: dict) -> tuple[int, dict]:
-    from .model import Report
-
     start = parse_iso(body["dataStartTime"]) if body.get("dataStartTime") else None
     end = parse_iso(body["dataEndTime"]) if body.get("dataEndTime") else None
     if start and end and end < start:

@@ -1,0 +1,192 @@
+"""Orders: a buyer checking out, the Pending period, cancellations, and the order's JSON."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+
+from channels.sandbox.amazon import payloads
+from channels.sandbox.common.errors import NotFound, OutOfStock, SandboxError
+
+from .base import WorldBase
+from .records import Listing, Order, OrderItem
+
+
+class OrdersMixin(WorldBase):
+    def place_order(
+        self,
+        sku: str | None = None,
+        quantity: int = 1,
+        *,
+        lines: list[tuple[str, int]] | None = None,
+        seller_id: str | None = None,
+        marketplace_id: str | None = None,
+        pending_seconds: float | None = None,
+    ) -> dict:
+        """A buyer checks out. MFN lines take the listing's merchant quantity, AFN lines take FBA
+        fulfillable units (reserved as pending customer orders until the order ships). All lines
+        must share one fulfillment channel, as Amazon splits mixed carts into separate orders.
+        Raises OutOfStock (nothing changes) when any line is not buyable for its quantity."""
+        if lines is None:
+            if sku is None:
+                raise SandboxError("give a sku or lines")
+            lines = [(sku, quantity)]
+        with self.lock:
+            seller = self.seller(seller_id)
+            marketplace_id = marketplace_id or seller.marketplace_ids[0]
+            info = self._marketplace(marketplace_id)
+            resolved: list[tuple[Listing, int]] = []
+            for line_sku, line_quantity in lines:
+                if int(line_quantity) < 1:
+                    raise SandboxError("quantities must be positive")
+                listing = self.listings.get((seller.seller_id, line_sku, marketplace_id))
+                if listing is None:
+                    raise NotFound(f"no listing {line_sku!r} in {marketplace_id}")
+                if self.buyable_quantity(listing) < int(line_quantity):
+                    raise OutOfStock(
+                        f"{line_sku!r} has {self.buyable_quantity(listing)} buyable unit(s)",
+                        sku=line_sku,
+                    )
+                resolved.append((listing, int(line_quantity)))
+            if len({listing.afn for listing, _ in resolved}) > 1:
+                raise SandboxError("an order is either all AFN or all MFN; place two orders")
+            afn = resolved[0][0].afn
+            now = self.now()
+            order = Order(
+                order_id=self._order_id(),
+                seller_id=seller.seller_id,
+                marketplace_id=marketplace_id,
+                fulfilled_by="AMAZON" if afn else "MERCHANT",
+                status="PENDING",
+                created=now,
+                updated=now,
+                items=[
+                    OrderItem(
+                        order_item_id=self._order_item_id(),
+                        sku=listing.sku,
+                        asin=listing.asin,
+                        title=listing.item_name,
+                        quantity=line_quantity,
+                        unit_price=listing.price or Decimal(self.config.currency_default_price),
+                    )
+                    for listing, line_quantity in resolved
+                ],
+                currency=info[3],
+                postal_code=f"{self.rng.randrange(10000, 99999)}",
+                buyer_name=f"Buyer {self._number()}",
+                buyer_email=f"buyer-{uuid.uuid4().hex[:10]}@marketplace.amazon.com",
+                city="Seattle",
+            )
+            self.orders[order.order_id] = order
+            for listing, line_quantity in resolved:
+                if afn:
+                    stock = self._fba_stock(listing)
+                    stock.buckets["fulfillable"] -= line_quantity
+                    stock.buckets["pending_customer_order"] += line_quantity
+                    self._fba_changed(stock)
+                else:
+                    self._set_listing_quantity(listing, (listing.quantity or 0) - line_quantity)
+            self._order_changed(order, "OrderStatusChange", "NewOrder")
+            delay = (
+                self.config.order_pending_seconds if pending_seconds is None else pending_seconds
+            )
+
+            def release(order_id: str = order.order_id) -> None:
+                self._release_pending(order_id)
+
+            if delay <= 0:
+                release()
+            else:
+                self.scheduler.at(delay, f"release {order.order_id}", release)
+            return self.order_json(order)
+
+    def _release_pending(self, order_id: str) -> None:
+        order = self.orders[order_id]
+        if order.status != "PENDING":
+            return
+        order.status = "UNSHIPPED"
+        self._touch(order)
+        self._order_changed(order, "OrderStatusChange", "PaymentAuthorized")
+        if order.afn:
+
+            def ship(order_id: str = order_id) -> None:
+                self._ship_afn(order_id)
+
+            self.scheduler.at(self.config.afn_ship_seconds, f"ship {order_id}", ship)
+
+    def release_order(self, order_id: str) -> dict:
+        """End the Pending period now (payment authorised): the order becomes UNSHIPPED."""
+        with self.lock:
+            self._release_pending(self._order(order_id).order_id)
+            return self.order_json(self._order(order_id))
+
+    def cancel_order(
+        self,
+        order_id: str,
+        *,
+        reason: str = "Buyer canceled",
+        request_only: bool = False,
+        restock: bool = True,
+    ) -> dict:
+        """Cancel an unshipped order (buyer or Amazon), giving the units back: MFN quantity to
+        the listing, AFN units from pending-customer-order to fulfillable.
+
+        `request_only` models a buyer asking to cancel an MFN order that is no longer pending:
+        the items carry the request (BuyerRequestedChange) and the seller has to act."""
+        with self.lock:
+            order = self._order(order_id)
+            if order.status in ("SHIPPED", "CANCELLED"):
+                raise SandboxError(f"order {order_id} is {order.status} and cannot be cancelled")
+            if request_only:
+                for item in order.items:
+                    item.cancel_requested = True
+                    item.cancel_reason = reason
+                self._touch(order)
+                self._order_changed(order, "BuyerRequestedChange", "Buyer Requested Cancel")
+                return self.order_json(order)
+            for item in order.items:
+                remaining = item.quantity - item.shipped
+                listing = self.listings.get((order.seller_id, item.sku, order.marketplace_id))
+                if listing is None or not remaining:
+                    continue
+                if order.afn:
+                    stock = self._fba_stock(listing)
+                    stock.buckets["pending_customer_order"] -= remaining
+                    if restock:
+                        stock.buckets["fulfillable"] += remaining
+                    self._fba_changed(stock)
+                elif restock and not listing.afn:
+                    self._set_listing_quantity(listing, (listing.quantity or 0) + remaining)
+            order.status = "CANCELLED"
+            order.cancel_reason = reason
+            self._touch(order)
+            self._order_changed(order, "OrderStatusChange", "OrderCanceled")
+            return self.order_json(order)
+
+    def _order(self, order_id: str) -> Order:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise NotFound(f"no order {order_id!r}")
+        return order
+
+    def _touch(self, order: Order) -> None:
+        order.updated = self.now()
+
+    def _order_changed(self, order: Order, change_type: str, reason: str) -> None:
+        payload = payloads.order_change_payload(order, change_type, reason, self.now())
+        self._publish("ORDER_CHANGE", payload)
+
+    def order_json(self, order: Order | str, included: Iterable[str] | None = None) -> dict:
+        """An order in the Orders 2026-01-01 shape, with every dataset unless `included` says."""
+        all_data = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES", "CANCELLATION")
+        with self.lock:
+            if isinstance(order, str):
+                order = self._order(order)
+            return payloads.order_2026(order, set(all_data if included is None else included))
+
+    def orders_json(self, seller_id: str | None = None) -> list[dict]:
+        with self.lock:
+            return [
+                self.order_json(o) for o in self.orders.values() if seller_id in (None, o.seller_id)
+            ]
