@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import feeds, payloads, reports
@@ -204,52 +204,13 @@ def search_listings_items(call: Call) -> Answer:
     if not _own_seller(call):
         return _forbidden()
     sandbox = call.sandbox
-    marketplace_ids = call.array("marketplaceIds")
-    identifiers = call.array("identifiers")
-    identifiers_type = call.one("identifiersType")
-    if identifiers and not identifiers_type:
+    if call.array("identifiers") and not call.one("identifiersType"):
         return _bad("identifiersType is required when identifiers are given.")
     page_size = call.integer("pageSize", 10)
     token = call.one("pageToken")
-    by_sku: dict[str, list] = {}
-    for (seller_id, sku, marketplace_id), listing in sandbox.listings.items():
-        if seller_id == call.seller_id and marketplace_id in marketplace_ids:
-            by_sku.setdefault(sku, []).append(listing)
-    groups = list(by_sku.values())
-    if identifiers:
-        wanted = set(identifiers)
-        field = {"SKU": "sku", "ASIN": "asin", "FNSKU": "fn_sku"}.get(identifiers_type or "")
-        if field is None:
-            groups = []  # EAN/UPC/... are catalogue identifiers the sandbox does not model
-        else:
-            groups = [g for g in groups if any(getattr(x, field) in wanted for x in g)]
-    for name, attr, after in (
-        ("createdAfter", "created", True),
-        ("createdBefore", "created", False),
-        ("lastUpdatedAfter", "updated", True),
-        ("lastUpdatedBefore", "updated", False),
-    ):
-        bound = call.one(name)
-        if bound:
-            moment = parse_iso(bound)
-            groups = [
-                g
-                for g in groups
-                if (getattr(g[0], attr) >= moment if after else getattr(g[0], attr) <= moment)
-            ]
-    with_status = set(call.array("withStatus"))
-    without_status = set(call.array("withoutStatus"))
-    if with_status or without_status:
-
-        def statuses(group: list) -> set[str]:
-            found = set()
-            for listing in group:
-                found.update(payloads.summary(sandbox, listing)["status"])
-            return found
-
-        groups = [
-            g for g in groups if with_status <= statuses(g) and not (without_status & statuses(g))
-        ]
+    groups = _listing_groups(call)
+    groups = _listing_groups_within_dates(call, groups)
+    groups = _listing_groups_with_status(call, groups)
     sort_by = call.one("sortBy", "lastUpdatedDate")
     key = {
         "sku": lambda g: g[0].sku,
@@ -286,6 +247,60 @@ def search_listings_items(call: Call) -> Answer:
     return 200, response
 
 
+def _listing_groups(call: Call) -> list[list]:
+    """The seller's listings in the asked marketplaces, one group per SKU, by identifier."""
+    marketplace_ids = call.array("marketplaceIds")
+    by_sku: dict[str, list] = {}
+    for (seller_id, sku, marketplace_id), listing in call.sandbox.listings.items():
+        if seller_id == call.seller_id and marketplace_id in marketplace_ids:
+            by_sku.setdefault(sku, []).append(listing)
+    groups = list(by_sku.values())
+    identifiers = call.array("identifiers")
+    if identifiers:
+        wanted = set(identifiers)
+        field = {"SKU": "sku", "ASIN": "asin", "FNSKU": "fn_sku"}.get(
+            call.one("identifiersType") or ""
+        )
+        if field is None:
+            groups = []  # EAN/UPC/... are catalogue identifiers the sandbox does not model
+        else:
+            groups = [g for g in groups if any(getattr(x, field) in wanted for x in g)]
+    return groups
+
+
+def _listing_groups_within_dates(call: Call, groups: list[list]) -> list[list]:
+    for name, attr, after in (
+        ("createdAfter", "created", True),
+        ("createdBefore", "created", False),
+        ("lastUpdatedAfter", "updated", True),
+        ("lastUpdatedBefore", "updated", False),
+    ):
+        bound = call.one(name)
+        if bound:
+            moment = parse_iso(bound)
+            groups = [
+                g
+                for g in groups
+                if (getattr(g[0], attr) >= moment if after else getattr(g[0], attr) <= moment)
+            ]
+    return groups
+
+
+def _listing_groups_with_status(call: Call, groups: list[list]) -> list[list]:
+    with_status = set(call.array("withStatus"))
+    without_status = set(call.array("withoutStatus"))
+    if not (with_status or without_status):
+        return groups
+
+    def statuses(group: list) -> set[str]:
+        found = set()
+        for listing in group:
+            found.update(payloads.summary(call.sandbox, listing)["status"])
+        return found
+
+    return [g for g in groups if with_status <= statuses(g) and not (without_status & statuses(g))]
+
+
 # Orders 2026-01-01 and v0 confirmShipment ---------------------------------------------------------
 ORDER_FILTERS = (
     "createdAfter",
@@ -298,6 +313,26 @@ ORDER_FILTERS = (
 )
 
 
+@dataclass
+class _OrderWindow:
+    """The time range a first search of orders asks for, on creation or last update."""
+
+    attr: str  # created | updated
+    bound_name: str  # the answer's createdBefore | lastUpdatedBefore
+    after: datetime
+    before: datetime
+
+
+@dataclass
+class _OrderResults:
+    """A search's result set, fixed when its first page is asked for, and the page offset."""
+
+    order_ids: list[str]
+    offset: int
+    bound_name: str
+    bound: str | None
+
+
 def search_orders(call: Call) -> Answer:
     sandbox = call.sandbox
     now = sandbox.now()
@@ -307,82 +342,93 @@ def search_orders(call: Call) -> Answer:
     if not 1 <= page_size <= 100:
         return _bad("maxResultsPerPage must be between 1 and 100.")
     token = call.one("paginationToken")
-    if token:
-        state = _take_token(call, token, "orders")
-        if state is None:
-            return _bad("The paginationToken is invalid or expired.")
-        # Amazon: every parameter but maxResultsPerPage and includedData must be repeated as is.
-        if state["filters"] != filters:
-            return _bad(
-                "The paginationToken was issued for different parameters: repeat the original "
-                "parameters (only maxResultsPerPage and includedData may change)."
-            )
-        order_ids, offset, bound_name, bound = (
-            state["order_ids"],
-            state["offset"],
-            state["bound_name"],
-            state["bound"],
-        )
-    else:
-        created_after, updated_after = call.one("createdAfter"), call.one("lastUpdatedAfter")
-        created_before, updated_before = call.one("createdBefore"), call.one("lastUpdatedBefore")
-        if bool(created_after) == bool(updated_after):
-            return _bad("Exactly one of createdAfter and lastUpdatedAfter is required.")
-        if created_after and updated_before:
-            return _bad("lastUpdatedBefore cannot be combined with createdAfter.")
-        if updated_after and created_before:
-            return _bad("createdBefore cannot be combined with lastUpdatedAfter.")
-        after = parse_iso(created_after or updated_after)  # type: ignore[arg-type]
-        before_raw = created_before or updated_before
-        before = parse_iso(before_raw) if before_raw else now
-        if before_raw:
-            if before < after:
-                name = "createdBefore" if created_before else "lastUpdatedBefore"
-                return _bad(f"{name} must be equal to or after the matching After date.")
-            if before > now - TWO_MINUTES:
-                name = "createdBefore" if created_before else "lastUpdatedBefore"
-                return _bad(f"{name} must be at least two minutes before the time of the request.")
-        attr = "created" if created_after else "updated"
-        bound_name = "createdBefore" if created_after else "lastUpdatedBefore"
-        statuses = set(filters["fulfillmentStatuses"])
-        marketplaces = set(filters["marketplaceIds"])
-        fulfilled_by = set(filters["fulfilledBy"])
-        matching = [
-            order
-            for order in sandbox.orders.values()
-            if order.seller_id == call.seller_id
-            and after <= getattr(order, attr) <= before
-            and (not statuses or order.status in statuses)
-            and (not marketplaces or order.marketplace_id in marketplaces)
-            and (not fulfilled_by or order.fulfilled_by in fulfilled_by)
-        ]
-        matching.sort(key=lambda o: (getattr(o, attr), o.order_id))
-        # The result set is fixed when the first page is asked for; later pages show the
-        # orders' current state.
-        order_ids = [o.order_id for o in matching]
-        offset = 0
-        bound = iso(before)
-    page = order_ids[offset : offset + page_size]
+    found = _resume_orders(call, token, filters) if token else _find_orders(call, filters, now)
+    if not isinstance(found, _OrderResults):
+        return found
+    page = found.order_ids[found.offset : found.offset + page_size]
     response: dict = {
         "orders": [sandbox.order_json(sandbox.orders[oid], included) for oid in page],
-        bound_name: bound,
+        found.bound_name: found.bound,
     }
-    if offset + page_size < len(order_ids):
+    if found.offset + page_size < len(found.order_ids):
         response["pagination"] = {
             "nextToken": _page_token(
                 call,
                 {
                     "kind": "orders",
                     "filters": filters,
-                    "order_ids": order_ids,
-                    "offset": offset + page_size,
-                    "bound_name": bound_name,
-                    "bound": bound,
+                    "order_ids": found.order_ids,
+                    "offset": found.offset + page_size,
+                    "bound_name": found.bound_name,
+                    "bound": found.bound,
                 },
                 ttl=sandbox.config.orders_token_ttl,
             )
         }
     return 200, response
+
+
+def _resume_orders(call: Call, token: str, filters: dict) -> _OrderResults | Answer:
+    state = _take_token(call, token, "orders")
+    if state is None:
+        return _bad("The paginationToken is invalid or expired.")
+    # Amazon: every parameter but maxResultsPerPage and includedData must be repeated as is.
+    if state["filters"] != filters:
+        return _bad(
+            "The paginationToken was issued for different parameters: repeat the original "
+            "parameters (only maxResultsPerPage and includedData may change)."
+        )
+    return _OrderResults(state["order_ids"], state["offset"], state["bound_name"], state["bound"])
+
+
+def _find_orders(call: Call, filters: dict, now: datetime) -> _OrderResults | Answer:
+    window = _order_window(call, now)
+    if not isinstance(window, _OrderWindow):
+        return window
+    attr = window.attr
+    statuses = set(filters["fulfillmentStatuses"])
+    marketplaces = set(filters["marketplaceIds"])
+    fulfilled_by = set(filters["fulfilledBy"])
+    matching = [
+        order
+        for order in call.sandbox.orders.values()
+        if order.seller_id == call.seller_id
+        and window.after <= getattr(order, attr) <= window.before
+        and (not statuses or order.status in statuses)
+        and (not marketplaces or order.marketplace_id in marketplaces)
+        and (not fulfilled_by or order.fulfilled_by in fulfilled_by)
+    ]
+    matching.sort(key=lambda o: (getattr(o, attr), o.order_id))
+    # The result set is fixed when the first page is asked for; later pages show the
+    # orders' current state.
+    return _OrderResults([o.order_id for o in matching], 0, window.bound_name, iso(window.before))
+
+
+def _order_window(call: Call, now: datetime) -> _OrderWindow | Answer:
+    created_after, updated_after = call.one("createdAfter"), call.one("lastUpdatedAfter")
+    created_before, updated_before = call.one("createdBefore"), call.one("lastUpdatedBefore")
+    if bool(created_after) == bool(updated_after):
+        return _bad("Exactly one of createdAfter and lastUpdatedAfter is required.")
+    if created_after and updated_before:
+        return _bad("lastUpdatedBefore cannot be combined with createdAfter.")
+    if updated_after and created_before:
+        return _bad("createdBefore cannot be combined with lastUpdatedAfter.")
+    after = parse_iso(created_after or updated_after)  # type: ignore[arg-type]
+    before_raw = created_before or updated_before
+    before = parse_iso(before_raw) if before_raw else now
+    if before_raw:
+        if before < after:
+            name = "createdBefore" if created_before else "lastUpdatedBefore"
+            return _bad(f"{name} must be equal to or after the matching After date.")
+        if before > now - TWO_MINUTES:
+            name = "createdBefore" if created_before else "lastUpdatedBefore"
+            return _bad(f"{name} must be at least two minutes before the time of the request.")
+    return _OrderWindow(
+        attr="created" if created_after else "updated",
+        bound_name="createdBefore" if created_after else "lastUpdatedBefore",
+        after=after,
+        before=before,
+    )
 
 
 def get_order(call: Call) -> Answer:

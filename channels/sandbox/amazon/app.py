@@ -13,7 +13,7 @@ import gzip
 import json
 import time
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -23,9 +23,10 @@ from channels.sandbox.common.wsgi import json_body, json_response
 
 from . import api, payloads
 from .clock import ManualClock, iso, wall_time
-from .faults import FAULT_KINDS
+from .faults import FAULT_KINDS, Fault
 from .model import AmazonSandbox, SandboxError
 from .notifications import NOTIFICATION_TYPES
+from .spec import Match
 
 ROUTES: list[tuple[str, str, str]] = [
     ("/_sandbox/", "index", "GET"),
@@ -125,6 +126,31 @@ class SandboxApp(wsgi.SandboxApp):
 
     # SP-API -----------------------------------------------------------------------------------
     def _sp_api(self, request: Request, environ: dict) -> Response:
+        call = self._exchange(request, environ)
+        if call.match is None:
+            return call.finish(
+                404,
+                payloads.errors("NotFound", f"No operation at {request.method} {call.raw_path}."),
+            )
+        op = call.match.operation
+        call.entry["operation"] = op.key
+        call.entry["operation_id"] = op.operation_id
+        body, body_error = _read_json(request.get_data())
+        call.entry["body"] = body
+
+        seller_id = self.sandbox.seller_for_token(request.headers.get("x-amz-access-token"))
+        if seller_id is None:
+            return call.finish(403, _unauthorized())
+        call.entry["seller_id"] = seller_id
+
+        faults = self.sandbox.faults.take((op.operation_id, op.key))
+        call.entry["faults"] = [f.kind for f in faults]
+        refused = _refuse_before_handling(call, faults)
+        if refused is not None:
+            return refused
+        return self._handle(call, call.match, request, seller_id, body, body_error, faults)
+
+    def _exchange(self, request: Request, environ: dict) -> _Exchange:
         sandbox = self.sandbox
         started = time.monotonic()
         request_id = str(uuid.uuid4())
@@ -147,129 +173,66 @@ class SandboxApp(wsgi.SandboxApp):
             "response_problems": [],
             "throttled": False,
         }
-        headers = {"x-amzn-RequestId": request_id}
-        match = sandbox.spec.match(request.method, raw_path)
+        return _Exchange(
+            sandbox=sandbox,
+            environ=environ,
+            raw_path=raw_path,
+            query=query,
+            entry=entry,
+            headers={"x-amzn-RequestId": request_id},
+            started=started,
+            match=sandbox.spec.match(request.method, raw_path),
+        )
 
-        def finish(status: int, body: Any, *, injected: bool = False) -> Response:
-            op = match.operation if match else None
-            # Injected faults are deliberate (a 504 is the gateway's, not the model's answer).
-            checked = op is not None and status >= 100 and not injected
-            if checked and sandbox.config.validate_responses:
-                entry["response_problems"] = sandbox.spec.validate_response(op, status, body)
-            all_headers = dict(headers)
-            if op is not None and (200 <= status < 300 or status in RATE_HEADER_STATUSES):
-                rate = sandbox.rate_limiter.rate_header(op.key)
-                if rate is not None:
-                    all_headers["x-amzn-RateLimit-Limit"] = rate
-            entry["status"] = status if status >= 100 else "dropped"
-            entry["duration_ms"] = round((time.monotonic() - started) * 1000, 2)
-            sandbox.request_log.record(entry)
-            if body is None:
-                return Response(b"", status=status, headers=all_headers)
-            return json_response(body, status, all_headers)
-
-        if match is None:
-            return finish(
-                404, payloads.errors("NotFound", f"No operation at {request.method} {raw_path}.")
-            )
+    def _handle(
+        self,
+        call: _Exchange,
+        match: Match,
+        request: Request,
+        seller_id: str,
+        body: Any,
+        body_error: str | None,
+        faults: list[Fault],
+    ) -> Response:
+        """The usage plan, the model's checks, the handler, then the faults that act after it."""
+        sandbox = self.sandbox
         op = match.operation
-        entry["operation"] = op.key
-        entry["operation_id"] = op.operation_id
-        body: Any = None
-        raw = request.get_data()
-        body_error = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError as exc:
-                body_error = f"the body is not valid JSON: {exc}"
-        entry["body"] = body
-
-        seller_id = sandbox.seller_for_token(request.headers.get("x-amz-access-token"))
-        if seller_id is None:
-            return finish(
-                403,
-                payloads.errors(
-                    "Unauthorized",
-                    "Access to requested resource is denied.",
-                    "The access token you provided is revoked, malformed or invalid.",
-                ),
-            )
-        entry["seller_id"] = seller_id
-
-        faults = sandbox.faults.take((op.operation_id, op.key))
-        entry["faults"] = [f.kind for f in faults]
-        by_kind = {f.kind: f for f in faults}
-        for fault in faults:
-            if fault.kind == "slow" and not fault.apply:
-                time.sleep(fault.seconds)
-            if fault.kind == "drop_connection" and not fault.apply:
-                return self._drop(environ, finish)
-        if "throttle" in by_kind:
-            entry["throttled"] = True
-            return finish(429, _quota_exceeded(), injected=True)
-        if "unauthorized" in by_kind:
-            return finish(
-                403,
-                payloads.errors(
-                    "Unauthorized",
-                    "Access to requested resource is denied.",
-                    "The access token you provided is revoked, malformed or invalid.",
-                ),
-                injected=True,
-            )
-        for kind, status in (("http_500", 500), ("http_503", 503)):
-            if kind in by_kind:
-                return finish(status, payloads.errors(*ERROR_BODIES[status]), injected=True)
-        if "http_503_html" in by_kind:
-            entry["status"] = 503
-            entry["duration_ms"] = round((time.monotonic() - started) * 1000, 2)
-            sandbox.request_log.record(entry)
-            return Response(
-                "<html><body><h1>503 Service Unavailable</h1></body></html>",
-                status=503,
-                headers=headers,
-                content_type="text/html",
-            )
-
         if not sandbox.rate_limiter.try_acquire(seller_id, op.key):
-            entry["throttled"] = True
-            return finish(429, _quota_exceeded())
+            call.entry["throttled"] = True
+            return call.finish(429, _quota_exceeded())
 
         problems = [body_error] if body_error else []
         if not problems and sandbox.config.validate_requests:
             problems = sandbox.spec.validate_request(
-                request.method, raw_path, query, body, dict(request.headers)
+                request.method, call.raw_path, call.query, body, dict(request.headers)
             )
         if problems:
-            entry["problems"] = problems
-            return finish(400, payloads.errors("InvalidInput", "; ".join(problems)))
+            call.entry["problems"] = problems
+            return call.finish(400, payloads.errors("InvalidInput", "; ".join(problems)))
 
         handler = api.HANDLERS.get(op.key)
         if handler is None:
-            return finish(
+            return call.finish(
                 501,
                 payloads.errors("NotImplemented", f"The sandbox does not serve {op.operation_id}."),
                 injected=True,  # the sandbox's limit, not an answer the model describes
             )
         with sandbox.lock:
             sandbox.tick()
-            call = api.Call(sandbox, seller_id, match, query, body, self._base(request))
-            status, answer = handler(call)
+            status, answer = handler(
+                api.Call(sandbox, seller_id, match, call.query, body, self._base(request))
+            )
         if status == 429:  # a quota of the handler's own (a feed type's submissions)
-            entry["throttled"] = True
+            call.entry["throttled"] = True
 
+        by_kind = {f.kind: f for f in faults}
         if "http_504" in by_kind and by_kind["http_504"].apply:
-            return finish(504, payloads.errors(*ERROR_BODIES[504]), injected=True)
+            return call.finish(504, payloads.errors(*ERROR_BODIES[504]), injected=True)
         if "slow" in by_kind and by_kind["slow"].apply:
             time.sleep(by_kind["slow"].seconds)
         if "drop_connection" in by_kind and by_kind["drop_connection"].apply:
-            return self._drop(environ, finish)
-        return finish(status, answer)
-
-    def _drop(self, environ: dict, finish: Callable) -> Response:
-        finish(0, None, injected=True)
-        return wsgi.drop_connection(environ)
+            return call.drop()
+        return call.finish(status, answer)
 
     # presigned document URLs ------------------------------------------------------------------
     def _document(self, request: Request, token: str) -> Response:
@@ -533,6 +496,91 @@ class SandboxApp(wsgi.SandboxApp):
             return json_response({"buyers": self.sandbox.stop_buyers()})
         loop = self.sandbox.buyers
         return json_response({"buyers": loop.as_json() if loop else None})
+
+
+@dataclass
+class _Exchange:
+    """One SP-API call on its way through the checks, and the request-log entry it leaves."""
+
+    sandbox: AmazonSandbox
+    environ: dict
+    raw_path: str
+    query: dict[str, list[str]]
+    entry: dict[str, Any]
+    headers: dict[str, str]
+    started: float
+    match: Match | None
+
+    def finish(self, status: int, body: Any, *, injected: bool = False) -> Response:
+        sandbox = self.sandbox
+        op = self.match.operation if self.match else None
+        # Injected faults are deliberate (a 504 is the gateway's, not the model's answer).
+        checked = op is not None and status >= 100 and not injected
+        if checked and sandbox.config.validate_responses:
+            self.entry["response_problems"] = sandbox.spec.validate_response(op, status, body)
+        all_headers = dict(self.headers)
+        if op is not None and (200 <= status < 300 or status in RATE_HEADER_STATUSES):
+            rate = sandbox.rate_limiter.rate_header(op.key)
+            if rate is not None:
+                all_headers["x-amzn-RateLimit-Limit"] = rate
+        self.record(status if status >= 100 else "dropped")
+        if body is None:
+            return Response(b"", status=status, headers=all_headers)
+        return json_response(body, status, all_headers)
+
+    def record(self, status: int | str) -> None:
+        self.entry["status"] = status
+        self.entry["duration_ms"] = round((time.monotonic() - self.started) * 1000, 2)
+        self.sandbox.request_log.record(self.entry)
+
+    def drop(self) -> Response:
+        self.finish(0, None, injected=True)
+        return wsgi.drop_connection(self.environ)
+
+
+def _refuse_before_handling(call: _Exchange, faults: list[Fault]) -> Response | None:
+    """The injected faults that answer instead of the handler (or delay the call first)."""
+    by_kind = {f.kind: f for f in faults}
+    for fault in faults:
+        if fault.kind == "slow" and not fault.apply:
+            time.sleep(fault.seconds)
+        if fault.kind == "drop_connection" and not fault.apply:
+            return call.drop()
+    if "throttle" in by_kind:
+        call.entry["throttled"] = True
+        return call.finish(429, _quota_exceeded(), injected=True)
+    if "unauthorized" in by_kind:
+        return call.finish(403, _unauthorized(), injected=True)
+    for kind, status in (("http_500", 500), ("http_503", 503)):
+        if kind in by_kind:
+            return call.finish(status, payloads.errors(*ERROR_BODIES[status]), injected=True)
+    if "http_503_html" in by_kind:
+        call.record(503)
+        return Response(
+            "<html><body><h1>503 Service Unavailable</h1></body></html>",
+            status=503,
+            headers=call.headers,
+            content_type="text/html",
+        )
+    return None
+
+
+def _read_json(raw: bytes) -> tuple[Any, str | None]:
+    """The request body and, when it is not JSON, the problem to answer 400 with."""
+    if not raw:
+        return None, None
+    try:
+        return json.loads(raw), None
+    except ValueError as exc:
+        return None, f"the body is not valid JSON: {exc}"
+
+
+def _unauthorized() -> dict:
+    return payloads.errors(
+        "Unauthorized",
+        "Access to requested resource is denied.",
+        "The access token you provided is revoked, malformed or invalid.",
+    )
 
 
 def _listing_kwargs(item: dict) -> dict:

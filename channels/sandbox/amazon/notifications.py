@@ -167,6 +167,16 @@ class NotificationDelivery(Delivery):
     event_id: str | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class _Fate:
+    """What the destination's seeded draws decide for one notification."""
+
+    delay: float  # seconds after publishing
+    late: bool
+    dropped: bool
+    duplicate_delay: float | None  # a second copy this long after the first; None: no copy
+
+
 class Dispatcher(DeliveryQueue):
     def __init__(
         self,
@@ -227,66 +237,92 @@ class Dispatcher(DeliveryQueue):
             for destination in self._targets:
                 if not destination.wants(notification_type):
                     continue
-                notification = build_notification(
-                    notification_type,
-                    payload,
-                    application_id=self.application_id,
-                    subscription_id=destination.subscription_id(notification_type),
-                    moment=moment,
-                )
-                notification_id = notification_id_of(notification)
-                built.append(notification)
-                self.stats["published"] += 1
-                record = {
-                    "notification_type": notification_type,
-                    "notification_id": notification_id,
-                    "destination_id": destination.destination_id,
-                    "notification": notification,
-                }
-                self.published.append(record)
-                # Every draw happens whatever the outcome, so one decision never shifts the
-                # random stream of the ones after it.
-                low, high = destination.delay_s
-                delay = self._rng.uniform(low, high)
-                late = self._rng.random() < destination.late_rate
-                late_delay = self._rng.uniform(*destination.late_delay_s)
-                reorder = self._rng.random() < destination.reorder_rate
-                reorder_delay = self._rng.uniform(high, 3 * high + 0.05)
-                duplicate = self._rng.random() < destination.duplicate_rate
-                duplicate_delay = self._rng.uniform(low, high) + high
-                dropped = drop or self._rng.random() < destination.drop_rate
-                if dropped:
-                    self.stats["dropped"] += 1
-                    self.dropped.append({k: v for k, v in record.items() if k != "notification"})
-                    continue
-                if late:
-                    delay = late_delay
-                elif reorder:
-                    # Held back long enough that notifications published after it overtake it.
-                    delay += reorder_delay
-                body, event_id = self._body(destination, notification, notification_type, moment)
-                self._enqueue(
-                    destination,
-                    notification_type,
-                    notification_id,
-                    body,
-                    event_id,
-                    now + delay,
-                    late=late,
-                )
-                if duplicate:
-                    self._enqueue(
-                        destination,
-                        notification_type,
-                        notification_id,
-                        body,
-                        event_id,
-                        now + delay + duplicate_delay,
-                        duplicate=True,
-                        late=late,
+                built.append(
+                    self._publish_to(
+                        destination, notification_type, payload, moment=moment, now=now, drop=drop
                     )
+                )
             self._wake()
         return built
+
+    def _publish_to(
+        self,
+        destination: Destination,
+        notification_type: str,
+        payload: dict,
+        *,
+        moment: datetime,
+        now: float,
+        drop: bool,
+    ) -> dict:
+        """One destination's notification: recorded as published, then dropped or queued."""
+        notification = build_notification(
+            notification_type,
+            payload,
+            application_id=self.application_id,
+            subscription_id=destination.subscription_id(notification_type),
+            moment=moment,
+        )
+        notification_id = notification_id_of(notification)
+        self.stats["published"] += 1
+        record = {
+            "notification_type": notification_type,
+            "notification_id": notification_id,
+            "destination_id": destination.destination_id,
+            "notification": notification,
+        }
+        self.published.append(record)
+        fate = self._draw_fate(destination, drop)
+        if fate.dropped:
+            self.stats["dropped"] += 1
+            self.dropped.append({k: v for k, v in record.items() if k != "notification"})
+            return notification
+        body, event_id = self._body(destination, notification, notification_type, moment)
+        self._enqueue(
+            destination,
+            notification_type,
+            notification_id,
+            body,
+            event_id,
+            now + fate.delay,
+            late=fate.late,
+        )
+        if fate.duplicate_delay is not None:
+            self._enqueue(
+                destination,
+                notification_type,
+                notification_id,
+                body,
+                event_id,
+                now + fate.delay + fate.duplicate_delay,
+                duplicate=True,
+                late=fate.late,
+            )
+        return notification
+
+    def _draw_fate(self, destination: Destination, drop: bool) -> _Fate:
+        # Every draw happens whatever the outcome, so one decision never shifts the
+        # random stream of the ones after it.
+        low, high = destination.delay_s
+        delay = self._rng.uniform(low, high)
+        late = self._rng.random() < destination.late_rate
+        late_delay = self._rng.uniform(*destination.late_delay_s)
+        reorder = self._rng.random() < destination.reorder_rate
+        reorder_delay = self._rng.uniform(high, 3 * high + 0.05)
+        duplicate = self._rng.random() < destination.duplicate_rate
+        duplicate_delay = self._rng.uniform(low, high) + high
+        dropped = drop or self._rng.random() < destination.drop_rate
+        if late:
+            delay = late_delay
+        elif reorder:
+            # Held back long enough that notifications published after it overtake it.
+            delay += reorder_delay
+        return _Fate(
+            delay=delay,
+            late=late,
+            dropped=dropped,
+            duplicate_delay=duplicate_delay if duplicate else None,
+        )
 
     def _body(
         self, destination: Destination, notification: dict, notification_type: str, moment

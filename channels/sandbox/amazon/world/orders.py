@@ -36,51 +36,11 @@ class OrdersMixin(WorldBase):
             seller = self.seller(seller_id)
             marketplace_id = marketplace_id or seller.marketplace_ids[0]
             info = self._marketplace(marketplace_id)
-            resolved: list[tuple[Listing, int]] = []
-            for line_sku, line_quantity in lines:
-                if int(line_quantity) < 1:
-                    raise SandboxError("quantities must be positive")
-                listing = self.listings.get((seller.seller_id, line_sku, marketplace_id))
-                if listing is None:
-                    raise NotFound(f"no listing {line_sku!r} in {marketplace_id}")
-                if self.buyable_quantity(listing) < int(line_quantity):
-                    raise OutOfStock(
-                        f"{line_sku!r} has {self.buyable_quantity(listing)} buyable unit(s)",
-                        sku=line_sku,
-                    )
-                resolved.append((listing, int(line_quantity)))
-            if len({listing.afn for listing, _ in resolved}) > 1:
-                raise SandboxError("an order is either all AFN or all MFN; place two orders")
-            afn = resolved[0][0].afn
-            now = self.now()
-            order = Order(
-                order_id=self._order_id(),
-                seller_id=seller.seller_id,
-                marketplace_id=marketplace_id,
-                fulfilled_by="AMAZON" if afn else "MERCHANT",
-                status="PENDING",
-                created=now,
-                updated=now,
-                items=[
-                    OrderItem(
-                        order_item_id=self._order_item_id(),
-                        sku=listing.sku,
-                        asin=listing.asin,
-                        title=listing.item_name,
-                        quantity=line_quantity,
-                        unit_price=listing.price or Decimal(self.config.currency_default_price),
-                    )
-                    for listing, line_quantity in resolved
-                ],
-                currency=info[3],
-                postal_code=f"{self.rng.randrange(10000, 99999)}",
-                buyer_name=f"Buyer {self._number()}",
-                buyer_email=f"buyer-{uuid.uuid4().hex[:10]}@marketplace.amazon.com",
-                city="Seattle",
-            )
+            resolved = self._buyable_lines(seller.seller_id, marketplace_id, lines)
+            order = self._new_order(seller.seller_id, marketplace_id, info[3], resolved)
             self.orders[order.order_id] = order
             for listing, line_quantity in resolved:
-                if afn:
+                if order.afn:
                     stock = self._fba_stock(listing)
                     stock.buckets["fulfillable"] -= line_quantity
                     stock.buckets["pending_customer_order"] += line_quantity
@@ -100,6 +60,63 @@ class OrdersMixin(WorldBase):
             else:
                 self.scheduler.at(delay, f"release {order.order_id}", release)
             return self.order_json(order)
+
+    def _buyable_lines(
+        self, seller_id: str, marketplace_id: str, lines: list[tuple[str, int]]
+    ) -> list[tuple[Listing, int]]:
+        """The listing of each line, refused before anything changes when one is not buyable or
+        the lines mix fulfillment channels."""
+        resolved: list[tuple[Listing, int]] = []
+        for line_sku, line_quantity in lines:
+            if int(line_quantity) < 1:
+                raise SandboxError("quantities must be positive")
+            listing = self.listings.get((seller_id, line_sku, marketplace_id))
+            if listing is None:
+                raise NotFound(f"no listing {line_sku!r} in {marketplace_id}")
+            if self.buyable_quantity(listing) < int(line_quantity):
+                raise OutOfStock(
+                    f"{line_sku!r} has {self.buyable_quantity(listing)} buyable unit(s)",
+                    sku=line_sku,
+                )
+            resolved.append((listing, int(line_quantity)))
+        if len({listing.afn for listing, _ in resolved}) > 1:
+            raise SandboxError("an order is either all AFN or all MFN; place two orders")
+        return resolved
+
+    def _new_order(
+        self,
+        seller_id: str,
+        marketplace_id: str,
+        currency: str,
+        resolved: list[tuple[Listing, int]],
+    ) -> Order:
+        afn = resolved[0][0].afn
+        now = self.now()
+        return Order(
+            order_id=self._order_id(),
+            seller_id=seller_id,
+            marketplace_id=marketplace_id,
+            fulfilled_by="AMAZON" if afn else "MERCHANT",
+            status="PENDING",
+            created=now,
+            updated=now,
+            items=[
+                OrderItem(
+                    order_item_id=self._order_item_id(),
+                    sku=listing.sku,
+                    asin=listing.asin,
+                    title=listing.item_name,
+                    quantity=line_quantity,
+                    unit_price=listing.price or Decimal(self.config.currency_default_price),
+                )
+                for listing, line_quantity in resolved
+            ],
+            currency=currency,
+            postal_code=f"{self.rng.randrange(10000, 99999)}",
+            buyer_name=f"Buyer {self._number()}",
+            buyer_email=f"buyer-{uuid.uuid4().hex[:10]}@marketplace.amazon.com",
+            city="Seattle",
+        )
 
     def _release_pending(self, order_id: str) -> None:
         order = self.orders[order_id]

@@ -6,7 +6,7 @@ from channels.sandbox.amazon import payloads
 from channels.sandbox.common.errors import SandboxError
 
 from .base import WorldBase
-from .records import OrderItem, Package
+from .records import Order, OrderItem, Package
 
 
 class ShipmentsMixin(WorldBase):
@@ -46,45 +46,21 @@ class ShipmentsMixin(WorldBase):
         order = self.orders.get(order_id)
         if order is None or order.seller_id != seller_id:
             return 404, payloads.errors("NotFound", f"Order {order_id} was not found.")
-        if body.get("marketplaceId") != order.marketplace_id:
-            return 400, payloads.errors(
-                "InvalidInput", "The marketplaceId does not match the order."
-            )
-        if order.afn:
-            return 400, payloads.errors(
-                "InvalidInput",
-                "Shipment confirmation is not supported for Amazon-fulfilled orders.",
-            )
-        if order.status not in ("UNSHIPPED", "PARTIALLY_SHIPPED"):
-            return 400, payloads.errors(
-                "InvalidInput", f"The order is {order.status} and cannot be confirmed as shipped."
-            )
+        refusal = _order_refusal(order, body) or _package_refusal(body["packageDetail"])
+        if refusal is not None:
+            return 400, payloads.errors("InvalidInput", refusal)
         detail = body["packageDetail"]
-        if detail["carrierCode"] == "Other" and not detail.get("carrierName"):
-            return 400, payloads.errors(
-                "InvalidInput", 'carrierName is required when carrierCode is "Other".'
-            )
-        reference = str(detail["packageReferenceId"])
-        if not reference.isdigit() or int(reference) < 1:
-            return 400, payloads.errors(
-                "InvalidInput", "packageReferenceId must be a positive numeric string."
-            )
-        lines: list[tuple[OrderItem, int]] = []
-        for line in detail["orderItems"]:
-            item = order.item(line["orderItemId"])
-            if item is None:
-                return 400, payloads.errors(
-                    "InvalidInput", f"Unknown orderItemId {line['orderItemId']}."
-                )
-            if line["quantity"] < 1 or item.shipped + line["quantity"] > item.quantity:
-                return 400, payloads.errors(
-                    "InvalidInput",
-                    f"Quantity {line['quantity']} exceeds the unshipped quantity of "
-                    f"{item.quantity - item.shipped} for orderItemId {item.order_item_id}.",
-                )
-            lines.append((item, line["quantity"]))
-        if any(p.package_reference_id == detail["packageReferenceId"] for p in order.packages):
-            return 400, payloads.errors("InvalidInput", "The packageReferenceId was already used.")
+        lines, refusal = _package_lines(order, detail)
+        if refusal is None and any(
+            p.package_reference_id == detail["packageReferenceId"] for p in order.packages
+        ):
+            refusal = "The packageReferenceId was already used."
+        if refusal is not None:
+            return 400, payloads.errors("InvalidInput", refusal)
+        self._ship_package(order, detail, lines)
+        return 204, None
+
+    def _ship_package(self, order: Order, detail: dict, lines: list[tuple[OrderItem, int]]) -> None:
         for item, quantity in lines:
             item.shipped += quantity
         order.packages.append(
@@ -101,4 +77,39 @@ class ShipmentsMixin(WorldBase):
         order.status = "SHIPPED" if shipped_all else "PARTIALLY_SHIPPED"
         self._touch(order)
         self._order_changed(order, "OrderStatusChange", "OrderShipped")
-        return 204, None
+
+
+def _order_refusal(order: Order, body: dict) -> str | None:
+    """Why the order cannot take a shipment confirmation, if it cannot."""
+    if body.get("marketplaceId") != order.marketplace_id:
+        return "The marketplaceId does not match the order."
+    if order.afn:
+        return "Shipment confirmation is not supported for Amazon-fulfilled orders."
+    if order.status not in ("UNSHIPPED", "PARTIALLY_SHIPPED"):
+        return f"The order is {order.status} and cannot be confirmed as shipped."
+    return None
+
+
+def _package_refusal(detail: dict) -> str | None:
+    if detail["carrierCode"] == "Other" and not detail.get("carrierName"):
+        return 'carrierName is required when carrierCode is "Other".'
+    reference = str(detail["packageReferenceId"])
+    if not reference.isdigit() or int(reference) < 1:
+        return "packageReferenceId must be a positive numeric string."
+    return None
+
+
+def _package_lines(order: Order, detail: dict) -> tuple[list[tuple[OrderItem, int]], str | None]:
+    """The order items a package ships, or why one of its lines cannot be shipped."""
+    lines: list[tuple[OrderItem, int]] = []
+    for line in detail["orderItems"]:
+        item = order.item(line["orderItemId"])
+        if item is None:
+            return lines, f"Unknown orderItemId {line['orderItemId']}."
+        if line["quantity"] < 1 or item.shipped + line["quantity"] > item.quantity:
+            return lines, (
+                f"Quantity {line['quantity']} exceeds the unshipped quantity of "
+                f"{item.quantity - item.shipped} for orderItemId {item.order_item_id}."
+            )
+        lines.append((item, line["quantity"]))
+    return lines, None

@@ -71,81 +71,61 @@ class SubmissionsMixin(WorldBase):
                 )
             return
         if not values:
-            issues.append(
-                payloads.issue(
-                    "99022",
-                    "The field 'fulfillment_channel_code' for the attribute "
-                    "'fulfillment_availability' does not have enough values. The required "
-                    "minimum is '1' value(s).",
-                    ["fulfillment_availability"],
-                    "MISSING_ATTRIBUTE",
-                )
-            )
+            issues.append(_missing_channel_issue())
             return
         for value in values:
-            code = value.get("fulfillment_channel_code")
-            if not isinstance(code, str) or not code:
-                issues.append(
-                    payloads.issue(
-                        "99022",
-                        "The field 'fulfillment_channel_code' for the attribute "
-                        "'fulfillment_availability' does not have enough values. The required "
-                        "minimum is '1' value(s).",
-                        ["fulfillment_availability"],
-                        "MISSING_ATTRIBUTE",
-                    )
-                )
+            issue = self._availability_issue(sku, listing, value)
+            if issue is not None:
+                issues.append(issue)
                 continue
             quantity = value.get("quantity")
-            if quantity is not None and (
-                not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0
-            ):
-                issues.append(
-                    payloads.issue(
-                        "4000001",
-                        "The provided value for 'Quantity' is invalid.",
-                        ["fulfillment_availability"],
-                        "INVALID_ATTRIBUTE",
-                    )
-                )
-                continue
-            lead = value.get("lead_time_to_ship_max_days")
-            if is_afn(code):
-                if quantity is not None:
-                    # Amazon owns FBA quantity (seen as INVALID 4000003 in the wild).
-                    issues.append(
-                        payloads.issue(
-                            "4000003",
-                            f"Quantity cannot be provided for the Amazon fulfillment channel "
-                            f"'{code}'. Amazon manages the quantity of Amazon-fulfilled offers.",
-                            ["fulfillment_availability"],
-                            "INVALID_ATTRIBUTE",
-                        )
-                    )
+            if is_afn(value["fulfillment_channel_code"]):
                 continue
             if quantity is None and op == "merge":
                 continue  # a merge only touches the fields it names
-            afn_listing = listing is not None and listing.afn
-            if (
-                afn_listing
-                and quantity is not None
-                and self.config.afn_merchant_quantity == "reject"
-            ):
-                # Sandbox option: Amazon itself accepts and converts (see _convert_to_mfn).
-                issues.append(
-                    payloads.issue(
-                        "90000900",
-                        f"The SKU '{sku}' is fulfilled by Amazon "
-                        f"({listing.fulfillment_channel_code}); a merchant (DEFAULT) quantity "
-                        "would switch it to merchant-fulfilled.",
-                        ["fulfillment_availability"],
-                        "INVALID_ATTRIBUTE",
-                    )
-                )
-                continue
+            lead = value.get("lead_time_to_ship_max_days")
             changes.append(
                 _availability_change(self, seller_id, sku, marketplace_id, op, quantity, lead)
             )
+
+    def _availability_issue(self, sku: str, listing: Listing | None, value: dict) -> dict | None:
+        """What is wrong with one fulfillment_availability value, if anything."""
+        code = value.get("fulfillment_channel_code")
+        if not isinstance(code, str) or not code:
+            return _missing_channel_issue()
+        quantity = value.get("quantity")
+        if quantity is not None and (
+            not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0
+        ):
+            return payloads.issue(
+                "4000001",
+                "The provided value for 'Quantity' is invalid.",
+                ["fulfillment_availability"],
+                "INVALID_ATTRIBUTE",
+            )
+        if is_afn(code):
+            if quantity is None:
+                return None
+            # Amazon owns FBA quantity (seen as INVALID 4000003 in the wild).
+            return payloads.issue(
+                "4000003",
+                f"Quantity cannot be provided for the Amazon fulfillment channel "
+                f"'{code}'. Amazon manages the quantity of Amazon-fulfilled offers.",
+                ["fulfillment_availability"],
+                "INVALID_ATTRIBUTE",
+            )
+        afn_listing = listing is not None and listing.afn
+        if afn_listing and quantity is not None and self.config.afn_merchant_quantity == "reject":
+            # Sandbox option: Amazon itself accepts and converts (see _convert_to_mfn).
+            return payloads.issue(
+                "90000900",
+                f"The SKU '{sku}' is fulfilled by Amazon "
+                f"({listing.fulfillment_channel_code}); a merchant (DEFAULT) quantity "
+                "would switch it to merchant-fulfilled.",
+                ["fulfillment_availability"],
+                "INVALID_ATTRIBUTE",
+            )
+        return None
 
     def submit_patches(
         self,
@@ -187,46 +167,48 @@ class SubmissionsMixin(WorldBase):
         }
         self.submissions.append(record)
         if status == "ACCEPTED":
-            if self.faults.take_one("lost_patch", ("patchListingsItem", source, sku)):
-                record["lost"] = True  # answers ACCEPTED, never applies
-            elif self.faults.take_one("rejected_patch", ("patchListingsItem", source, sku)):
-                record["lost"] = True
+            delay = self.config.patch_apply_delay if delay is None else delay
+            self._process_accepted(record, changes, marketplace_ids, delay)
+        return {"submission_id": submission_id, "status": status, "issues": issues}
 
-                def reject(record: dict = record) -> None:
-                    # Found in processing: the listing carries the issue, the value is not set.
-                    record["rejected_at"] = iso(self.now())
-                    self._set_late_issues(
-                        seller_id, sku, marketplace_ids, [LATE_AVAILABILITY_ISSUE]
+    def _process_accepted(
+        self, record: dict, changes: list, marketplace_ids: list[str], delay: float
+    ) -> None:
+        """An ACCEPTED submission is lost, rejected in processing, or applied after `delay`."""
+        seller_id, sku = record["seller_id"], record["sku"]
+        if self.faults.take_one("lost_patch", ("patchListingsItem", record["source"], sku)):
+            record["lost"] = True  # answers ACCEPTED, never applies
+        elif self.faults.take_one("rejected_patch", ("patchListingsItem", record["source"], sku)):
+            record["lost"] = True
+
+            def reject(record: dict = record) -> None:
+                # Found in processing: the listing carries the issue, the value is not set.
+                record["rejected_at"] = iso(self.now())
+                self._set_late_issues(seller_id, sku, marketplace_ids, [LATE_AVAILABILITY_ISSUE])
+
+            self.scheduler.at(delay, f"reject patch {sku}", reject)
+        else:
+            for marketplace_id in marketplace_ids:
+                if (seller_id, sku, marketplace_id) not in self.listings:
+                    changes.insert(
+                        0,
+                        _create_incomplete(
+                            self, seller_id, sku, marketplace_id, record["product_type"]
+                        ),
                     )
 
-                self.scheduler.at(
-                    self.config.patch_apply_delay if delay is None else delay,
-                    f"reject patch {sku}",
-                    reject,
-                )
+            def apply(record: dict = record, changes: list = changes) -> None:
+                for change in changes:
+                    change()
+                # What an applied submission resolves.
+                self._set_late_issues(seller_id, sku, marketplace_ids, [])
+                record["applied"] = True
+                record["applied_at"] = iso(self.now())
+
+            if delay <= 0:
+                apply()
             else:
-                for marketplace_id in marketplace_ids:
-                    if (seller_id, sku, marketplace_id) not in self.listings:
-                        changes.insert(
-                            0,
-                            _create_incomplete(self, seller_id, sku, marketplace_id, product_type),
-                        )
-
-                def apply(record: dict = record, changes: list = changes) -> None:
-                    for change in changes:
-                        change()
-                    # What an applied submission resolves.
-                    self._set_late_issues(seller_id, sku, marketplace_ids, [])
-                    record["applied"] = True
-                    record["applied_at"] = iso(self.now())
-
-                if delay is None:
-                    delay = self.config.patch_apply_delay
-                if delay <= 0:
-                    apply()
-                else:
-                    self.scheduler.at(delay, f"patch {sku}", apply)
-        return {"submission_id": submission_id, "status": status, "issues": issues}
+                self.scheduler.at(delay, f"patch {sku}", apply)
 
 
 def _availability_change(
@@ -299,3 +281,14 @@ def _create_incomplete(
         sandbox.listings[listing.key] = listing
 
     return apply
+
+
+def _missing_channel_issue() -> dict:
+    return payloads.issue(
+        "99022",
+        "The field 'fulfillment_channel_code' for the attribute "
+        "'fulfillment_availability' does not have enough values. The required "
+        "minimum is '1' value(s).",
+        ["fulfillment_availability"],
+        "MISSING_ATTRIBUTE",
+    )
