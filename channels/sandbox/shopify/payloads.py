@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .schema import DATA_DIR
 
 if TYPE_CHECKING:
-    from .model import Fulfillment, LineItem, Order, Refund
+    from .shop.records import Fulfillment, LineItem, Order, Refund
 
 
 @cache

@@ -37,7 +37,8 @@ from graphql import (
 )
 
 from .cost import MUTATION_FIELD_COST
-from .model import (
+from .model import SandboxError, ShopifySandbox
+from .shop.records import (
     GID_RE,
     QUANTITY_NAMES,
     IdempotentRecord,
@@ -47,8 +48,6 @@ from .model import (
     Location,
     Order,
     Product,
-    SandboxError,
-    ShopifySandbox,
     Variant,
     gid,
     parse_gid,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from channels.sandbox.common.errors import OutOfStock
 from channels.sandbox.common.loops import OrderLoop
-
-from .model import OutOfStock
 
 if TYPE_CHECKING:
     from .model import ShopifySandbox

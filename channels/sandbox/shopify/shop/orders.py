@@ -1,0 +1,223 @@
+"""Orders: a shopper checking out, cancelling, and the units an order gives back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from channels.sandbox.common.errors import NotFound, OutOfStock, SandboxError
+from channels.sandbox.shopify import payloads
+
+from .base import ShopBase
+from .records import Level, LineItem, Order, Refund, RefundLine, gid, parse_gid, unique_levels
+
+CANCEL_REASONS = ("customer", "declined", "fraud", "inventory", "staff", "other")
+
+
+class OrdersMixin(ShopBase):
+    def sell(
+        self,
+        variant: Any = None,
+        quantity: int = 1,
+        location: Any = None,
+        *,
+        lines: Iterable[tuple[Any, int]] | None = None,
+        variant_id_null: bool = False,
+        source_name: str = "web",
+    ) -> dict:
+        """A shopper checks out: available -> committed, then orders/create.
+
+        `variant` is a variant id, ProductVariant gid or SKU; `lines` takes several
+        (variant, quantity) pairs instead. Refused with OutOfStock when no location (or the
+        given one) has enough available for every line. Returns the REST order payload.
+        """
+        wanted = list(lines) if lines is not None else [(variant, quantity)]
+        with self.lock:
+            resolved = []
+            for ref, qty in wanted:
+                if int(qty) <= 0:
+                    raise SandboxError("quantity must be positive")
+                resolved.append((self.find_variant(ref), int(qty)))
+            candidates = (
+                [self.find_location(location)]
+                if location is not None
+                else sorted(
+                    (loc for loc in self.locations.values() if loc.is_active),
+                    key=lambda loc: (not loc.is_primary, loc.id),
+                )
+            )
+            chosen = None
+            for candidate in candidates:
+                levels = [self.levels.get((v.inventory_item_id, candidate.id)) for v, _ in resolved]
+                if all(
+                    level is not None and level.quantity("available") >= qty
+                    for level, (_, qty) in zip(levels, resolved, strict=True)
+                ):
+                    chosen = candidate
+                    break
+            if chosen is None:
+                raise OutOfStock(
+                    "sold out",
+                    skus=[v.sku for v, _ in resolved],
+                    requested=[qty for _, qty in resolved],
+                )
+            moment = self.now()
+            order_id = self.next_id("order")
+            line_items = []
+            touched = []
+            for v, qty in resolved:
+                product = self.products[v.product_id]
+                level = self.levels[(v.inventory_item_id, chosen.id)]
+                level.move({"available": -qty, "committed": qty}, moment)
+                touched.append(level)
+                line_items.append(
+                    LineItem(
+                        id=self.next_id("line_item"),
+                        variant_id=v.id,
+                        product_id=product.id,
+                        inventory_item_id=v.inventory_item_id,
+                        sku=v.sku,
+                        title=product.title,
+                        variant_title=None if v.title == "Default Title" else v.title,
+                        price=v.price,
+                        quantity=qty,
+                        current_quantity=qty,
+                        unfulfilled_quantity=qty,
+                        hide_variant_id=variant_id_null,
+                    )
+                )
+            order = Order(
+                id=order_id,
+                number=next(self._order_numbers),
+                created_at=moment,
+                updated_at=moment,
+                location_id=chosen.id,
+                line_items=line_items,
+                fulfillment_order_id=self.next_id("fulfillment_order"),
+                fulfillment_order_line_ids={
+                    line.id: self.next_id("fulfillment_order_line") for line in line_items
+                },
+                confirmation_number=uuid.uuid4().hex[:9].upper(),
+                source_name=source_name,
+            )
+            self.orders[order.id] = order
+            payload = payloads.order_payload(order)
+            self._emit("orders/create", payload, moment)
+            for level in touched:
+                self._emit_level(level, moment)
+            return payload
+
+    def _release(
+        self, order: Order, line: LineItem, quantity: int, *, restock: bool, moment: datetime
+    ) -> Level | None:
+        """Take unfulfilled units off an order: back to available, or gone from on_hand."""
+        level = self.levels.get((line.inventory_item_id, order.location_id))
+        line.unfulfilled_quantity -= quantity
+        line.current_quantity -= quantity
+        if level is None or quantity == 0:
+            return None
+        deltas = {"committed": -quantity}
+        if restock:
+            deltas["available"] = quantity
+        level.move(deltas, moment)
+        return level if restock else None
+
+    def cancel(
+        self,
+        order_ref: Any,
+        *,
+        restock: bool = True,
+        reason: str = "customer",
+        staff_note: str | None = None,
+        refund: bool = True,
+    ) -> dict:
+        """Cancel an unfulfilled order; with restock its committed units return to available.
+
+        Emits refunds/create (the cancellation refund, restock_type "cancel" when restocking),
+        orders/cancelled, orders/updated and inventory_levels/update for restocked levels.
+        """
+        with self.lock:
+            order = self.find_order(order_ref)
+            if order.cancelled_at is not None:
+                raise SandboxError("Order has already been cancelled.", order_id=order.id)
+            if any(line.fulfilled_quantity for line in order.line_items):
+                raise SandboxError(
+                    "Cannot cancel an order with fulfilled items; cancel the fulfillments first.",
+                    order_id=order.id,
+                )
+            reason = reason.lower()
+            if reason not in CANCEL_REASONS:
+                raise SandboxError(f"unknown cancel reason {reason!r}")
+            moment = self.now()
+            refund_lines = []
+            touched = []
+            amount = Decimal(0)
+            for line in order.line_items:
+                quantity = line.unfulfilled_quantity
+                if quantity <= 0:
+                    continue
+                amount += line.price * quantity
+                refund_lines.append(
+                    RefundLine(
+                        id=self.next_id("refund_line"),
+                        line_item_id=line.id,
+                        quantity=quantity,
+                        restock_type="cancel" if restock else "no_restock",
+                        location_id=order.location_id if restock else None,
+                    )
+                )
+                level = self._release(order, line, quantity, restock=restock, moment=moment)
+                if level is not None:
+                    touched.append(level)
+            order.cancelled_at = moment
+            order.cancel_reason = reason
+            order.closed_at = moment
+            order.staff_note = staff_note
+            order.updated_at = moment
+            new_refund = None
+            if refund and refund_lines:
+                new_refund = Refund(
+                    id=self.next_id("refund"),
+                    order_id=order.id,
+                    created_at=moment,
+                    note=staff_note,
+                    restock=restock,
+                    lines=refund_lines,
+                    amount=amount,
+                    transaction_id=self.next_id("transaction"),
+                )
+                order.refunds.append(new_refund)
+                order.financial_status = "refunded"
+            else:
+                order.financial_status = "voided"
+            payload = payloads.order_payload(order)
+            if new_refund is not None:
+                self._emit("refunds/create", payloads.refund_payload(order, new_refund), moment)
+            self._emit("orders/cancelled", payload, moment)
+            self._emit("orders/updated", payload, moment)
+            for level in unique_levels(touched):
+                self._emit_level(level, moment)
+            return payload
+
+    def create_job(self) -> dict:
+        """Shopify runs orderCancel as a job; the sandbox has already finished it."""
+        with self.lock:
+            job_id = self.next_id("job")
+            job = {"id": gid("Job", job_id), "done": True}
+            self.jobs[job_id] = job
+            return job
+
+    def _order_line(self, order: Order, spec: dict) -> LineItem:
+        line_ref = spec.get("line_item_id")
+        if line_ref is not None:
+            number = line_ref if isinstance(line_ref, int) else parse_gid(line_ref, "LineItem")
+            if number is None and str(line_ref).isdigit():
+                number = int(line_ref)
+            return order.line_item(number)
+        for line in order.line_items:
+            if line.sku == spec.get("sku"):
+                return line
+        raise NotFound(f"order {order.name} has no line for {spec}")
