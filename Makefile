@@ -27,6 +27,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) scripts/check_function_length.py
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=lint $(PY) manage.py makemigrations --check --dry-run
 
 test: $(VENV)/.installed services browser lint

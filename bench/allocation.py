@@ -42,7 +42,7 @@ from ledger.models import Balance, Location, Sku  # noqa: E402
 from ledger.rules import EventLine, EventRequest  # noqa: E402
 
 
-def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
+def create_locations(run: str) -> tuple[Location, Location, Location]:
     warehouse = Location.objects.create(code=f"AB-{run}-WH", name="bench warehouse")
     store = Location.objects.create(
         code=f"AB-{run}-ST", name="bench store", kind=Location.Kind.STORE, can_pickup=True
@@ -50,6 +50,10 @@ def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
     fba = Location.objects.create(
         code=f"AB-{run}-FBA", name="bench FBA", kind=Location.Kind.FBA, region=f"B{run[:6]}"
     )
+    return warehouse, store, fba
+
+
+def create_skus(run: str, sku_count: int) -> list[Sku]:
     Sku.objects.bulk_create(
         [
             Sku(code=f"AB-{run}-{n:05d}", tags=["apparel"] if n % 3 else [])
@@ -57,8 +61,13 @@ def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
         ],
         batch_size=5000,
     )
-    skus = list(Sku.objects.filter(code__startswith=f"AB-{run}-").order_by("id"))
-    rng = random.Random(11)
+    return list(Sku.objects.filter(code__startswith=f"AB-{run}-").order_by("id"))
+
+
+def receive_stock(
+    run: str, skus: list[Sku], locations: tuple[Location, Location, Location], rng: random.Random
+) -> None:
+    warehouse, store, fba = locations
     requests = []
     for sku in skus:
         for location, high in ((warehouse, 200), (store, 10)):
@@ -79,6 +88,9 @@ def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
             )
         )
     services.record_events(requests, chunk_size=3000)
+
+
+def create_policies(skus: list[Sku], rng: random.Random) -> None:
     SkuPolicy.objects.bulk_create(
         [
             SkuPolicy(
@@ -91,7 +103,11 @@ def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
         ],
         batch_size=5000,
     )
-    channels = [
+
+
+def create_channels(run: str, fba: Location) -> list[Channel]:
+    """Shop, Amazon, Etsy and POS, in that order."""
+    return [
         Channel.objects.create(code=f"ab{run}-shop", name="shop", kind="shopify", priority=1),
         Channel.objects.create(
             code=f"ab{run}-amz",
@@ -106,6 +122,9 @@ def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
         ),
         Channel.objects.create(code=f"ab{run}-pos", name="store", kind="pos", priority=4),
     ]
+
+
+def create_listings(skus: list[Sku], channels: list[Channel], store: Location) -> None:
     listings = []
     for sku in skus:
         for channel in channels:
@@ -119,6 +138,9 @@ def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
     through.objects.bulk_create(
         [through(listing_id=pk, location_id=store.pk) for pk in pos_listings], batch_size=5000
     )
+
+
+def create_rules(run: str, channels: list[Channel]) -> None:
     AllocationRule.objects.bulk_create(
         [
             AllocationRule(
@@ -143,6 +165,18 @@ def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
             ),
         ]
     )
+
+
+def setup(run: str, sku_count: int) -> tuple[list[Sku], Location]:
+    warehouse, store, fba = create_locations(run)
+    skus = create_skus(run, sku_count)
+    # One generator for stock and policies, in this order, so a run's figures repeat.
+    rng = random.Random(11)
+    receive_stock(run, skus, (warehouse, store, fba), rng)
+    create_policies(skus, rng)
+    channels = create_channels(run, fba)
+    create_listings(skus, channels, store)
+    create_rules(run, channels)
     return skus, warehouse
 
 

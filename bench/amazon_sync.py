@@ -397,8 +397,7 @@ def run_naive(
 # --- main --------------------------------------------------------------------------------------
 
 
-def main() -> int:
-    logging.getLogger("kombu").setLevel(logging.ERROR)  # "no hostname" for memory://
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -414,8 +413,11 @@ def main() -> int:
     parser.add_argument("--feed-queue-seconds", type=float, default=1.0)
     parser.add_argument("--feed-processing-seconds", type=float, default=2.0)
     parser.add_argument("--timeout", type=float, default=900.0, help="per phase, seconds")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def changes_for(args) -> tuple[list[str], dict[str, int], list[tuple[str, int]]]:
+    """SKU codes, their opening stock and the (SKU, received quantity) events."""
     codes = [f"AMZ-{n:05d}" for n in range(args.skus)]
     # Varied stock so the quantities differ between listings; receipts of 1..3 units.
     stock = {code: 20 + (n * 37) % 180 for n, code in enumerate(codes)}
@@ -424,18 +426,13 @@ def main() -> int:
         for round_ in range(args.events_per_sku)
         for n, code in enumerate(codes)
     ]
-    print(
-        f"{args.skus} SKUs × {args.events_per_sku} event(s) = {len(events)} changes; "
-        f"SP-API rate scale {args.rate_scale:g} (1 = Amazon's usage plans); sandbox on the real "
-        f"clock: patch applies {args.patch_apply_delay:g} s after ACCEPTED, feed "
-        f"{args.feed_queue_seconds:g} s queued + {args.feed_processing_seconds:g} s processing",
-        flush=True,
-    )
-    print("setting up a fresh database and the sandbox seller …", flush=True)
-    fresh_database()
-    import django
+    return codes, stock, events
 
-    django.setup()
+
+def run_both(
+    args, codes: list[str], stock: dict[str, int], events: list[tuple[str, int]]
+) -> tuple[dict, dict]:
+    """Ours, then naive, each against its own sandbox (stopped before this returns)."""
     ours_handle = open_sandbox(args, seed=1, quantities=stock)
     naive_handle = None
     try:
@@ -468,7 +465,10 @@ def main() -> int:
         for handle in (ours_handle, naive_handle):
             if handle is not None:
                 handle.stop()
+    return ours, naive
 
+
+def report_notes(ours: dict, naive: dict) -> None:
     if ours["target"] != naive["target"]:
         differ = sum(1 for k in ours["target"] if ours["target"][k] != naive["target"].get(k))
         print(f"note: {differ} listing(s) end at different quantities in the two runs")
@@ -476,8 +476,13 @@ def main() -> int:
         if result["shown_s"] is None:
             print(f"note: the sandbox never showed every quantity in the {name} run")
 
+
+def handed_times(ours: dict, naive: dict) -> tuple[float, float]:
+    return ours["handed_s"] or float("nan"), naive["handed_s"] or float("nan")
+
+
+def report_figures(events: list[tuple[str, int]], ours: dict, naive: dict) -> None:
     oc, nc = ours["counters"], naive["counters"]
-    print()
     line(
         "SP-API calls (every request, 429s included)",
         f"{oc['calls']}", "naive", f"{nc['calls']}", ratio_of(oc["calls"], nc["calls"]),
@@ -497,7 +502,7 @@ def main() -> int:
         f"{ours['confirmed_s']:.1f} s", "naive", f"{naive_shown:.1f} s",
         ratio_of(ours["confirmed_s"], naive_shown),
     )  # fmt: skip
-    ours_handed, naive_handed = ours["handed_s"] or float("nan"), naive["handed_s"] or float("nan")
+    ours_handed, naive_handed = handed_times(ours, naive)
     line(
         "time to hand every change to Amazon (last write answered)",
         f"{ours_handed:.1f} s", "naive", f"{naive_handed:.1f} s",
@@ -508,11 +513,18 @@ def main() -> int:
         f"{oc['throttled']}", "naive", f"{nc['throttled']}",
         ratio_of(oc["throttled"], nc["throttled"]),
     )  # fmt: skip
+
+
+def report_by_operation(ours: dict, naive: dict) -> None:
+    oc, nc = ours["counters"], naive["counters"]
     print("SP-API calls by operation:")
     operations = sorted(set(oc["by_operation"]) | set(nc["by_operation"]))
     for operation in operations:
         mine, theirs = oc["by_operation"].get(operation, 0), nc["by_operation"].get(operation, 0)
         line(f"  {operation}", f"{mine}", "naive", f"{theirs}", ratio_of(mine, theirs))
+
+
+def report_details(args, events: list[tuple[str, int]], ours: dict, naive: dict) -> None:
     print(
         f"  (ours: {ours['feeds']} feed(s), {ours['attempts']} push attempt(s) over "
         f"{ours['rounds']} pipeline round(s), {ours['changed']} of {args.skus} listings "
@@ -522,6 +534,7 @@ def main() -> int:
         f"{naive['sent_s']:.1f} s, {naive['refused']} refused)"
     )
     feed_s = args.feed_queue_seconds + args.feed_processing_seconds
+    ours_handed, naive_handed = handed_times(ours, naive)
     if ours["feeds"]:
         print(
             f"  (Amazon's processing is the sandbox's here: a feed {feed_s:g} s, a patch "
@@ -530,6 +543,31 @@ def main() -> int:
             f"{len(events)} changes naive shows every quantity first once a feed takes longer "
             f"than about {naive_handed - ours_handed + args.patch_apply_delay:.0f} s to process.)"
         )
+
+
+def main() -> int:
+    logging.getLogger("kombu").setLevel(logging.ERROR)  # "no hostname" for memory://
+    args = parse_args()
+    codes, stock, events = changes_for(args)
+    print(
+        f"{args.skus} SKUs × {args.events_per_sku} event(s) = {len(events)} changes; "
+        f"SP-API rate scale {args.rate_scale:g} (1 = Amazon's usage plans); sandbox on the real "
+        f"clock: patch applies {args.patch_apply_delay:g} s after ACCEPTED, feed "
+        f"{args.feed_queue_seconds:g} s queued + {args.feed_processing_seconds:g} s processing",
+        flush=True,
+    )
+    print("setting up a fresh database and the sandbox seller …", flush=True)
+    fresh_database()
+    import django
+
+    django.setup()
+    ours, naive = run_both(args, codes, stock, events)
+
+    report_notes(ours, naive)
+    print()
+    report_figures(events, ours, naive)
+    report_by_operation(ours, naive)
+    report_details(args, events, ours, naive)
     return 0
 
 

@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -451,7 +452,7 @@ def intake(url: str, path: str, clients: int, seconds: float) -> float:
     return counter.value / seconds
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=20.0, help="orders per second")
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -464,80 +465,169 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=4, help="intake load clients")
     parser.add_argument("--intake-seconds", type=float, default=10.0)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+@dataclass
+class World:
+    """The running shops, channels and web process the stream phases share."""
+
+    shop_a: str
+    shop_b: str
+    web: str
+    codes: list[str]
+    channels: list
+    watcher: LevelWatcher
+    item_of: dict[str, str]  # SKU -> shop B's inventory item id
+    sold: dict[str, int]
+
+
+def start_web(procs: Processes) -> str:
+    web_port = free_port()
+    web = f"http://127.0.0.1:{web_port}"
+    procs.start(
+        "web",
+        [sys.executable, "-m", "gunicorn", "inventory_sync.wsgi:application",
+         "--bind", f"127.0.0.1:{web_port}",
+         "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+         "--log-level", "warning"],
+    )  # fmt: skip
+    wait_http(f"{web}/accounts/login/")
+    return web
+
+
+def start_workers(procs: Processes) -> None:
+    # Two workers, as in production: ingest and planner in one, pushers in the other.
+    for name, queues in (("worker", "ingest,default,celery"), ("pusher", "push")):
+        procs.start(
+            name,
+            [sys.executable, "-m", "celery", "-A", "inventory_sync", "worker", "--pool",
+             "threads", "--concurrency", "4", "-Q", queues, "--loglevel", "WARNING",
+             "-n", f"{name}@%h"],
+        )  # fmt: skip
+
+
+def start_world(procs: Processes, sku_count: int) -> World:
+    """A fresh database, both shops mapped and pushed once, the webhooks subscribed and the
+    shops' request counters at zero."""
+    fresh_database()
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "inventory_sync", "purge", "-f", "-Q",
+         "ingest,push,default,celery"],
+        cwd=ROOT, env={**os.environ}, capture_output=True,
+    )  # fmt: skip
+    shop_a, shop_b = start_sandbox(procs, "shop-a"), start_sandbox(procs, "shop-b")
+    codes, channels = setup_world(shop_a, shop_b, sku_count)
+    web = start_web(procs)
+    start_workers(procs)
+    from channels.models import Listing
+    from channels.tasks import wake_planner
+
+    wake_planner()
+    wait_until_pushed()
+    shop_a_channel, shop_b_channel = channels
+    watcher = LevelWatcher()
+    for channel, url in ((shop_a_channel, shop_a), (shop_b_channel, shop_b)):
+        sandbox(url, "webhooks", {"url": f"{web}/webhooks/shopify/{channel.pk}/",
+                                  "secret": SECRET, "delay_ms": [0, 0]})  # fmt: skip
+    sandbox(shop_b, "webhooks", {"url": watcher.url, "secret": SECRET, "delay_ms": [0, 0],
+                                 "topics": ["inventory_levels/update"], "replace": False})  # fmt: skip
+    item_of = {
+        listing.sku.code: listing.shopify_inventory_item_id.rsplit("/", 1)[-1]
+        for listing in Listing.objects.filter(channel=shop_b_channel).select_related("sku")
+    }
+    for url in (shop_a, shop_b):
+        sandbox(url, "requests", method="DELETE")
+    return World(
+        shop_a=shop_a,
+        shop_b=shop_b,
+        web=web,
+        codes=codes,
+        channels=channels,
+        watcher=watcher,
+        item_of=item_of,
+        sold=dict.fromkeys(codes, 0),
+    )
+
+
+def stream_phase(world: World, args: argparse.Namespace, window_ms: int | None) -> dict:
+    from django.utils import timezone
+
+    from channels.models import Channel
+
+    shop_a, shop_b = world.shop_a, world.shop_b
+    shop_a_channel, shop_b_channel = world.channels
+    Channel.objects.filter(pk__in=[c.pk for c in world.channels]).update(push_window_ms=window_ms)
+    for url in (shop_a, shop_b):
+        sandbox(url, "requests", method="DELETE")
+    tasks_before = celery_task_total()
+    since = timezone.now()
+    sales = stream(shop_a, world.codes, args.rate, args.seconds, world.sold)
+    latencies, missing = stream_latencies(sales, world.watcher, world.item_of, timeout=60)
+    wait_until_pushed()
+    return {
+        "latencies": latencies,
+        "missing": missing,
+        "calls": calls(shop_a) + calls(shop_b),
+        "b_calls": calls(shop_b),
+        "received": received_to_acknowledged(shop_a_channel, shop_b_channel, since),
+        "tasks": celery_task_total() - tasks_before,
+        "events": len(sales),
+    }
+
+
+def report_stream(
+    label: str, result: dict, naive_latencies: list[float], naive_calls: int, naive_tasks: int
+) -> None:
+    n50, n95, n99 = percentiles(naive_latencies)
+    fmt = "{:.0f} / {:.0f} / {:.0f} ms"
+    events = result["events"]
+    per_k = 1000 / events
+    print(f"{label}:")
+    p50, p95, p99 = percentiles(result["latencies"])
+    line(
+        f"  latency p50/p95/p99, checkout on A → B shows it ({events} orders)",
+        fmt.format(p50, p95, p99), "naive", fmt.format(n50, n95, n99), p99 / n99,
+    )  # fmt: skip
+    if result["missing"]:
+        print(f"  ({result['missing']} sale(s) never reached shop B within 60 s)")
+    r50, r95, r99 = percentiles(result["received"])
+    line(
+        "  latency p50/p95/p99, webhook received → B acknowledged",
+        fmt.format(r50, r95, r99), "naive", fmt.format(n50, n95, n99), r99 / n99,
+    )  # fmt: skip
+    line(
+        "  Shopify calls per 1,000 orders (both shops, all operations)",
+        f"{result['calls'] * per_k:.0f}", "naive", f"{naive_calls * per_k:.0f}",
+        result["calls"] / max(naive_calls, 1),
+    )  # fmt: skip
+    print(f"    of which shop B (the pushes): {result['b_calls'] * per_k:.0f}")
+    tasks = result["tasks"]
+    line(
+        "  Celery tasks per 1,000 orders",
+        f"{tasks * per_k:.0f}" if tasks >= 0 else "n/a", "one task per step",
+        f"{naive_tasks * 1000:.0f}", (tasks * per_k) / (naive_tasks * 1000),
+    )  # fmt: skip
+
+
+def report_push_latency() -> None:
+    from channels.models import PushAttempt
+
+    acked = list(
+        PushAttempt.objects.filter(latency_ms__isnull=False).values_list("latency_ms", flat=True)
+    )
+    q50, q95, q99 = percentiles(acked)
+    print(f"  push latency, ledger write → channel acknowledged (both phases): p50 {q50:.0f} "
+          f"ms, p95 {q95:.0f} ms, p99 {q99:.0f} ms over {len(acked)} pushes")  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
     (ROOT / "var").mkdir(exist_ok=True)
     procs = Processes()
     try:
         print("setting up a fresh database, two sandbox shops, web and worker …", flush=True)
-        fresh_database()
-        subprocess.run(
-            [sys.executable, "-m", "celery", "-A", "inventory_sync", "purge", "-f", "-Q",
-             "ingest,push,default,celery"],
-            cwd=ROOT, env={**os.environ}, capture_output=True,
-        )  # fmt: skip
-        shop_a, shop_b = start_sandbox(procs, "shop-a"), start_sandbox(procs, "shop-b")
-        codes, channels = setup_world(shop_a, shop_b, args.skus)
-        web_port = free_port()
-        web = f"http://127.0.0.1:{web_port}"
-        procs.start(
-            "web",
-            [sys.executable, "-m", "gunicorn", "inventory_sync.wsgi:application",
-             "--bind", f"127.0.0.1:{web_port}",
-             "--workers", "2", "--threads", "4", "--worker-class", "gthread",
-             "--log-level", "warning"],
-        )  # fmt: skip
-        wait_http(f"{web}/accounts/login/")
-        # Two workers, as in production: ingest and planner in one, pushers in the other.
-        for name, queues in (("worker", "ingest,default,celery"), ("pusher", "push")):
-            procs.start(
-                name,
-                [sys.executable, "-m", "celery", "-A", "inventory_sync", "worker", "--pool",
-                 "threads", "--concurrency", "4", "-Q", queues, "--loglevel", "WARNING",
-                 "-n", f"{name}@%h"],
-            )  # fmt: skip
-        from channels.models import Listing
-        from channels.tasks import wake_planner
-
-        wake_planner()
-        wait_until_pushed()
-        shop_a_channel, shop_b_channel = channels
-        watcher = LevelWatcher()
-        for channel, url in ((shop_a_channel, shop_a), (shop_b_channel, shop_b)):
-            sandbox(url, "webhooks", {"url": f"{web}/webhooks/shopify/{channel.pk}/",
-                                      "secret": SECRET, "delay_ms": [0, 0]})  # fmt: skip
-        sandbox(shop_b, "webhooks", {"url": watcher.url, "secret": SECRET, "delay_ms": [0, 0],
-                                     "topics": ["inventory_levels/update"], "replace": False})  # fmt: skip
-        item_of = {
-            listing.sku.code: listing.shopify_inventory_item_id.rsplit("/", 1)[-1]
-            for listing in Listing.objects.filter(channel=shop_b_channel).select_related("sku")
-        }
-        for url in (shop_a, shop_b):
-            sandbox(url, "requests", method="DELETE")
-        sold = dict.fromkeys(codes, 0)
-
-        def phase(window_ms: int | None) -> dict:
-            from django.utils import timezone
-
-            from channels.models import Channel
-
-            Channel.objects.filter(pk__in=[c.pk for c in channels]).update(push_window_ms=window_ms)
-            for url in (shop_a, shop_b):
-                sandbox(url, "requests", method="DELETE")
-            tasks_before = celery_task_total()
-            since = timezone.now()
-            sales = stream(shop_a, codes, args.rate, args.seconds, sold)
-            latencies, missing = stream_latencies(sales, watcher, item_of, timeout=60)
-            wait_until_pushed()
-            return {
-                "latencies": latencies,
-                "missing": missing,
-                "calls": calls(shop_a) + calls(shop_b),
-                "b_calls": calls(shop_b),
-                "received": received_to_acknowledged(shop_a_channel, shop_b_channel, since),
-                "tasks": celery_task_total() - tasks_before,
-                "events": len(sales),
-            }
-
+        world = start_world(procs, args.skus)
         from django.conf import settings as django_settings
 
         default_ms = round(django_settings.PUSH_WINDOW_SECONDS * 1000)
@@ -546,72 +636,37 @@ def main() -> None:
             f"push window {default_ms} ms (the default) …",
             flush=True,
         )
-        fresh = phase(None)
+        fresh = stream_phase(world, args, None)
         print(
             f"stream again with a call-budget push window of {args.budget_window_ms} ms …",
             flush=True,
         )
-        budget = phase(args.budget_window_ms)
+        budget = stream_phase(world, args, args.budget_window_ms)
 
         print("naive baseline: the same stream, one set per order per listing …", flush=True)
         shop_na, shop_nb = start_sandbox(procs, "naive-a"), start_sandbox(procs, "naive-b")
-        naive_latencies, naive_calls = naive(shop_na, shop_nb, codes, args.rate, args.seconds)
+        naive_latencies, naive_calls = naive(shop_na, shop_nb, world.codes, args.rate, args.seconds)
 
         print("intake: webhook endpoint vs an insert-only view, worker stopped …", flush=True)
         procs.stop("worker")
         procs.stop("pusher")
-        a_id = shop_a_channel.pk
-        ours_rps = intake(web, f"/webhooks/shopify/{a_id}/", args.clients, args.intake_seconds)
-        floor_rps = intake(web, f"/bench/insert/{a_id}/", args.clients, args.intake_seconds)
+        a_id = world.channels[0].pk
+        ours_rps = intake(
+            world.web, f"/webhooks/shopify/{a_id}/", args.clients, args.intake_seconds
+        )
+        floor_rps = intake(world.web, f"/bench/insert/{a_id}/", args.clients, args.intake_seconds)
 
         print()
-        n50, n95, n99 = percentiles(naive_latencies)
-        fmt = "{:.0f} / {:.0f} / {:.0f} ms"
-        naive_tasks = 1 + len(channels)  # one ingest task and one push task per listing
+        naive_tasks = 1 + len(world.channels)  # one ingest task and one push task per listing
         for label, result in ((f"window {default_ms} ms", fresh),
                               (f"window {args.budget_window_ms} ms", budget)):  # fmt: skip
-            events = result["events"]
-            per_k = 1000 / events
-            print(f"{label}:")
-            p50, p95, p99 = percentiles(result["latencies"])
-            line(
-                f"  latency p50/p95/p99, checkout on A → B shows it ({events} orders)",
-                fmt.format(p50, p95, p99), "naive", fmt.format(n50, n95, n99), p99 / n99,
-            )  # fmt: skip
-            if result["missing"]:
-                print(f"  ({result['missing']} sale(s) never reached shop B within 60 s)")
-            r50, r95, r99 = percentiles(result["received"])
-            line(
-                "  latency p50/p95/p99, webhook received → B acknowledged",
-                fmt.format(r50, r95, r99), "naive", fmt.format(n50, n95, n99), r99 / n99,
-            )  # fmt: skip
-            line(
-                "  Shopify calls per 1,000 orders (both shops, all operations)",
-                f"{result['calls'] * per_k:.0f}", "naive", f"{naive_calls * per_k:.0f}",
-                result["calls"] / max(naive_calls, 1),
-            )  # fmt: skip
-            print(f"    of which shop B (the pushes): {result['b_calls'] * per_k:.0f}")
-            tasks = result["tasks"]
-            line(
-                "  Celery tasks per 1,000 orders",
-                f"{tasks * per_k:.0f}" if tasks >= 0 else "n/a", "one task per step",
-                f"{naive_tasks * 1000:.0f}", (tasks * per_k) / (naive_tasks * 1000),
-            )  # fmt: skip
+            report_stream(label, result, naive_latencies, naive_calls, naive_tasks)
         line(
             f"webhook intake, {args.clients} keep-alive clients (HMAC, raw store, 200)",
             f"{ours_rps:.0f} req/s", "insert-only view", f"{floor_rps:.0f} req/s",
             ours_rps / max(floor_rps, 1),
         )  # fmt: skip
-        from channels.models import PushAttempt
-
-        acked = list(
-            PushAttempt.objects.filter(latency_ms__isnull=False).values_list(
-                "latency_ms", flat=True
-            )
-        )
-        q50, q95, q99 = percentiles(acked)
-        print(f"  push latency, ledger write → channel acknowledged (both phases): p50 {q50:.0f} "
-              f"ms, p95 {q95:.0f} ms, p99 {q99:.0f} ms over {len(acked)} pushes")  # fmt: skip
+        report_push_latency()
     finally:
         procs.stop_all()
 

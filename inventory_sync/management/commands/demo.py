@@ -30,6 +30,116 @@ def _free_port(preferred: int) -> int:
     raise CommandError(f"No free port between {preferred} and {preferred + 49}.")
 
 
+def _web_command(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "inventory_sync.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--log-level",
+        "warning",
+    ]
+
+
+def _worker_command() -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "inventory_sync",
+        "worker",
+        # Loops (ingest, planner, a pusher per channel) run side by side.
+        "--pool",
+        "threads",
+        "--concurrency",
+        "8",
+        "--loglevel",
+        "INFO",
+        "-Q",
+        "ingest,push,default,celery",
+    ]
+
+
+def _beat_command() -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "inventory_sync",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(settings.VAR_DIR / "celerybeat-schedule"),
+    ]
+
+
+def _start_shopify_sandbox(port: int, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "channels.sandbox.shopify",
+            "--port",
+            str(port),
+            # Order ids of this run never meet those of an earlier run's (same database).
+            "--order-id-offset",
+            str(int(time.time()) * 1000 % 10**11),
+        ],  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _run_until_stopped(children: dict[str, subprocess.Popen], amazon) -> str | None:
+    """Wait for Ctrl-C or SIGTERM (None) or for a process to die (what died)."""
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    failed = None
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                failed = f"{name} exited with code {child.returncode}"
+                stopping = True
+        if amazon is not None and not amazon.thread.is_alive():
+            failed = "the Amazon sandbox stopped"
+            stopping = True
+        time.sleep(0.5)
+    return failed
+
+
+def _stop_all(children: dict[str, subprocess.Popen], amazon) -> None:
+    if amazon is not None:
+        amazon.sandbox.stop_buyers()
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children.values():
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    if amazon is not None:
+        # Last: the worker may be reading an order from it until it stops.
+        amazon.stop()
+
+
 class Command(BaseCommand):
     help = "Migrate, seed the demo catalog and run console + worker + scheduler until Ctrl-C."
 
@@ -51,64 +161,13 @@ class Command(BaseCommand):
         raise CommandError(f"The console did not start listening on port {port} in {timeout:.0f}s.")
 
     def handle(self, *args, port, no_worker, **options):
-        self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
-        call_command("migrate", interactive=False, verbosity=0)
-        call_command("seed_demo")
-        user_model = get_user_model()
-        if not user_model.objects.filter(username=DEMO_USER).exists():
-            user_model.objects.create_superuser(DEMO_USER, "demo@example.com", DEMO_PASSWORD)
-
+        self._prepare_database()
         port = _free_port(port)
         env = {**os.environ, "INVENTORY_SYNC_DEMO": "1"}
-        python = sys.executable
-        commands = {
-            "web": [
-                python,
-                "-m",
-                "gunicorn",
-                "inventory_sync.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "--log-level",
-                "warning",
-            ],
-        }
+        commands = {"web": _web_command(port)}
         if not no_worker:
-            commands["worker"] = [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "inventory_sync",
-                "worker",
-                # Loops (ingest, planner, a pusher per channel) run side by side.
-                "--pool",
-                "threads",
-                "--concurrency",
-                "8",
-                "--loglevel",
-                "INFO",
-                "-Q",
-                "ingest,push,default,celery",
-            ]
-            commands["beat"] = [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "inventory_sync",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(settings.VAR_DIR / "celerybeat-schedule"),
-            ]
+            commands["worker"] = _worker_command()
+            commands["beat"] = _beat_command()
         children: dict[str, subprocess.Popen] = {}
         for name, command in commands.items():
             children[name] = subprocess.Popen(
@@ -117,63 +176,13 @@ class Command(BaseCommand):
         if not no_worker:
             # A local Shopify (the sandbox) for the demo shop, with shoppers buying from it.
             sandbox_port = _free_port(8701)
-            children["shopify-sandbox"] = subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "channels.sandbox.shopify",
-                    "--port",
-                    str(sandbox_port),
-                    # Order ids of this run never meet those of an earlier run's (same database).
-                    "--order-id-offset",
-                    str(int(time.time()) * 1000 % 10**11),
-                ],  # fmt: skip
-                env=env,
-                stdout=subprocess.DEVNULL,
-            )
+            children["shopify-sandbox"] = _start_shopify_sandbox(sandbox_port, env)
         self._wait_until_listening(port, children["web"])
-        sandbox_url = None
         amazon = None
         if not no_worker:
-            from channels.demo import connect_demo_shop
-
             self._wait_until_listening(sandbox_port, children["shopify-sandbox"])
-            sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-            connected = connect_demo_shop(
-                sandbox_url=sandbox_url,
-                web_url=f"http://127.0.0.1:{port}",
-                shoppers_per_second=float(os.environ.get("DEMO_SHOPPERS_PER_SECOND", "0.2")),
-            )
-            self.stdout.write(
-                f"Demo shop: {connected} listings live against the Shopify sandbox at "
-                f"{sandbox_url} (control API {sandbox_url}/_sandbox/); shoppers are buying."
-            )
-            from channels.demo import FBA_POOL, connect_demo_seller
-            from channels.sandbox.amazon import serve_in_thread
-
-            # A local SP-API (the sandbox) for the demo Amazon seller, in a thread of this
-            # process. Its order ids come from its seed and a counter that restarts with the
-            # process: a new seed per run keeps them apart from orders of earlier runs, which
-            # the demo database still holds.
-            amazon = serve_in_thread(
-                port=_free_port(max(8702, sandbox_port + 1)), seed=secrets.randbelow(2**31)
-            )
-            amazon_url = amazon.url
-            buyers = float(os.environ.get("DEMO_BUYERS_PER_SECOND", "0.1"))
-            seller = connect_demo_seller(
-                sandbox_url=amazon_url,
-                web_url=f"http://127.0.0.1:{port}",
-                buyers_per_second=buyers,
-            )
-            mapping = seller.mapping
-            self.stdout.write(
-                f"Demo Amazon seller: {seller.mfn} MFN + {seller.fba} FBA listings live against "
-                f"the SP-API sandbox at {amazon_url} (control API {amazon_url}/_sandbox/); "
-                f"mapping import: {len(mapping.created)} created, {mapping.already_mapped} "
-                f"already mapped, {len(mapping.unmatched)} unmatched; {FBA_POOL[0]}: FBA stock "
-                f"of {seller.fba_sync.applied + seller.fba_sync.unchanged} SKU(s); "
-                + ("buyers are ordering." if buyers else "no buyers (DEMO_BUYERS_PER_SECOND=0).")
-            )
+            self._connect_demo_shop(sandbox_port=sandbox_port, port=port)
+            amazon = self._connect_demo_seller(sandbox_port=sandbox_port, port=port)
         running = [*children, *(["amazon-sandbox"] if amazon is not None else [])]
         self.stdout.write(
             self.style.SUCCESS(
@@ -184,37 +193,60 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
 
-        stopping = False
-
-        def stop(*_):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        failed = None
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    failed = f"{name} exited with code {child.returncode}"
-                    stopping = True
-            if amazon is not None and not amazon.thread.is_alive():
-                failed = "the Amazon sandbox stopped"
-                stopping = True
-            time.sleep(0.5)
-        if amazon is not None:
-            amazon.sandbox.stop_buyers()
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children.values():
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if amazon is not None:
-            # Last: the worker may be reading an order from it until it stops.
-            amazon.stop()
+        failed = _run_until_stopped(children, amazon)
+        _stop_all(children, amazon)
         if failed:
             raise CommandError(f"Demo stopped: {failed}.")
         self.stdout.write("Demo stopped.")
+
+    def _prepare_database(self) -> None:
+        self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("seed_demo")
+        user_model = get_user_model()
+        if not user_model.objects.filter(username=DEMO_USER).exists():
+            user_model.objects.create_superuser(DEMO_USER, "demo@example.com", DEMO_PASSWORD)
+
+    def _connect_demo_shop(self, *, sandbox_port: int, port: int) -> None:
+        from channels.demo import connect_demo_shop
+
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        connected = connect_demo_shop(
+            sandbox_url=sandbox_url,
+            web_url=f"http://127.0.0.1:{port}",
+            shoppers_per_second=float(os.environ.get("DEMO_SHOPPERS_PER_SECOND", "0.2")),
+        )
+        self.stdout.write(
+            f"Demo shop: {connected} listings live against the Shopify sandbox at "
+            f"{sandbox_url} (control API {sandbox_url}/_sandbox/); shoppers are buying."
+        )
+
+    def _connect_demo_seller(self, *, sandbox_port: int, port: int):
+        """The running Amazon sandbox, which the caller stops."""
+        from channels.demo import FBA_POOL, connect_demo_seller
+        from channels.sandbox.amazon import serve_in_thread
+
+        # A local SP-API (the sandbox) for the demo Amazon seller, in a thread of this
+        # process. Its order ids come from its seed and a counter that restarts with the
+        # process: a new seed per run keeps them apart from orders of earlier runs, which
+        # the demo database still holds.
+        amazon = serve_in_thread(
+            port=_free_port(max(8702, sandbox_port + 1)), seed=secrets.randbelow(2**31)
+        )
+        amazon_url = amazon.url
+        buyers = float(os.environ.get("DEMO_BUYERS_PER_SECOND", "0.1"))
+        seller = connect_demo_seller(
+            sandbox_url=amazon_url,
+            web_url=f"http://127.0.0.1:{port}",
+            buyers_per_second=buyers,
+        )
+        mapping = seller.mapping
+        self.stdout.write(
+            f"Demo Amazon seller: {seller.mfn} MFN + {seller.fba} FBA listings live against "
+            f"the SP-API sandbox at {amazon_url} (control API {amazon_url}/_sandbox/); "
+            f"mapping import: {len(mapping.created)} created, {mapping.already_mapped} "
+            f"already mapped, {len(mapping.unmatched)} unmatched; {FBA_POOL[0]}: FBA stock "
+            f"of {seller.fba_sync.applied + seller.fba_sync.unchanged} SKU(s); "
+            + ("buyers are ordering." if buyers else "no buyers (DEMO_BUYERS_PER_SECOND=0).")
+        )
+        return amazon
