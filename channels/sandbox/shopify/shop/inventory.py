@@ -134,48 +134,11 @@ class InventoryMixin(ShopBase):
                 level = self._resolve_quantity_target(index, row, "quantities", errors)
                 if level is None:
                     continue
-                key = (level.item_id, level.location_id)
-                if key in seen:
-                    errors.append(
-                        _user_error(
-                            "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
-                            ["input", "quantities", str(index)],
-                            "The combination of inventoryItemId and locationId must be unique.",
-                        )
-                    )
+                error = _set_error(index, row, level, name, seen)
+                if error is not None:
+                    errors.append(error)
                     continue
-                seen.add(key)
-                quantity = row["quantity"]
-                field_path = ["input", "quantities", str(index), "quantity"]
-                if quantity < 0:
-                    errors.append(
-                        _user_error(
-                            "INVALID_QUANTITY_NEGATIVE",
-                            field_path,
-                            "The quantity can't be negative.",
-                        )
-                    )
-                    continue
-                if quantity > QUANTITY_LIMIT:
-                    errors.append(
-                        _user_error(
-                            "INVALID_QUANTITY_TOO_HIGH",
-                            field_path,
-                            "The quantity can't be higher than 1,000,000,000.",
-                        )
-                    )
-                    continue
-                expected = row.get("changeFromQuantity")
-                if name in SET_NAMES and expected is not None and expected != level.quantity(name):
-                    errors.append(
-                        _user_error(
-                            "CHANGE_FROM_QUANTITY_STALE",
-                            ["input", "quantities", str(index), "changeFromQuantity"],
-                            "The changeFromQuantity value does not match persisted value.",
-                        )
-                    )
-                    continue
-                plan.append((level, quantity))
+                plan.append((level, row["quantity"]))
             if errors:
                 return None, errors
             moment = self.now()
@@ -185,17 +148,8 @@ class InventoryMixin(ShopBase):
             for level, quantity in plan:
                 delta = quantity - level.quantity(name)
                 for change_name in (name, other):
-                    changes.append(
-                        {
-                            "name": change_name,
-                            "delta": delta,
-                            # Shopify's set examples leave quantityAfterChange null.
-                            "quantityAfterChange": None,
-                            "_item_id": level.item_id,
-                            "_location_id": level.location_id,
-                            "ledgerDocumentUri": None,
-                        }
-                    )
+                    # Shopify's set examples leave quantityAfterChange null.
+                    changes.append(_change(change_name, delta, None, level, None))
                 if persist and delta:
                     # Setting either name moves `available`: the unavailable buckets stay put.
                     level.move({"available": delta}, moment)
@@ -224,61 +178,11 @@ class InventoryMixin(ShopBase):
                 level = self._resolve_quantity_target(index, row, "changes", errors)
                 if level is None:
                     continue
-                prefix = ["input", "changes", str(index)]
-                ledger = row.get("ledgerDocumentUri")
-                if name == "available" and ledger is not None:
-                    errors.append(
-                        _user_error(
-                            "INVALID_AVAILABLE_DOCUMENT",
-                            [*prefix, "ledgerDocumentUri"],
-                            "A ledger document URI is not allowed when adjusting available.",
-                        )
-                    )
+                error = _adjust_error(index, row, level, name)
+                if error is not None:
+                    errors.append(error)
                     continue
-                if name != "available" and name in ADJUST_NAMES:
-                    if ledger is None:
-                        errors.append(
-                            _user_error(
-                                "INVALID_QUANTITY_DOCUMENT",
-                                [*prefix, "ledgerDocumentUri"],
-                                "A ledger document URI is required for this quantity name.",
-                            )
-                        )
-                        continue
-                    if str(ledger).startswith("gid://shopify/"):
-                        errors.append(
-                            _user_error(
-                                "INTERNAL_LEDGER_DOCUMENT",
-                                [*prefix, "ledgerDocumentUri"],
-                                "The ledger document URI can't reference a Shopify resource.",
-                            )
-                        )
-                        continue
-                delta = row["delta"]
-                if name in ADJUST_NAMES:
-                    after = level.quantity(name) + delta
-                    if after > 2 * QUANTITY_LIMIT or after < -2 * QUANTITY_LIMIT:
-                        errors.append(
-                            _user_error(
-                                "INVALID_QUANTITY_TOO_HIGH"
-                                if delta > 0
-                                else "INVALID_QUANTITY_TOO_LOW",
-                                [*prefix, "delta"],
-                                "The resulting quantity is out of range.",
-                            )
-                        )
-                        continue
-                    expected = row.get("changeFromQuantity")
-                    if expected is not None and expected != level.quantity(name):
-                        errors.append(
-                            _user_error(
-                                "CHANGE_FROM_QUANTITY_STALE",
-                                [*prefix, "changeFromQuantity"],
-                                "The changeFromQuantity value does not match persisted value.",
-                            )
-                        )
-                        continue
-                plan.append((level, delta, ledger))
+                plan.append((level, row["delta"], row.get("ledgerDocumentUri")))
             if errors:
                 return None, errors
             moment = self.now()
@@ -288,16 +192,7 @@ class InventoryMixin(ShopBase):
                 names = [name] if name == "incoming" else [name, "on_hand"]
                 after = {n: level.quantity(n) + delta for n in names}
                 for change_name in names:
-                    result.append(
-                        {
-                            "name": change_name,
-                            "delta": delta,
-                            "quantityAfterChange": after[change_name],
-                            "_item_id": level.item_id,
-                            "_location_id": level.location_id,
-                            "ledgerDocumentUri": ledger,
-                        }
-                    )
+                    result.append(_change(change_name, delta, after[change_name], level, ledger))
                 if persist and delta:
                     level.move({name: delta}, moment)
                     if name == "available":
@@ -326,3 +221,98 @@ def _user_error(code: str, path: list[str] | None, message: str) -> dict:
 
 def _is_uri(value: Any) -> bool:
     return isinstance(value, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$", value) is not None
+
+
+def _change(name: str, delta: int, after: int | None, level: Level, ledger: str | None) -> dict:
+    """One row of an adjustment group's changes (the `_` keys are the sandbox's own)."""
+    return {
+        "name": name,
+        "delta": delta,
+        "quantityAfterChange": after,
+        "_item_id": level.item_id,
+        "_location_id": level.location_id,
+        "ledgerDocumentUri": ledger,
+    }
+
+
+def _set_error(
+    index: int, row: dict, level: Level, name: str, seen: set[tuple[int, int]]
+) -> dict | None:
+    """What is wrong with one row of inventorySetQuantities, if anything."""
+    key = (level.item_id, level.location_id)
+    if key in seen:
+        return _user_error(
+            "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+            ["input", "quantities", str(index)],
+            "The combination of inventoryItemId and locationId must be unique.",
+        )
+    seen.add(key)
+    quantity = row["quantity"]
+    field_path = ["input", "quantities", str(index), "quantity"]
+    if quantity < 0:
+        return _user_error(
+            "INVALID_QUANTITY_NEGATIVE", field_path, "The quantity can't be negative."
+        )
+    if quantity > QUANTITY_LIMIT:
+        return _user_error(
+            "INVALID_QUANTITY_TOO_HIGH",
+            field_path,
+            "The quantity can't be higher than 1,000,000,000.",
+        )
+    expected = row.get("changeFromQuantity")
+    if name in SET_NAMES and expected is not None and expected != level.quantity(name):
+        return _user_error(
+            "CHANGE_FROM_QUANTITY_STALE",
+            ["input", "quantities", str(index), "changeFromQuantity"],
+            "The changeFromQuantity value does not match persisted value.",
+        )
+    return None
+
+
+def _adjust_error(index: int, row: dict, level: Level, name: str) -> dict | None:
+    """What is wrong with one row of inventoryAdjustQuantities, if anything."""
+    prefix = ["input", "changes", str(index)]
+    error = _ledger_error(prefix, row.get("ledgerDocumentUri"), name)
+    if error is not None or name not in ADJUST_NAMES:
+        return error
+    delta = row["delta"]
+    after = level.quantity(name) + delta
+    if after > 2 * QUANTITY_LIMIT or after < -2 * QUANTITY_LIMIT:
+        return _user_error(
+            "INVALID_QUANTITY_TOO_HIGH" if delta > 0 else "INVALID_QUANTITY_TOO_LOW",
+            [*prefix, "delta"],
+            "The resulting quantity is out of range.",
+        )
+    expected = row.get("changeFromQuantity")
+    if expected is not None and expected != level.quantity(name):
+        return _user_error(
+            "CHANGE_FROM_QUANTITY_STALE",
+            [*prefix, "changeFromQuantity"],
+            "The changeFromQuantity value does not match persisted value.",
+        )
+    return None
+
+
+def _ledger_error(prefix: list[str], ledger: Any, name: str) -> dict | None:
+    """`available` takes no ledger document; every other adjustable name needs an outside one."""
+    path = [*prefix, "ledgerDocumentUri"]
+    if name == "available" and ledger is not None:
+        return _user_error(
+            "INVALID_AVAILABLE_DOCUMENT",
+            path,
+            "A ledger document URI is not allowed when adjusting available.",
+        )
+    if name != "available" and name in ADJUST_NAMES:
+        if ledger is None:
+            return _user_error(
+                "INVALID_QUANTITY_DOCUMENT",
+                path,
+                "A ledger document URI is required for this quantity name.",
+            )
+        if str(ledger).startswith("gid://shopify/"):
+            return _user_error(
+                "INTERNAL_LEDGER_DOCUMENT",
+                path,
+                "The ledger document URI can't reference a Shopify resource.",
+            )
+    return None

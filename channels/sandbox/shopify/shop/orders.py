@@ -12,7 +12,18 @@ from channels.sandbox.common.errors import NotFound, OutOfStock, SandboxError
 from channels.sandbox.shopify import payloads
 
 from .base import ShopBase
-from .records import Level, LineItem, Order, Refund, RefundLine, gid, parse_gid, unique_levels
+from .records import (
+    Level,
+    LineItem,
+    Location,
+    Order,
+    Refund,
+    RefundLine,
+    Variant,
+    gid,
+    parse_gid,
+    unique_levels,
+)
 
 CANCEL_REASONS = ("customer", "declined", "fraud", "inventory", "staff", "other")
 
@@ -41,54 +52,16 @@ class OrdersMixin(ShopBase):
                 if int(qty) <= 0:
                     raise SandboxError("quantity must be positive")
                 resolved.append((self.find_variant(ref), int(qty)))
-            candidates = (
-                [self.find_location(location)]
-                if location is not None
-                else sorted(
-                    (loc for loc in self.locations.values() if loc.is_active),
-                    key=lambda loc: (not loc.is_primary, loc.id),
-                )
-            )
-            chosen = None
-            for candidate in candidates:
-                levels = [self.levels.get((v.inventory_item_id, candidate.id)) for v, _ in resolved]
-                if all(
-                    level is not None and level.quantity("available") >= qty
-                    for level, (_, qty) in zip(levels, resolved, strict=True)
-                ):
-                    chosen = candidate
-                    break
-            if chosen is None:
-                raise OutOfStock(
-                    "sold out",
-                    skus=[v.sku for v, _ in resolved],
-                    requested=[qty for _, qty in resolved],
-                )
+            chosen = self._checkout_location(resolved, location)
             moment = self.now()
             order_id = self.next_id("order")
             line_items = []
             touched = []
             for v, qty in resolved:
-                product = self.products[v.product_id]
                 level = self.levels[(v.inventory_item_id, chosen.id)]
                 level.move({"available": -qty, "committed": qty}, moment)
                 touched.append(level)
-                line_items.append(
-                    LineItem(
-                        id=self.next_id("line_item"),
-                        variant_id=v.id,
-                        product_id=product.id,
-                        inventory_item_id=v.inventory_item_id,
-                        sku=v.sku,
-                        title=product.title,
-                        variant_title=None if v.title == "Default Title" else v.title,
-                        price=v.price,
-                        quantity=qty,
-                        current_quantity=qty,
-                        unfulfilled_quantity=qty,
-                        hide_variant_id=variant_id_null,
-                    )
-                )
+                line_items.append(self._line_item(v, qty, hide_variant_id=variant_id_null))
             order = Order(
                 id=order_id,
                 number=next(self._order_numbers),
@@ -109,6 +82,48 @@ class OrdersMixin(ShopBase):
             for level in touched:
                 self._emit_level(level, moment)
             return payload
+
+    def _checkout_location(self, resolved: list[tuple[Variant, int]], location: Any) -> Location:
+        """The location that ships the whole cart: the given one, else the first active one
+        (primary first) with enough available for every line."""
+        candidates = (
+            [self.find_location(location)]
+            if location is not None
+            else sorted(
+                (loc for loc in self.locations.values() if loc.is_active),
+                key=lambda loc: (not loc.is_primary, loc.id),
+            )
+        )
+        for candidate in candidates:
+            levels = [self.levels.get((v.inventory_item_id, candidate.id)) for v, _ in resolved]
+            if all(
+                level is not None and level.quantity("available") >= qty
+                for level, (_, qty) in zip(levels, resolved, strict=True)
+            ):
+                return candidate
+        raise OutOfStock(
+            "sold out",
+            skus=[v.sku for v, _ in resolved],
+            requested=[qty for _, qty in resolved],
+        )
+
+    def _line_item(self, variant: Variant, quantity: int, *, hide_variant_id: bool = False):
+        """A new order line for `quantity` units of the variant, all of them still to ship."""
+        product = self.products[variant.product_id]
+        return LineItem(
+            id=self.next_id("line_item"),
+            variant_id=variant.id,
+            product_id=product.id,
+            inventory_item_id=variant.inventory_item_id,
+            sku=variant.sku,
+            title=product.title,
+            variant_title=None if variant.title == "Default Title" else variant.title,
+            price=variant.price,
+            quantity=quantity,
+            current_quantity=quantity,
+            unfulfilled_quantity=quantity,
+            hide_variant_id=hide_variant_id,
+        )
 
     def _release(
         self, order: Order, line: LineItem, quantity: int, *, restock: bool, moment: datetime
@@ -141,37 +156,11 @@ class OrdersMixin(ShopBase):
         """
         with self.lock:
             order = self.find_order(order_ref)
-            if order.cancelled_at is not None:
-                raise SandboxError("Order has already been cancelled.", order_id=order.id)
-            if any(line.fulfilled_quantity for line in order.line_items):
-                raise SandboxError(
-                    "Cannot cancel an order with fulfilled items; cancel the fulfillments first.",
-                    order_id=order.id,
-                )
-            reason = reason.lower()
-            if reason not in CANCEL_REASONS:
-                raise SandboxError(f"unknown cancel reason {reason!r}")
+            reason = _cancel_reason(order, reason)
             moment = self.now()
-            refund_lines = []
-            touched = []
-            amount = Decimal(0)
-            for line in order.line_items:
-                quantity = line.unfulfilled_quantity
-                if quantity <= 0:
-                    continue
-                amount += line.price * quantity
-                refund_lines.append(
-                    RefundLine(
-                        id=self.next_id("refund_line"),
-                        line_item_id=line.id,
-                        quantity=quantity,
-                        restock_type="cancel" if restock else "no_restock",
-                        location_id=order.location_id if restock else None,
-                    )
-                )
-                level = self._release(order, line, quantity, restock=restock, moment=moment)
-                if level is not None:
-                    touched.append(level)
+            refund_lines, touched, amount = self._cancel_lines(
+                order, restock=restock, moment=moment
+            )
             order.cancelled_at = moment
             order.cancel_reason = reason
             order.closed_at = moment
@@ -202,6 +191,33 @@ class OrdersMixin(ShopBase):
                 self._emit_level(level, moment)
             return payload
 
+    def _cancel_lines(
+        self, order: Order, *, restock: bool, moment: datetime
+    ) -> tuple[list[RefundLine], list[Level], Decimal]:
+        """Release every unfulfilled unit: the refund lines that record it, the levels whose
+        available went back up, and the money the units were worth."""
+        refund_lines = []
+        touched = []
+        amount = Decimal(0)
+        for line in order.line_items:
+            quantity = line.unfulfilled_quantity
+            if quantity <= 0:
+                continue
+            amount += line.price * quantity
+            refund_lines.append(
+                RefundLine(
+                    id=self.next_id("refund_line"),
+                    line_item_id=line.id,
+                    quantity=quantity,
+                    restock_type="cancel" if restock else "no_restock",
+                    location_id=order.location_id if restock else None,
+                )
+            )
+            level = self._release(order, line, quantity, restock=restock, moment=moment)
+            if level is not None:
+                touched.append(level)
+        return refund_lines, touched, amount
+
     def create_job(self) -> dict:
         """Shopify runs orderCancel as a job; the sandbox has already finished it."""
         with self.lock:
@@ -221,3 +237,18 @@ class OrdersMixin(ShopBase):
             if line.sku == spec.get("sku"):
                 return line
         raise NotFound(f"order {order.name} has no line for {spec}")
+
+
+def _cancel_reason(order: Order, reason: str) -> str:
+    """The reason in Shopify's lower-case code, once the order is known to be cancellable."""
+    if order.cancelled_at is not None:
+        raise SandboxError("Order has already been cancelled.", order_id=order.id)
+    if any(line.fulfilled_quantity for line in order.line_items):
+        raise SandboxError(
+            "Cannot cancel an order with fulfilled items; cancel the fulfillments first.",
+            order_id=order.id,
+        )
+    reason = reason.lower()
+    if reason not in CANCEL_REASONS:
+        raise SandboxError(f"unknown cancel reason {reason!r}")
+    return reason
