@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory_sync.lib import wakeups
+from inventory_sync.lib.locks import lock_one
 from ledger import services as ledger_services
 from ledger.models import LedgerEntry, Location, Sku
 from ledger.rules import EventLine
@@ -98,9 +99,10 @@ def reservation_end(
 ) -> Reservation:
     """Give a reservation's units back (released by a person, or expired). Idempotent.
 
-    Locks: the reservation row, then the SKU row (in release()).
+    Locks: the reservation row, then the SKU row (in release()). The reservation's lock is
+    FOR UPDATE, not NO KEY: setting release_event changes a unique column.
     """
-    reservation = Reservation.objects.select_for_update(no_key=True).get(pk=reservation.pk)
+    reservation = lock_one(Reservation.objects, key=True, pk=reservation.pk)
     if reservation.status != Reservation.Status.ACTIVE:
         return reservation
     recorded = ledger_services.release(

@@ -104,7 +104,7 @@ def fresh_database() -> None:
 def bucket_registry() -> Callable:
     """SP-API buckets shared by every client of one side (as Redis shares them between
     workers in production), and by nothing else: each side starts with full buckets."""
-    from channels.adapters.throttle import LocalThrottle
+    from channels.lanes.throttle import LocalThrottle
 
     buckets: dict[str, LocalThrottle] = {}
     lock = threading.Lock()
@@ -209,7 +209,7 @@ def setup_world(handle, codes: list[str], stock: dict[str, int], lane):
     """SKUs and stock, the channel wired to the sandbox seller, listings imported, planned,
     and read once (the pipeline learns what Amazon shows; it already shows the plan)."""
     from channels import planner, push
-    from channels.adapters.amazon_lane import import_mapping
+    from channels.lanes.amazon.mapping import import_mapping
     from channels.models import Channel, Listing
     from ledger import services
     from ledger.models import Location, Sku
@@ -357,7 +357,7 @@ def run_naive(
     handle, start: dict[str, int], patches: list[tuple[str, int]], timeout: float
 ) -> dict:
     """One patch per event per listing, in order, paced by the client's buckets."""
-    from channels.adapters import amazon
+    from channels.lanes.amazon import client as amazon
 
     client = amazon.AmazonClient(
         endpoint=handle.url,
@@ -438,7 +438,7 @@ def run_both(
     try:
         from django.conf import settings as django_settings
 
-        from channels.adapters.amazon_lane import PATCH_LIMIT, AmazonLane
+        from channels.lanes.amazon.lane import PATCH_LIMIT, AmazonLane
 
         lane = AmazonLane(throttle_factory=bucket_registry())
         channel, planned = setup_world(ours_handle, codes, stock, lane)

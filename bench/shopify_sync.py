@@ -158,7 +158,7 @@ def setup_world(shop_a: str, shop_b: str, sku_count: int):
     import django
 
     django.setup()
-    from channels.adapters.shopify_lane import import_mapping
+    from channels.lanes.shopify.mapping import import_mapping
     from channels.models import Channel
     from ledger import services
     from ledger.models import Location, Sku
@@ -347,8 +347,8 @@ def received_to_acknowledged(channel_a, channel_b, since) -> list[float]:
 
 def naive(shop_na: str, shop_nb: str, codes: list[str], rate: float, seconds: float):
     """One unbatched compare-and-set per order per listing, as a simple connector does."""
-    from channels.adapters import shopify
-    from channels.adapters.throttle import LocalThrottle
+    from channels.lanes.shopify import client as shopify
+    from channels.lanes.throttle import LocalThrottle
 
     clients, items, location = {}, {}, {}
     for name, url in (("a", shop_na), ("b", shop_nb)):
@@ -397,7 +397,7 @@ def naive(shop_na: str, shop_nb: str, codes: list[str], rate: float, seconds: fl
 
 
 def _intake_client(url: str, path: str, seconds: float, counter, start_at: float) -> None:
-    from channels.adapters.shopify_webhooks import sign
+    from channels.lanes.shopify.webhooks import sign
 
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)

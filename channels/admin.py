@@ -4,51 +4,25 @@ from django.contrib import admin, messages
 from inventory_sync.lib.admin import ReadOnlyAdmin
 
 from . import inbound
+from .lanes import registry
+from .lanes.base import ChannelError, CredentialsError
 from .models import Channel, ChannelOrder, ChannelOrderLine, InboundEvent, Listing, PushAttempt
 
 
-def _secret(help_text: str) -> forms.CharField:
-    """A write-only credential: typed in, sealed, never rendered back; empty keeps it."""
-    return forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text=f"{help_text} Leave empty to keep the current one.",
-    )
-
-
 class ChannelForm(forms.ModelForm):
-    """Credentials are write-only here: typed in, sealed, never shown again."""
+    """Credentials are write-only here: typed in, sealed, never shown again. Each lane names
+    its own (channels.lanes.*.lane: credential_fields)."""
 
     api_base_url = forms.URLField(
         required=False,
         assume_scheme="https",
         help_text="https://<shop>.myshopify.com, or a sandbox's address.",
     )
-    access_token = _secret("Admin API access token (shpat_…).")
-    webhook_secret = _secret("The app's client secret that signs webhooks.")
     auth_url = forms.URLField(
         required=False,
         assume_scheme="https",
         help_text="Amazon: the LWA token URL. Blank: Amazon's own; a sandbox's otherwise.",
     )
-    refresh_token = _secret("Amazon: the seller's LWA refresh token (Atzr|…).")
-    lwa_app_id = forms.CharField(
-        required=False,
-        help_text="Amazon: the LWA client id of the app. Leave empty to keep it.",
-    )
-    lwa_client_secret = _secret("Amazon: the LWA client secret.")
-    notification_key = _secret("Amazon: the API key notifications carry in X-Api-Key.")
-
-    # Write-only credential fields: (form field, kept previous value while rotating).
-    SECRETS = {
-        "access_token": None,
-        "webhook_secret": "old_webhook_secret",
-        "refresh_token": None,
-        "lwa_app_id": None,
-        "lwa_client_secret": None,
-        # The EventBridge connection may still send the old key until it is updated too.
-        "notification_key": "old_notification_key",
-    }
 
     class Meta:
         model = Channel
@@ -73,17 +47,24 @@ class ChannelForm(forms.ModelForm):
     def save(self, commit=True):
         channel = super().save(commit=False)
         credentials = channel.credentials if channel.credentials_sealed else {}
-        for name, previous in self.SECRETS.items():
-            value = self.cleaned_data.get(name)
+        for secret in CREDENTIALS:
+            value = self.cleaned_data.get(secret.name)
             if value:
-                if previous and credentials.get(name) not in (None, value):
-                    # Shopify may sign with the old secret for up to an hour after a rotation.
-                    credentials[previous] = credentials[name]
-                credentials[name] = value
+                if secret.previous and credentials.get(secret.name) not in (None, value):
+                    # The channel may still sign or authenticate with the old one for a while.
+                    credentials[secret.previous] = credentials[secret.name]
+                credentials[secret.name] = value
         channel.credentials = credentials
         if commit:
             channel.save()
         return channel
+
+
+# Write-only credential fields of every lane: (form field, kept previous value while rotating).
+CREDENTIALS = registry.credential_fields()
+for _secret in CREDENTIALS:
+    ChannelForm.base_fields[_secret.name] = _secret.field
+    ChannelForm.declared_fields[_secret.name] = _secret.field
 
 
 @admin.register(Channel)
@@ -101,53 +82,37 @@ class ChannelAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "mode", "is_marketplace"]
     search_fields = ["code", "name"]
-    actions = ["import_shopify_mapping", "import_amazon_mapping", "retry_quarantined"]
+    actions = ["import_mapping", "retry_quarantined"]
 
-    @admin.action(description="Import listings from the shop's variants (match by SKU/barcode)")
-    def import_shopify_mapping(self, request, queryset):
-        from .adapters.shopify_lane import import_mapping
-
-        for channel in queryset.filter(kind=Channel.Kind.SHOPIFY):
-            report = import_mapping(channel)
-            self.message_user(
-                request,
-                f"{channel.code}: {len(report.created)} listing(s) created, "
-                f"{report.already_mapped} already mapped, {len(report.unmatched)} unmatched, "
-                f"{len(report.ambiguous)} ambiguous.",
-                messages.WARNING if report.unmatched or report.ambiguous else messages.SUCCESS,
-            )
-            for variant in report.unmatched[:20]:
+    @admin.action(description="Import listings from the channel (match by SKU)")
+    def import_mapping(self, request, queryset):
+        for channel in queryset.order_by("id"):
+            lane = registry.lane_for_kind(channel.kind)
+            try:
+                report = lane.import_mapping(channel)
+            except NotImplementedError:
                 self.message_user(
                     request,
-                    f"{channel.code}: no SKU for variant {variant['variant']} "
-                    f"(sku {variant['sku']!r}, barcode {variant['barcode']!r}, {variant['title']})",
+                    f"{channel.code}: this channel kind has no mapping import.",
                     messages.WARNING,
                 )
-
-    @admin.action(description="Import listings from Amazon (match by seller SKU)")
-    def import_amazon_mapping(self, request, queryset):
-        from .adapters.amazon import AmazonCredentialsError, AmazonError
-        from .adapters.amazon_lane import import_mapping
-
-        for channel in queryset.filter(kind=Channel.Kind.AMAZON):
-            try:
-                report = import_mapping(channel)
-            except (AmazonError, AmazonCredentialsError) as error:
+                continue
+            except (ChannelError, CredentialsError) as error:
                 self.message_user(
-                    request, f"{channel.code}: Amazon refused or failed: {error}", messages.ERROR
+                    request,
+                    f"{channel.code}: {lane.label} refused or failed: {error}",
+                    messages.ERROR,
                 )
                 continue
             self.message_user(
                 request,
-                f"{channel.code}: {len(report.created)} listing(s) created, "
-                f"{report.already_mapped} already mapped, {len(report.unmatched)} unmatched.",
-                messages.WARNING if report.unmatched else messages.SUCCESS,
+                f"{channel.code}: {report.summary()}",
+                messages.WARNING if report.unmatched or report.ambiguous else messages.SUCCESS,
             )
-            for row in report.unmatched[:20]:
+            for row in (report.unmatched + report.ambiguous)[:20]:
                 self.message_user(
                     request,
-                    f"{channel.code}: no SKU for seller SKU {row['seller_sku']!r} "
-                    f"(ASIN {row['asin']!r})",
+                    f"{channel.code}: no SKU for {lane.describe_unmapped(row)}",
                     messages.WARNING,
                 )
 

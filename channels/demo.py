@@ -16,8 +16,8 @@ from ledger.models import Location, Sku
 from .models import Channel, Listing
 
 if TYPE_CHECKING:
-    from .adapters.amazon_lane import MappingReport
-    from .fba import SyncOutcome
+    from .lanes.amazon.fba import SyncOutcome
+    from .lanes.base import MappingReport
 
 DEMO_CHANNELS = [
     # code, name, kind, is_marketplace, region, priority
@@ -195,8 +195,8 @@ def connect_demo_seller(
     """
     import requests
 
-    from .adapters.amazon_lane import import_mapping
-    from .fba import sync_fba_inventory
+    from .lanes.amazon.fba import sync_fba_inventory
+    from .lanes.amazon.mapping import import_mapping
     from .sandbox.amazon import SandboxConfig
 
     channel = Channel.objects.get(code="amazon-us")

@@ -15,6 +15,7 @@ from django.db.models import F
 
 from allocation.models import OversellIncident
 
+from .lanes.registry import lane_for_kind
 from .models import Channel, ChannelOrder, ChannelOrderLine
 
 
@@ -31,7 +32,7 @@ class IncidentOrder:
     def can_cancel(self) -> bool:
         return (
             self.order.status == ChannelOrder.Status.OPEN
-            and self.channel.kind == Channel.Kind.SHOPIFY
+            and lane_for_kind(self.channel.kind).can_cancel_orders
             and self.channel.mode == Channel.Mode.LIVE
         )
 

@@ -1,9 +1,10 @@
-"""A WSGI layer in front of Django for the hottest endpoint: POST /webhooks/shopify/<id>/.
+"""A WSGI layer in front of Django for the hottest endpoints: POST /webhooks/<kind>/<id>/ of
+the lanes that declare a fast receiver (Shopify's).
 
-A flash sale brings hundreds of webhooks a second, and Shopify wants each answered within
+A flash sale brings hundreds of webhooks a second, and the channel wants each answered within
 seconds. The request needs none of the middleware (no session, no CSRF, no user), so this
-layer reads the body, calls the same service the Django view calls
-(channels.webhooks.receive_shopify) and answers; everything else goes to Django untouched.
+layer reads the body, calls the same service the lane's Django view calls and answers;
+everything else goes to Django untouched.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.db import close_old_connections
 
+from .lanes.registry import lanes
+
 logger = logging.getLogger(__name__)
 
-_PATH = re.compile(r"^/webhooks/shopify/(\d+)/$")
+_PATH = re.compile(r"^/webhooks/(\w+)/(\d+)/$")
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -34,13 +37,14 @@ _REASONS = {
 class WebhookIntake:
     def __init__(self, application: Callable) -> None:
         self.application = application
-        from .webhooks import receive_shopify
-
-        self.receive = receive_shopify
+        self.receivers = {
+            lane.kind: lane.fast_receiver for lane in lanes() if lane.fast_receiver is not None
+        }
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         match = _PATH.match(environ.get("PATH_INFO", ""))
-        if match is None or environ.get("REQUEST_METHOD") != "POST":
+        receive = self.receivers.get(match.group(1)) if match is not None else None
+        if receive is None or environ.get("REQUEST_METHOD") != "POST":
             return self.application(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -56,9 +60,9 @@ class WebhookIntake:
         }
         close_old_connections()
         try:
-            status, answer = self.receive(int(match.group(1)), headers, body)
+            status, answer = receive(int(match.group(2)), headers, body)
         except Exception:
-            logger.exception("webhook intake failed; Shopify will deliver again")
+            logger.exception("webhook intake failed; the channel will deliver again")
             status, answer = 500, {"detail": "Not stored; deliver again."}
         finally:
             close_old_connections()

@@ -21,6 +21,7 @@ from django.utils import timezone
 from allocation.models import BundleComponent
 from allocation.services import sale_lines
 from inventory_sync.lib.errors import DomainError
+from inventory_sync.lib.locks import lock_ids, lock_one, lock_rows
 from ledger import services as ledger
 from ledger.models import Location, Sku
 
@@ -109,9 +110,7 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
                 f"older than the applied snapshot ({snapshot.updated_at.isoformat()} < "
                 f"{order.channel_updated_at.isoformat()})",
             )
-        existing = (
-            {} if created else {line.external_id: line for line in order.lines.select_for_update()}
-        )
+        existing = {} if created else {line.external_id: line for line in lock_rows(order.lines)}
         pairs = []
         unmapped: list[str] = []
         for line_snapshot in snapshot.lines:
@@ -164,7 +163,7 @@ def apply_refund(
     units back on hand at the refund's location (Shopify restocks them there too)."""
     with transaction.atomic():
         order = _locked_known_order(channel, order_external_id)
-        lines = {line.external_id: line for line in order.lines.select_for_update()}
+        lines = {line.external_id: line for line in lock_rows(order.lines)}
         _lock_skus(lines.values())
         outcome = ApplyOutcome("applied")
         moves = _ChannelMoves()
@@ -210,7 +209,7 @@ def apply_shipped_counts(
     total it brings the line to)."""
     with transaction.atomic():
         order = _locked_known_order(channel, order_external_id)
-        lines = {line.external_id: line for line in order.lines.select_for_update()}
+        lines = {line.external_id: line for line in lock_rows(order.lines)}
         increases = []
         for line_id, total in sorted(shipped.items()):
             line = lines.get(line_id)
@@ -237,7 +236,7 @@ def apply_shipment(
     """A fulfilment made on the channel: the shipped units leave on hand and committed."""
     with transaction.atomic():
         order = _locked_known_order(channel, order_external_id)
-        by_id = {line.external_id: line for line in order.lines.select_for_update()}
+        by_id = {line.external_id: line for line in lock_rows(order.lines)}
         _lock_skus(by_id.values())
         outcome = ApplyOutcome("applied")
         moves = _ChannelMoves()
@@ -283,12 +282,7 @@ def _lock_skus(lines) -> None:
     sku_ids |= set(
         BundleComponent.objects.filter(bundle_id__in=sku_ids).values_list("component_id", flat=True)
     )
-    list(
-        Sku.objects.filter(pk__in=sku_ids)
-        .order_by("id")
-        .select_for_update(no_key=True)
-        .values_list("id", flat=True)
-    )
+    lock_ids(Sku.objects.filter(pk__in=sku_ids))
 
 
 class _ChannelMoves:
@@ -306,10 +300,11 @@ class _ChannelMoves:
     def apply(self) -> None:
         for listing_id in sorted(self.items):
             items = self.items[listing_id]
-            listing = (
-                Listing.objects.select_for_update()
-                .only("id", "channel_delta", "unseen_sold_items", "unseen_since", "push_held_until")
-                .get(pk=listing_id)
+            listing = lock_one(
+                Listing.objects.only(
+                    "id", "channel_delta", "unseen_sold_items", "unseen_since", "push_held_until"
+                ),
+                pk=listing_id,
             )
             if items < 0 and listing.unseen_sold_items:
                 # A sale the pusher already overwrote as drift: the set it sent counted it.
@@ -355,19 +350,12 @@ def _lock_order(channel: Channel, snapshot: OrderSnapshot) -> tuple[ChannelOrder
             snapshot={},
         )
         return order, True
-    return (
-        ChannelOrder.objects.select_for_update().get(
-            channel=channel, external_id=snapshot.external_id
-        ),
-        False,
-    )
+    return lock_one(ChannelOrder.objects, channel=channel, external_id=snapshot.external_id), False
 
 
 def _locked_known_order(channel: Channel, external_id: str) -> ChannelOrder:
     try:
-        return ChannelOrder.objects.select_for_update().get(
-            channel=channel, external_id=external_id
-        )
+        return lock_one(ChannelOrder.objects, channel=channel, external_id=external_id)
     except ChannelOrder.DoesNotExist:
         raise NotYetKnown(
             f"Order {external_id} of {channel.code} has not been ingested yet."

@@ -41,6 +41,7 @@ from allocation.rules import (
     SkuStock,
     allocate,
 )
+from inventory_sync.lib.locks import lock_ids
 from ledger.models import Balance, Location, Sku
 
 from .models import Listing
@@ -313,11 +314,8 @@ Loaded = tuple[
 def _lock_dirty(batch_size: int) -> list[int]:
     """Lock up to `batch_size` dirty SKU rows in id order, skipping rows others hold (portable)."""
     _mark_bundles_of_dirty_components()
-    return list(
-        Sku.objects.select_for_update(skip_locked=True, no_key=True)
-        .filter(allocation_dirty_since__isnull=False)
-        .order_by("id")
-        .values_list("id", flat=True)[:batch_size]
+    return lock_ids(
+        Sku.objects.filter(allocation_dirty_since__isnull=False), skip_locked=True, limit=batch_size
     )
 
 
@@ -634,15 +632,16 @@ def _mark_bundles_of_dirty_components() -> None:
 
     Bundle rows are locked like any SKU row (id order, skipping rows another planner holds).
     """
+    # The join gives a bundle once per dirty component.
     bundle_ids = sorted(
         set(
-            Sku.objects.select_for_update(skip_locked=True, no_key=True, of=("self",))
-            .filter(
-                allocation_dirty_since__isnull=True,
-                components__component__allocation_dirty_since__isnull=False,
+            lock_ids(
+                Sku.objects.filter(
+                    allocation_dirty_since__isnull=True,
+                    components__component__allocation_dirty_since__isnull=False,
+                ),
+                skip_locked=True,
             )
-            .order_by("id")
-            .values_list("id", flat=True)
         )
     )
     if bundle_ids:

@@ -1,6 +1,7 @@
-"""Polling: the safety net under webhooks and notifications. Orders updated since the channel's watermark (with
-an overlap, since the channel's clock and index lag) are stored as inbound events exactly like
-webhooks, deduplicated by order id + last-update time, and applied by the same worker."""
+"""Polling: the safety net under webhooks and notifications. Orders updated since the channel's
+watermark (with an overlap, since the channel's clock and index lag; the lane says what each
+poll reads) are stored as inbound events exactly like webhooks, deduplicated by order id +
+last-update time, and applied by the same worker."""
 
 from __future__ import annotations
 
@@ -8,74 +9,23 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+
+from inventory_sync.lib import wakeups
 
 from . import inbound
+from .lanes.base import POLL_OVERLAP, PolledOrder, PollSkipped
+from .lanes.registry import lane_for
 from .models import Channel
 
 logger = logging.getLogger(__name__)
 
-OVERLAP = timedelta(minutes=5)
-AMAZON_SLICE = timedelta(hours=1)
-AMAZON_SMALLEST_SLICE = timedelta(seconds=10)
-AMAZON_NEWEST_END = timedelta(minutes=2, seconds=30)
-
-
-class PollSkipped(Exception):
-    """The channel's rate limit has no room for a poll now (the watermark stays)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PolledOrder:
-    id: str
-    updated_stamp: str  # as the channel wrote it (the dedupe key keeps its precision)
-    updated: datetime | None
-    placed: datetime | None
-    body: dict
-    topic: str  # what the ingest worker applies it as
-
-
-def _orders_updated_since(channel: Channel, since: datetime, until: datetime | None, client):
-    if channel.kind == Channel.Kind.AMAZON:
-        from .adapters import amazon_lane
-
-        client = client or amazon_lane.client_for(channel)
-        if client.budget("searchOrders") < 1:
-            # searchOrders sustains about one call in three minutes (its burst of 20 covers a
-            # faster pace for a while): skip this poll rather than hold a worker waiting.
-            raise PollSkipped("searchOrders has no budget left; the next poll reads from here")
-        orders = iter(client.search_orders(last_updated_after=since, last_updated_before=until))
-        while True:
-            try:
-                order = next(orders)
-            except StopIteration:
-                return
-            except amazon_lane.amazon.AmazonThrottled as error:
-                raise PollSkipped(f"searchOrders ran out of budget mid-window: {error}") from error
-            yield PolledOrder(
-                id=str(order["orderId"]),
-                updated_stamp=str(order.get("lastUpdatedTime")),
-                updated=parse_datetime(str(order.get("lastUpdatedTime") or "")),
-                placed=parse_datetime(str(order.get("createdTime") or "")),
-                body=order,
-                topic="order",
-            )
-    from .adapters.shopify_lane import client_for
-
-    for order in (client or client_for(channel)).iter_orders_updated_since(since):
-        yield PolledOrder(
-            id=str(order["id"]),
-            updated_stamp=str(order.get("updated_at")),
-            updated=parse_datetime(str(order.get("updated_at") or "")),
-            placed=parse_datetime(str(order.get("created_at") or "")),
-            body=order,
-            topic="orders/updated",
-        )
+# Kept here for callers that import them with the poll.
+__all__ = ["POLL_OVERLAP", "PollOutcome", "PollSkipped", "PolledOrder", "poll_orders"]
+OVERLAP = POLL_OVERLAP
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +46,13 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
             orders_polled_until=now, orders_polling_started_at=now
         )
         return PollOutcome(0, 0, now)
-    since, until = _window(channel, now)
+    lane = lane_for(channel) if client is None else lane_for(channel, client=client)
+    since, until = lane.poll_window(channel, now)
     seen = stored = 0
     newest = channel.orders_polled_until
     started = channel.orders_polling_started_at
     try:
-        for order in _orders_updated_since(channel, since, until, client):
+        for order in lane.poll_orders(channel, since, until):
             seen += 1
             stored += _store(channel, order, started)
             if order.updated is not None and (newest is None or order.updated > newest):
@@ -111,11 +62,9 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
         # again (its stored orders are repeats and cost nothing).
         logger.info("channel %s: order poll stopped: %s", channel.code, stopped)
         if seen:
-            _resize_slice(channel, finished=False)
+            lane.poll_finished(channel, finished=False)
         if stored:
-            from .tasks import wake_ingest
-
-            transaction.on_commit(wake_ingest)
+            wakeups.notify_on_commit(inbound.INBOUND_CHANGED)
         return PollOutcome(seen, stored, channel.orders_polled_until)
     if until is not None:
         newest = until  # the whole slice was read, to its end
@@ -124,49 +73,15 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
         # channel's index shows late), so the next poll reads two overlaps back from its now
         # rather than slicing forward through hours with nothing in them.
         newest = now - OVERLAP
-    _resize_slice(channel, finished=True)
+    lane.poll_finished(channel, finished=True)
     with transaction.atomic():
         # Never move the watermark past now: an order stamped later is read again next time.
         watermark = min(newest, now)
         Channel.objects.filter(pk=channel.pk).update(orders_polled_until=watermark)
     if stored:
-        from .tasks import wake_ingest
-
-        transaction.on_commit(wake_ingest)
+        wakeups.notify_on_commit(inbound.INBOUND_CHANGED)
     logger.info("channel %s: polled %d order(s), %d new snapshot(s)", channel.code, seen, stored)
     return PollOutcome(seen, stored, watermark)
-
-
-def _slice_key(channel: Channel) -> str:
-    return f"inventory-sync:orders-poll-slice:{channel.pk}"
-
-
-def _window(channel: Channel, now: datetime) -> tuple[datetime, datetime | None]:
-    """What this poll reads: from the watermark (less an overlap, since the channel's clock and
-    index lag) to now. Amazon: a poll reads at most one slice of time, so that it needs few
-    pages and finishes within searchOrders' budget (about one page in three minutes once its
-    burst is spent); the watermark then moves to the slice's end and the next poll reads on.
-    A poll stopped mid-slice halves the slice (a flash sale), a finished one doubles it back
-    towards an hour. A slice that ended over two minutes ago is complete in Amazon's index
-    (it refuses a later end): it needs no overlap, which in a busy hour would cost pages."""
-    watermark = channel.orders_polled_until
-    if channel.kind == Channel.Kind.AMAZON:
-        seconds = cache.get(_slice_key(channel), AMAZON_SLICE.total_seconds())
-        end = watermark + timedelta(seconds=seconds)
-        if end < now - AMAZON_NEWEST_END:
-            return watermark, end
-    return watermark - OVERLAP, None
-
-
-def _resize_slice(channel: Channel, *, finished: bool) -> None:
-    if channel.kind != Channel.Kind.AMAZON:
-        return
-    seconds = cache.get(_slice_key(channel), AMAZON_SLICE.total_seconds())
-    if finished:
-        seconds = min(seconds * 2, AMAZON_SLICE.total_seconds())
-    else:
-        seconds = max(seconds / 2, AMAZON_SMALLEST_SLICE.total_seconds())
-    cache.set(_slice_key(channel), seconds, timeout=None)
 
 
 def _store(channel: Channel, order: PolledOrder, started: datetime | None) -> int:

@@ -29,16 +29,18 @@ import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from inventory_sync.lib.locks import lock_one, lock_rows
+
+from .lanes.base import Lane, PushItem, SendResult
 from .models import Channel, Listing, PushAttempt
 
 logger = logging.getLogger(__name__)
@@ -51,106 +53,9 @@ REFUSED_HOLD = timedelta(minutes=5)
 STALE_RETRIES_PER_ROUND = 3
 
 
-@dataclass(frozen=True, slots=True)
-class PushItem:
-    listing_id: int
-    version: int
-    quantity: int
-    change_from: int | None
-    # channel_delta when the item was claimed: orders ingested after it happened on the
-    # channel after our set (an earlier one would have made the compare stale).
-    delta_at_claim: int
-    external_id: str
-    inventory_item_id: str = ""
-    location_id: str = ""
-    # The oldest ledger change this quantity carries (push latency runs from it).
-    cause_at: str = ""
-    # Below what the channel may show (with what is in flight): it protects against oversell.
-    decrease: bool = False
-    # An accepted set this one replaces while it may still land: [attempt id, quantity,
-    # version]. If this one ends without landing, the listing is in flight to that one again.
-    supersedes: tuple[int, int, int] | None = None
-
-    def as_dict(self) -> dict:
-        return {
-            "listing": self.listing_id,
-            "version": self.version,
-            "quantity": self.quantity,
-            "change_from": self.change_from,
-            "delta_at_claim": self.delta_at_claim,
-            "external_id": self.external_id,
-            "inventory_item_id": self.inventory_item_id,
-            "location_id": self.location_id,
-            "cause_at": self.cause_at,
-            "decrease": self.decrease,
-            "supersedes": list(self.supersedes) if self.supersedes else None,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> PushItem:
-        return cls(
-            listing_id=data["listing"],
-            version=data["version"],
-            quantity=data["quantity"],
-            change_from=data["change_from"],
-            delta_at_claim=data["delta_at_claim"],
-            external_id=data["external_id"],
-            inventory_item_id=data.get("inventory_item_id", ""),
-            location_id=data.get("location_id", ""),
-            cause_at=data.get("cause_at", ""),
-            decrease=data.get("decrease", False),
-            supersedes=tuple(data["supersedes"]) if data.get("supersedes") else None,
-        )
-
-
-@dataclass(slots=True)
-class SendResult:
-    """What a lane learned from one call. `retry` means the call may not have landed and must
-    be resent as is; otherwise every item has an outcome."""
-
-    acknowledged: set[int] = field(default_factory=set)
-    stale: set[int] = field(default_factory=set)
-    refused: dict[int, str] = field(default_factory=dict)
-    # Queued by the channel, not yet shown: read back later (Lane.confirm).
-    accepted: set[int] = field(default_factory=set)
-    # What a read-back found the channel showing (Lane.confirm), per listing.
-    observed: dict[int, int | None] = field(default_factory=dict)
-    # What the channel says about a listing it has not shown the quantity on (Amazon's issues
-    # found after ACCEPTED): shown to people while the push waits, never a refusal by itself,
-    # since an issue carries no time to tell it from one about an older submission.
-    problems: dict[int, str] = field(default_factory=dict)
-    retry: bool = False
-    error: str = ""
-    request: dict = field(default_factory=dict)
-    response: dict = field(default_factory=dict)
-    http_status: int | None = None
-    calls: int = 0
-    throttled: int = 0
-
-
-class Lane(Protocol):
-    """What the push pipeline needs of a channel kind (channels.adapters)."""
-
-    max_batch: int
-
-    def send(self, channel: Channel, items: Sequence[PushItem], key: str) -> SendResult: ...
-
-    def read_levels(self, channel: Channel, listings: Sequence[Listing]) -> dict[int, int | None]:
-        """Current channel quantity per listing id (None: not stocked / untracked)."""
-        ...
-
-
-class ConfirmingLane(Lane, Protocol):
-    """A lane whose channel may answer `accepted` (queued, applied later)."""
-
-    confirm_interval: timedelta  # between read-backs of an accepted attempt
-    apply_deadline: timedelta  # not shown by then: not applied, send again
-
-    def confirm(self, channel: Channel, items: Sequence[PushItem], attempt) -> SendResult:
-        """Where the accepted items stand: `observed` (read back), `refused` (the channel's
-        processing rejected them), `accepted` (still processing), or `retry` (could not
-        tell now). Items in none of these were not applied."""
-        ...
+# The lane protocol (what this pipeline asks of a channel kind) and its types live with the
+# lanes; they are named here too for the callers that know them from the pipeline.
+__all__ = ["Lane", "PushItem", "SendResult", "push_channel"]
 
 
 @dataclass(slots=True)
@@ -288,8 +193,8 @@ def _due(channel: Channel, now: datetime):
             desired_quantity__isnull=False,
             desired_version__gt=F("pushed_version"),
         )
-        # Amazon sets an FBA (AFN) listing's quantity from its fulfilment centres: a merchant
-        # quantity must never be sent to one.
+        # A listing the channel fulfils from its own warehouses (Amazon FBA) shows the
+        # channel's count: a quantity of ours must never be sent to one.
         .exclude(fulfilment=Listing.Fulfilment.FBA)
         .filter(
             Q(in_flight_attempt__isnull=True)
@@ -328,9 +233,7 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
     with transaction.atomic():
         # Waits for a planner or ingest write on these rows (short) rather than skipping them
         # to the next window: one pusher per channel holds this anyway.
-        candidates = list(
-            _due(channel, now).select_for_update(of=("self",)).order_by("id")[: lane.max_batch * 4]
-        )
+        candidates = list(lock_rows(_due(channel, now))[: lane.max_batch * 4])
         if not candidates:
             return None
         # The channel already shows what we want (its own sale took it there): nothing to send.
@@ -366,8 +269,7 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
                 change_from=_expected(listing),
                 delta_at_claim=listing.channel_delta,
                 external_id=listing.external_id,
-                inventory_item_id=listing.shopify_inventory_item_id,
-                location_id=listing.shopify_location_id or channel.external_location_id,
+                payload=lane.push_payload(channel, listing),
                 cause_at=(listing.desired_cause_at or listing.desired_at or now).isoformat(),
                 decrease=listing.desired_quantity < _shown_at_most(listing),
                 supersedes=(
@@ -441,7 +343,7 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
     result = lane.send(channel, items, attempt.idempotency_key)
     finished = timezone.now()
     with transaction.atomic():
-        attempt = PushAttempt.objects.select_for_update().get(pk=attempt.pk)
+        attempt = lock_one(PushAttempt.objects, pk=attempt.pk)
         attempt.request = result.request or attempt.request
         attempt.response = result.response
         attempt.http_status = result.http_status
@@ -458,8 +360,8 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
             return False
         listings = {
             listing.pk: listing
-            for listing in Listing.objects.select_for_update().filter(
-                pk__in=[item.listing_id for item in items]
+            for listing in lock_rows(
+                Listing.objects.filter(pk__in=[item.listing_id for item in items])
             )
         }
         causes = []
@@ -527,7 +429,7 @@ def _refuse(listing: Listing, reason: str, at: datetime) -> None:
     listing.push_held_until = at + REFUSED_HOLD
 
 
-def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outcome: PushRound):
+def _confirm(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound):
     """Read back an accepted attempt. False when the channel failed (stop the round).
 
     A listing counts as applied when the channel shows our quantity, or our quantity moved by
@@ -540,7 +442,7 @@ def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outco
     now = timezone.now()
     overdue = now >= attempt.started_at + lane.apply_deadline
     with transaction.atomic():
-        attempt = PushAttempt.objects.select_for_update().get(pk=attempt.pk)
+        attempt = lock_one(PushAttempt.objects, pk=attempt.pk)
         attempt.calls += result.calls
         attempt.throttled += result.throttled
         if result.response:
@@ -559,8 +461,8 @@ def _confirm(channel: Channel, lane: ConfirmingLane, attempt: PushAttempt, outco
             return False
         listings = {
             listing.pk: listing
-            for listing in Listing.objects.select_for_update().filter(
-                pk__in=[item.listing_id for item in items]
+            for listing in lock_rows(
+                Listing.objects.filter(pk__in=[item.listing_id for item in items])
             )
         }
         waiting, causes, refused = 0, [], 0
@@ -703,7 +605,7 @@ def _after_stale(channel: Channel, lane: Lane, stale: list[Listing], outcome: Pu
     levels = lane.read_levels(channel, stale)
     now = timezone.now()
     with transaction.atomic():
-        for listing in Listing.objects.select_for_update().filter(pk__in=[s.pk for s in stale]):
+        for listing in lock_rows(Listing.objects.filter(pk__in=[s.pk for s in stale])):
             observed = levels.get(listing.pk)
             listing.observed_quantity = observed
             listing.observed_at = now

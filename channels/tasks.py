@@ -12,13 +12,15 @@ import logging
 import time
 
 from celery import shared_task
-from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from inventory_sync.lib import loops
 
 from . import inbound, planner, push
+from .lanes import registry
 from .models import Channel
+from .polling import poll_orders
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +85,6 @@ def push_channel_task(channel_id: int) -> int:
     """The channel's pusher. The first change after a quiet spell goes at once; during a
     stream a call goes when the oldest waiting change has waited the channel's push window
     (push.push_wait), so each call carries every change of that window."""
-    from .adapters import lane_for
-
     last_call_at = None
     failures = 0
 
@@ -115,7 +115,7 @@ def push_channel_task(channel_id: int) -> int:
             )
             if wait > 0:
                 time.sleep(wait)
-        outcome = push.push_channel(channel, lane_for(channel))
+        outcome = push.push_channel(channel, registry.lane_for(channel))
         if outcome.attempts:
             last_call_at = timezone.now()
         settled = outcome.acknowledged + outcome.already_shown + outcome.stale
@@ -150,21 +150,16 @@ def sweep_task() -> None:
 @shared_task(ignore_result=True)
 def poll_orders_task() -> int:
     """Every live or shadow channel's orders since its watermark (the net under webhooks and
-    notifications). Runs every minute; an Amazon channel is polled every
-    AMAZON_ORDERS_POLL_SECONDS, since searchOrders allows about one call in three minutes
-    sustained (its burst of 20 absorbs a faster pace for a while, the client's bucket paces
-    the rest)."""
-    from django.core.cache import cache
-
-    from .polling import poll_orders
-
+    notifications). Runs every minute; a lane may ask for a longer interval between two
+    polls of one channel (Amazon's searchOrders allows about one call in three minutes)."""
     stored = 0
-    amazon_every = int(getattr(settings, "AMAZON_ORDERS_POLL_SECONDS", 120))
-    for channel in Channel.objects.filter(
-        kind__in=(Channel.Kind.SHOPIFY, Channel.Kind.AMAZON)
-    ).exclude(mode=Channel.Mode.PAUSED):
-        if channel.kind == Channel.Kind.AMAZON and not cache.add(
-            f"inventory-sync:amazon-orders-poll:{channel.pk}", 1, timeout=amazon_every - 5
+    channels = Channel.objects.filter(kind__in=registry.kinds_polling_orders()).exclude(
+        mode=Channel.Mode.PAUSED
+    )
+    for channel in channels.order_by("id"):
+        every = registry.lane_for_kind(channel.kind).orders_poll_seconds or 0
+        if every > 5 and not cache.add(
+            f"inventory-sync:orders-poll:{channel.pk}", 1, timeout=every - 5
         ):
             continue
         try:
@@ -172,69 +167,3 @@ def poll_orders_task() -> int:
         except Exception:  # one channel's outage must not stop the others' polls
             logger.exception("channel %s: order poll failed", channel.code)
     return stored
-
-
-@shared_task(ignore_result=True)
-def sync_fba_inventory_task() -> int:
-    """Read every live Amazon channel's FBA inventory summaries into its region's pool (the
-    periodic authority behind FBA availability notifications, which Amazon may drop).
-
-    Idempotent: a summary already applied records nothing new (channels.fba keys each
-    snapshot by Amazon's update time and quantities). No retry: the next run (every 15
-    minutes) reads everything again. Returns the number of summaries applied.
-    """
-    from .fba import sync_fba_inventory
-
-    applied = 0
-    channels = Channel.objects.filter(kind=Channel.Kind.AMAZON, mode=Channel.Mode.LIVE)
-    for channel in channels.order_by("id"):
-        try:
-            outcome = sync_fba_inventory(channel)
-        except Exception:  # one channel's outage must not stop the others' syncs
-            logger.exception("channel %s: FBA inventory sync failed", channel.code)
-            continue
-        applied += outcome.applied
-        if outcome.unmapped:
-            logger.warning(
-                "channel %s: FBA stock of unmapped seller SKU(s) %s",
-                channel.code,
-                ", ".join(outcome.unmapped[:20]),
-            )
-    return applied
-
-
-@shared_task(ignore_result=True)
-def check_amazon_fulfilment_task() -> int:
-    """Read every live Amazon channel's listings and take Amazon's word for each mapped
-    listing's fulfilment: a merchant quantity sent to an offer switched to FBA in Seller
-    Central would switch it back and strand its FBA stock. Hourly; creates no listing (that
-    stays the mapping import's, run by a person). Returns the listings corrected."""
-    from .adapters.amazon_lane import check_fulfilment
-
-    corrected = 0
-    channels = Channel.objects.filter(kind=Channel.Kind.AMAZON, mode=Channel.Mode.LIVE)
-    for channel in channels.order_by("id"):
-        try:
-            corrected += len(check_fulfilment(channel))
-        except Exception:  # one channel's outage must not stop the others' checks
-            logger.exception("channel %s: fulfilment check failed", channel.code)
-    return corrected
-
-
-@shared_task(ignore_result=True)
-def sync_fba_returns_task() -> int:
-    """Read every live Amazon channel's customer returns since the last read (daily: Amazon
-    refreshes the reports about once a day): merchant-fulfilled requests into the grading
-    queue, FBA returns by disposition. Returns are recorded once each (by license plate),
-    so an overlapping or repeated read records nothing new."""
-    from .returns import sync_fba_returns, sync_merchant_returns
-
-    recorded = 0
-    for channel in Channel.objects.filter(kind=Channel.Kind.AMAZON, mode=Channel.Mode.LIVE):
-        # Merchant-fulfilled requests first: the FBA read moves the shared watermark.
-        for sync in (sync_merchant_returns, sync_fba_returns):
-            try:
-                recorded += sync(channel).recorded
-            except Exception:  # one channel's outage must not stop the others
-                logger.exception("channel %s: %s failed", channel.code, sync.__name__)
-    return recorded

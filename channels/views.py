@@ -17,6 +17,8 @@ from ledger.models import Sku
 
 from . import health, inbound, planner, tasks
 from . import incidents as incidents_service
+from .lanes.base import ChannelError
+from .lanes.registry import lane_for
 from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing
 
 
@@ -150,12 +152,9 @@ def _incident_action(request: HttpRequest) -> HttpResponse:
         order = get_object_or_404(
             ChannelOrder.objects.select_related("channel"), pk=request.POST.get("order")
         )
-        from .adapters.shopify import ShopifyError
-        from .adapters.shopify_lane import cancel_order
-
         try:
-            cancel_order(order, reason="INVENTORY")
-        except ShopifyError as error:
+            lane_for(order.channel).cancel_order(order, reason="INVENTORY")
+        except ChannelError as error:
             messages.error(request, f"{order.channel.code} refused to cancel {order.name}: {error}")
         else:
             messages.success(

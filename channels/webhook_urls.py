@@ -1,10 +1,6 @@
-from django.urls import path
-
-from . import webhooks
+from .lanes.registry import webhook_urlpatterns
 
 app_name = "webhooks"
 
-urlpatterns = [
-    path("shopify/<int:channel_id>/", webhooks.shopify_webhook, name="shopify"),
-    path("amazon/<int:channel_id>/", webhooks.amazon_webhook, name="amazon"),
-]
+# /webhooks/<kind>/<channel id>/: each lane names its own endpoint(s).
+urlpatterns = webhook_urlpatterns()

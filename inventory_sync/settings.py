@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "ledger",
     "allocation",
     "channels",
+    "channels.lanes.shopify",
+    "channels.lanes.amazon",
     "reconciliation",
     "inventory_sync",
 ]
@@ -253,6 +255,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Each channel lane adds its own periodic jobs (channels.lanes.*.jobs) at start-up, unless an
+# entry of the same name is set here.
 CELERY_BEAT_SCHEDULE = {
     # The sweep behind the on-commit wake-up: a lost wake-up delays a push by this much at most.
     "channels-sweep": {
@@ -264,25 +268,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels.tasks.poll_orders_task",
         "schedule": 60.0,
         "options": {"expires": 90},
-    },
-    # Amazon's FBA customer returns report (refreshed by Amazon about daily).
-    "channels-sync-fba-returns": {
-        "task": "channels.tasks.sync_fba_returns_task",
-        "schedule": crontab(minute=20, hour=5),
-        "options": {"expires": 6 * 3600},
-    },
-    # Amazon's FBA counts, read in full (notifications carry the changes in between).
-    "channels-sync-fba": {
-        "task": "channels.tasks.sync_fba_inventory_task",
-        "schedule": crontab(minute="*/15"),
-        "options": {"expires": 10 * 60},
-    },
-    # Amazon's word on each mapped listing's fulfilment (an offer switched to FBA in Seller
-    # Central must stop getting merchant quantities).
-    "channels-check-amazon-fulfilment": {
-        "task": "channels.tasks.check_amazon_fulfilment_task",
-        "schedule": crontab(minute=40),
-        "options": {"expires": 50 * 60},
     },
     "reservations-expire": {
         "task": "allocation.tasks.reservations_expire_task",

@@ -13,7 +13,7 @@ def _fresh_amazon_tokens():
     """Amazon access tokens are cached per process by token URL and refresh token. Sandboxes of
     different tests share deterministic refresh tokens and may reuse a port, so a token one
     test's sandbox issued must not reach the next test's."""
-    from channels.adapters import amazon
+    from channels.lanes.amazon import client as amazon
 
     amazon.clear_token_cache()
     yield

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from channels import inbound, planner, push
-from channels.adapters.amazon_lane import AmazonLane, import_mapping
-from channels.adapters.shopify_lane import ShopifyLane
-from channels.adapters.throttle import LocalThrottle
+from channels.lanes.amazon.lane import AmazonLane
+from channels.lanes.amazon.mapping import import_mapping
+from channels.lanes.shopify.lane import ShopifyLane
+from channels.lanes.throttle import LocalThrottle
 from channels.models import Channel, PushAttempt
 from channels.sandbox.amazon import ManualClock
 from channels.sandbox.amazon import serve_in_thread as serve_amazon

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from django.core.servers.basehttp import WSGIRequestHandler
 
 from channels import inbound, planner, push
-from channels.adapters.shopify_lane import ShopifyLane, import_mapping
+from channels.lanes.shopify.lane import ShopifyLane
+from channels.lanes.shopify.mapping import import_mapping
 from channels.models import Channel, Listing
 from channels.sandbox.shopify import serve_in_thread
 from ledger.models import Balance

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from channels import fba
-from channels.adapters import amazon_inventory, amazon_orders
-from channels.adapters import amazon_notifications as notes
+from channels.lanes.amazon import fba
+from channels.lanes.amazon import inventory as amazon_inventory
+from channels.lanes.amazon import orders as amazon_orders
+from channels.lanes.amazon import notifications as notes
 from channels.models import Channel, InboundEvent, Listing
 from ledger.models import Balance, Location
 from tests.contracts import AMAZON
@@ -334,8 +335,8 @@ def test_fba_stock_of_an_unknown_seller_sku_waits_in_quarantine(amazon_us, pool)
 def test_fba_returns_by_disposition_record_once_and_never_count_a_sellable_unit_twice(
     amazon_us, pool
 ):
-    from channels import returns
-    from channels.adapters.amazon_returns import parse_returns_report
+    from channels.lanes.amazon import returns
+    from channels.lanes.amazon.returns_report import parse_returns_report
     from channels.models import ChannelReturn
 
     for code in ("SKU-001", "SKU-002"):
@@ -371,8 +372,8 @@ def test_fba_returns_by_disposition_record_once_and_never_count_a_sellable_unit_
 
 
 def test_a_return_of_an_unknown_seller_sku_waits_for_a_mapping(amazon_us, pool):
-    from channels import returns
-    from channels.adapters.amazon_returns import parse_returns_report
+    from channels.lanes.amazon import returns
+    from channels.lanes.amazon.returns_report import parse_returns_report
     from channels.models import ChannelReturn
 
     report = (
@@ -393,8 +394,8 @@ def test_a_return_of_an_unknown_seller_sku_waits_for_a_mapping(amazon_us, pool):
 
 
 def test_the_returns_page_lists_each_return_and_filters_the_ones_waiting(client, user, amazon_us):
-    from channels import returns
-    from channels.adapters.amazon_returns import parse_returns_report
+    from channels.lanes.amazon import returns
+    from channels.lanes.amazon.returns_report import parse_returns_report
 
     ListingFactory(channel=amazon_us, sku=SkuFactory(code="SKU-001"), external_id="SKU-001")
     report = (

@@ -4,7 +4,8 @@ shared ledger, planner and push pipeline in between."""
 
 import pytest
 
-from channels import fba, planner, polling, push
+from channels import planner, polling, push
+from channels.lanes.amazon import fba
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing, PushAttempt
 from ledger.models import Location
 from tests.factories import LocationFactory, SkuFactory
@@ -19,7 +20,8 @@ STOCK = {"TEE-M": 10, "MUG-RED": 10}
 
 @pytest.fixture
 def world(live_server, receive, settings, monkeypatch):
-    from channels.adapters import amazon, amazon_lane
+    from channels.lanes.amazon import client as amazon
+    from channels.lanes.amazon import api as amazon_lane
 
     # Read an accepted push back at every pass (the sandbox applies it a few of its seconds on).
     settings.AMAZON_CONFIRM_INTERVAL_SECONDS = 0
@@ -245,8 +247,8 @@ def test_fba_listings_never_get_a_merchant_quantity_and_fba_stock_sells_only_the
 
 
 def test_returns_report_over_http_records_each_disposition(world):
-    from channels import returns
-    from channels.adapters.amazon_lane import client_for
+    from channels.lanes.amazon import returns
+    from channels.lanes.amazon.api import client_for
     from channels.models import ChannelReturn
 
     add_fba_pool()
@@ -398,7 +400,7 @@ def test_many_decreases_at_once_go_as_patches_never_behind_a_feed(world, receive
 
 
 def test_a_poll_without_rate_budget_is_skipped_and_reads_from_the_same_point_later(world):
-    from channels.adapters.amazon_lane import client_for
+    from channels.lanes.amazon.api import client_for
 
     shop, seller = shop_and_seller(world)
     polling.poll_orders(seller.channel)  # starts the watermark
@@ -437,7 +439,7 @@ def test_our_patches_echo_back_and_a_seller_central_edit_is_a_drift_signal(world
 
 def test_a_throttled_order_read_waits_without_holding_up_other_channels(world):
     from channels import inbound
-    from channels.adapters.throttle import LocalThrottle
+    from channels.lanes.throttle import LocalThrottle
 
     shop, seller = shop_and_seller(world)
     # Our share of getOrder is spent (and comes back slowly).
@@ -468,7 +470,7 @@ def test_a_throttled_order_read_waits_without_holding_up_other_channels(world):
 
 
 def test_a_listing_mapped_as_merchant_that_amazon_fulfils_is_corrected_and_never_patched(world):
-    from channels.adapters.amazon_lane import import_mapping
+    from channels.lanes.amazon.mapping import import_mapping
 
     add_fba_pool()
     seller = world.open_seller(
@@ -530,7 +532,7 @@ def test_an_order_of_another_marketplace_lands_on_that_marketplace_channel(world
     canada.save()
     us.sandbox.add_seller(us.channel.seller_id, marketplace_ids=["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"])
     us.sandbox.add_listing("TEE-M", marketplace_id="A2EUQ1WTGCTBG2", quantity=10)
-    from channels.adapters.amazon_lane import import_mapping
+    from channels.lanes.amazon.mapping import import_mapping
 
     import_mapping(canada)
     us.sandbox.place_order("TEE-M", 1, marketplace_id="A2EUQ1WTGCTBG2")
@@ -580,8 +582,8 @@ def test_a_flash_sale_missed_by_notifications_is_polled_through_within_the_rate_
 ):
     from datetime import UTC, datetime, timedelta
 
-    from channels.adapters.amazon_lane import client_for
-    from channels.adapters.throttle import LocalThrottle
+    from channels.lanes.amazon.api import client_for
+    from channels.lanes.throttle import LocalThrottle
 
     receive(SkuFactory(code="HERO"), world.warehouse, 1000)
     # The sale happened two hours ago: the poll catches up slice by slice.
@@ -628,8 +630,8 @@ def test_a_flash_sale_missed_by_notifications_is_polled_through_within_the_rate_
 
 
 def test_merchant_return_requests_wait_in_the_returns_queue_to_be_graded(world, client, user):
-    from channels import returns
-    from channels.adapters.amazon_lane import client_for
+    from channels.lanes.amazon import returns
+    from channels.lanes.amazon.api import client_for
     from channels.models import ChannelReturn
 
     shop, seller = shop_and_seller(world)

@@ -80,7 +80,7 @@ def test_import_creates_a_listing_per_seller_sku_that_names_one_of_our_skus(sell
 
     assert out == (
         "2 listing(s) created, 0 already mapped, 1 unmatched.\n"
-        f"  unmatched: seller SKU 'MYSTERY-1'  asin={mystery_asin!r}\n"
+        f"  unmatched: seller SKU 'MYSTERY-1' (ASIN {mystery_asin!r})\n"
     )
     assert err == ""
     listings = {
@@ -148,7 +148,7 @@ def test_progress_goes_to_stderr_every_250_listings(handle):
 
     out, err = run("amazon-us")
 
-    assert err == "… 250 listings read\n"
+    assert err == "… 250 offers read\n"
     assert out.splitlines()[0] == "0 listing(s) created, 0 already mapped, 260 unmatched."
     assert len(out.splitlines()) == 261
 
@@ -197,23 +197,27 @@ def admin_client_logged_in(client, django_user_model):
 def run_action(client, *channels: Channel) -> list[str]:
     response = client.post(
         "/admin/channels/channel/",
-        {"action": "import_amazon_mapping", "_selected_action": [c.pk for c in channels]},
+        {"action": "import_mapping", "_selected_action": [c.pk for c in channels]},
         follow=True,
     )
     assert response.status_code == 200
     return [str(message) for message in response.context["messages"]]
 
 
-def test_the_admin_action_imports_each_selected_amazon_channel(seller, admin_client_logged_in):
+def test_the_admin_action_imports_each_selected_channel_through_its_own_lane(
+    seller, admin_client_logged_in
+):
     channel = amazon_channel(seller)
-    shop = ChannelFactory(code="shop", kind=Channel.Kind.SHOPIFY)
+    # A kind with no lane yet is named, not failed.
+    store = ChannelFactory(code="store", kind=Channel.Kind.POS)
 
-    messages = run_action(admin_client_logged_in, channel, shop)
+    messages = run_action(admin_client_logged_in, channel, store)
 
     assert messages == [
         "amazon-us: 2 listing(s) created, 0 already mapped, 1 unmatched.",
         "amazon-us: no SKU for seller SKU 'MYSTERY-1' "
         f"(ASIN {seller.sandbox.listing('MYSTERY-1')['asin']!r})",
+        "store: this channel kind has no mapping import.",
     ]
     assert sorted(Listing.objects.values_list("external_id", flat=True)) == ["MUG-RED", "TEE-M"]
 

@@ -5,10 +5,10 @@ import logging
 
 import pytest
 
-from channels import fba
+from channels.lanes.amazon import fba
 from channels.models import Channel, Listing
 from channels.sandbox.amazon import ManualClock, serve_in_thread
-from channels.tasks import check_amazon_fulfilment_task, sync_fba_inventory_task
+from channels.lanes.amazon.jobs import check_amazon_fulfilment_task, sync_fba_inventory_task
 from ledger.models import InventoryEvent, Location
 from tests.factories import ListingFactory, SkuFactory
 
@@ -128,7 +128,7 @@ def test_the_hourly_check_follows_an_offer_switched_to_fba_and_maps_nothing_new(
     SkuFactory(code="CAP-1")
     handle.sandbox.add_listing("CAP-1", quantity=3)
     # when the hourly check runs
-    with caplog.at_level(logging.WARNING, logger="channels.adapters.amazon_lane"):
+    with caplog.at_level(logging.WARNING, logger="channels.lanes.amazon.mapping"):
         corrected = check_amazon_fulfilment_task()
     # then the listing is Amazon's to fulfil, said in the log, and nothing else was mapped
     assert corrected == 1

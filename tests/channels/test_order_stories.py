@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels import inbound
-from channels.adapters import shopify_webhooks
+from channels.lanes.shopify import webhooks as shopify_webhooks
 from channels.models import ChannelOrder, Listing
 from ledger.models import Balance
 from tests.factories import ChannelFactory, ListingFactory, LocationFactory, SkuFactory

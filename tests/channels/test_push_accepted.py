@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from channels import push
+from channels.lanes.base import Lane
 from channels.models import Listing, PushAttempt
 from channels.push import SendResult
 from tests.factories import ChannelFactory, ListingFactory, SkuFactory
@@ -15,7 +16,7 @@ from tests.factories import ChannelFactory, ListingFactory, SkuFactory
 pytestmark = pytest.mark.django_db
 
 
-class QueueingLane:
+class QueueingLane(Lane):
     """Accepts what it is sent and never shows it during a test; `mode` says what the next
     send does with its items (refuse them, or leave them unsent as a trimmed batch)."""
 
@@ -88,7 +89,7 @@ def test_a_quantity_below_a_queued_increase_is_a_decrease_and_goes_at_once():
     assert push.advertised_upper_bound(listing) == 10  # until the 10 can no longer land
 
 
-class AcknowledgingLane:
+class AcknowledgingLane(Lane):
     max_batch = 250
 
     def __init__(self):
@@ -176,24 +177,24 @@ class FinishedFeedClient:
         self.report_reads = 0
 
     def feed(self, feed_id):
-        from channels.adapters.amazon import FeedStatus
+        from channels.lanes.amazon.client import FeedStatus
 
         return FeedStatus(feed_id, None, "DONE", "doc-1", None, None, raw={})
 
     def feed_report(self, document_id, skus_by_message_id=None):
-        from channels.adapters.amazon import FeedReport
+        from channels.lanes.amazon.client import FeedReport
 
         self.report_reads += 1
         return FeedReport(None, 1, 1, 0, 0, 0, (), raw={})
 
     def listing_levels(self, skus):
-        from channels.adapters.amazon import ListingLevel
+        from channels.lanes.amazon.client import ListingLevel
 
         return dict.fromkeys(skus, ListingLevel(7))
 
 
 def test_a_finished_feed_reads_its_processing_report_once():
-    from channels.adapters.amazon_lane import AmazonLane
+    from channels.lanes.amazon.lane import AmazonLane
 
     channel = ChannelFactory(code="amz", kind="amazon")
     listing = ListingFactory(

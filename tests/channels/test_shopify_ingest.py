@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from channels import inbound
-from channels.adapters import shopify_webhooks
+from channels.lanes.shopify import webhooks as shopify_webhooks
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing
 from ledger.models import Balance, InventoryEvent
 from tests.contracts import SHOPIFY as CONTRACTS

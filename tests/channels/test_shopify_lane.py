@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from channels import push
-from channels.adapters.shopify_lane import ShopifyLane
+from channels.lanes.shopify.lane import ShopifyLane
 from channels.models import ChannelOrder, InboundEvent, Listing, PushAttempt
 from tests.channels.shopify_world import CLIENT_OPTIONS, World, balance, listing
 from tests.factories import LocationFactory, SkuFactory
@@ -248,7 +248,7 @@ def test_an_edited_order_is_read_back_and_applied(world):
 
 
 def test_shipping_and_cancelling_through_shopify_reach_the_ledger(world):
-    from channels.adapters.shopify_lane import cancel_order, confirm_shipment
+    from channels.lanes.shopify.api import cancel_order, confirm_shipment
 
     a, b = two_shops(world)
     shipped = a.sandbox.sell("TEE-M", 2)
@@ -312,7 +312,7 @@ def test_webhooks_signed_with_another_secret_store_nothing(world):
 
 
 def test_the_mapping_import_matches_by_sku_or_barcode_and_lists_the_rest(world):
-    from channels.adapters.shopify_lane import import_mapping
+    from channels.lanes.shopify.mapping import import_mapping
     from ledger.models import Sku
 
     Sku.objects.filter(code="MUG-RED").update(barcode="0810000000042")

@@ -6,7 +6,7 @@ import json
 import pytest
 from werkzeug.test import Client
 
-from channels.adapters import shopify_webhooks
+from channels.lanes.shopify import webhooks as shopify_webhooks
 from channels.models import InboundEvent
 from inventory_sync.wsgi import application
 from tests.factories import ChannelFactory

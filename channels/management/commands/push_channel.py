@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from channels import push
-from channels.adapters import lane_for
+from channels.lanes.registry import lane_for
 from channels.models import Channel
 
 

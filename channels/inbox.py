@@ -1,0 +1,139 @@
+"""The inbox: every webhook, notification and poll result stored raw and at most once (I3,
+I4), before anything is applied. Lanes store here and call back into these helpers from their
+inbound handlers; the ingest worker (channels.inbound) applies what waits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from inventory_sync.lib import wakeups
+from inventory_sync.lib.errors import DomainError
+
+from .models import Channel, InboundEvent, Listing
+from .orders import ApplyOutcome
+
+logger = logging.getLogger(__name__)
+
+# Announced once a new inbound event is committed: the channels app rings the ingest worker.
+INBOUND_CHANGED = "channels.inbound.changed"
+
+
+class Deferred(DomainError):
+    """Not applicable now for a reason that passes by itself (a channel's rate budget):
+    try again after `retry_after` seconds, without holding up other events."""
+
+    code = "deferred"
+    retryable = True
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = max(float(retry_after), 0.5)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    id: int
+    created: bool
+    # A redelivery whose body differs from the first one's (I3: the same key with another
+    # body is refused, never applied).
+    conflict: bool = False
+
+
+def store(
+    *,
+    channel: Channel,
+    source: str,
+    topic: str,
+    dedupe_key: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    delivery_id: str = "",
+    occurred_at: datetime | None = None,
+) -> Stored:
+    """Store one inbound payload raw, once per (channel, dedupe key).
+
+    One INSERT … ON CONFLICT DO NOTHING: a redelivery costs no lock and no second row (it
+    only counts the delivery). Safe to call inside or outside a transaction.
+    """
+    table = InboundEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (channel_id, source, topic, dedupe_key, delivery_id, headers,"
+            " body, occurred_at, deliveries, status, attempts, outcome)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, 'received', 0, '')"
+            " ON CONFLICT (channel_id, dedupe_key) DO NOTHING RETURNING id",
+            [
+                channel.pk,
+                source,
+                topic,
+                dedupe_key,
+                delivery_id,
+                json.dumps(dict(headers or {})),
+                body,
+                occurred_at,
+            ],
+        )
+        row = cursor.fetchone()
+        if row is not None:
+            return Stored(row[0], True)
+        cursor.execute(
+            f"UPDATE {table} SET deliveries = deliveries + 1"
+            " WHERE channel_id = %s AND dedupe_key = %s RETURNING id, body",
+            [channel.pk, dedupe_key],
+        )
+        found, first_body = cursor.fetchone()
+        return Stored(found, False, conflict=bytes(first_body) != bytes(body))
+
+
+def answer_stored(channel: Channel, stored: Stored, what: str) -> tuple[int, dict[str, str]]:
+    """The answer to a stored delivery (I3): the same id with another body is refused, a new
+    one rings the ingest worker once the row is committed."""
+    if stored.conflict:
+        logger.warning(
+            "channel %s: %s redelivered with another body; the first one stands",
+            channel.code,
+            what,
+        )
+        return 409, {"detail": f"This {what.split()[0]} id was delivered before with another body."}
+    if stored.created:
+        wakeups.notify_on_commit(INBOUND_CHANGED)
+    return 200, {"status": "received" if stored.created else "duplicate"}
+
+
+def retry_quarantined(*, channel: Channel | None = None) -> int:
+    """Send quarantined events back to the queue (after a mapping fix)."""
+    events = InboundEvent.objects.filter(status=InboundEvent.Status.QUARANTINED)
+    if channel is not None:
+        events = events.filter(channel=channel)
+    return events.update(status=InboundEvent.Status.RECEIVED, next_attempt_at=None)
+
+
+def outcome_of(result: ApplyOutcome) -> tuple[str, str]:
+    status = {
+        "applied": InboundEvent.Status.APPLIED,
+        "quarantined": InboundEvent.Status.QUARANTINED,
+    }.get(result.status, InboundEvent.Status.IGNORED)
+    detail = result.detail or f"{len(result.events)} ledger event(s)"
+    return status, detail
+
+
+def observe_level(listing: Listing, quantity: int | None, observed_at) -> tuple[str, str]:
+    """Record what the channel shows (the caller holds the listing's row lock)."""
+    if listing.observed_at is not None and observed_at < listing.observed_at:
+        return InboundEvent.Status.IGNORED, "older than the level already observed"
+    listing.observed_quantity = quantity
+    listing.observed_at = observed_at
+    listing.save(update_fields=["observed_quantity", "observed_at"])
+    expected = listing.expected_quantity
+    if quantity is not None and quantity in (expected, listing.in_flight_quantity):
+        return InboundEvent.Status.APPLIED, f"echo: channel shows {quantity} as expected"
+    return InboundEvent.Status.APPLIED, (
+        f"drift signal: channel shows {quantity}, expected {expected}"
+    )

@@ -1,0 +1,1 @@
+"""The Amazon lane: SP-API client, notifications, orders, FBA pools, returns, mapping import."""

@@ -1,0 +1,1 @@
+"""The Shopify lane: Admin GraphQL client, webhooks, inbound handlers, mapping import."""

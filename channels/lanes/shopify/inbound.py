@@ -1,0 +1,99 @@
+"""Shopify webhook topics applied by the ingest worker: orders, edits, refunds, fulfilments,
+and inventory levels (our own sets echo back there; anything else is a drift signal)."""
+
+from __future__ import annotations
+
+from channels import orders
+from channels.inbox import observe_level, outcome_of
+from channels.models import Channel, InboundEvent, Listing
+
+from . import api, webhooks
+
+_NOTHING = object()  # no prefetched order: read it inside the handler
+
+
+def order(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    return outcome_of(
+        orders.apply_order_snapshot(channel=channel, snapshot=webhooks.order_snapshot(payload))
+    )
+
+
+def read_edited_order(channel: Channel, payload: dict) -> dict | None:
+    # The edit payload lists deltas by line id, not the order: read the order itself.
+    return api.fetch_order(channel, webhooks.edited_order_id(payload))
+
+
+def order_edited(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    order_id = webhooks.edited_order_id(payload)
+    order = getattr(event, "prefetched", _NOTHING)
+    if order is _NOTHING:
+        order = read_edited_order(channel, payload)
+    if isinstance(order, Exception):
+        raise order
+    if order is None:
+        return InboundEvent.Status.IGNORED, f"order {order_id} is unknown to the shop"
+    return outcome_of(
+        orders.apply_order_snapshot(channel=channel, snapshot=webhooks.order_snapshot(order))
+    )
+
+
+def refund(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    order_id, lines = webhooks.refund_lines(payload)
+    return outcome_of(
+        orders.apply_refund(channel=channel, order_external_id=order_id, refund_lines=lines)
+    )
+
+
+def fulfillment(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    order_id, fulfillment_id, status, lines = webhooks.shipment(payload)
+    if status in ("cancelled", "error", "failure"):
+        # Never shipped. Pending and open ones count: the units have left our stock for the
+        # fulfilment service (we do not subscribe to its later updates).
+        return InboundEvent.Status.IGNORED, f"fulfillment {fulfillment_id} is {status}"
+    return outcome_of(
+        orders.apply_shipment(
+            channel=channel, order_external_id=order_id, shipment_id=fulfillment_id, lines=lines
+        )
+    )
+
+
+def inventory_level(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    """Record what the channel shows. Our own sets echo back here: matching what we expect
+    (pushed + the channel's own moves we ingested), they are not drift; anything else is a
+    drift signal for reconciliation (often a sale whose webhook is still on its way)."""
+    item, location, available = webhooks.inventory_level(payload)
+    synced = channel.external_location_id.rsplit("/", 1)[-1]
+    if synced and location != synced:
+        return InboundEvent.Status.IGNORED, f"location {location} is not the synced location"
+    listing = (
+        Listing.objects.select_for_update()
+        .filter(
+            channel=channel,
+            shopify_inventory_item_id__in=[item, f"gid://shopify/InventoryItem/{item}"],
+        )
+        .first()
+    )
+    if listing is None:
+        return InboundEvent.Status.IGNORED, f"inventory item {item} is not a listing of ours"
+    return observe_level(listing, available, event.occurred_at or event.received_at)
+
+
+def level_key(payload: dict) -> tuple | None:
+    """Only the newest level of an item at a location matters (ingest settles older ones)."""
+    try:
+        return (str(payload["inventory_item_id"]), str(payload["location_id"]))
+    except (KeyError, TypeError):
+        return None  # left for the handler, which quarantines it with a reason
+
+
+HANDLERS = {
+    "orders/create": order,
+    "orders/updated": order,
+    "orders/cancelled": order,
+    "orders/edited": order_edited,
+    "refunds/create": refund,
+    "fulfillments/create": fulfillment,
+    "inventory_levels/update": inventory_level,
+}
+PREFETCHERS = {"orders/edited": read_edited_order}
+SUPERSEDE_KEYS = {"inventory_levels/update": level_key}

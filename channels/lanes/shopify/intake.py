@@ -1,0 +1,112 @@
+"""The Shopify webhook endpoint: verify the HMAC, store the raw body once per event id, answer.
+Nothing else happens in the request (Shopify needs a 2xx within seconds; everything that can
+fail happens in the ingest worker)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from channels import inbox
+from channels.models import Channel
+from inventory_sync.lib import secrets
+
+from . import webhooks
+
+logger = logging.getLogger(__name__)
+
+# The headers kept with the raw body (the signature itself is not needed once checked).
+_SHOPIFY_KEPT = (
+    "X-Shopify-Topic",
+    "X-Shopify-Shop-Domain",
+    "X-Shopify-API-Version",
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Event-Id",
+    "X-Shopify-Triggered-At",
+    "X-Shopify-Name",
+)
+
+
+# Channel id → (read at, channel, webhook secrets). Decrypting and reading the channel on every
+# delivery costs more than storing it; a rotated secret applies within this many seconds (the
+# old one stays accepted meanwhile anyway).
+_SECRETS_TTL = 10.0
+_secrets: dict[int, tuple[float, Channel, tuple[str, ...]]] = {}
+
+
+def _channel_and_secrets(channel_id: int) -> tuple[Channel | None, tuple[str, ...]]:
+    cached = _secrets.get(channel_id)
+    if cached is not None and time.monotonic() - cached[0] < _SECRETS_TTL:
+        return cached[1], cached[2]
+    channel = (
+        Channel.objects.filter(pk=channel_id, kind=Channel.Kind.SHOPIFY)
+        .only("id", "code", "kind", "credentials_sealed")
+        .first()
+    )
+    if channel is None:
+        return None, ()
+    credentials = channel.credentials  # raises SecretUnreadable
+    keys = tuple(
+        key
+        for key in (credentials.get("webhook_secret"), credentials.get("old_webhook_secret"))
+        if key
+    )
+    _secrets[channel_id] = (time.monotonic(), channel, keys)
+    return channel, keys
+
+
+@receiver(post_save, sender=Channel)
+def _forget_secrets(sender, instance: Channel, **kwargs) -> None:
+    _secrets.pop(instance.pk, None)
+
+
+def receive_shopify(
+    channel_id: int, headers: Mapping[str, str], body: bytes
+) -> tuple[int, dict[str, str]]:
+    """Verify, store raw, ring the ingest worker: (HTTP status, JSON answer).
+
+    Shared by the Django view and the WSGI fast path (channels.intake), which answer
+    the same thing for the same request.
+    """
+    try:
+        channel, keys = _channel_and_secrets(channel_id)
+    except secrets.SecretUnreadable:
+        logger.error("channel %s: credentials unreadable; webhook refused", channel_id)
+        return 503, {"detail": "Channel credentials unreadable."}
+    if channel is None:
+        return 404, {"detail": "No such Shopify channel."}
+    found = webhooks.shopify_headers(headers)
+    if not webhooks.signature_valid(keys, body, webhooks.header(found, "X-Shopify-Hmac-Sha256")):
+        return 401, {"detail": "Invalid webhook signature."}
+    topic = webhooks.header(found, "X-Shopify-Topic")
+    event_id = webhooks.header(found, "X-Shopify-Event-Id")
+    delivery_id = webhooks.header(found, "X-Shopify-Webhook-Id")
+    if not topic or not (event_id or delivery_id):
+        return 400, {"detail": "X-Shopify-Topic and X-Shopify-Event-Id are required."}
+    stored = inbox.store(
+        channel=channel,
+        source="webhook",
+        topic=topic,
+        # The event id is Shopify's documented duplicate key (with the topic, in case one event
+        # is ever announced under two topics); older deliveries lack it.
+        dedupe_key=f"event:{topic}:{event_id}" if event_id else f"webhook:{topic}:{delivery_id}",
+        delivery_id=delivery_id,
+        headers={name: webhooks.header(found, name) for name in _SHOPIFY_KEPT},
+        body=body,
+        occurred_at=webhooks.triggered_at(found),
+    )
+    return inbox.answer_stored(channel, stored, f"event {event_id or delivery_id}")
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
+    status, answer = receive_shopify(channel_id, request.headers, request.body)
+    return JsonResponse(answer, status=status)

@@ -1,0 +1,180 @@
+"""Shopify webhooks: signature check and the mapping of REST-shaped payloads into the unified
+order objects of channels.orders. Pure functions; the view and the ingest worker call them.
+
+Facts (../shared/contracts/shopify/CONTRACT.md §8): X-Shopify-Hmac-Sha256 is base64 of
+HMAC-SHA256(app client secret, raw body), compared in constant time before parsing;
+X-Shopify-Event-Id is the same on every delivery of one event (the dedupe key), the
+X-Shopify-Webhook-Id differs per delivery; delivery is at least once and unordered.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from django.utils.dateparse import parse_datetime
+
+from channels.lanes.base import PayloadError
+from channels.orders import (
+    OrderLineSnapshot,
+    OrderSnapshot,
+    RefundLineSnapshot,
+    ShipmentLineSnapshot,
+)
+
+TOPICS = (
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "orders/edited",
+    "refunds/create",
+    "inventory_levels/update",
+    "fulfillments/create",
+)
+ORDER_TOPICS = ("orders/create", "orders/updated", "orders/cancelled")
+
+
+__all__ = ["PayloadError"]  # raised here for a payload that lacks what its topic carries
+
+
+def sign(secret: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signature_valid(secrets: Iterable[str], body: bytes, signature: str) -> bool:
+    """True when any of the secrets (current, and the old one during a rotation) signed it."""
+    if not signature:
+        return False
+    given = signature.encode()
+    ok = False
+    for secret in secrets:
+        if secret:
+            # No early exit: the time taken does not tell which secret matched.
+            ok |= hmac.compare_digest(sign(secret, body).encode(), given)
+    return ok
+
+
+def shopify_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Shopify's headers by lower-case name, in either spelling (X-Shopify-… or the Events
+    product's shopify-…), read once per request."""
+    found: dict[str, str] = {}
+    for key, value in headers.items():
+        lowered = key.lower()
+        if lowered.startswith("shopify-"):
+            found.setdefault("x-" + lowered, value)
+        elif lowered.startswith("x-shopify-"):
+            found[lowered] = value
+    return found
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """One Shopify header from a mapping made by shopify_headers() (or any mapping)."""
+    lowered = name.lower()
+    if lowered in headers:
+        return headers[lowered]
+    return shopify_headers(headers).get(lowered, "")
+
+
+def triggered_at(headers: Mapping[str, str]) -> datetime | None:
+    """X-Shopify-Triggered-At as an aware time, or None when absent or unreadable."""
+    try:
+        return _time(header(headers, "X-Shopify-Triggered-At"))
+    except PayloadError:
+        return None
+
+
+def variant_gid(variant_id: object) -> str:
+    if variant_id in (None, ""):
+        return ""
+    text = str(variant_id)
+    return text if text.startswith("gid://") else f"gid://shopify/ProductVariant/{text}"
+
+
+def order_snapshot(payload: Mapping) -> OrderSnapshot:
+    try:
+        order_id = payload["id"]
+        created_at = _time(payload["created_at"])
+    except (KeyError, TypeError) as error:
+        raise PayloadError(f"order payload without {error}") from None
+    lines = []
+    for line in payload.get("line_items") or []:
+        quantity = int(line.get("quantity") or 0)
+        current = line.get("current_quantity")
+        lines.append(
+            OrderLineSnapshot(
+                external_id=str(line["id"]),
+                quantity=quantity,
+                current_quantity=quantity if current is None else int(current),
+                variant_id=variant_gid(line.get("variant_id")),
+                sku=(line.get("sku") or "").strip(),
+            )
+        )
+    cancelled_at = payload.get("cancelled_at")
+    return OrderSnapshot(
+        external_id=str(order_id),
+        name=str(payload.get("name") or ""),
+        placed_at=created_at,
+        updated_at=_time(payload.get("updated_at") or payload["created_at"]),
+        cancelled_at=_time(cancelled_at) if cancelled_at else None,
+        lines=tuple(lines),
+        raw=dict(payload),
+    )
+
+
+def refund_lines(payload: Mapping) -> tuple[str, list[RefundLineSnapshot]]:
+    try:
+        order_id = str(payload["order_id"])
+    except KeyError:
+        raise PayloadError("refund payload without order_id") from None
+    lines = [
+        RefundLineSnapshot(
+            external_id=str(line["id"]),
+            line_id=str(line["line_item_id"]),
+            quantity=int(line.get("quantity") or 0),
+            restock_type=str(line.get("restock_type") or "no_restock"),
+            location_external_id=str(line.get("location_id") or ""),
+        )
+        for line in payload.get("refund_line_items") or []
+    ]
+    return order_id, lines
+
+
+def shipment(payload: Mapping) -> tuple[str, str, str, list[ShipmentLineSnapshot]]:
+    """(order id, fulfillment id, status, lines) of a fulfillments/create payload."""
+    try:
+        order_id, fulfillment_id = str(payload["order_id"]), str(payload["id"])
+    except KeyError as error:
+        raise PayloadError(f"fulfillment payload without {error}") from None
+    lines = [
+        ShipmentLineSnapshot(line_id=str(line["id"]), quantity=int(line.get("quantity") or 0))
+        for line in payload.get("line_items") or []
+    ]
+    return order_id, fulfillment_id, str(payload.get("status") or ""), lines
+
+
+def edited_order_id(payload: Mapping) -> str:
+    try:
+        return str(payload["order_edit"]["order_id"])
+    except (KeyError, TypeError):
+        raise PayloadError("orders/edited payload without order_edit.order_id") from None
+
+
+def inventory_level(payload: Mapping) -> tuple[str, str, int | None]:
+    """(inventory item id, location id, available) — numeric REST ids as strings."""
+    try:
+        item, location = str(payload["inventory_item_id"]), str(payload["location_id"])
+    except KeyError as error:
+        raise PayloadError(f"inventory_levels/update payload without {error}") from None
+    available = payload.get("available")
+    return item, location, None if available is None else int(available)
+
+
+def _time(value: object) -> datetime:
+    parsed = parse_datetime(str(value)) if value else None
+    if parsed is None or parsed.tzinfo is None:
+        raise PayloadError(f"not a time with a zone: {value!r}")
+    return parsed
