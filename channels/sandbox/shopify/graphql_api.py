@@ -16,14 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
+    GraphQLSchema,
     GraphQLSyntaxError,
     OperationDefinitionNode,
     execute_sync,
     get_operation_ast,
     parse,
     validate,
+    value_from_ast_untyped,
 )
 
 from .cost import CostCalculator
@@ -184,7 +187,43 @@ def _handle(
     if token != sandbox.config.access_token:
         log["outcome"] = "unauthorized"
         return Answer(401, {"errors": INVALID_TOKEN})
+    body = _read_body(raw_body, content_type)
+    if body is None:
+        log["outcome"] = "bad_request"
+        return Answer(400, {"errors": {"query": "Required parameter missing or invalid"}})
+    query, variables, operation_name = body
+    log["operation_name"] = operation_name
+    parsed = _parse(sandbox, query, variables, operation_name, log)
+    if isinstance(parsed, Answer):
+        return parsed
 
+    faults = {f.kind: f for f in sandbox.faults.take((log["operation_name"], *parsed.root_fields))}
+    log["faults"] = sorted(faults)
+    requested = CostCalculator(
+        parsed.schema, parsed.operation, parsed.fragments, variables
+    ).requested()
+    log["requested_cost"] = requested
+    refused = _refuse_before_execution(sandbox, faults, requested, request_id, log)
+    if refused is not None:
+        return refused
+    return _execute(sandbox, parsed, faults, requested, request_id, log)
+
+
+@dataclass
+class _Parsed:
+    """A request's document once parsed and validated, with the operation to run."""
+
+    schema: GraphQLSchema
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    operation_name: str | None
+    fragments: dict[str, FragmentDefinitionNode]
+    root_fields: list[str]
+    variables: dict
+
+
+def _read_body(raw_body: bytes, content_type: str) -> tuple[str, dict, str | None] | None:
+    """(query, variables, operationName) of the request; None when the body has no query."""
     # Shopify also takes a bare document with Content-Type application/graphql.
     if content_type.startswith("application/graphql"):
         body: dict = {"query": raw_body.decode("utf-8", "replace")}
@@ -197,11 +236,14 @@ def _handle(
     variables = body.get("variables") if isinstance(body, dict) else None
     operation_name = body.get("operationName") if isinstance(body, dict) else None
     if not isinstance(query, str) or not query.strip() or not isinstance(variables, dict | None):
-        log["outcome"] = "bad_request"
-        return Answer(400, {"errors": {"query": "Required parameter missing or invalid"}})
-    variables = variables or {}
-    log["operation_name"] = operation_name
+        return None
+    return query, variables or {}, operation_name
 
+
+def _parse(
+    sandbox: ShopifySandbox, query: str, variables: dict, operation_name: str | None, log: dict
+) -> _Parsed | Answer:
+    """The validated document, or the HTTP 200 answer with the syntax or validation errors."""
     schema = admin_schema()
     try:
         document = parse(query)
@@ -242,13 +284,22 @@ def _handle(
         operation_type=operation.operation.value,
         root_fields=root_fields,
     )
+    return _Parsed(schema, document, operation, operation_name, fragments, root_fields, variables)
 
-    faults = {f.kind: f for f in sandbox.faults.take((log["operation_name"], *root_fields))}
-    log["faults"] = sorted(faults)
-    pre = next((faults[k] for k in PRE_EXECUTION_FAULTS if k in faults), None)
 
-    requested = CostCalculator(schema, operation, fragments, variables).requested()
-    log["requested_cost"] = requested
+def _pre_execution_fault(faults: dict[str, Fault]) -> Fault | None:
+    return next((faults[k] for k in PRE_EXECUTION_FAULTS if k in faults), None)
+
+
+def _refuse_before_execution(
+    sandbox: ShopifySandbox,
+    faults: dict[str, Fault],
+    requested: int,
+    request_id: str,
+    log: dict,
+) -> Answer | None:
+    """The answers given without running the document: injected faults that act before it,
+    a query over the single-query limit, and an empty cost bucket."""
     drop = faults.get("drop_connection")
     if drop is not None and not drop.apply:
         log["outcome"] = "dropped"
@@ -257,6 +308,7 @@ def _handle(
     if slow is not None and not slow.apply:
         # The write lands late, typically after the client has already given up.
         time.sleep(slow.seconds)
+    pre = _pre_execution_fault(faults)
     if pre is not None and not pre.apply:
         return _fault_answer(pre, sandbox, requested, request_id, log, faults)
 
@@ -288,19 +340,31 @@ def _handle(
         if status == 429:
             headers["Retry-After"] = f"{max(1.0, sandbox.bucket.seconds_until(requested)):.1f}"
         return Answer(status, _throttled_body(requested, sandbox), headers)
+    return None
 
+
+def _execute(
+    sandbox: ShopifySandbox,
+    parsed: _Parsed,
+    faults: dict[str, Fault],
+    requested: int,
+    request_id: str,
+    log: dict,
+) -> Answer:
+    """Run the document under the shop's lock, refund the unused cost, and answer (or, with a
+    fault that acts after execution, hide the answer behind the failure)."""
     context = RequestContext(
         sandbox=sandbox,
-        variables=_with_defaults(operation, variables),
+        variables=_with_defaults(parsed.operation, parsed.variables),
         lost_write="lost_write" in faults,
     )
     with sandbox.lock:
         result = execute_sync(
-            schema,
-            document,
+            parsed.schema,
+            parsed.document,
             context_value=context,
-            variable_values=variables,
-            operation_name=operation_name,
+            variable_values=parsed.variables,
+            operation_name=parsed.operation_name,
             field_resolver=field_resolver,
         )
     actual = min(context.actual_cost, requested)
@@ -317,10 +381,12 @@ def _handle(
     if result.data is not None and _has_user_errors(result.data):
         log["outcome"] = "user_errors"
 
+    pre = _pre_execution_fault(faults)
     if pre is not None:
         # The request ran, but the client only sees the failure: the nastiest kind of 5xx.
         return _fault_answer(pre, sandbox, requested, request_id, log, faults)
     answer = Answer(200, payload)
+    slow = faults.get("slow")
     if slow is not None and slow.apply:
         answer.sleep_seconds = slow.seconds
     if "drop_connection" in faults:
@@ -370,8 +436,6 @@ def _has_user_errors(data: Any) -> bool:
 
 
 def _with_defaults(operation: OperationDefinitionNode, variables: dict) -> dict:
-    from graphql import value_from_ast_untyped
-
     merged = dict(variables)
     for definition in operation.variable_definitions or ():
         name = definition.variable.name.value
