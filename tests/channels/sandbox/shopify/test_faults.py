@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.channels.sandbox.support import Shop, WebhookReceiver
+from tests.channels.sandbox.shopify.support import Shop, WebhookReceiver
 
 SET = """
 mutation PushAvailable($input: InventorySetQuantitiesInput!, $key: String!) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.sandbox.support import Shop
+from tests.channels.sandbox.shopify.support import Shop
 
 VARIANTS = """
 query VariantsBySku($first: Int!, $after: String, $query: String) {

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from channels.sandbox.shopify import ManualClock, SandboxHandle, serve_in_thread
-from tests.channels.sandbox.support import WEBHOOK_SECRET, Shop, WebhookReceiver
+from tests.channels.sandbox.shopify.support import WEBHOOK_SECRET, Shop, WebhookReceiver
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 import sp_api.auth.access_token_client as access_token_client
 
 from channels.sandbox.amazon import ManualClock, SandboxHandle, serve_in_thread
-from tests.channels.sandbox_amazon.support import NotificationReceiver, SpApi
+from tests.channels.sandbox.amazon.support import NotificationReceiver, SpApi
 
 
 @pytest.fixture(scope="session")

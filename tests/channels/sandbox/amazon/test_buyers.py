@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.channels.sandbox_amazon.support import SpApi
+from tests.channels.sandbox.amazon.support import SpApi
 
 
 def _wait_for(condition, timeout: float = 5.0) -> bool:

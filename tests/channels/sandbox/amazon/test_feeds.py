@@ -8,7 +8,7 @@ import json
 import requests
 
 from channels.sandbox.amazon.spec import validate_json
-from tests.channels.sandbox_amazon.support import JSON_FEED, US, SpApi
+from tests.channels.sandbox.amazon.support import JSON_FEED, US, SpApi
 
 REPORT_SCHEMA = "feeds/listings-feed-processing-report-schema-v2.json"
 

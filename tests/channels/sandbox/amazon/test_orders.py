@@ -8,7 +8,7 @@ import pytest
 
 from channels.sandbox.amazon import OutOfStock
 from channels.sandbox.amazon.clock import iso, parse_iso
-from tests.channels.sandbox_amazon.support import US, SpApi
+from tests.channels.sandbox.amazon.support import US, SpApi
 
 EPOCH = "2020-01-01T00:00:00Z"
 

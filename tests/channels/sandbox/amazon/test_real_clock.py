@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from channels.sandbox.amazon import SandboxHandle, serve_in_thread
-from tests.channels.sandbox_amazon.support import NotificationReceiver, SpApi
+from tests.channels.sandbox.amazon.support import NotificationReceiver, SpApi
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.sandbox.support import Shop, WebhookReceiver
+from tests.channels.sandbox.shopify.support import Shop, WebhookReceiver
 
 SET = """
 mutation PushAvailable($input: InventorySetQuantitiesInput!, $key: String!) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.channels.sandbox_amazon.support import US, SpApi
+from tests.channels.sandbox.amazon.support import US, SpApi
 
 
 def _token(handle, **overrides) -> requests.Response:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from channels.sandbox.amazon.clock import iso
 from channels.sandbox.amazon.reports import RETURNS_COLUMNS
-from tests.channels.sandbox_amazon.support import US, SpApi
+from tests.channels.sandbox.amazon.support import US, SpApi
 
 RETURNS = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.sandbox_amazon.support import US, SpApi
+from tests.channels.sandbox.amazon.support import US, SpApi
 
 
 def test_get_listings_item_shows_summaries_and_merchant_quantity(api: SpApi, sandbox):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.channels.sandbox.support import Shop
+from tests.channels.sandbox.shopify.support import Shop
 
 # requested cost 2 + 50 x 1 = 52, actual 2 + number of locations returned (1) = 3
 LOCATIONS = "query Locations { locations(first: 50) { nodes { id name } } }"

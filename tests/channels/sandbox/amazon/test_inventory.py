@@ -8,7 +8,7 @@ import pytest
 
 from channels.sandbox.amazon import SandboxError
 from channels.sandbox.amazon.clock import iso
-from tests.channels.sandbox_amazon.support import US, SpApi
+from tests.channels.sandbox.amazon.support import US, SpApi
 
 
 def _summaries(api: SpApi, **params) -> dict:

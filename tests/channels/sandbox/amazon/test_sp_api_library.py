@@ -18,7 +18,7 @@ from sp_api.api import (
 from sp_api.base import SellingApiForbiddenException, SellingApiRequestThrottledException
 from sp_api.util import throttle_retry
 
-from tests.channels.sandbox_amazon.support import JSON_FEED, US, sp_client
+from tests.channels.sandbox.amazon.support import JSON_FEED, US, sp_client
 
 
 @pytest.fixture(autouse=True)

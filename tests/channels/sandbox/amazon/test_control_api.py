@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.channels.sandbox_amazon.support import US, NotificationReceiver, SpApi
+from tests.channels.sandbox.amazon.support import US, NotificationReceiver, SpApi
 
 
 def test_an_invalid_request_is_answered_400_and_logged(api: SpApi, sandbox):

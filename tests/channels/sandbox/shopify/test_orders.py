@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.channels.sandbox.support import Shop, WebhookReceiver
+from tests.channels.sandbox.shopify.support import Shop, WebhookReceiver
 from tests.contracts import SHOPIFY
 
 # Every key of Shopify's own orders/create example must be in the sandbox's payloads.

@@ -8,7 +8,7 @@ import hmac
 import json
 
 from channels.sandbox.shopify import sign
-from tests.channels.sandbox.support import WEBHOOK_SECRET, Shop, WebhookReceiver
+from tests.channels.sandbox.shopify.support import WEBHOOK_SECRET, Shop, WebhookReceiver
 from tests.contracts import SHOPIFY
 
 DATA = SHOPIFY / "webhooks"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from channels.sandbox.amazon.notifications import SCHEMAS
 from channels.sandbox.amazon.spec import validate_json
-from tests.channels.sandbox_amazon.support import NotificationReceiver, SpApi
+from tests.channels.sandbox.amazon.support import NotificationReceiver, SpApi
 
 EPOCH = "2020-01-01T00:00:00Z"
 
