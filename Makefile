@@ -28,6 +28,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/check_function_length.py
+	$(PY) scripts/check_imports.py
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=lint $(PY) manage.py makemigrations --check --dry-run
 
 test: $(VENV)/.installed services browser lint

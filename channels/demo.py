@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -13,11 +12,11 @@ from allocation import services as allocation_services
 from allocation.models import AllocationRule
 from ledger.models import Location, Sku
 
+from .lanes.amazon.fba import SyncOutcome, sync_fba_inventory
+from .lanes.amazon.mapping import import_mapping
+from .lanes.base import MappingReport
 from .models import Channel, Listing
-
-if TYPE_CHECKING:
-    from .lanes.amazon.fba import SyncOutcome
-    from .lanes.base import MappingReport
+from .sandbox.amazon import SandboxConfig, SandboxHandle, serve_in_thread
 
 DEMO_CHANNELS = [
     # code, name, kind, is_marketplace, region, priority
@@ -195,10 +194,6 @@ def connect_demo_seller(
     """
     import requests
 
-    from .lanes.amazon.fba import sync_fba_inventory
-    from .lanes.amazon.mapping import import_mapping
-    from .sandbox.amazon import SandboxConfig
-
     channel = Channel.objects.get(code="amazon-us")
     warehouse = Location.objects.filter(kind=Location.Kind.WAREHOUSE).order_by("id").first()
     listings = list(
@@ -262,3 +257,9 @@ def connect_demo_seller(
         control("buyers", {"rate_per_second": buyers_per_second})
     fba = sum(1 for offer in seeded.values() if offer["afn"])
     return DemoSellerOutcome(mfn=len(seeded) - fba, fba=fba, mapping=mapping, fba_sync=fba_sync)
+
+
+def start_amazon_sandbox(*, port: int, seed: int) -> SandboxHandle:
+    """The demo seller's SP-API sandbox, served in a thread of this process (the caller
+    stops it). Only the demo (and tests) may reach into the sandboxes."""
+    return serve_in_thread(port=port, seed=seed)

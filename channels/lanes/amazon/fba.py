@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from channels.lanes.base import PayloadError
 from channels.models import Channel, FbaCount, Listing
 from channels.orders import Quarantine, fba_pool
+from inventory_sync.lib.locks import lock_rows
 from ledger import services as ledger
 from ledger.models import Balance, Location, Sku
 from ledger.rules import COMMITTED, INCOMING, ON_HAND, RESERVED, UNSELLABLE, EventLine
@@ -56,8 +57,9 @@ def record_fba_stock(
     sku = sku_for(channel, stock.seller_sku)
     reference = f"fba:{pool.code}:{sku.code}"
     with transaction.atomic():
-        # Serialise reports of one SKU (the ledger takes this lock too, in the same order).
-        Sku.objects.select_for_update().filter(pk=sku.pk).first()
+        # Serialise reports of one SKU: the ledger's own lock (FOR NO KEY UPDATE on the SKU
+        # row), taken first here, so record_event inside re-enters it instead of waiting.
+        lock_rows(Sku.objects.filter(pk=sku.pk)).first()
         count = FbaCount.objects.filter(location=pool, sku=sku).first()
         if count is not None and occurred_at < count.counted_at:
             settle = timedelta(seconds=settings.FBA_SUMMARY_SETTLE_SECONDS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from channels import orders
 from channels.inbox import Deferred, observe_level, outcome_of
 from channels.models import Channel, InboundEvent, Listing
+from inventory_sync.lib.locks import lock_rows
 
 from . import api, fba, inventory, notifications
 from . import orders as amazon_orders
@@ -21,11 +22,13 @@ def mfn_quantity(channel: Channel, payload: dict, event: InboundEvent) -> tuple[
     sku, quantity = body.get("Sku"), body.get("Quantity")
     if not sku or body.get("FulfillmentChannelCode", "DEFAULT") != "DEFAULT":
         return InboundEvent.Status.IGNORED, "not a merchant quantity"
+    # Every marketplace channel of the seller shows the same merchant quantity of a SKU.
     listings = list(
-        Listing.objects.select_for_update()
-        .filter(channel__kind=Channel.Kind.AMAZON, channel__seller_id=channel.seller_id)
-        .filter(external_id=sku, fulfilment=Listing.Fulfilment.MERCHANT)
-        .order_by("id")
+        lock_rows(
+            Listing.objects.filter(
+                channel__kind=Channel.Kind.AMAZON, channel__seller_id=channel.seller_id
+            ).filter(external_id=sku, fulfilment=Listing.Fulfilment.MERCHANT)
+        )
     )
     if not listings:
         return InboundEvent.Status.IGNORED, f"seller SKU {sku} is not a listing of ours"

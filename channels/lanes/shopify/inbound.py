@@ -6,6 +6,7 @@ from __future__ import annotations
 from channels import orders
 from channels.inbox import observe_level, outcome_of
 from channels.models import Channel, InboundEvent, Listing
+from inventory_sync.lib.locks import lock_rows
 
 from . import api, webhooks
 
@@ -65,14 +66,12 @@ def inventory_level(channel: Channel, payload: dict, event: InboundEvent) -> tup
     synced = channel.external_location_id.rsplit("/", 1)[-1]
     if synced and location != synced:
         return InboundEvent.Status.IGNORED, f"location {location} is not the synced location"
-    listing = (
-        Listing.objects.select_for_update()
-        .filter(
+    listing = lock_rows(
+        Listing.objects.filter(
             channel=channel,
             shopify_inventory_item_id__in=[item, f"gid://shopify/InventoryItem/{item}"],
         )
-        .first()
-    )
+    ).first()
     if listing is None:
         return InboundEvent.Status.IGNORED, f"inventory item {item} is not a listing of ours"
     return observe_level(listing, available, event.occurred_at or event.received_at)

@@ -1,5 +1,11 @@
 """Create listings from a channel's offers, matched to our SKUs (any channel kind)."""
 
-from channels.management.mapping import MappingImportCommand as Command
+from channels.lanes.base import Lane
+from channels.lanes.commands import MappingImportCommand
+from channels.lanes.registry import lane_for_kind
+from channels.models import Channel
 
-__all__ = ["Command"]
+
+class Command(MappingImportCommand):
+    def lane_for(self, channel: Channel) -> Lane:
+        return lane_for_kind(channel.kind)

@@ -15,6 +15,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from channels.demo import FBA_POOL, connect_demo_seller, connect_demo_shop, start_amazon_sandbox
+
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - printed on start; the demo binds to 127.0.0.1 only
 
@@ -208,8 +210,6 @@ class Command(BaseCommand):
             user_model.objects.create_superuser(DEMO_USER, "demo@example.com", DEMO_PASSWORD)
 
     def _connect_demo_shop(self, *, sandbox_port: int, port: int) -> None:
-        from channels.demo import connect_demo_shop
-
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
         connected = connect_demo_shop(
             sandbox_url=sandbox_url,
@@ -223,14 +223,11 @@ class Command(BaseCommand):
 
     def _connect_demo_seller(self, *, sandbox_port: int, port: int):
         """The running Amazon sandbox, which the caller stops."""
-        from channels.demo import FBA_POOL, connect_demo_seller
-        from channels.sandbox.amazon import serve_in_thread
-
         # A local SP-API (the sandbox) for the demo Amazon seller, in a thread of this
         # process. Its order ids come from its seed and a counter that restarts with the
         # process: a new seed per run keeps them apart from orders of earlier runs, which
         # the demo database still holds.
-        amazon = serve_in_thread(
+        amazon = start_amazon_sandbox(
             port=_free_port(max(8702, sandbox_port + 1)), seed=secrets.randbelow(2**31)
         )
         amazon_url = amazon.url

@@ -1,8 +1,8 @@
 """Create listings from a Amazon channel's offers, matched to our SKUs."""
 
-from channels.management.mapping import MappingImportCommand
-from channels.models import Channel
+from channels.lanes.amazon.lane import AmazonLane
+from channels.lanes.commands import MappingImportCommand
 
 
 class Command(MappingImportCommand):
-    kind = Channel.Kind.AMAZON
+    lane = AmazonLane

@@ -1,8 +1,8 @@
 """Create listings from a Shopify channel's offers, matched to our SKUs."""
 
-from channels.management.mapping import MappingImportCommand
-from channels.models import Channel
+from channels.lanes.commands import MappingImportCommand
+from channels.lanes.shopify.lane import ShopifyLane
 
 
 class Command(MappingImportCommand):
-    kind = Channel.Kind.SHOPIFY
+    lane = ShopifyLane

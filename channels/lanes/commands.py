@@ -1,13 +1,14 @@
-"""The mapping import as a management command: `import_mapping CHANNEL` for any kind, and the
-per-kind names the lanes keep (`import_shopify_mapping`, `import_amazon_mapping`)."""
+"""The mapping import as a management command, shared by `import_mapping CHANNEL` (any kind,
+through the registry) and the per-kind names each lane keeps (`import_shopify_mapping`,
+`import_amazon_mapping`), which name their own lane."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from channels.lanes.base import ChannelError, CredentialsError
-from channels.lanes.registry import lane_for_kind
 from channels.models import Channel
+
+from .base import ChannelError, CredentialsError, Lane
 
 
 class MappingImportCommand(BaseCommand):
@@ -15,7 +16,13 @@ class MappingImportCommand(BaseCommand):
         "Read the channel's offers (Shopify variants, Amazon seller listings) and create a "
         "listing for each that names exactly one of our SKUs. Lists what could not be matched."
     )
-    kind: str | None = None  # a per-kind command refuses channels of another kind
+    lane: type[Lane] | None = None  # a per-kind command refuses channels of another kind
+
+    def lane_for(self, channel: Channel) -> Lane:
+        if self.lane is None or channel.kind != self.lane.kind:
+            kind = self.lane.kind if self.lane else "?"
+            raise CommandError(f"Channel {channel.code!r} is {channel.kind}, not {kind}.")
+        return self.lane()
 
     def add_arguments(self, parser):
         parser.add_argument("channel", help="channel code")
@@ -24,9 +31,7 @@ class MappingImportCommand(BaseCommand):
         found = Channel.objects.filter(code=channel).first()
         if found is None:
             raise CommandError(f"No channel {channel!r}.")
-        if self.kind is not None and found.kind != self.kind:
-            raise CommandError(f"Channel {channel!r} is {found.kind}, not {self.kind}.")
-        lane = lane_for_kind(found.kind)
+        lane = self.lane_for(found)
 
         def progress(count, item):
             if count % 250 == 0:

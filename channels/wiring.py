@@ -1,0 +1,22 @@
+"""What the channels app connects at start-up (AppConfig.ready): the wake-ups that cross the
+dependency direction, and each lane's periodic jobs in the beat schedule."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from inventory_sync.lib import wakeups
+from ledger.services import LEDGER_CHANGED
+
+from .inbox import INBOUND_CHANGED
+from .lanes.registry import periodic_jobs
+from .tasks import wake_ingest, wake_planner
+
+
+def connect() -> None:
+    wakeups.listen(LEDGER_CHANGED, wake_planner)
+    wakeups.listen(INBOUND_CHANGED, wake_ingest)
+    # An entry of the same name in settings wins over the lane's default schedule.
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    for job in periodic_jobs():
+        schedule.setdefault(job.entry, job.beat_entry())
