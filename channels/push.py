@@ -31,7 +31,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -465,7 +465,7 @@ def _confirm(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRo
                 Listing.objects.filter(pk__in=[item.listing_id for item in items])
             )
         }
-        waiting, causes, refused = 0, [], 0
+        tally = _ReadBack()
         for item in items:
             listing = listings.get(item.listing_id)
             if listing is None:
@@ -475,50 +475,9 @@ def _confirm(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRo
                 # showed, this older one may have landed after it: check it did not undo it.
                 _after_late_landing(listing, result.observed.get(item.listing_id), now)
                 continue
-            if item.listing_id in result.refused:
-                _release(listing, attempt, item)
-                _refuse(listing, result.refused[item.listing_id], now)
-                outcome.refused += 1
-                refused += 1
-            elif item.listing_id in result.observed:
-                observed = result.observed[item.listing_id]
-                listing.observed_quantity = observed
-                listing.observed_at = now
-                moved = listing.channel_delta - item.delta_at_claim
-                if observed is not None and observed in (item.quantity, item.quantity + moved):
-                    _clear_in_flight(listing, attempt)
-                    _acknowledge(listing, item, now, observed - item.quantity)
-                    outcome.acknowledged += 1
-                    if item.cause_at:
-                        causes.append(datetime.fromisoformat(item.cause_at))
-                elif overdue:
-                    problem = result.problems.get(item.listing_id)
-                    why = f"refused in processing ({problem})" if problem else ""
-                    _not_applied(listing, attempt, item, lane, observed, why=why)
-                    outcome.not_applied += 1
-                else:
-                    waiting += 1
-                    problem = result.problems.get(item.listing_id)
-                    if problem:
-                        listing.push_error = (
-                            f"accepted by the channel, not shown yet (it shows {observed}); "
-                            f"it reports: {problem}"
-                        )[:2000]
-            elif item.listing_id in result.accepted and not overdue:
-                waiting += 1
-            else:
-                # Not read back and no longer processing: a feed that ended FATAL or
-                # CANCELLED (or a lane that lost track of it).
-                _not_applied(
-                    listing,
-                    attempt,
-                    item,
-                    lane,
-                    listing.observed_quantity,
-                    why=f"the channel ended it {(result.response or {}).get('feed', 'unread')}",
-                )
-                outcome.not_applied += 1
+            _settle_read_back(listing, item, attempt, result, lane, now, overdue, outcome, tally)
             listing.save()
+        waiting, causes, refused = tally.waiting, tally.causes, tally.refused
         if waiting:
             attempt.confirm_after = now + lane.confirm_interval
         else:
@@ -532,6 +491,70 @@ def _confirm(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRo
                 attempt.latency_ms = max(0, int((now - min(causes)).total_seconds() * 1000))
         attempt.save()
     return True
+
+
+@dataclass(slots=True)
+class _ReadBack:
+    waiting: int = 0
+    refused: int = 0
+    causes: list[datetime] = field(default_factory=list)
+
+
+def _settle_read_back(
+    listing: Listing,
+    item: PushItem,
+    attempt: PushAttempt,
+    result: SendResult,
+    lane: Lane,
+    now: datetime,
+    overdue: bool,
+    outcome: PushRound,
+    tally: _ReadBack,
+) -> None:
+    """One listing of an accepted attempt after its read-back (the caller holds its lock and
+    saves it): shown, refused, still processing, or not applied."""
+    if item.listing_id in result.refused:
+        _release(listing, attempt, item)
+        _refuse(listing, result.refused[item.listing_id], now)
+        outcome.refused += 1
+        tally.refused += 1
+    elif item.listing_id in result.observed:
+        observed = result.observed[item.listing_id]
+        listing.observed_quantity = observed
+        listing.observed_at = now
+        moved = listing.channel_delta - item.delta_at_claim
+        problem = result.problems.get(item.listing_id)
+        if observed is not None and observed in (item.quantity, item.quantity + moved):
+            _clear_in_flight(listing, attempt)
+            _acknowledge(listing, item, now, observed - item.quantity)
+            outcome.acknowledged += 1
+            if item.cause_at:
+                tally.causes.append(datetime.fromisoformat(item.cause_at))
+        elif overdue:
+            why = f"refused in processing ({problem})" if problem else ""
+            _not_applied(listing, attempt, item, lane, observed, why=why)
+            outcome.not_applied += 1
+        else:
+            tally.waiting += 1
+            if problem:
+                listing.push_error = (
+                    f"accepted by the channel, not shown yet (it shows {observed}); "
+                    f"it reports: {problem}"
+                )[:2000]
+    elif item.listing_id in result.accepted and not overdue:
+        tally.waiting += 1
+    else:
+        # Not read back and no longer processing: a feed that ended FATAL or CANCELLED (or a
+        # lane that lost track of it).
+        _not_applied(
+            listing,
+            attempt,
+            item,
+            lane,
+            listing.observed_quantity,
+            why=f"the channel ended it {(result.response or {}).get('feed', 'unread')}",
+        )
+        outcome.not_applied += 1
 
 
 def _not_applied(
