@@ -34,7 +34,7 @@ def lane_for_kind(kind: str) -> Lane:
 def lane_for(channel: Channel, **options) -> Lane:
     """The lane for a channel's kind; options go to its client (tests, benchmarks)."""
     if channel.kind not in LANES:
-        raise NotImplementedError(f"no lane for channel kind {channel.kind!r} yet")
+        raise NotImplementedError(f"no lane for channel kind {str(channel.kind)!r} yet")
     # A new one each time: a lane reads its settings (read-back interval, deadline) when made.
     return LANES[channel.kind](**options)
 

@@ -1,9 +1,15 @@
-"""GET /api/v1/skus/<code>/allocation/, channels and listings, and rules CRUD."""
+"""The allocation side of the REST API (served by channels.apis): GET
+/api/v1/skus/<code>/allocation/, channels and listings, rules CRUD, and reservations/,
+incidents/ and halts/."""
 
 import pytest
 
+from allocation.models import OversellIncident, Reservation
+from channels.models import Listing
 from channels.planner import plan_dirty_skus
+from ledger import services as ledger
 from ledger.models import Sku
+from ledger.rules import EventLine
 from tests.factories import ChannelFactory, ListingFactory
 
 
@@ -92,3 +98,90 @@ def test_unknown_sku_allocation_is_404(api_client):
 def test_channels_are_listed_by_priority(api_client, listed):
     codes = [row["code"] for row in api_client.get("/api/v1/channels/").json()["results"]]
     assert codes == ["shopify", "amazon-us"]
+
+
+def hold(api_client, key, quantity):
+    return api_client.post(
+        "/api/v1/reservations/",
+        {"sku": "TEE-M", "location": "WH-EAST", "quantity": quantity, "partner": "Wholesale Co"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+@pytest.mark.django_db
+def test_a_reservation_is_held_replayed_and_released(api_client, sku, warehouse, receive):
+    receive(sku, warehouse, 50)
+    created = hold(api_client, "po-1", 40)
+    assert created.status_code == 201
+    assert hold(api_client, "po-1", 40).json()["id"] == created.json()["id"]
+    short = hold(api_client, "po-2", 11)
+    assert short.status_code == 409
+    assert short.json()["code"] == "insufficient_stock"
+    assert short.json()["available"] == 10
+    assert api_client.delete(f"/api/v1/reservations/{created.json()['id']}/").status_code == 204
+    assert Reservation.objects.get().status == "released"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sku": "NOPE", "location": "WH-EAST", "quantity": 1, "partner": "W"}, "sku"),
+        ({"sku": "TEE-M", "location": "WH-EAST", "quantity": 0, "partner": "W"}, "quantity"),
+        ({"sku": "TEE-M", "location": "WH-EAST", "quantity": "3", "partner": "W"}, "quantity"),
+        ({"sku": "TEE-M", "location": "WH-EAST", "quantity": 1}, "partner"),
+    ],
+)
+def test_bad_reservations_are_refused(api_client, sku, warehouse, body, field):
+    response = api_client.post(
+        "/api/v1/reservations/", body, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not Reservation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_reservation_needs_an_idempotency_key(api_client, sku, warehouse, receive):
+    receive(sku, warehouse, 5)
+    response = api_client.post(
+        "/api/v1/reservations/",
+        {"sku": "TEE-M", "location": "WH-EAST", "quantity": 1, "partner": "W"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_a_halt_zeroes_a_channel_until_released(api_client, sku, warehouse, receive):
+    listing = ListingFactory(channel=ChannelFactory(code="amazon-us"), sku=sku)
+    receive(sku, warehouse, 9)
+    plan_dirty_skus()
+    created = api_client.post(
+        "/api/v1/halts/",
+        {"sku": "TEE-M", "channel": "amazon-us", "reason": "drift 5 units"},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    plan_dirty_skus()
+    assert Listing.objects.get(pk=listing.pk).desired_quantity == 0
+    released = api_client.post(f"/api/v1/halts/{created.json()['id']}/release/")
+    assert released.json()["released_by"] == "ops"
+    plan_dirty_skus()
+    assert Listing.objects.get(pk=listing.pk).desired_quantity == 9
+
+
+@pytest.mark.django_db
+def test_an_incident_is_listed_and_closed_by_a_person(api_client, sku, warehouse, receive):
+    receive(sku, warehouse, 1)
+    ledger.record_event(
+        kind="sale", lines=[EventLine("TEE-M", "WH-EAST", 3)], idempotency_key="s", source="t"
+    )
+    plan_dirty_skus()
+    rows = api_client.get("/api/v1/incidents/?status=open").json()["results"]
+    assert [(row["sku"], row["units_short"]) for row in rows] == [("TEE-M", 2)]
+    closed = api_client.post(f"/api/v1/incidents/{rows[0]['id']}/close/")
+    assert closed.json()["status"] == "closed"
+    assert OversellIncident.objects.get().closed_by == "ops"
