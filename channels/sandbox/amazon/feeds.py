@@ -20,14 +20,14 @@ from .spec import validate_json
 from .world.records import Feed
 
 if TYPE_CHECKING:
-    from .model import AmazonSandbox
+    from .world.base import WorldBase
 
 LISTINGS_FEED = "JSON_LISTINGS_FEED"
 FEED_SCHEMA = "feeds/listings-feed-schema-v2.json"
 REPORT_SCHEMA = "feeds/listings-feed-processing-report-schema-v2.json"
 
 
-def create_feed(sandbox: AmazonSandbox, seller_id: str, body: dict) -> tuple[int, dict]:
+def create_feed(sandbox: WorldBase, seller_id: str, body: dict) -> tuple[int, dict]:
     document = sandbox.documents.get(body["inputFeedDocumentId"])
     if document is None or document.seller_id != seller_id or document.kind != "feed_input":
         return 400, payloads.errors(
@@ -69,7 +69,7 @@ def create_feed(sandbox: AmazonSandbox, seller_id: str, body: dict) -> tuple[int
     return 202, {"feedId": feed.feed_id}
 
 
-def cancel_feed(sandbox: AmazonSandbox, seller_id: str, feed_id: str) -> tuple[int, dict | None]:
+def cancel_feed(sandbox: WorldBase, seller_id: str, feed_id: str) -> tuple[int, dict | None]:
     feed = sandbox.feeds.get(feed_id)
     if feed is None or feed.seller_id != seller_id:
         return 404, payloads.errors("NotFound", f"Feed {feed_id} was not found.")
@@ -83,7 +83,7 @@ def cancel_feed(sandbox: AmazonSandbox, seller_id: str, feed_id: str) -> tuple[i
     return 200, None
 
 
-def process(sandbox: AmazonSandbox, feed: Feed) -> None:
+def process(sandbox: WorldBase, feed: Feed) -> None:
     document = sandbox.documents[feed.input_document_id]
     report: dict | None
     if feed.fatal:
@@ -107,7 +107,7 @@ def process(sandbox: AmazonSandbox, feed: Feed) -> None:
     _finished(sandbox, feed)
 
 
-def _finished(sandbox: AmazonSandbox, feed: Feed) -> None:
+def _finished(sandbox: WorldBase, feed: Feed) -> None:
     notification = {
         "sellerId": feed.seller_id,
         "accountId": f"amzn1.merchant.o.{feed.seller_id}",
@@ -142,7 +142,7 @@ def _report(
     }
 
 
-def _process_listings_feed(sandbox: AmazonSandbox, feed: Feed, content: bytes) -> tuple[str, dict]:
+def _process_listings_feed(sandbox: WorldBase, feed: Feed, content: bytes) -> tuple[str, dict]:
     try:
         document = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -195,7 +195,7 @@ def _message_issue(
     return entry
 
 
-def _apply_message(sandbox: AmazonSandbox, feed: Feed, message: dict) -> list[dict]:
+def _apply_message(sandbox: WorldBase, feed: Feed, message: dict) -> list[dict]:
     operation = message["operationType"]
     sku = message["sku"]
     if operation == "DELETE":

@@ -14,7 +14,7 @@ from .clock import iso
 from .marketplaces import MARKETPLACES
 
 if TYPE_CHECKING:
-    from .model import AmazonSandbox
+    from .world.listings import ListingsMixin
     from .world.records import FbaStock, Feed, Listing, Order, Report
 
 NOTIFICATION_STATUS = {
@@ -48,7 +48,7 @@ def money(amount: Decimal, currency: str) -> dict:
 
 # Listings Items 2021-08-01 ------------------------------------------------------------------------
 def listing_item(
-    sandbox: AmazonSandbox, listings: list[Listing], included: set[str], issue_locale: str | None
+    sandbox: ListingsMixin, listings: list[Listing], included: set[str], issue_locale: str | None
 ) -> dict:
     """Item: one SKU across the requested marketplaces (`listings` share seller and SKU)."""
     first = listings[0]
@@ -89,7 +89,7 @@ def _currency(marketplace_id: str) -> str:
     return MARKETPLACES[marketplace_id][3]
 
 
-def summary(sandbox: AmazonSandbox, listing: Listing) -> dict:
+def summary(sandbox: ListingsMixin, listing: Listing) -> dict:
     """ItemSummaryByMarketplace."""
     status = []
     if not listing.incomplete and listing.asin:
@@ -113,7 +113,7 @@ def summary(sandbox: AmazonSandbox, listing: Listing) -> dict:
     return summary
 
 
-def _availability(sandbox: AmazonSandbox, listing: Listing) -> dict:
+def _availability(sandbox: ListingsMixin, listing: Listing) -> dict:
     """FulfillmentAvailability: Amazon reports the FBA fulfillable count for AFN offers."""
     entry: dict = {"fulfillmentChannelCode": listing.fulfillment_channel_code}
     if listing.afn:

@@ -24,7 +24,7 @@ from .clock import iso, parse_iso
 from .world.records import Report
 
 if TYPE_CHECKING:
-    from .model import AmazonSandbox
+    from .world.base import WorldBase
 
 RETURNS = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
 LISTINGS_ALL = "GET_MERCHANT_LISTINGS_ALL_DATA"
@@ -113,7 +113,7 @@ MERCHANT_RETURNS_COLUMNS = (
 TSV = "text/tab-separated-values; charset=UTF-8"
 
 
-def create_report(sandbox: AmazonSandbox, seller_id: str, body: dict) -> tuple[int, dict]:
+def create_report(sandbox: WorldBase, seller_id: str, body: dict) -> tuple[int, dict]:
     start = parse_iso(body["dataStartTime"]) if body.get("dataStartTime") else None
     end = parse_iso(body["dataEndTime"]) if body.get("dataEndTime") else None
     if start and end and end < start:
@@ -148,9 +148,7 @@ def create_report(sandbox: AmazonSandbox, seller_id: str, body: dict) -> tuple[i
     return 202, {"reportId": report.report_id}
 
 
-def cancel_report(
-    sandbox: AmazonSandbox, seller_id: str, report_id: str
-) -> tuple[int, dict | None]:
+def cancel_report(sandbox: WorldBase, seller_id: str, report_id: str) -> tuple[int, dict | None]:
     report = sandbox.reports.get(report_id)
     if report is None or report.seller_id != seller_id:
         return 404, payloads.errors("NotFound", f"Report {report_id} was not found.")
@@ -165,7 +163,7 @@ def cancel_report(
     return 200, None
 
 
-def process(sandbox: AmazonSandbox, report: Report) -> None:
+def process(sandbox: WorldBase, report: Report) -> None:
     report.ended = sandbox.now()
     if report.report_type == RETURNS:
         rows = _returns_rows(sandbox, report)
@@ -193,7 +191,7 @@ def process(sandbox: AmazonSandbox, report: Report) -> None:
     _finished(sandbox, report)
 
 
-def _finished(sandbox: AmazonSandbox, report: Report) -> None:
+def _finished(sandbox: WorldBase, report: Report) -> None:
     notification = {
         "sellerId": report.seller_id,
         "accountId": f"amzn1.merchant.o.{report.seller_id}",
@@ -217,7 +215,7 @@ def _tsv(columns: tuple[str, ...], rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _returns_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
+def _returns_rows(sandbox: WorldBase, report: Report) -> list[dict]:
     end = report.data_end or report.created
     start = report.data_start or end - timedelta(days=30)
     rows = []
@@ -246,7 +244,7 @@ def _returns_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
     return rows
 
 
-def _merchant_return_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
+def _merchant_return_rows(sandbox: WorldBase, report: Report) -> list[dict]:
     end = report.data_end or report.created
     start = report.data_start or end - timedelta(days=30)
     rows = []
@@ -280,7 +278,7 @@ def _merchant_return_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
     return rows
 
 
-def _listing_rows(sandbox: AmazonSandbox, report: Report) -> list[dict]:
+def _listing_rows(sandbox: WorldBase, report: Report) -> list[dict]:
     rows = []
     for listing in sandbox.listings.values():
         if listing.seller_id != report.seller_id:

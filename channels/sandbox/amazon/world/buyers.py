@@ -1,18 +1,108 @@
-"""Simulated buyers placing orders from a thread."""
+"""Simulated buyers: a steady stream of Amazon orders placed from a thread, for the demo and
+load tests."""
 
 from __future__ import annotations
 
 import random
 from typing import Any
 
-from channels.sandbox.amazon.buyers import BuyerLoop
+from channels.sandbox.common.errors import OutOfStock, SandboxError
+from channels.sandbox.common.loops import OrderLoop
 
 from .base import WorldBase
 
 
+class BuyerLoop(OrderLoop):
+    """Places orders at `rate_per_second` on the seller's buyable listings, MFN and AFN alike,
+    picked by `weights` ({sku: weight}, default equal). With `cancel_rate` a share of the orders
+    is cancelled by the buyer while still pending. A listing that cannot be bought (0 units)
+    counts as a refusal and stays in the mix, since a restock or a push can bring it back."""
+
+    thread_name = "amazon-sandbox-buyers"
+
+    def __init__(
+        self,
+        sandbox: BuyersMixin,
+        *,
+        rate_per_second: float,
+        rng: random.Random,
+        weights: dict[str, float] | None = None,
+        quantity: int = 1,
+        seller_id: str | None = None,
+        marketplace_id: str | None = None,
+        cancel_rate: float = 0.0,
+        max_orders: int | None = None,
+    ) -> None:
+        self.seller_id = seller_id
+        self.marketplace_id = marketplace_id
+        self.cancel_rate = cancel_rate
+        super().__init__(
+            sandbox,
+            rate_per_second=rate_per_second,
+            rng=rng,
+            weights=weights,
+            quantity=quantity,
+            max_orders=max_orders,
+        )
+        self.orders: list[str] = []
+        self.cancelled = 0
+
+    def _skus(self) -> list[str]:
+        seller = self.sandbox.seller(self.seller_id)
+        return sorted(
+            {
+                listing.sku
+                for listing in self.sandbox.listings.values()
+                if listing.seller_id == seller.seller_id and not listing.incomplete
+            }
+        )
+
+    @property
+    def placed(self) -> int:
+        return len(self.orders)
+
+    def order_once(self) -> str | None:
+        return self.buy_once()
+
+    def buy_once(self) -> str | None:
+        sku = self.pick()
+        cancel = self.rng.random() < self.cancel_rate
+        try:
+            order = self.sandbox.place_order(
+                sku,
+                self.quantity,
+                seller_id=self.seller_id,
+                marketplace_id=self.marketplace_id,
+            )
+        except OutOfStock:
+            self.refused += 1
+            return None
+        except SandboxError:
+            # The listing vanished (deleted by a feed, say): it leaves the mix.
+            self.weights.pop(sku, None)
+            return None
+        self.orders.append(order["orderId"])
+        if cancel:
+            try:
+                self.sandbox.cancel_order(order["orderId"], reason="Buyer canceled")
+                self.cancelled += 1
+            except SandboxError:
+                pass
+        return order["orderId"]
+
+    def as_json(self) -> dict:
+        return {
+            "running": self.running,
+            "orders": len(self.orders),
+            "refused": self.refused,
+            "cancelled": self.cancelled,
+            "skus": sorted(self.weights),
+        }
+
+
 class BuyersMixin(WorldBase):
     def start_buyers(self, rate_per_second: float, **options: Any) -> dict:
-        """Simulated buyers placing orders in a thread (see buyers.BuyerLoop for options)."""
+        """Simulated buyers placing orders in a thread (see BuyerLoop for options)."""
         self.stop_buyers()
         with self.lock:
             seed = options.pop("seed", None)

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from channels.sandbox.amazon import payloads
 from channels.sandbox.amazon.clock import iso
 
 from .base import WorldBase
 from .records import MFN_CHANNEL, Listing, is_afn
-
-if TYPE_CHECKING:
-    from channels.sandbox.amazon.model import AmazonSandbox
 
 # What a quantity submission rejected after ACCEPTED leaves on its listing (`reject_patches`).
 LATE_AVAILABILITY_ISSUE = payloads.issue(
@@ -212,7 +208,7 @@ class SubmissionsMixin(WorldBase):
 
 
 def _availability_change(
-    sandbox: AmazonSandbox,
+    sandbox: SubmissionsMixin,
     seller_id: str,
     sku: str,
     marketplace_id: str,
@@ -240,7 +236,7 @@ def _availability_change(
 
 
 def _generic_change(
-    sandbox: AmazonSandbox, seller_id: str, sku: str, marketplace_id: str, name: str, patch: dict
+    sandbox: SubmissionsMixin, seller_id: str, sku: str, marketplace_id: str, name: str, patch: dict
 ) -> Callable[[], None]:
     def apply() -> None:
         listing = sandbox.listings.get((seller_id, sku, marketplace_id))
@@ -258,7 +254,7 @@ def _generic_change(
 
 
 def _create_incomplete(
-    sandbox: AmazonSandbox, seller_id: str, sku: str, marketplace_id: str, product_type: str
+    sandbox: SubmissionsMixin, seller_id: str, sku: str, marketplace_id: str, product_type: str
 ) -> Callable[[], None]:
     def apply() -> None:
         if (seller_id, sku, marketplace_id) in sandbox.listings:
