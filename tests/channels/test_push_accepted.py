@@ -1,7 +1,7 @@
 """The push pipeline's rules for channels whose acceptance only means "queued" (Amazon): a
 newer set may replace a queued one, but the queued one's bound (I7b) and read-back stay until
 it can no longer land. Driven through a lane that queues everything and shows nothing, so the
-rules are seen on their own; tests/channels/test_amazon_lane.py drives the real lane."""
+rules are seen on their own; tests/channels/lanes/amazon/test_amazon_lane.py drives the real lane."""
 
 from datetime import timedelta
 

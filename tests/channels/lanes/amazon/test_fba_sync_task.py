@@ -6,13 +6,12 @@ import logging
 import pytest
 
 from channels.lanes.amazon import fba
+from channels.lanes.amazon.jobs import check_amazon_fulfilment_task, sync_fba_inventory_task
 from channels.models import Channel, Listing
 from channels.sandbox.amazon import ManualClock, serve_in_thread
-from channels.lanes.amazon.jobs import check_amazon_fulfilment_task, sync_fba_inventory_task
 from ledger.models import InventoryEvent, Location
+from tests.channels.shopify_world import balance
 from tests.factories import ListingFactory, SkuFactory
-
-from .shopify_world import balance
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

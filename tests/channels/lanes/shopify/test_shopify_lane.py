@@ -158,7 +158,7 @@ def test_a_worker_killed_mid_push_loses_no_push(world, receive):
     }
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "push_channel", "shop-b"],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[4],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

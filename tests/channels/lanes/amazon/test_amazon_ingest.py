@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from channels.lanes.amazon import fba
 from channels.lanes.amazon import inventory as amazon_inventory
-from channels.lanes.amazon import orders as amazon_orders
 from channels.lanes.amazon import notifications as notes
+from channels.lanes.amazon import orders as amazon_orders
 from channels.models import Channel, InboundEvent, Listing
 from ledger.models import Balance, Location
 from tests.contracts import AMAZON

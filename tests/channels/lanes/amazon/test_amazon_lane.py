@@ -8,10 +8,9 @@ from channels import planner, polling, push
 from channels.lanes.amazon import fba
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing, PushAttempt
 from ledger.models import Location
+from tests.channels.amazon_world import MixedWorld
+from tests.channels.shopify_world import balance, listing
 from tests.factories import LocationFactory, SkuFactory
-
-from .amazon_world import MixedWorld
-from .shopify_world import balance, listing
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -20,8 +19,8 @@ STOCK = {"TEE-M": 10, "MUG-RED": 10}
 
 @pytest.fixture
 def world(live_server, receive, settings, monkeypatch):
-    from channels.lanes.amazon import client as amazon
     from channels.lanes.amazon import api as amazon_lane
+    from channels.lanes.amazon import client as amazon
 
     # Read an accepted push back at every pass (the sandbox applies it a few of its seconds on).
     settings.AMAZON_CONFIRM_INTERVAL_SECONDS = 0
