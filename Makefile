@@ -35,6 +35,7 @@ test: $(VENV)/.installed services browser lint
 	DATABASE_URL=$(DATABASE_URL_TEST) $(VENV)/bin/pytest -n 2 --create-db
 
 bench: $(VENV)/.installed services
+	createdb -h 127.0.0.1 -U postgres inventory_sync 2>/dev/null || true
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench $(PY) manage.py migrate --verbosity 0
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench $(PY) bench/ledger_ingest.py
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench CELERY_BROKER_URL=memory:// $(PY) bench/allocation.py

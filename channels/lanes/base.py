@@ -43,11 +43,14 @@ class ChannelError(Exception):
     `retryable`: trying again later can help (throttled, unavailable, timed out).
     `maybe_applied`: a write may have landed although no answer came back: re-read the
     channel before sending it again. `retry_after`: seconds the channel asked us to wait.
+    `call`: the record of the call on the wire (channels.lanes.calls.CallRecord), when one
+    was made.
     """
 
     retryable: bool = False
     maybe_applied: bool = False
     retry_after: float | None = None
+    call: Any = None
 
     def __init__(self, message: str = "", *args: Any) -> None:
         super().__init__(message, *args)
