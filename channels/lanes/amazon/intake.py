@@ -6,12 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
-
 from channels import inbox
 from channels.lanes.base import PayloadError
+from channels.lanes.endpoints import webhook_view
 from channels.models import Channel
 from inventory_sync.lib import secrets
 
@@ -84,8 +81,4 @@ def receive_amazon(
     return inbox.answer_stored(target, stored, f"notification {notification.notification_id}")
 
 
-@csrf_exempt
-@require_POST
-def webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
-    status, answer = receive_amazon(channel_id, request.headers, request.body)
-    return JsonResponse(answer, status=status)
+webhook = webhook_view(receive_amazon)

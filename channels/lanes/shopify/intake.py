@@ -10,11 +10,9 @@ from collections.abc import Mapping
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from channels import inbox
+from channels.lanes.endpoints import webhook_view
 from channels.models import Channel
 from inventory_sync.lib import secrets
 
@@ -105,8 +103,4 @@ def receive_shopify(
     return inbox.answer_stored(channel, stored, f"event {event_id or delivery_id}")
 
 
-@csrf_exempt
-@require_POST
-def webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
-    status, answer = receive_shopify(channel_id, request.headers, request.body)
-    return JsonResponse(answer, status=status)
+webhook = webhook_view(receive_shopify)

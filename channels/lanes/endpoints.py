@@ -1,0 +1,20 @@
+"""The Django view of a lane's webhook endpoint: the lane's receive function does the work
+(verify, store raw, answer), the same one the WSGI fast path calls (channels.intake)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from .base import Receiver
+
+
+def webhook_view(receive: Receiver):
+    @csrf_exempt
+    @require_POST
+    def webhook(request: HttpRequest, channel_id: int) -> JsonResponse:
+        status, answer = receive(channel_id, request.headers, request.body)
+        return JsonResponse(answer, status=status)
+
+    return webhook
