@@ -21,7 +21,7 @@ from inventory_sync.lib.locks import lock_rows
 from . import orders
 from .inbox import INBOUND_CHANGED, Deferred, Stored, retry_quarantined, store
 from .lanes.base import PayloadError
-from .lanes.registry import lane_for_kind
+from .lanes.registry import lane_for_kind, superseding_topics
 from .models import InboundEvent
 
 __all__ = [
@@ -73,7 +73,11 @@ def _supersede_levels(ids: list[int], now: datetime) -> set[int]:
     pushes echo back by the hundred)."""
     newest: dict[tuple, tuple] = {}
     seen: list[tuple[tuple, tuple]] = []
-    waiting = InboundEvent.objects.filter(pk__in=ids, status=InboundEvent.Status.RECEIVED)
+    # Only events of a superseding topic are read (with their bodies): most of a batch is
+    # orders, whose bodies this never needs.
+    waiting = InboundEvent.objects.filter(
+        pk__in=ids, status=InboundEvent.Status.RECEIVED, topic__in=superseding_topics()
+    )
     for pk, channel_id, kind, topic, body, occurred_at, received_at in waiting.values_list(
         "id", "channel_id", "channel__kind", "topic", "body", "occurred_at", "received_at"
     ):

@@ -23,10 +23,6 @@ from .models import Channel
 
 logger = logging.getLogger(__name__)
 
-# Kept here for callers that import them with the poll.
-__all__ = ["POLL_OVERLAP", "PollOutcome", "PollSkipped", "PolledOrder", "poll_orders"]
-OVERLAP = POLL_OVERLAP
-
 
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
@@ -68,11 +64,11 @@ def poll_orders(channel: Channel, *, client=None, now: datetime | None = None) -
         return PollOutcome(seen, stored, channel.orders_polled_until)
     if until is not None:
         newest = until  # the whole slice was read, to its end
-    elif newest is None or newest < now - OVERLAP:
+    elif newest is None or newest < now - POLL_OVERLAP:
         # Read to now and quiet: the watermark follows time (less the overlap, for orders the
         # channel's index shows late), so the next poll reads two overlaps back from its now
         # rather than slicing forward through hours with nothing in them.
-        newest = now - OVERLAP
+        newest = now - POLL_OVERLAP
     lane.poll_finished(channel, finished=True)
     with transaction.atomic():
         # Never move the watermark past now: an order stamped later is read again next time.

@@ -246,8 +246,8 @@ class Lane:
     label: ClassVar[str] = ""  # how people name the channel kind ("Shopify")
     max_batch: ClassVar[int] = 100
 
-    # A channel whose acceptance means "queued" (confirm reads it back) sets these.
-    confirms: ClassVar[bool] = False
+    # A channel whose acceptance means "queued" (it answers `accepted`; confirm reads it back)
+    # sets these.
     confirm_interval: timedelta = timedelta(seconds=5)
     apply_deadline: timedelta = timedelta(minutes=30)
 

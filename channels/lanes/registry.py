@@ -47,6 +47,11 @@ def kinds_polling_orders() -> list[str]:
     return [lane.kind for lane in lanes() if lane.orders_poll_seconds is not None]
 
 
+def superseding_topics() -> set[str]:
+    """Topics where only the newest event of a key matters, in any lane."""
+    return {topic for lane in lanes() for topic in lane.supersede_keys}
+
+
 def periodic_jobs() -> list[PeriodicJob]:
     return [job for lane in lanes() for job in lane.periodic_jobs]
 

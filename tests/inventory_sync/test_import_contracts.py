@@ -2,6 +2,7 @@
 must appear in them, or it would slip past the sandbox and registry fences. And the cycle
 check must be able to find a cycle."""
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -74,3 +75,30 @@ def test_local_imports_are_found_with_their_reason(tmp_path, reason):
 
     assert found[2] == "channels"
     assert found[3] == reason.strip().lstrip("# ")
+
+
+# Where a channel kind may be named: its lane, the sandboxes, the demo, the models (the Kind
+# choices), migrations and settings. Everywhere else the core asks the registry.
+KIND_NAMED = re.compile(r'Kind\.(SHOPIFY|AMAZON)|"(shopify|amazon)"', re.IGNORECASE)
+MAY_NAME_A_KIND = ("channels/lanes/", "channels/sandbox/", "channels/demo.py", "channels/models.py")
+
+
+def test_no_product_module_outside_the_lanes_names_a_channel_kind():
+    named = []
+    for package in ("inventory_sync", "ledger", "allocation", "channels", "reconciliation"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative.startswith(MAY_NAME_A_KIND) or "/migrations/" in relative:
+                continue
+            if relative.startswith("inventory_sync/settings"):
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), start=1):
+                if KIND_NAMED.search(line):
+                    named.append(f"{relative}:{number}: {line.strip()}")
+    assert named == []
+
+
+def test_the_kind_check_sees_a_kind_named_in_the_core():
+    assert KIND_NAMED.search("    if channel.kind == Channel.Kind.AMAZON:")
+    assert KIND_NAMED.search('("shopify", "orders/create"): _shopify_order,')
+    assert not KIND_NAMED.search("lane = lane_for_kind(channel.kind)")

@@ -60,7 +60,6 @@ class AmazonLane(Lane):
     label = "Amazon"
     can_confirm_shipments = True
     max_batch = 2000
-    confirms = True
     inbound_handlers = inbound.HANDLERS
     prefetchers = inbound.PREFETCHERS
     periodic_jobs = jobs.JOBS

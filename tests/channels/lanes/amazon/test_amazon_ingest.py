@@ -12,6 +12,7 @@ from channels.lanes.amazon import fba
 from channels.lanes.amazon import inventory as amazon_inventory
 from channels.lanes.amazon import notifications as notes
 from channels.lanes.amazon import orders as amazon_orders
+from channels.lanes.base import POLL_OVERLAP
 from channels.models import Channel, InboundEvent, Listing
 from ledger.models import Balance, Location
 from tests.contracts import AMAZON
@@ -205,7 +206,7 @@ def test_a_quiet_channels_polls_read_a_short_window_back_from_now(amazon_us):
         # then each poll reads to now from at most two overlaps and a poll interval back,
         # never from the hours the watermark would otherwise stand at
         assert until is None
-        assert now - since <= 2 * polling.OVERLAP + timedelta(minutes=2), minute
+        assert now - since <= 2 * POLL_OVERLAP + timedelta(minutes=2), minute
         assert Channel.objects.get(pk=amazon_us.pk).orders_polled_until <= now
 
 

@@ -507,7 +507,8 @@ class _Orders:
 def test_polling_starts_at_its_first_run_and_never_imports_older_orders(shop, tee):
     from datetime import UTC, datetime, timedelta
 
-    from channels.polling import OVERLAP, poll_orders
+    from channels.lanes.base import POLL_OVERLAP as OVERLAP
+    from channels.polling import poll_orders
 
     start = datetime(2026, 11, 30, 12, 0, 0, 500_000, tzinfo=UTC)
     history = order(4001, updated="11:59:30")  # placed long before, updated just before
