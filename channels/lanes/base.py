@@ -9,6 +9,8 @@ What a lane provides, by area:
 - push: `send` (and, for a channel whose acceptance only means "queued", `confirm` with its
   read-back interval and apply deadline), `push_payload` (what `send` needs of a listing),
   `read_levels` (bulk: what the channel shows now);
+- reconciliation: `read_all_levels` (every listing of a channel read back, with what the read
+  cost in calls) and `read_after_write` (whether a push is worth reading back at once);
 - orders: `poll_orders(channel, since, until)` (the polling net under webhooks, with the
   window it reads), `fetch_order`, `confirm_shipment`, `cancel_order`;
 - inbound: the topics it handles and a handler for each (`inbound_handlers`), what must be
@@ -156,6 +158,24 @@ class SendResult:
     throttled: int = 0
 
 
+# --- reconciliation ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LevelRead:
+    """What a bulk read of a channel's quantities found, and what it cost."""
+
+    # listing id -> quantity the channel shows (None: not stocked, untracked or not found)
+    levels: dict[int, int | None]
+    # API calls spent: every HTTP request to the channel, retries and 429s included
+    calls: int = 0
+    throttled: int = 0  # of which answered 429 / THROTTLED
+    # How it was read, for people: "inventoryLevel nodes", "merchant listings report", ...
+    method: str = ""
+    # Where the channel tells it (Shopify's `committed` at the location): units in open orders
+    committed: dict[int, int] = field(default_factory=dict)
+
+
 # --- orders ------------------------------------------------------------------------------------
 
 
@@ -251,6 +271,10 @@ class Lane:
     confirm_interval: timedelta = timedelta(seconds=5)
     apply_deadline: timedelta = timedelta(minutes=30)
 
+    # True: an acknowledged push is read back within seconds because the read is cheap (bulk,
+    # few calls); where it is dear, the next reconciliation is the read-back.
+    read_after_write: ClassVar[bool] = False
+
     # Orders polling: None = never polled; else the least seconds between two polls.
     orders_poll_seconds: ClassVar[int | None] = None
     can_cancel_orders: ClassVar[bool] = False
@@ -281,6 +305,11 @@ class Lane:
     def read_levels(self, channel: Channel, listings: Sequence[Listing]) -> dict[int, int | None]:
         """Current channel quantity per listing id (None: not stocked / untracked)."""
         raise NotImplementedError(f"{self.kind} lane cannot read levels")
+
+    def read_all_levels(self, channel: Channel, listings: Sequence[Listing]) -> LevelRead:
+        """Every given listing read back for reconciliation, with the calls it took. A lane
+        that cannot count its calls reports none (and says so in `method`)."""
+        return LevelRead(levels=self.read_levels(channel, listings), method="read_levels")
 
     # --- orders
     def poll_window(self, channel: Channel, now: datetime) -> tuple[datetime, datetime | None]:

@@ -19,7 +19,10 @@ Amazon has no compare-and-set and its ACCEPTED only means "queued" (I6):
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django import forms
@@ -31,6 +34,7 @@ from channels.lanes.base import (
     ChannelRefused,
     CredentialField,
     Lane,
+    LevelRead,
     MappingReport,
     PolledOrder,
     PushItem,
@@ -41,7 +45,7 @@ from channels.lanes.forms import secret_field
 from channels.models import Channel, ChannelOrder, Listing
 from inventory_sync.lib.errors import Conflict, DomainError
 
-from . import api, inbound, intake, jobs, mapping, polling
+from . import api, inbound, intake, jobs, listings_report, mapping, polling
 from . import client as amazon
 from .api import client_for, counted
 
@@ -207,6 +211,24 @@ class AmazonLane(Lane):
         )
         return {listing.pk: levels.get(listing.external_id) for listing in listings}
 
+    def read_all_levels(self, channel: Channel, listings: Sequence[Listing]) -> LevelRead:
+        """The merchant quantity Amazon shows per listing (None: FBA, none, unknown SKU), by
+        the All Listings Report for a whole seller, by searchListingsItems for a few
+        (listings_report.REPORT_THRESHOLD). `calls` counts document downloads too."""
+        client = self._for(channel)
+        with _tallied(client) as tally:
+            read = listings_report.read_quantities(
+                client,
+                [listing.external_id for listing in listings],
+                sleep=self._options.get("sleep", time.sleep),
+            )
+        return LevelRead(
+            levels={listing.pk: read.quantities.get(listing.external_id) for listing in listings},
+            calls=tally.calls,
+            throttled=tally.throttled,
+            method=read.method,
+        )
+
     def poll_window(self, channel: Channel, now: datetime) -> tuple[datetime, datetime | None]:
         return polling.window(channel, now)
 
@@ -267,6 +289,54 @@ class AmazonLane(Lane):
                 previous="old_notification_key",
             ),
         ]
+
+
+class _Tally:
+    """Requests of one read: every attempt of every SP-API call and document transfer."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.throttled = 0
+
+    def add(self, call: amazon.AmazonCall) -> None:
+        self.calls += len(call.attempts)
+        self.throttled += sum(1 for attempt in call.attempts if attempt.outcome == "throttled")
+
+
+class _TallyHook:
+    """A client's `on_call` that adds each finished call to the tally of the read running in
+    the calling thread, then hands it on to the hook it replaced (the per-push counters)."""
+
+    def __init__(self, forward) -> None:
+        self.forward = forward
+
+    def __call__(self, call: amazon.AmazonCall) -> None:
+        tally = getattr(_reading, "tally", None)
+        if tally is not None:
+            tally.add(call)
+        self.forward(call)
+
+
+_reading = threading.local()
+_hooking = threading.Lock()
+
+
+@contextmanager
+def _tallied(client: amazon.AmazonClient) -> Iterator[_Tally]:
+    """Count the calls `client` makes in this thread meanwhile. The hook stays on the client:
+    it is cached and shared by threads, and a hook swapped back at the end of one thread's read
+    could take away another's."""
+    with _hooking:
+        if not isinstance(client.on_call, _TallyHook):
+            # A client given to the lane has no hook yet: the one client_for sets (as counted
+            # would), so that a push on it is still counted.
+            client.on_call = _TallyHook(client.on_call or api._count_call)
+    tally, outer = _Tally(), getattr(_reading, "tally", None)
+    _reading.tally = tally
+    try:
+        yield tally
+    finally:
+        _reading.tally = outer
 
 
 def _feed_rejections(client, status, attempt) -> dict[str, str]:
