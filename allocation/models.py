@@ -82,6 +82,7 @@ class SalesHalt(models.Model):
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     released_at = models.DateTimeField(null=True, blank=True)
     released_by = models.CharField(max_length=150, blank=True)
+    release_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

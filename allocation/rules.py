@@ -121,6 +121,9 @@ class ListingSpec:
     pack_size: int = 1
     halted: bool = False
     halt_reason: str = ""
+    # The channel is capped (its dead-man switch tripped): show at most this many.
+    cap: int | None = None
+    cap_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,8 @@ def allocate(
             trace.set(
                 f"÷ pack of {listing.pack_size}, whole packs", trace.quantity // listing.pack_size
             )
+        if listing.cap is not None and trace.quantity > listing.cap:
+            trace.set(f"channel capped at its safety quantity: {listing.cap_reason}", listing.cap)
         result[listing.key] = Allocation(
             trace.quantity, tuple(trace.steps), tuple(trace.rules), trace.ring_fenced
         )

@@ -42,10 +42,10 @@ def halt_create(*, sku: Sku, channel_id: int | None, reason: str, actor: str) ->
 
 
 @transaction.atomic
-def halt_release(*, halt: SalesHalt, actor: str) -> SalesHalt:
+def halt_release(*, halt: SalesHalt, actor: str, reason: str = "") -> SalesHalt:
     """Release a halt (a person's decision); idempotent: releasing twice keeps the first."""
     updated = SalesHalt.objects.filter(pk=halt.pk, released_at__isnull=True).update(
-        released_at=timezone.now(), released_by=actor
+        released_at=timezone.now(), released_by=actor, release_reason=reason[:500]
     )
     if updated:
         skus_mark_dirty(sku_ids=[halt.sku_id])

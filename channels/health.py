@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
-from .models import Channel, InboundEvent, Listing, PushAttempt
+from .models import Channel, InboundEvent, Listing, PushAttempt, WorkerHeartbeat
 
 WINDOW = timedelta(hours=1)
 
@@ -81,3 +81,19 @@ def channel_health(channel: Channel, *, now: datetime | None = None) -> ChannelH
         listings_due=listings["due"],
         listings_held=listings["held"],
     )
+
+
+# A worker writes its heartbeat at most this often (one row per kind, not one write per round).
+HEARTBEAT_EVERY = timedelta(seconds=15)
+_last_beats: dict[str, datetime] = {}
+
+
+def beat(kind: str, *, now: datetime | None = None) -> None:
+    """Record that a worker of `kind` (planner, ingest, push:<channel id>) finished a round:
+    the dead-man switch reads these to tell a stalled pipeline from a quiet channel."""
+    now = now or timezone.now()
+    last = _last_beats.get(kind)
+    if last is not None and now - last < HEARTBEAT_EVERY:
+        return
+    WorkerHeartbeat.objects.update_or_create(kind=kind, defaults={"beat_at": now})
+    _last_beats[kind] = now

@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 
@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 
 # Announced once a new inbound event is committed: the channels app rings the ingest worker.
 INBOUND_CHANGED = "channels.inbound.changed"
+# Announced when a channel reports a level none of our states explains: reconciliation looks
+# at it (after its grace window) instead of waiting for the next scheduled run.
+LEVEL_UNEXPECTED = "channels.level_unexpected"
+CLOCK_GRAIN = timedelta(seconds=1)
 
 
 class Deferred(DomainError):
@@ -126,7 +130,9 @@ def outcome_of(result: ApplyOutcome) -> tuple[str, str]:
 
 def observe_level(listing: Listing, quantity: int | None, observed_at) -> tuple[str, str]:
     """Record what the channel shows (the caller holds the listing's row lock)."""
-    if listing.observed_at is not None and observed_at < listing.observed_at:
+    # Channels stamp their events to the whole second, our own reads to the microsecond: an
+    # event of the same second as our last read is not older than it.
+    if listing.observed_at is not None and observed_at < listing.observed_at - CLOCK_GRAIN:
         return InboundEvent.Status.IGNORED, "older than the level already observed"
     listing.observed_quantity = quantity
     listing.observed_at = observed_at
@@ -134,6 +140,8 @@ def observe_level(listing: Listing, quantity: int | None, observed_at) -> tuple[
     expected = listing.expected_quantity
     if quantity is not None and quantity in (expected, listing.in_flight_quantity):
         return InboundEvent.Status.APPLIED, f"echo: channel shows {quantity} as expected"
+    if expected is not None:
+        wakeups.notify_on_commit(LEVEL_UNEXPECTED)
     return InboundEvent.Status.APPLIED, (
         f"drift signal: channel shows {quantity}, expected {expected}"
     )

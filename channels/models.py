@@ -77,6 +77,13 @@ class Channel(models.Model):
         validators=[MaxValueValidator(600_000)],
         help_text="Batching window for pushes, in ms (blank: the site default).",
     )
+    # While capped (the dead-man switch tripped: we cannot tell what the channel is doing),
+    # every listing of the channel shows at most its safety quantity.
+    safety_quantity = models.PositiveIntegerField(
+        default=0, help_text="What each listing shows at most while the dead-man switch is tripped."
+    )
+    capped_since = models.DateTimeField(null=True, blank=True, editable=False)
+    capped_reason = models.CharField(max_length=255, blank=True, editable=False)
 
     class Meta:
         ordering = ["priority", "code"]
@@ -332,6 +339,17 @@ class ChannelOrderLine(models.Model):
     @property
     def committed_units(self) -> int:
         return self.sold_units - self.cancelled_units - self.shipped_units
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a worker of each kind (planner, pusher, ingest) finished a round: the
+    dead-man switch trips when our own pipeline stalls, not only when a channel goes quiet."""
+
+    kind = models.CharField(max_length=32, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind}@{self.beat_at.isoformat()}"
 
 
 class PushAttempt(models.Model):

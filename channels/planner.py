@@ -92,6 +92,7 @@ def _listing_pair(
     region: str,
     chosen: frozenset[str] | None,
     halts: list[tuple[int | None, str]],
+    cap: tuple[int, str] | None = None,
 ) -> tuple[ListingState, ListingSpec]:
     """A listing row as the planner's state and allocate()'s input; halts apply by channel."""
     reasons = [reason for cid, reason in halts if cid in (None, channel_id)]
@@ -110,6 +111,8 @@ def _listing_pair(
             pack_size=pack_size,
             halted=bool(reasons),
             halt_reason="; ".join(reasons),
+            cap=cap[0] if cap else None,
+            cap_reason=cap[1] if cap else "",
         ),
     )
 
@@ -195,6 +198,9 @@ def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[ListingState, Listing
             "channel__is_marketplace",
             "channel__priority",
             "channel__region",
+            "channel__capped_since",
+            "channel__safety_quantity",
+            "channel__capped_reason",
         )
     )
     # By listing id, which the through table is indexed on.
@@ -205,13 +211,15 @@ def listing_specs(skus: list[Sku]) -> dict[int, list[tuple[ListingState, Listing
         chosen[listing_id].add(code)
     specs: dict[int, list[tuple[ListingState, ListingSpec]]] = defaultdict(list)
     for (pk, sku_id, channel_id, fulfilment, pack_size, quantity, version, ring_fenced,
-         channel, is_marketplace, priority, region) in rows:  # fmt: skip
+         channel, is_marketplace, priority, region,
+         capped_since, safety, capped_reason) in rows:  # fmt: skip
         specs[sku_id].append(
             _listing_pair(
                 pk=pk, channel_id=channel_id, fulfilment=fulfilment, pack_size=pack_size,
                 quantity=quantity, version=version, ring_fenced=ring_fenced, channel=channel,
                 is_marketplace=is_marketplace, priority=priority, region=region,
                 chosen=frozenset(chosen.get(pk, ())), halts=halts[sku_id],
+                cap=(safety, capped_reason) if capped_since else None,
             )
         )  # fmt: skip
     return specs
@@ -406,7 +414,8 @@ SELECT
                                           loc.is_active) ORDER BY loc.id)
          FROM ledger_location loc),
         (SELECT json_agg(json_build_array(ch.id, ch.code, ch.is_marketplace, ch.priority,
-                                          ch.region) ORDER BY ch.id)
+                                          ch.region, ch.capped_since IS NOT NULL,
+                                          ch.safety_quantity, ch.capped_reason) ORDER BY ch.id)
          FROM channels_channel ch))::text
 """
 
@@ -479,8 +488,8 @@ class _Shared:
     rules: tuple[Rule, ...]
     # pk -> (code, is FBA, region, can ship): what a LocationStock takes from its location
     locations: dict[int, tuple[str, bool, str, bool]]
-    # pk -> (code, is marketplace, priority, region)
-    channels: dict[int, tuple[str, bool, int, str]]
+    # pk -> (code, is marketplace, priority, region, (safety quantity, why) while capped)
+    channels: dict[int, tuple[str, bool, int, str, tuple[int, str] | None]]
 
 
 # The shared inputs of the last load, keyed by their text as read in that load's snapshot: a
@@ -511,8 +520,8 @@ def _shared(text: str) -> _Shared:
             for pk, code, kind, region, can_ship, is_active in locations or ()
         },
         channels={
-            pk: (code, is_marketplace, priority, region)
-            for pk, code, is_marketplace, priority, region in channels or ()
+            pk: (code, is_marketplace, priority, region, (safety, why) if capped else None)
+            for pk, code, is_marketplace, priority, region, capped, safety, why in channels or ()
         },
     )
     _shared_cache = (text, shared)
@@ -553,13 +562,14 @@ def _parse_load(skus_text: str, shared_text: str) -> Loaded | None:
         halts = [(cid, reason) for cid, reason in halts or ()]
         for (pk, channel_id, fulfilment, pack_size, quantity, version, ring_fenced,
              chosen) in listings or ():  # fmt: skip
-            channel, is_marketplace, priority, region = channels[channel_id]
+            channel, is_marketplace, priority, region, cap = channels[channel_id]
             specs[sku_id].append(
                 _listing_pair(
                     pk=pk, channel_id=channel_id, fulfilment=fulfilment, pack_size=pack_size,
                     quantity=quantity, version=version, ring_fenced=ring_fenced, channel=channel,
                     is_marketplace=is_marketplace, priority=priority, region=region,
                     chosen=frozenset(places[loc][0] for loc in chosen or ()), halts=halts,
+                    cap=cap,
                 )
             )  # fmt: skip
     return sku_ids, views, specs, with_incident, shared.rules

@@ -38,6 +38,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from inventory_sync.lib import wakeups
 from inventory_sync.lib.locks import lock_one, lock_rows
 
 from .lanes.base import Lane, PushItem, SendResult
@@ -51,6 +52,9 @@ logger = logging.getLogger(__name__)
 UNSEEN_SALE_GRACE = timedelta(seconds=90)
 REFUSED_HOLD = timedelta(minutes=5)
 STALE_RETRIES_PER_ROUND = 3
+# Announced when a channel acknowledged a push: reconciliation reads cheap channels back (a
+# write that answers success and is not kept shows within seconds).
+PUSHES_ACKNOWLEDGED = "channels.pushes_acknowledged"
 
 
 # The lane protocol (what this pipeline asks of a channel kind) and its types live with the
@@ -409,6 +413,8 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
             if causes:
                 attempt.latency_ms = max(0, int((finished - min(causes)).total_seconds() * 1000))
         attempt.save()
+        if result.acknowledged:
+            wakeups.notify_on_commit(PUSHES_ACKNOWLEDGED)
     if stale:
         _after_stale(channel, lane, stale, outcome)
     return True

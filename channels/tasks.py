@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from inventory_sync.lib import loops
 
-from . import inbound, planner, push
+from . import health, inbound, planner, push
 from .lanes import registry
 from .models import Channel
 from .polling import poll_orders
@@ -60,6 +60,7 @@ def wake_pushers(channel_ids=None) -> None:
 
 def _plan_round() -> bool:
     outcome = planner.plan_dirty_skus()
+    health.beat(PLANNER_LOOP)
     if outcome.listings_changed:
         wake_pushers()
     return outcome.skus > 0
@@ -77,7 +78,12 @@ def plan_allocations_task() -> int:
 
 @shared_task(ignore_result=True)
 def ingest_task() -> int:
-    return loops.run(INGEST_LOOP, lambda: inbound.process_pending() > 0, ingest_task.delay)
+    def round_() -> bool:
+        applied = inbound.process_pending()
+        health.beat(INGEST_LOOP)
+        return applied > 0
+
+    return loops.run(INGEST_LOOP, round_, ingest_task.delay)
 
 
 @shared_task(ignore_result=True)
@@ -116,6 +122,7 @@ def push_channel_task(channel_id: int) -> int:
             if wait > 0:
                 time.sleep(wait)
         outcome = push.push_channel(channel, registry.lane_for(channel))
+        health.beat(_push_loop(channel_id))
         if outcome.attempts:
             last_call_at = timezone.now()
         settled = outcome.acknowledged + outcome.already_shown + outcome.stale

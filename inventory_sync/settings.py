@@ -257,6 +257,24 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Each channel lane adds its own periodic jobs (channels.lanes.*.jobs) at start-up, unless an
 # entry of the same name is set here.
+# Reconciliation (reconciliation/): how often every listing is read back, how long a mismatch
+# waits for orders on their way before it counts as drift, when drift halts a listing
+# ((units, percent) by "default", "tier:<tier>" or "channel:<code>"), and the dead-man switch.
+RECONCILE_EVERY_MINUTES = env_int("RECONCILE_EVERY_MINUTES", 15)
+RECONCILE_HERO_EVERY_MINUTES = env_int("RECONCILE_HERO_EVERY_MINUTES", 5)
+RECONCILE_GRACE_SECONDS = env_int("RECONCILE_GRACE_SECONDS", 90)
+RECONCILE_HALT_THRESHOLDS = {"default": (3, 10)}
+RECONCILE_BRITTLE_AFTER = 3
+DEAD_MAN_PIPELINE_STALL_MINUTES = env_int("DEAD_MAN_PIPELINE_STALL_MINUTES", 10)
+CYCLE_COUNT_DISCREPANCY_PERCENT = env_int("CYCLE_COUNT_DISCREPANCY_PERCENT", 5)
+# Alerts by email go through Django's mail backend (SMTP by default).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "inventory-sync@localhost")
+# Links in alerts point here (https://ops.example.com).
+CONSOLE_BASE_URL = env_str("CONSOLE_BASE_URL", "")
+
 CELERY_BEAT_SCHEDULE = {
     # The sweep behind the on-commit wake-up: a lost wake-up delays a push by this much at most.
     "channels-sweep": {
@@ -284,7 +302,47 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 20 * 60},
     },
+    # Reconciliation: every listing read back at :00/:15/:30/:45, hero SKUs every 5 minutes.
+    "reconcile-all": {
+        "task": "reconciliation.tasks.reconcile_task",
+        "schedule": crontab(minute=f"*/{RECONCILE_EVERY_MINUTES}"),
+        "kwargs": {"trigger": "schedule"},
+        "options": {"expires": RECONCILE_EVERY_MINUTES * 60},
+    },
+    "reconcile-hero": {
+        "task": "reconciliation.tasks.reconcile_task",
+        "schedule": crontab(minute=f"*/{RECONCILE_HERO_EVERY_MINUTES}"),
+        "kwargs": {"trigger": "hero", "velocity_tier": "hero"},
+        "options": {"expires": RECONCILE_HERO_EVERY_MINUTES * 60},
+    },
+    "reconcile-confirm": {
+        "task": "reconciliation.tasks.confirm_due_runs_task",
+        "schedule": 30.0,
+        "options": {"expires": 60},
+    },
+    # Behind the wake-up each acknowledged push rings.
+    "reconcile-read-back": {
+        "task": "reconciliation.tasks.read_back_task",
+        "schedule": 30.0,
+        "options": {"expires": 60},
+    },
+    "dead-man-check": {
+        "task": "reconciliation.tasks.dead_man_check_task",
+        "schedule": 60.0,
+        "options": {"expires": 120},
+    },
+    "alerts-send": {
+        "task": "reconciliation.tasks.send_alerts_task",
+        "schedule": 60.0,
+        "options": {"expires": 120},
+    },
+    "cycle-count-scan": {
+        "task": "reconciliation.tasks.cycle_count_scan_task",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 10 * 60},
+    },
 }
+
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,196 @@
+"""What is done about a drift: resync, halt, adopt the channel's number, dismiss; and halts
+opened and released by people.
+
+Every path that sends something again first takes what the channel shows as the base of the
+next compare-and-set (rebase), so the set compares against the channel's real number instead
+of failing stale on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from allocation import services as allocation_services
+from allocation.models import SalesHalt
+from channels.models import Channel, Listing
+from channels.tasks import wake_pusher
+from inventory_sync.lib.locks import lock_rows
+from ledger import services as ledger_services
+from ledger.models import Balance, Location, Sku
+from ledger.rules import ON_HAND, EventLine
+
+from .models import Drift
+
+SYSTEM_ACTOR = "reconciliation"
+
+
+class ResolutionError(Exception):
+    """The drift cannot take this resolution (already resolved, nowhere to count…)."""
+
+
+def rebase(observed: dict[int, int | None], *, now: datetime, unseen: Iterable[int] = ()) -> int:
+    """Take what the channel shows as what it shows, and make each listing due again so the
+    pusher sends its desired quantity (compare-and-set from the observed number).
+
+    `unseen`: listings whose gap is probably an order we have not ingested: its units are
+    remembered so the order, when it comes, is not counted against the channel twice.
+    Listings with a push in flight are left to it. Returns how many were made due.
+    """
+    unseen = set(unseen)
+    due = 0
+    channels: set[int] = set()
+    with transaction.atomic():
+        for listing in lock_rows(Listing.objects.filter(pk__in=list(observed))):
+            if listing.in_flight_attempt_id is not None or listing.pushed_quantity is None:
+                continue
+            shown = max(observed[listing.pk] or 0, 0)
+            expected = listing.expected_quantity or 0
+            if listing.pk in unseen and shown < expected:
+                listing.unseen_sold_items += expected - shown
+            listing.pushed_quantity = shown
+            listing.channel_delta = 0
+            listing.observed_quantity = observed[listing.pk]
+            listing.observed_at = now
+            listing.push_held_until = None
+            listing.unseen_since = None
+            if listing.desired_version:
+                listing.pushed_version = min(listing.pushed_version, listing.desired_version - 1)
+                due += 1
+            listing.save()
+            channels.add(listing.channel_id)
+        for channel_id in sorted(channels):
+            transaction.on_commit(lambda cid=channel_id: wake_pusher(cid))
+    return due
+
+
+def halt_listing(drift: Drift, *, actor: str, reason: str) -> SalesHalt:
+    """Halt the drift's SKU on its channel (0 published) until a person releases it."""
+    with transaction.atomic():
+        existing = SalesHalt.objects.filter(sku_id=drift.sku_id, released_at__isnull=True).filter(
+            Q(channel_id=drift.channel_id) | Q(channel__isnull=True)
+        )
+        halt = existing.order_by("id").first() or allocation_services.halt_create(
+            sku=Sku(pk=drift.sku_id), channel_id=drift.channel_id, reason=reason, actor=actor
+        )
+        rebase({drift.listing_id: drift.observed}, now=timezone.now())
+        _close(drift, Drift.Resolution.HALTED, actor=actor, reason=reason, halt=halt)
+    return halt
+
+
+def resync(drift: Drift, *, actor: str = SYSTEM_ACTOR, reason: str = "") -> Drift:
+    unseen = [drift.listing_id] if drift.cause == Drift.Cause.UNSEEN_ORDER else []
+    with transaction.atomic():
+        rebase({drift.listing_id: drift.observed}, now=timezone.now(), unseen=unseen)
+        _close(drift, Drift.Resolution.RESYNCED, actor=actor, reason=reason or "resynced")
+    return drift
+
+
+def adopt(drift: Drift, *, actor: str, reason: str) -> Drift:
+    """The channel's number is right (the merchant counted it): a cycle count at the
+    listing's stock location moves on-hand by the drift, and every channel follows."""
+    if not reason.strip():
+        raise ResolutionError("Say why the channel's number is right.")
+    listing = Listing.objects.select_related("channel").get(pk=drift.listing_id)
+    location = _count_location(listing)
+    with transaction.atomic():
+        lock_rows(Sku.objects.filter(pk=drift.sku_id)).first()
+        on_hand = (
+            Balance.objects.filter(sku_id=drift.sku_id, location=location, bucket=ON_HAND)
+            .values_list("quantity", flat=True)
+            .first()
+            or 0
+        )
+        counted = on_hand + drift.delta * listing.pack_size
+        if counted < 0:
+            raise ResolutionError(
+                f"{location.code} holds {on_hand}: adopting {drift.delta} would go below 0."
+            )
+        recorded = ledger_services.record_event(
+            kind="cycle_count",
+            lines=[EventLine(sku=listing.sku.code, location=location.code, quantity=counted)],
+            idempotency_key=f"drift-adopt:{drift.pk}",
+            source="reconciliation",
+            actor=actor,
+            reason=reason,
+            reference=f"drift {drift.pk} on {listing.channel.code}",
+        )
+        _release_drift_halt(drift, actor=actor, reason=f"adopted: {reason}")
+        rebase({drift.listing_id: drift.observed}, now=timezone.now())
+        drift.event = recorded.event
+        _close(drift, Drift.Resolution.ADOPTED, actor=actor, reason=reason)
+    return drift
+
+
+def dismiss(drift: Drift, *, actor: str, reason: str) -> Drift:
+    if not reason.strip():
+        raise ResolutionError("Say why this drift needs nothing.")
+    with transaction.atomic():
+        _release_drift_halt(drift, actor=actor, reason=f"dismissed: {reason}")
+        _close(drift, Drift.Resolution.DISMISSED, actor=actor, reason=reason)
+    return drift
+
+
+def open_halt(*, sku: Sku, channel: Channel | None, actor: str, reason: str) -> SalesHalt:
+    if not reason.strip():
+        raise ResolutionError("A halt needs a reason.")
+    return allocation_services.halt_create(
+        sku=sku, channel_id=channel.pk if channel else None, reason=reason, actor=actor
+    )
+
+
+def release_halt(halt: SalesHalt, *, actor: str, reason: str) -> SalesHalt:
+    """A person ends a halt: the planner restores the allocated quantity on the next round.
+    Drift that the halt held for review is resolved with it."""
+    if not reason.strip():
+        raise ResolutionError("Say why the halt can end.")
+    with transaction.atomic():
+        halt = allocation_services.halt_release(halt=halt, actor=actor, reason=reason)
+        Drift.objects.filter(halt=halt, resolution=Drift.Resolution.HALTED).update(
+            resolution=Drift.Resolution.RESOLVED,
+            resolved_at=timezone.now(),
+            resolved_by=actor,
+            resolution_reason=f"halt released: {reason}"[:500],
+        )
+    return halt
+
+
+def _release_drift_halt(drift: Drift, *, actor: str, reason: str) -> None:
+    if drift.halt_id and drift.resolution == Drift.Resolution.HALTED:
+        allocation_services.halt_release(halt=drift.halt, actor=actor, reason=reason)
+
+
+def _close(drift: Drift, resolution: str, *, actor: str, reason: str, halt=None) -> None:
+    updated = Drift.objects.filter(
+        pk=drift.pk, resolution__in=[Drift.Resolution.OPEN, Drift.Resolution.HALTED]
+    ).update(
+        resolution=resolution,
+        resolved_at=timezone.now(),
+        resolved_by=actor,
+        resolution_reason=reason[:500],
+        halt=halt or drift.halt,
+        event=drift.event,
+    )
+    if not updated:
+        raise ResolutionError(f"Drift {drift.pk} is already {drift.get_resolution_display()}.")
+    drift.refresh_from_db()
+
+
+def _count_location(listing: Listing) -> Location:
+    sources = list(listing.source_locations.all()[:2])
+    if len(sources) == 1:
+        return sources[0]
+    if listing.channel.default_location_id:
+        return listing.channel.default_location
+    ships = Location.objects.filter(can_ship=True, is_active=True).exclude(kind=Location.Kind.FBA)
+    only = list(ships[:2])
+    if len(only) == 1:
+        return only[0]
+    raise ResolutionError(
+        "The listing draws on several locations and its channel names no default location: "
+        "record the count on the SKU page instead."
+    )
