@@ -58,29 +58,32 @@ def reconcile_task(
     requested_by: str = "",
     run_id: int | None = None,
 ) -> int | None:
-    """Read phase now; the confirm phase is scheduled for the end of the grace window."""
+    """Read phase now; the confirm phase is scheduled for the end of the grace window.
+    `run_id`: a run someone already created (the console shows its progress at once)."""
     key = f"inventory-sync:reconcile:{channel_id}:{velocity_tier}:{','.join(sku_codes or [])}"
     if run_id is None and not cache.add(key, 1, timeout=RUN_LOCK_SECONDS):
         logger.info("reconciliation %s skipped: the previous one is still running", key)
         return None
+    run = None
     try:
-        if run_id is not None:
-            run = ReconciliationRun.objects.get(pk=run_id)
-        else:
-            run = start_run(
-                trigger=trigger,
-                channel=Channel.objects.filter(pk=channel_id).first() if channel_id else None,
-                sku_codes=sku_codes or (),
-                velocity_tier=velocity_tier,
-                requested_by=requested_by,
-            )
+        run = ReconciliationRun.objects.filter(pk=run_id).first() if run_id else None
+        run = run or start_run(
+            trigger=trigger,
+            channel=Channel.objects.filter(pk=channel_id).first() if channel_id else None,
+            sku_codes=sku_codes or (),
+            velocity_tier=velocity_tier,
+            requested_by=requested_by,
+        )
         run = read_phase(run)
     except Exception as error:
-        if run_id is not None:
-            ReconciliationRun.objects.filter(pk=run_id).update(status="failed", error=str(error))
+        if run is not None:
+            ReconciliationRun.objects.filter(pk=run.pk).update(
+                status=ReconciliationRun.Status.FAILED, error=str(error)[:2000]
+            )
         raise
     finally:
-        cache.delete(key)
+        if run_id is None:
+            cache.delete(key)
     confirm_run_task.apply_async((run.pk,), eta=run.confirm_after)
     return run.pk
 
