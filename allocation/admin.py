@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
 from inventory_sync.lib.admin import ReadOnlyAdmin
 
@@ -63,10 +65,45 @@ class SalesHaltAdmin(RecomputesAllocation):
     def affected_sku_ids(self, obj):
         return [obj.sku_id]
 
-    list_display = ["sku", "channel", "reason", "created_at", "released_at"]
-    list_filter = ["channel"]
-    raw_id_fields = ["sku"]
+    list_display = ["sku", "channel", "reason", "created_at", "released_at", "released_by"]
+    list_filter = ["channel", ("released_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["sku", "channel"]
+    autocomplete_fields = ["sku"]
     search_fields = ["sku__code", "reason"]
+    # Who opened and who released a halt, and why, are recorded, never typed.
+    readonly_fields = ["created_by", "created_at", "released_at", "released_by", "release_reason"]
+    actions = ["release_halts"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return ["sku", "channel", *self.readonly_fields]  # a halt's scope is what was decided
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Release the selected halts (asks for a reason)")
+    def release_halts(self, request, queryset):
+        active = queryset.filter(released_at__isnull=True).select_related("sku", "channel")
+        reason = request.POST.get("release_reason", "").strip()
+        if request.POST.get("apply") and reason:
+            released = [
+                services.halt_release(halt=halt, actor=request.user.get_username(), reason=reason)
+                for halt in active.order_by("id")
+            ]
+            self.message_user(request, f"{len(released)} halt(s) released.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Release sales halts",
+            "opts": self.model._meta,
+            "halts": active,
+            "missing_reason": bool(request.POST.get("apply")),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/allocation/saleshalt/release_halts.html", context)
 
 
 @admin.register(Reservation)

@@ -6,7 +6,6 @@ from . import apis
 router = SimpleRouter()
 router.register("channels", apis.ChannelViewSet, basename="channel")
 router.register("listings", apis.ListingViewSet, basename="listing")
-router.register("halts", apis.HaltViewSet, basename="halt")
 router.register("orders", apis.OrderViewSet, basename="order")
 
 urlpatterns = [

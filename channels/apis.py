@@ -1,19 +1,17 @@
-"""REST API of the channels app: channels, listings, sales halts, and each SKU's live
-allocation."""
+"""REST API of the channels app: channels, listings, orders, and each SKU's live allocation.
+(Sales halts are served by reconciliation.apis: releasing one also resolves the drift it held.)"""
 
 from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocation import services as allocation_services
-from allocation.models import SalesHalt
 from ledger.models import Sku
 
 from . import planner, shipping
@@ -233,55 +231,3 @@ class SkuAllocationApi(APIView):
             for listing, allocation in planner.allocations_for_sku(sku)
         ]
         return Response(SkuAllocationOutput({"sku": sku.code, "listings": rows}).data)
-
-
-class HaltSerializer(serializers.ModelSerializer):
-    sku = serializers.SlugRelatedField(slug_field="code", queryset=Sku.objects.all())
-    channel = serializers.SlugRelatedField(
-        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
-    )
-
-    class Meta:
-        model = SalesHalt
-        fields = [
-            "id",
-            "sku",
-            "channel",
-            "reason",
-            "created_by",
-            "created_at",
-            "released_at",
-            "released_by",
-        ]
-        read_only_fields = ["created_by", "created_at", "released_at", "released_by"]
-
-
-class HaltViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
-    """Sales halts: a SKU forced to 0 everywhere or on one channel; POST .../release/ ends one."""
-
-    serializer_class = HaltSerializer
-
-    def get_queryset(self):  # type: ignore[override]
-        return SalesHalt.objects.select_related("sku", "channel").order_by("-id")
-
-    def perform_create(self, serializer):
-        data = serializer.validated_data
-        serializer.instance = allocation_services.halt_create(
-            sku=data["sku"],
-            channel_id=data["channel"].pk if data.get("channel") else None,
-            reason=data["reason"],
-            actor=self.request.user.get_username(),
-        )
-
-    @extend_schema(request=None, responses=HaltSerializer)
-    @action(detail=True, methods=["post"])
-    def release(self, request: Request, pk: str) -> Response:
-        halt = allocation_services.halt_release(
-            halt=self.get_object(), actor=request.user.get_username()
-        )
-        return Response(self.get_serializer(halt).data)

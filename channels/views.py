@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 
 from allocation import services as allocation_services
-from allocation.models import OversellIncident
+from allocation.models import OversellIncident, SalesHalt
 from inventory_sync.lib.htmx import login_required
 from ledger.models import Sku
 
@@ -27,7 +27,16 @@ def sku_listings(request: HttpRequest, code: str) -> HttpResponse:
     """The SKU page's listings panel: what each listing shows now, and why (loaded by htmx)."""
     sku = get_object_or_404(Sku, code=code)
     rows = planner.allocations_for_sku(sku)
-    return render(request, "channels/_sku_listings.html", {"sku": sku, "rows": rows})
+    context = {
+        "sku": sku,
+        "rows": rows,
+        "halts": SalesHalt.objects.filter(sku=sku, released_at__isnull=True)
+        .select_related("channel")
+        .order_by("id"),
+        # The halt form offers the channels the SKU is listed on.
+        "listed_on": sorted({listing.channel for listing, _ in rows}, key=lambda c: c.code),
+    }
+    return render(request, "channels/_sku_listings.html", context)
 
 
 LISTINGS_PER_PAGE = 100
@@ -53,12 +62,11 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
     show = request.GET.get("show", "all")
     listings = Listing.objects.filter(channel=channel).select_related("sku").order_by("sku__code")
     if show == "differing":
-        listings = listings.filter(
-            Q(desired_version__gt=F("pushed_version"))
-            | ~Q(push_error="")
-            | Q(push_held_until__isnull=False)
-        )
+        listings = listings.filter(_not_in_sync())
     page = Paginator(listings, LISTINGS_PER_PAGE).get_page(request.GET.get("page"))
+    halts = SalesHalt.objects.filter(released_at__isnull=True).filter(
+        Q(channel=channel) | Q(channel__isnull=True)
+    )
     template = "channels/channel_detail.html"
     if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
         template += "#listing-table"
@@ -68,10 +76,37 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
         "page": page,
         "show": show,
         "attempts": channel.push_attempts.all()[:20],
+        "halts": halts.select_related("sku").order_by("sku__code")[:HALT_BADGES],
+        "halt_count": halts.count(),
+        "halted_sku_ids": set(
+            halts.filter(sku_id__in=[listing.sku_id for listing in page]).values_list(
+                "sku_id", flat=True
+            )
+        ),
     }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
+
+
+HALT_BADGES = 50
+
+
+def _not_in_sync() -> Q:
+    """Listings a person may want to look at: due, refused or held, or showing something else
+    than expected. FBA listings show Amazon's own count and are never pushed: never due."""
+    merchant = ~Q(fulfilment=Listing.Fulfilment.FBA)
+    shows_other = (
+        merchant
+        & Q(observed_quantity__isnull=False, pushed_quantity__isnull=False)
+        & ~Q(observed_quantity=F("pushed_quantity") + F("channel_delta"))
+    )
+    return (
+        (merchant & Q(desired_version__gt=F("pushed_version")))
+        | ~Q(push_error="")
+        | Q(push_held_until__isnull=False)
+        | shows_other
+    )
 
 
 RETURNS_PER_PAGE = 50

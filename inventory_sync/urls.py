@@ -7,6 +7,7 @@ api_v1 = [
     path("", include("ledger.api_urls")),
     path("", include("allocation.api_urls")),
     path("", include("channels.api_urls")),
+    path("", include("reconciliation.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include((api_v1, "api"))),
     path("webhooks/", include("channels.webhook_urls")),
+    path("reconciliation/", include("reconciliation.urls")),
     path("", include("channels.urls")),
     path("", include("ledger.urls")),
 ]

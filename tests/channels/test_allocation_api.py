@@ -167,7 +167,9 @@ def test_a_halt_zeroes_a_channel_until_released(api_client, sku, warehouse, rece
     assert created.status_code == 201, created.json()
     plan_dirty_skus()
     assert Listing.objects.get(pk=listing.pk).desired_quantity == 0
-    released = api_client.post(f"/api/v1/halts/{created.json()['id']}/release/")
+    released = api_client.post(
+        f"/api/v1/halts/{created.json()['id']}/release/", {"reason": "checked"}, format="json"
+    )
     assert released.json()["released_by"] == "ops"
     plan_dirty_skus()
     assert Listing.objects.get(pk=listing.pk).desired_quantity == 9
