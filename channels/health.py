@@ -59,7 +59,12 @@ def channel_health(channel: Channel, *, now: datetime | None = None) -> ChannelH
     )
     listings = Listing.objects.filter(channel=channel, is_active=True).aggregate(
         total=Count("id"),
-        due=Count("id", filter=Q(desired_version__gt=F("pushed_version"))),
+        # An FBA listing shows Amazon's own count: we never push it, so it is never due.
+        due=Count(
+            "id",
+            filter=Q(desired_version__gt=F("pushed_version"))
+            & ~Q(fulfilment=Listing.Fulfilment.FBA),
+        ),
         held=Count("id", filter=Q(push_held_until__isnull=False) | ~Q(push_error="")),
     )
     return ChannelHealth(

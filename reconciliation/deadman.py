@@ -26,6 +26,7 @@ from ledger.models import Sku
 
 from . import alerts
 from .models import DeadManEpisode, DeadManSwitch
+from .resolve import ResolutionError
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def trip(channel: Channel, verdict: Verdict) -> DeadManEpisode | None:
             f"{channel.code}: dead-man switch tripped ({episode.get_reason_display().lower()}: "
             f"{verdict.detail}); listings capped at {channel.safety_quantity}"
         ),
-        link=f"/channels/{channel.code}/",
+        link="/reconciliation/dead-man/",
     )
     return episode
 
@@ -165,7 +166,7 @@ def trip(channel: Channel, verdict: Verdict) -> DeadManEpisode | None:
 def clear(episode: DeadManEpisode, *, actor: str, reason: str) -> DeadManEpisode:
     """A person clears the switch: the channel shows its allocated quantities again."""
     if not reason.strip():
-        raise ValueError("Say why the channel can be trusted again.")
+        raise ResolutionError("Say why the channel can be trusted again.")
     with transaction.atomic():
         updated = DeadManEpisode.objects.filter(pk=episode.pk, cleared_at__isnull=True).update(
             cleared_at=timezone.now(), cleared_by=actor, clear_reason=reason[:500]
@@ -178,7 +179,7 @@ def clear(episode: DeadManEpisode, *, actor: str, reason: str) -> DeadManEpisode
             "dead_man_clear",
             key=f"channel:{episode.channel_id}",
             subject=f"{episode.channel.code}: dead-man switch cleared by {actor}: {reason}",
-            link=f"/channels/{episode.channel.code}/",
+            link="/reconciliation/dead-man/",
         )
     return episode
 

@@ -22,6 +22,7 @@ from ledger.rules import ON_HAND
 
 from . import alerts
 from .models import CycleCountDiscrepancy, Watermark
+from .resolve import ResolutionError
 
 WATERMARK = "cycle-count-scan"
 SCAN_BATCH = 5000
@@ -87,10 +88,12 @@ def _counted(entry: LedgerEntry) -> int:
 
 def review(item: CycleCountDiscrepancy, *, actor: str, note: str) -> CycleCountDiscrepancy:
     if not note.strip():
-        raise ValueError("Say what the review found.")
-    CycleCountDiscrepancy.objects.filter(pk=item.pk, status="open").update(
+        raise ResolutionError("Say what the review found.")
+    updated = CycleCountDiscrepancy.objects.filter(pk=item.pk, status="open").update(
         status="reviewed", reviewed_at=timezone.now(), reviewed_by=actor, review_note=note[:500]
     )
+    if not updated:
+        raise ResolutionError("This discrepancy was reviewed already.")
     item.refresh_from_db()
     return item
 

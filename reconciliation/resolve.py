@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -64,12 +65,14 @@ def rebase(observed: dict[int, int | None], *, now: datetime, unseen: Iterable[i
             listing.save()
             channels.add(listing.channel_id)
         for channel_id in sorted(channels):
-            transaction.on_commit(lambda cid=channel_id: wake_pusher(cid))
+            transaction.on_commit(partial(wake_pusher, channel_id))
     return due
 
 
 def halt_listing(drift: Drift, *, actor: str, reason: str) -> SalesHalt:
     """Halt the drift's SKU on its channel (0 published) until a person releases it."""
+    _require(reason, "A halt needs a reason.")
+    _still_open(drift)
     with transaction.atomic():
         existing = SalesHalt.objects.filter(sku_id=drift.sku_id, released_at__isnull=True).filter(
             Q(channel_id=drift.channel_id) | Q(channel__isnull=True)
@@ -83,6 +86,7 @@ def halt_listing(drift: Drift, *, actor: str, reason: str) -> SalesHalt:
 
 
 def resync(drift: Drift, *, actor: str = SYSTEM_ACTOR, reason: str = "") -> Drift:
+    _still_open(drift)
     unseen = [drift.listing_id] if drift.cause == Drift.Cause.UNSEEN_ORDER else []
     with transaction.atomic():
         rebase({drift.listing_id: drift.observed}, now=timezone.now(), unseen=unseen)
@@ -93,8 +97,8 @@ def resync(drift: Drift, *, actor: str = SYSTEM_ACTOR, reason: str = "") -> Drif
 def adopt(drift: Drift, *, actor: str, reason: str) -> Drift:
     """The channel's number is right (the merchant counted it): a cycle count at the
     listing's stock location moves on-hand by the drift, and every channel follows."""
-    if not reason.strip():
-        raise ResolutionError("Say why the channel's number is right.")
+    _require(reason, "Say why the channel's number is right.")
+    _still_open(drift)
     listing = Listing.objects.select_related("channel").get(pk=drift.listing_id)
     location = _count_location(listing)
     with transaction.atomic():
@@ -127,8 +131,8 @@ def adopt(drift: Drift, *, actor: str, reason: str) -> Drift:
 
 
 def dismiss(drift: Drift, *, actor: str, reason: str) -> Drift:
-    if not reason.strip():
-        raise ResolutionError("Say why this drift needs nothing.")
+    _require(reason, "Say why this drift needs nothing.")
+    _still_open(drift)
     with transaction.atomic():
         _release_drift_halt(drift, actor=actor, reason=f"dismissed: {reason}")
         _close(drift, Drift.Resolution.DISMISSED, actor=actor, reason=reason)
@@ -136,8 +140,7 @@ def dismiss(drift: Drift, *, actor: str, reason: str) -> Drift:
 
 
 def open_halt(*, sku: Sku, channel: Channel | None, actor: str, reason: str) -> SalesHalt:
-    if not reason.strip():
-        raise ResolutionError("A halt needs a reason.")
+    _require(reason, "A halt needs a reason.")
     return allocation_services.halt_create(
         sku=sku, channel_id=channel.pk if channel else None, reason=reason, actor=actor
     )
@@ -146,8 +149,7 @@ def open_halt(*, sku: Sku, channel: Channel | None, actor: str, reason: str) -> 
 def release_halt(halt: SalesHalt, *, actor: str, reason: str) -> SalesHalt:
     """A person ends a halt: the planner restores the allocated quantity on the next round.
     Drift that the halt held for review is resolved with it."""
-    if not reason.strip():
-        raise ResolutionError("Say why the halt can end.")
+    _require(reason, "Say why the halt can end.")
     with transaction.atomic():
         halt = allocation_services.halt_release(halt=halt, actor=actor, reason=reason)
         Drift.objects.filter(halt=halt, resolution=Drift.Resolution.HALTED).update(
@@ -157,6 +159,29 @@ def release_halt(halt: SalesHalt, *, actor: str, reason: str) -> SalesHalt:
             resolution_reason=f"halt released: {reason}"[:500],
         )
     return halt
+
+
+def _require(reason: str, message: str) -> None:
+    if not (reason or "").strip():
+        raise ResolutionError(message)
+
+
+def _still_open(drift: Drift) -> None:
+    """Refuse early (before any count or push) a drift someone has resolved meanwhile."""
+    drift.refresh_from_db(fields=["resolution"])
+    if drift.resolution not in (Drift.Resolution.OPEN, Drift.Resolution.HALTED):
+        raise ResolutionError(f"Drift {drift.pk} is already {drift.get_resolution_display()}.")
+
+
+def settle_released_halts() -> int:
+    """Drift held by a halt someone released elsewhere (the admin's action) is resolved."""
+    return Drift.objects.filter(
+        resolution=Drift.Resolution.HALTED, halt__released_at__isnull=False
+    ).update(
+        resolution=Drift.Resolution.RESOLVED,
+        resolved_at=timezone.now(),
+        resolution_reason="halt released",
+    )
 
 
 def _release_drift_halt(drift: Drift, *, actor: str, reason: str) -> None:

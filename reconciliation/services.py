@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 from django.utils import timezone
 
 from channels.lanes.registry import lane_for
 from channels.models import Channel
 
+from . import resolve
 from .confirm import confirm_phase
 from .models import ReconciliationRun
 from .runs import LaneFactory, Progress, read_phase, start_run
@@ -46,9 +48,21 @@ def reconcile(
     return confirm_phase(run, progress=progress, lanes=lanes)
 
 
+# A run still reading after this long lost its worker: it is marked failed.
+LOST_RUN_AFTER = timedelta(hours=1)
+
+
 def confirm_due_runs() -> int:
     """Confirm every run whose grace window has passed (the safety net behind the task
-    scheduled for it). Returns how many were confirmed."""
+    scheduled for it), and fail runs whose worker was lost. Returns how many were confirmed."""
+    ReconciliationRun.objects.filter(
+        status=ReconciliationRun.Status.READING, started_at__lt=timezone.now() - LOST_RUN_AFTER
+    ).update(
+        status=ReconciliationRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error="never finished reading: its worker was lost",
+    )
+    resolve.settle_released_halts()
     due = ReconciliationRun.objects.filter(
         status=ReconciliationRun.Status.WAITING, confirm_after__lte=timezone.now()
     ).order_by("id")

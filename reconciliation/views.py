@@ -416,7 +416,7 @@ def dead_man_clear(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         try:
             deadman.clear(episode, actor=_actor(request), reason=form.cleaned_data["reason"])
-        except ValueError as refused:
+        except resolve.ResolutionError as refused:
             error = str(refused)
     if _htmx(request):
         channel = Channel.objects.filter(pk=episode.channel_id)
@@ -482,7 +482,7 @@ def discrepancy_review(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         try:
             item = discrepancies.review(item, actor=_actor(request), note=form.cleaned_data["note"])
-        except ValueError as refused:
+        except resolve.ResolutionError as refused:
             error = str(refused)
     if _htmx(request):
         context = {"item": item, "error": error}

@@ -8,12 +8,14 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
+from channels.models import Channel, Listing
 from ledger import services
 from ledger.rules import EventLine
-from reconciliation import discrepancies
+from reconciliation import discrepancies, resolve
 from reconciliation.causes import Evidence, probable_cause
 from reconciliation.compare import Expectation, Threshold, differs, is_large, threshold_for
 from reconciliation.models import CycleCountDiscrepancy, Drift
+from tests.factories import SkuFactory
 
 
 def expectation(expected, in_flight=None):
@@ -97,3 +99,20 @@ def test_reconcile_now_refuses_what_it_does_not_know():
         call_command("reconcile_now", "--channel", "nope")
     with pytest.raises(CommandError, match="Unknown SKU"):
         call_command("reconcile_now", "--sku", "NOPE-1")
+
+
+@pytest.mark.django_db
+def test_a_resolved_drift_refuses_another_resolution_before_touching_anything():
+    drift = _drift(SkuFactory(code="TEE-M"), resolution=Drift.Resolution.DISMISSED)
+    with pytest.raises(resolve.ResolutionError, match="already Dismissed"):
+        resolve.adopt(drift, actor="ops", reason="counted")
+    with pytest.raises(resolve.ResolutionError, match="already Dismissed"):
+        resolve.resync(drift)
+
+
+def _drift(sku, **fields):
+    channel = Channel.objects.create(code="shop-a", name="Shop A", kind="shopify", mode="live")
+    listing = Listing.objects.create(channel=channel, sku=sku, external_id="v1", pushed_quantity=5)
+    return Drift.objects.create(
+        channel=channel, listing=listing, sku=sku, expected=5, observed=9, delta=4, **fields
+    )
