@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Announced once a new inbound event is committed: the channels app rings the ingest worker.
 INBOUND_CHANGED = "channels.inbound.changed"
-# Announced when a channel reports a level none of our states explains: reconciliation looks
+# Announced when a channel reports more than any state of ours explains: reconciliation looks
 # at it (after its grace window) instead of waiting for the next scheduled run.
 LEVEL_UNEXPECTED = "channels.level_unexpected"
 CLOCK_GRAIN = timedelta(seconds=1)
@@ -140,7 +140,13 @@ def observe_level(listing: Listing, quantity: int | None, observed_at) -> tuple[
     expected = listing.expected_quantity
     if quantity is not None and quantity in (expected, listing.in_flight_quantity):
         return InboundEvent.Status.APPLIED, f"echo: channel shows {quantity} as expected"
-    if expected is not None:
+    if (
+        quantity is not None
+        and expected is not None
+        and quantity > max(expected, listing.in_flight_quantity or 0)
+    ):
+        # More than we set: the direction that oversells (a sale only ever lowers a level,
+        # and its order is on its way; lower gaps wait for the scheduled reconciliation).
         wakeups.notify_on_commit(LEVEL_UNEXPECTED)
     return InboundEvent.Status.APPLIED, (
         f"drift signal: channel shows {quantity}, expected {expected}"

@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from channels.inbox import CLOCK_GRAIN
 from channels.lanes.base import Lane, LevelRead
 from channels.lanes.registry import lane_for
 from channels.models import Channel, Listing
@@ -80,8 +81,8 @@ def start_run(
 
 
 def unexpected_sku_codes(*, now: datetime, window: timedelta = timedelta(minutes=15)) -> list[str]:
-    """SKUs of live merchant listings whose channel recently reported a level none of our
-    states explains (a webhook or notification's level, recorded on the listing)."""
+    """SKUs of live merchant listings whose channel recently reported more than any state of
+    ours explains (a webhook or notification's level, recorded on the listing)."""
     rows = (
         Listing.objects.filter(
             channel__mode=Channel.Mode.LIVE,
@@ -91,7 +92,9 @@ def unexpected_sku_codes(*, now: datetime, window: timedelta = timedelta(minutes
             pushed_quantity__isnull=False,
         )
         .exclude(fulfilment=Listing.Fulfilment.FBA)
-        .exclude(observed_quantity=F("pushed_quantity") + F("channel_delta"))
+        # More than we set, and seen since: the oversell direction (a sale only lowers).
+        .filter(observed_quantity__gt=F("pushed_quantity") + F("channel_delta"))
+        .filter(Q(pushed_at__isnull=True) | Q(observed_at__gte=F("pushed_at") - CLOCK_GRAIN))
         .exclude(in_flight_quantity=F("observed_quantity"))
         .values_list("sku__code", flat=True)
         .distinct()

@@ -167,3 +167,11 @@ def test_a_level_the_shop_reports_unexpectedly_is_reconciled_before_the_schedule
     run = read_phase(start_run(sku_codes=["MUG-RED"], trigger="signal"), lanes=lanes)
     run = confirm_phase(run, now=run.confirm_after, lanes=lanes)
     assert (run.listings_checked, run.drifted, run.halted) == (2, 1, 1)
+
+
+def test_a_sale_lowering_the_shops_level_starts_no_run_of_its_own(world, shops):
+    a, _ = shops
+    a.sandbox.sell("TEE-M", 2)
+    a.sandbox.flush_webhooks()
+    inbound.process_pending()  # the level webhook may come before or after the order's
+    assert unexpected_sku_codes(now=timezone.now()) == []
