@@ -96,10 +96,11 @@ def unexpected_sku_codes(*, now: datetime, window: timedelta = timedelta(minutes
         .filter(observed_quantity__gt=F("pushed_quantity") + F("channel_delta"))
         .filter(Q(pushed_at__isnull=True) | Q(observed_at__gte=F("pushed_at") - CLOCK_GRAIN))
         .exclude(in_flight_quantity=F("observed_quantity"))
+        .order_by("sku__code")
         .values_list("sku__code", flat=True)
         .distinct()
     )
-    return sorted(rows[:500])
+    return list(rows[:500])
 
 
 def listings_of(run: ReconciliationRun) -> dict[Channel, list[Listing]]:
