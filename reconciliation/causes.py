@@ -93,22 +93,19 @@ def last_sets(channel_id: int, listings: dict[int, Listing]) -> dict[int, tuple[
 def refunded_units(listings: dict[int, Listing]) -> dict[int, int]:
     """Units refunded, cancelled or restocked per listing on orders changed since its last set."""
     units: dict[int, int] = defaultdict(int)
-    since = _oldest_set(listings.values())
-    if since is None:
-        return units
-    rows = (
-        ChannelOrderLine.objects.filter(listing_id__in=list(listings), order__updated_at__gte=since)
-        .filter(
-            Q(refund_cancelled_items__gt=0) | Q(cancelled_units__gt=0) | Q(restocked_units__gt=0)
-        )
-        .values_list(
-            "listing_id",
-            "order__updated_at",
-            "refund_cancelled_items",
-            "refund_returned_items",
-            "cancelled_units",
-            "units_per_item",
-        )
+    lines = ChannelOrderLine.objects.filter(listing_id__in=list(listings))
+    if all(item.pushed_at for item in listings.values()):
+        # (A listing never pushed since it was read takes every order into account.)
+        lines = lines.filter(order__updated_at__gte=_oldest_set(listings.values()))
+    rows = lines.filter(
+        Q(refund_cancelled_items__gt=0) | Q(cancelled_units__gt=0) | Q(restocked_units__gt=0)
+    ).values_list(
+        "listing_id",
+        "order__updated_at",
+        "refund_cancelled_items",
+        "refund_returned_items",
+        "cancelled_units",
+        "units_per_item",
     )
     for listing_id, updated_at, refunded, returned, cancelled, per_item in rows:
         pushed_at = listings[listing_id].pushed_at

@@ -175,3 +175,17 @@ def test_a_sale_lowering_the_shops_level_starts_no_run_of_its_own(world, shops):
     a.sandbox.flush_webhooks()
     inbound.process_pending()  # the level webhook may come before or after the order's
     assert unexpected_sku_codes(now=timezone.now()) == []
+
+
+def test_a_no_restock_refund_gap_is_drift_from_refund_semantics(world, shops):
+    a, _ = shops
+    order = a.sandbox.sell("TEE-M", 2)
+    world.settle()
+    a.sandbox.refund(order["id"], [{"sku": "TEE-M", "quantity": 1}], restock_type="no_restock")
+    world.settle()  # the shop took the unit off hand; the ledger put it back on sale
+
+    run = reconcile(a.channel)
+
+    drift = Drift.objects.get(run=run)
+    assert drift.delta == -1
+    assert drift.cause == Drift.Cause.REFUND_SEMANTICS
