@@ -41,3 +41,4 @@ bench: $(VENV)/.installed services
 	DATABASE_URL=$(DATABASE_URL_TEST) SECRET_KEY=bench CELERY_BROKER_URL=memory:// $(PY) bench/allocation.py
 	$(PY) bench/shopify_sync.py
 	$(PY) bench/amazon_sync.py
+	$(PY) bench/reconcile.py
