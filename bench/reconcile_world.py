@@ -92,43 +92,6 @@ class Processes:
                     child.kill()
 
 
-def _variant_json_by_item(self, variant) -> dict:
-    """ViewsMixin.variant_json answering the same JSON from the variant's own levels: the
-    sandbox's version sorts every level of the shop for each product, which makes its seed
-    quadratic (10,000 products took minutes of a shop's CPU)."""
-    from channels.sandbox.shopify.shop.records import gid
-
-    product = self.products[variant.product_id]
-    item = variant.inventory_item_id
-    return {
-        "sku": variant.sku,
-        "barcode": variant.barcode,
-        "title": product.title,
-        "product_id": product.id,
-        "product_gid": product.gid,
-        "variant_id": variant.id,
-        "variant_gid": variant.gid,
-        "inventory_item_id": item,
-        "inventory_item_gid": gid("InventoryItem", item),
-        "levels": [
-            self.level_json(self.levels[(item, location)])
-            for location in sorted(self.locations)
-            if (item, location) in self.levels
-        ],
-    }
-
-
-def serve_shopify(argv: list[str]) -> int:
-    """`python -m bench.reconcile_world shopify --port P ...`: `python -m
-    channels.sandbox.shopify` itself, with the seed's answer built per product instead of by
-    sorting the whole shop's levels for each (nothing else changes: GraphQL, cost, bucket)."""
-    from channels.sandbox.shopify import __main__ as shopify_main
-    from channels.sandbox.shopify.shop.views import ViewsMixin
-
-    ViewsMixin.variant_json = _variant_json_by_item
-    return shopify_main.main(argv)
-
-
 def start_sandboxes(procs: Processes) -> dict[str, str]:
     """Channel code -> sandbox URL: one Shopify sandbox per shop, one Amazon sandbox (real
     clock, Amazon's usage plans at scale 1) for both marketplaces of the seller."""
@@ -140,7 +103,7 @@ def start_sandboxes(procs: Processes) -> dict[str, str]:
             continue
         port = free_port()
         if kind == "shopify":
-            command = ["-m", "bench.reconcile_world", "shopify", "--port", str(port),
+            command = ["-m", "channels.sandbox.shopify", "--port", str(port),
                        "--access-token", TOKEN, "--shop-domain", f"{code}.myshopify.com"]  # fmt: skip
         else:
             command = ["-m", "channels.sandbox.amazon", "--port", str(port), "--rate-scale", "1"]
@@ -418,9 +381,3 @@ def build(urls: dict[str, str], sku_count: int, drift_percent: float, seed: int)
     create_listings(world)
     inject_drift(world, seed)
     return world
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] != ["shopify"]:
-        raise SystemExit("usage: python -m bench.reconcile_world shopify [sandbox options]")
-    sys.exit(serve_shopify(sys.argv[2:]))

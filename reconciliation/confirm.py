@@ -143,15 +143,17 @@ def record_and_resolve(drifts: list[Drift], *, now: datetime) -> tuple[int, int]
             resolution_reason="small drift: the desired quantity sent again",
         )
     for drift in to_halt:
-        reason = (
+        drift.resolution_reason = (
             f"drift on {drift.channel.code}: shows {drift.observed}, expected {drift.expected} "
             f"({drift.get_cause_display().lower()})"
         )
-        resolve.halt_listing(drift, actor=resolve.SYSTEM_ACTOR, reason=reason)
+    if to_halt:
+        resolve.halt_drifts(to_halt, actor=resolve.SYSTEM_ACTOR, now=now)
+    for drift in to_halt:
         alerts.raise_alert(
             "drift_halt",
             key=f"listing:{drift.listing_id}",
-            subject=f"Halted SKU on {drift.channel.code}: {reason}",
+            subject=f"Halted SKU on {drift.channel.code}: {drift.resolution_reason}",
             link=f"/reconciliation/drift/?listing={drift.listing_id}",
         )
     _flag_brittle(drifts, now)

@@ -85,6 +85,40 @@ def halt_listing(drift: Drift, *, actor: str, reason: str) -> SalesHalt:
     return halt
 
 
+def halt_drifts(drifts: list[Drift], *, actor: str, now: datetime) -> None:
+    """Halt each drift's SKU on its channel in one go (a run's large drift): one insert of
+    the halts not already there, one mark of the SKUs, one rebase, one update of the rows."""
+    with transaction.atomic():
+        active: dict[tuple[int, int | None], int] = {
+            (sku_id, channel_id): pk
+            for pk, sku_id, channel_id in SalesHalt.objects.filter(
+                sku_id__in={d.sku_id for d in drifts}, released_at__isnull=True
+            ).values_list("id", "sku_id", "channel_id")
+        }
+        new: dict[tuple[int, int], SalesHalt] = {}
+        for drift in drifts:
+            key = (drift.sku_id, drift.channel_id)
+            if key not in active and (drift.sku_id, None) not in active and key not in new:
+                new[key] = SalesHalt(
+                    sku_id=drift.sku_id, channel_id=drift.channel_id,
+                    reason=drift.resolution_reason[:500], created_by=actor,
+                )  # fmt: skip
+        for halt in SalesHalt.objects.bulk_create(list(new.values())):
+            active[(halt.sku_id, halt.channel_id)] = halt.pk
+        allocation_services.skus_mark_dirty(sku_ids={d.sku_id for d in drifts})
+        rebase({d.listing_id: d.observed for d in drifts}, now=now)
+        for drift in drifts:
+            drift.halt_id = active.get((drift.sku_id, drift.channel_id)) or active.get(
+                (drift.sku_id, None)
+            )
+            drift.resolution = Drift.Resolution.HALTED
+            drift.resolved_at = now
+            drift.resolved_by = actor
+        Drift.objects.bulk_update(
+            drifts, ["halt", "resolution", "resolved_at", "resolved_by", "resolution_reason"]
+        )
+
+
 def resync(drift: Drift, *, actor: str = SYSTEM_ACTOR, reason: str = "") -> Drift:
     _still_open(drift)
     unseen = [drift.listing_id] if drift.cause == Drift.Cause.UNSEEN_ORDER else []

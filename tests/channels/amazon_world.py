@@ -9,9 +9,13 @@ shipped) without the test waiting for it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from channels import inbound, planner, push
+from channels.lanes.amazon import api as amazon_api
+from channels.lanes.amazon import client as amazon_client
 from channels.lanes.amazon.lane import AmazonLane
 from channels.lanes.amazon.mapping import import_mapping
 from channels.lanes.shopify.lane import ShopifyLane
@@ -19,6 +23,7 @@ from channels.lanes.throttle import LocalThrottle
 from channels.models import Channel, PushAttempt
 from channels.sandbox.amazon import ManualClock
 from channels.sandbox.amazon import serve_in_thread as serve_amazon
+from tests.factories import LocationFactory, SkuFactory
 
 from .shopify_world import CLIENT_OPTIONS as SHOPIFY_OPTIONS
 from .shopify_world import Shop, World
@@ -166,4 +171,28 @@ class MixedWorld(World):
         return work, published
 
 
-__all__ = ["MixedWorld", "Seller", "Shop"]
+@contextmanager
+def mixed_world(
+    live_server_url: str, receive, settings, monkeypatch, stock: dict[str, int]
+) -> Iterator[MixedWorld]:
+    """A MixedWorld over a WH-EAST warehouse holding `stock`, whose every Amazon client (the
+    lane's, ingest's order reads, polls, FBA reads) uses this test's own buckets: the
+    sandbox's default seller id is the same in every test and every run. An accepted push is
+    read back at every pass (the sandbox applies it a few of its seconds on)."""
+    settings.AMAZON_CONFIRM_INTERVAL_SECONDS = 0
+    warehouse = LocationFactory(code="WH-EAST")
+    for code, quantity in stock.items():
+        receive(SkuFactory(code=code), warehouse, quantity)
+    built = MixedWorld(live_server_url)
+    monkeypatch.setattr(
+        amazon_client, "default_throttle_factory", built.amazon_options["throttle_factory"]
+    )
+    monkeypatch.setattr(amazon_api, "_clients", {})
+    built.warehouse = warehouse
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+__all__ = ["MixedWorld", "Seller", "Shop", "mixed_world"]

@@ -9,9 +9,8 @@ from allocation.models import SalesHalt
 from reconciliation.confirm import confirm_phase
 from reconciliation.models import Drift
 from reconciliation.runs import read_phase, start_run
-from tests.channels.amazon_world import MixedWorld
+from tests.channels.amazon_world import mixed_world
 from tests.channels.shopify_world import listing
-from tests.factories import LocationFactory, SkuFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -20,21 +19,8 @@ STOCK = {"TEE-M": 40, "MUG-RED": 40}
 
 @pytest.fixture
 def world(live_server, receive, settings, monkeypatch):
-    from channels.lanes.amazon import api as amazon_lane
-    from channels.lanes.amazon import client as amazon
-
-    settings.AMAZON_CONFIRM_INTERVAL_SECONDS = 0
-    warehouse = LocationFactory(code="WH-EAST")
-    for code, quantity in STOCK.items():
-        receive(SkuFactory(code=code), warehouse, quantity)
-    built = MixedWorld(live_server.url)
-    monkeypatch.setattr(
-        amazon, "default_throttle_factory", built.amazon_options["throttle_factory"]
-    )
-    monkeypatch.setattr(amazon_lane, "_clients", {})
-    built.warehouse = warehouse
-    yield built
-    built.close()
+    with mixed_world(live_server.url, receive, settings, monkeypatch, STOCK) as built:
+        yield built
 
 
 def test_a_seller_central_edit_is_drift_and_a_large_one_halts_the_listing(world):

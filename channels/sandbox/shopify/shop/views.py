@@ -32,10 +32,12 @@ class ViewsMixin(ShopBase):
             "variant_gid": variant.gid,
             "inventory_item_id": variant.inventory_item_id,
             "inventory_item_gid": gid("InventoryItem", variant.inventory_item_id),
+            # The variant's own levels by location id (not a sort of the whole shop's levels
+            # per variant, which made seeding a large catalogue quadratic).
             "levels": [
-                self.level_json(level)
-                for (item_id, _), level in sorted(self.levels.items())
-                if item_id == variant.inventory_item_id
+                self.level_json(self.levels[(variant.inventory_item_id, location)])
+                for location in sorted(self.locations)
+                if (variant.inventory_item_id, location) in self.levels
             ],
         }
 

@@ -8,9 +8,9 @@ from channels import planner, polling, push
 from channels.lanes.amazon import fba
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing, PushAttempt
 from ledger.models import Location
-from tests.channels.amazon_world import MixedWorld
+from tests.channels.amazon_world import mixed_world
 from tests.channels.shopify_world import balance, listing
-from tests.factories import LocationFactory, SkuFactory
+from tests.factories import SkuFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -19,26 +19,10 @@ STOCK = {"TEE-M": 10, "MUG-RED": 10}
 
 @pytest.fixture
 def world(live_server, receive, settings, monkeypatch):
-    from channels.lanes.amazon import api as amazon_lane
-    from channels.lanes.amazon import client as amazon
-
-    # Read an accepted push back at every pass (the sandbox applies it a few of its seconds on).
-    settings.AMAZON_CONFIRM_INTERVAL_SECONDS = 0
-    warehouse = LocationFactory(code="WH-EAST")
-    for code, quantity in STOCK.items():
-        receive(SkuFactory(code=code), warehouse, quantity)
-    built = MixedWorld(live_server.url)
-    # Every client of this test (ingest's order reads, polls, FBA reads too) uses this test's
-    # own buckets: the sandbox's default seller id is the same in every test and every run.
-    monkeypatch.setattr(
-        amazon, "default_throttle_factory", built.amazon_options["throttle_factory"]
-    )
-    monkeypatch.setattr(amazon_lane, "_clients", {})
-    built.warehouse = warehouse
-    yield built
-    # Every request our client sent was valid against Amazon's official models.
-    invalid = [entry for s in built.sellers for entry in s.sandbox.invalid_requests()]
-    built.close()
+    with mixed_world(live_server.url, receive, settings, monkeypatch, STOCK) as built:
+        yield built
+        # Every request our client sent was valid against Amazon's official models.
+        invalid = [entry for s in built.sellers for entry in s.sandbox.invalid_requests()]
     assert not invalid
 
 
