@@ -265,6 +265,9 @@ RECONCILE_HERO_EVERY_MINUTES = env_int("RECONCILE_HERO_EVERY_MINUTES", 5)
 RECONCILE_GRACE_SECONDS = env_int("RECONCILE_GRACE_SECONDS", 90)
 RECONCILE_HALT_THRESHOLDS = {"default": (3, 10)}
 RECONCILE_BRITTLE_AFTER = 3
+# An acknowledged Shopify push is read back within this many seconds, in one bulk read with
+# every other push acknowledged meanwhile.
+READ_BACK_SECONDS = float(env_str("READ_BACK_SECONDS", "5"))
 DEAD_MAN_PIPELINE_STALL_MINUTES = env_int("DEAD_MAN_PIPELINE_STALL_MINUTES", 10)
 CYCLE_COUNT_DISCREPANCY_PERCENT = env_int("CYCLE_COUNT_DISCREPANCY_PERCENT", 5)
 # Alerts by email go through Django's mail backend (SMTP by default).

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from channels.models import Channel
-from inventory_sync.lib import loops
 
 from . import alerts, deadman, discrepancies, readback, watch
 from .models import ReconciliationRun
@@ -18,7 +18,6 @@ from .services import confirm_due_runs, confirm_phase
 
 logger = logging.getLogger(__name__)
 
-READ_BACK_LOOP = "read-back"
 # One run at a time per scope: a slow run is not doubled by the next schedule.
 RUN_LOCK_SECONDS = 15 * 60
 # Level reports are gathered this long before one run looks at them all.
@@ -26,7 +25,21 @@ SIGNAL_DEBOUNCE_SECONDS = 10
 
 
 def wake_read_back() -> None:
-    loops.ring(READ_BACK_LOOP, read_back_task.delay)
+    """A push was acknowledged: read it back within READ_BACK_SECONDS, together with every
+    other push acknowledged meanwhile (one bulk read per channel, not one per push: the
+    read spends the same budget the pushes do)."""
+    every = read_back_seconds()
+    if cache.add("inventory-sync:read-back:pending", 1, timeout=every):
+        read_back_task.apply_async(countdown=every)
+
+
+def read_back_seconds() -> float:
+    return float(getattr(settings, "READ_BACK_SECONDS", 5))
+
+
+@shared_task(ignore_result=True)
+def read_back_task() -> int:
+    return readback.read_back_all()
 
 
 def look_at_unexpected_levels() -> None:
@@ -42,11 +55,6 @@ def reconcile_unexpected_task() -> int | None:
     if not codes:
         return None
     return reconcile_task(trigger=ReconciliationRun.Trigger.SIGNAL, sku_codes=codes)
-
-
-@shared_task(ignore_result=True)
-def read_back_task() -> int:
-    return loops.run(READ_BACK_LOOP, lambda: readback.read_back_all() > 0, read_back_task.delay)
 
 
 @shared_task(ignore_result=True)
