@@ -9,8 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from reconciliation import alerts
+from allocation.models import OversellIncident
+from channels.models import PushAttempt
+from reconciliation import alerts, watch
 from reconciliation.models import Alert, AlertDestination
+from tests.factories import ChannelFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +73,21 @@ def test_a_storm_is_one_message_per_kind_and_destination(mailoutbox, slack, sett
     # A new occurrence after sending is a new alert.
     alerts.raise_alert("drift_halt", key="listing:1", subject="Halted listing 1")
     assert Alert.objects.filter(sent_at=None).count() == 1
+
+
+def test_oversell_incidents_and_failing_pushes_become_alerts_once():
+    channel = ChannelFactory(code="shop-a")
+    OversellIncident.objects.create(sku=SkuFactory(code="TEE-M"), units_short=2)
+    for number in range(5):
+        PushAttempt.objects.create(
+            channel=channel, idempotency_key=f"k{number}", status="failed", error="HTTP 503"
+        )
+
+    assert watch.collect() == 2
+    assert set(Alert.objects.values_list("kind", "key")) == {
+        ("oversell", f"incident:{OversellIncident.objects.get().pk}"),
+        ("push_failing", f"channel:{channel.pk}"),
+    }
+    watch.collect()  # the incident is not raised twice; the failing pushes count again
+    assert Alert.objects.get(kind="oversell").count == 1
+    assert Alert.objects.get(kind="push_failing").count == 2
