@@ -74,28 +74,34 @@ def compose(kind: str, alerts: list[Alert]) -> tuple[str, str]:
 
 
 def send_pending(*, now: datetime | None = None) -> int:
-    """Send every unsent alert, one message per kind and destination. Returns messages sent."""
+    """Send every unsent alert, one message per kind and destination. Returns messages sent.
+
+    The alerts are claimed (marked sent) in one short transaction and delivered after it: a
+    slow mail server or webhook never holds rows that workers raising alerts wait on."""
     now = now or timezone.now()
     with transaction.atomic():
-        pending = list(Alert.objects.select_for_update(skip_locked=True).filter(sent_at=None))
-        if not pending:
-            return 0
-        by_kind: dict[str, list[Alert]] = defaultdict(list)
-        for alert in sorted(pending, key=lambda a: a.pk):
-            by_kind[alert.kind].append(alert)
-        destinations = list(AlertDestination.objects.filter(is_active=True))
-        sent = 0
-        for kind, alerts in by_kind.items():
-            subject, text = compose(kind, alerts)
-            report = []
-            for destination in destinations:
-                if destination.kinds and kind not in destination.kinds:
-                    continue
-                report.extend(_deliver(destination, subject, text))
-                sent += 1
-            Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(
-                sent_at=now, delivery="\n".join(report) or "no destination configured"
-            )
+        pending = list(
+            Alert.objects.select_for_update(skip_locked=True).filter(sent_at=None).order_by("id")
+        )
+        Alert.objects.filter(pk__in=[a.pk for a in pending]).update(sent_at=now)
+    if not pending:
+        return 0
+    by_kind: dict[str, list[Alert]] = defaultdict(list)
+    for alert in pending:
+        by_kind[alert.kind].append(alert)
+    destinations = list(AlertDestination.objects.filter(is_active=True))
+    sent = 0
+    for kind, alerts in by_kind.items():
+        subject, text = compose(kind, alerts)
+        report = []
+        for destination in destinations:
+            if destination.kinds and kind not in destination.kinds:
+                continue
+            report.extend(_deliver(destination, subject, text))
+            sent += 1
+        Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(
+            delivery="\n".join(report) or "no destination configured"
+        )
     return sent
 
 

@@ -1,7 +1,8 @@
 """Why a listing probably drifted, from the evidence we hold (a guess for the person who
 reviews it, never a reason to trust the channel's number).
 
-- lost write: the channel still shows what it showed before our last acknowledged set;
+- lost write: the channel still shows the higher level from before our last acknowledged set
+  (a decrease not kept; a lower level may be a sale on its way);
 - refund semantics: a refund or cancel of this listing since that set moved stock back (or not)
   on one side only, by no more units than it carried;
 - unseen order: the channel holds more units in open orders than the orders we ingested
@@ -44,7 +45,9 @@ def probable_cause(evidence: Evidence) -> tuple[str, str]:
     """The probable cause and the evidence behind it, in words."""
     delta = evidence.observed - evidence.expected
     before, last = evidence.before_last_set, evidence.last_set
-    lost = before is not None and last is not None and before != last
+    # Only a lost decrease: the channel shows more than we set. A sale of exactly the units
+    # an increase added looks the same as a lost increase, and must wait for its order (I6).
+    lost = before is not None and last is not None and before > last and delta > 0
     if lost and evidence.observed == before + (evidence.expected - last):
         return Cause.LOST_WRITE, f"shows {before} from before our set of {last}"
     if evidence.refunded_units and abs(delta) <= evidence.refunded_units:

@@ -29,10 +29,9 @@ def differs(expectation: Expectation, observed: int | None) -> bool:
     """True when the channel shows something no known state of ours explains."""
     if expectation.expected is None:
         return False  # never pushed: the pusher reads it first, nothing to compare with
-    shown = observed or 0
-    if shown == expectation.expected:
-        return False
-    return not (expectation.in_flight is not None and shown == expectation.in_flight)
+    if expectation.in_flight is not None:
+        return False  # a set on its way: the pusher's own read-back settles it
+    return (observed or 0) != expectation.expected
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,14 @@ def confirm_phase(
         return run
     if run.confirm_after and now < run.confirm_after:
         return run
+    # Claimed once: the task scheduled for the end of the grace window and the periodic
+    # sweep may both come for it.
+    claimed = ReconciliationRun.objects.filter(
+        pk=run.pk, status=ReconciliationRun.Status.WAITING
+    ).update(status=ReconciliationRun.Status.CONFIRMING)
+    if not claimed:
+        run.refresh_from_db()
+        return run
     started = time.monotonic()
     listings = list(
         Listing.objects.filter(pk__in=[int(pk) for pk in run.suspects])
@@ -134,7 +142,8 @@ def record_and_resolve(drifts: list[Drift], *, now: datetime) -> tuple[int, int]
         resolve.rebase(
             {d.listing_id: d.observed for d in to_resync},
             now=now,
-            unseen=[d.listing_id for d in to_resync if d.cause == Drift.Cause.UNSEEN_ORDER],
+            expected_at_read={d.listing_id: d.expected for d in to_resync},
+            unseen=[d.listing_id for d in to_resync if resolve.probably_unseen(d)],
         )
         Drift.objects.filter(pk__in=[d.pk for d in to_resync]).update(
             resolution=Drift.Resolution.RESYNCED,

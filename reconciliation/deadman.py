@@ -49,6 +49,20 @@ def in_business_hours(switch: DeadManSwitch, now: datetime) -> bool:
     return local.time() >= opens or local.time() < closes  # hours across midnight
 
 
+def window_start(switch: DeadManSwitch, now: datetime) -> datetime | None:
+    """When the business hours `now` falls in began (UTC): quiet is counted from then at the
+    earliest, so a quiet night does not trip the switch at opening. None: open all day."""
+    opens, closes = switch.opens_at, switch.closes_at
+    if opens == closes:
+        return None
+    zone = ZoneInfo(switch.time_zone or "UTC")
+    local = now.astimezone(zone)
+    day = local.date()
+    if opens > closes and local.time() < closes:
+        day -= timedelta(days=1)  # hours across midnight, now after it
+    return datetime.combine(day, opens, tzinfo=zone).astimezone(now.tzinfo)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     reason: str
@@ -78,7 +92,9 @@ def judge(channel: Channel, switch: DeadManSwitch, now: datetime) -> Verdict | N
     """Why the switch should trip for this channel now, or None."""
     quiet = timedelta(minutes=switch.quiet_minutes)
     alive = last_sign_of_life(channel)
-    if alive is not None and now - alive >= quiet:
+    opened = window_start(switch, now)
+    counted_from = max(alive, opened) if alive and opened else alive or opened
+    if counted_from is not None and now - counted_from >= quiet:
         return Verdict(
             Reason.CHANNEL_QUIET, f"nothing from or to it since {alive:%H:%M} UTC", alive
         )
@@ -93,6 +109,8 @@ def judge(channel: Channel, switch: DeadManSwitch, now: datetime) -> Verdict | N
         .exclude(status=PushAttempt.Status.SHADOW)
         .aggregate(first=Min("started_at"))["first"]
     )
+    if failing_since is not None and opened is not None:
+        failing_since = max(failing_since, opened)
     if failing_since is not None and now - failing_since >= quiet:
         return Verdict(
             Reason.PUSHES_FAILING, f"every push refused or failing since {failing_since:%H:%M} UTC",

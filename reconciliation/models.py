@@ -30,6 +30,7 @@ class ReconciliationRun(models.Model):
     class Status(models.TextChoices):
         READING = "reading", "Reading the channels"
         WAITING = "waiting", "Waiting out the grace window"
+        CONFIRMING = "confirming", "Reading the mismatches again"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,6 +38,17 @@ def read_back_channel(
 ) -> list[Drift]:
     """Read back the listings of the pushes acknowledged since the last read-back."""
     now = now or timezone.now()
+    # One read-back per channel at a time (the wake-up and the periodic sweep may overlap).
+    lock = f"inventory-sync:read-back:{channel.pk}"
+    if not cache.add(lock, 1, timeout=120):
+        return []
+    try:
+        return _read_back(channel, now, lanes)
+    finally:
+        cache.delete(lock)
+
+
+def _read_back(channel: Channel, now: datetime, lanes: LaneFactory) -> list[Drift]:
     mark, _ = Watermark.objects.get_or_create(name=_mark(channel))
     attempts = list(
         PushAttempt.objects.filter(

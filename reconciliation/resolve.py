@@ -34,13 +34,24 @@ class ResolutionError(Exception):
     """The drift cannot take this resolution (already resolved, nowhere to count…)."""
 
 
-def rebase(observed: dict[int, int | None], *, now: datetime, unseen: Iterable[int] = ()) -> int:
-    """Take what the channel shows as what it shows, and make each listing due again so the
-    pusher sends its desired quantity (compare-and-set from the observed number).
+def rebase(
+    observed: dict[int, int | None],
+    *,
+    now: datetime,
+    expected_at_read: dict[int, int] | None = None,
+    unseen: Iterable[int] = (),
+    halting: bool = False,
+) -> int:
+    """Take what the channel showed at the run's read as the base of the next
+    compare-and-set, and make each listing due so the pusher sends its desired quantity.
 
-    `unseen`: listings whose gap is probably an order we have not ingested: its units are
-    remembered so the order, when it comes, is not counted against the channel twice.
-    Listings with a push in flight are left to it. Returns how many were made due.
+    A listing whose state moved since the read (an order ingested, a push) is only made due:
+    its compare-and-set then meets the channel's real number and the pusher's own rules (I6)
+    settle it. `unseen`: listings whose gap is probably an order we have not ingested: its
+    units are remembered so the order, when it comes, is not counted against the channel
+    twice. `halting`: the planner's new 0 drives the push (the old desired quantity must not
+    go first), unless the desired quantity is 0 already. Listings with a push in flight are
+    left to it. Returns how many were made due.
     """
     unseen = set(unseen)
     due = 0
@@ -49,17 +60,11 @@ def rebase(observed: dict[int, int | None], *, now: datetime, unseen: Iterable[i
         for listing in lock_rows(Listing.objects.filter(pk__in=list(observed))):
             if listing.in_flight_attempt_id is not None or listing.pushed_quantity is None:
                 continue
-            shown = max(observed[listing.pk] or 0, 0)
-            expected = listing.expected_quantity or 0
-            if listing.pk in unseen and shown < expected:
-                listing.unseen_sold_items += expected - shown
-            listing.pushed_quantity = shown
-            listing.channel_delta = 0
-            listing.observed_quantity = observed[listing.pk]
-            listing.observed_at = now
-            listing.push_held_until = None
-            listing.unseen_since = None
-            if listing.desired_version:
+            if expected_at_read is None or expected_at_read.get(listing.pk) == (
+                listing.expected_quantity
+            ):
+                _take_base(listing, observed[listing.pk], now, unseen=listing.pk in unseen)
+            if listing.desired_version and (not halting or listing.desired_quantity == 0):
                 listing.pushed_version = min(listing.pushed_version, listing.desired_version - 1)
                 due += 1
             listing.save()
@@ -67,6 +72,31 @@ def rebase(observed: dict[int, int | None], *, now: datetime, unseen: Iterable[i
         for channel_id in sorted(channels):
             transaction.on_commit(partial(wake_pusher, channel_id))
     return due
+
+
+def make_due(listing_ids: Iterable[int]) -> int:
+    """Send the desired quantity again, compare-and-set from what we expect (a person's
+    action on a drift read minutes ago: the pusher re-reads and applies I6 on a stale
+    answer, never an old reading of ours)."""
+    return rebase(dict.fromkeys(listing_ids), now=timezone.now(), expected_at_read={})
+
+
+def _take_base(listing: Listing, observed: int | None, now: datetime, *, unseen: bool) -> None:
+    shown = max(observed or 0, 0)
+    expected = listing.expected_quantity or 0
+    if unseen and shown < expected:
+        listing.unseen_sold_items += expected - shown
+    listing.pushed_quantity = shown
+    listing.channel_delta = 0
+    listing.observed_quantity = observed
+    listing.observed_at = now
+    listing.push_held_until = None
+    listing.unseen_since = None
+
+
+def probably_unseen(drift: Drift) -> bool:
+    """A gap below expected that an order we have not ingested may explain."""
+    return drift.delta < 0 and drift.cause in (Drift.Cause.UNSEEN_ORDER, Drift.Cause.UNKNOWN)
 
 
 def halt_listing(drift: Drift, *, actor: str, reason: str) -> SalesHalt:
@@ -80,7 +110,7 @@ def halt_listing(drift: Drift, *, actor: str, reason: str) -> SalesHalt:
         halt = existing.order_by("id").first() or allocation_services.halt_create(
             sku=Sku(pk=drift.sku_id), channel_id=drift.channel_id, reason=reason, actor=actor
         )
-        rebase({drift.listing_id: drift.observed}, now=timezone.now())
+        rebase({drift.listing_id: None}, now=timezone.now(), expected_at_read={}, halting=True)
         _close(drift, Drift.Resolution.HALTED, actor=actor, reason=reason, halt=halt)
     return halt
 
@@ -106,7 +136,13 @@ def halt_drifts(drifts: list[Drift], *, actor: str, now: datetime) -> None:
         for halt in SalesHalt.objects.bulk_create(list(new.values())):
             active[(halt.sku_id, halt.channel_id)] = halt.pk
         allocation_services.skus_mark_dirty(sku_ids={d.sku_id for d in drifts})
-        rebase({d.listing_id: d.observed for d in drifts}, now=now)
+        rebase(
+            {d.listing_id: d.observed for d in drifts},
+            now=now,
+            expected_at_read={d.listing_id: d.expected for d in drifts},
+            unseen=[d.listing_id for d in drifts if probably_unseen(d)],
+            halting=True,
+        )
         for drift in drifts:
             drift.halt_id = active.get((drift.sku_id, drift.channel_id)) or active.get(
                 (drift.sku_id, None)
@@ -121,9 +157,8 @@ def halt_drifts(drifts: list[Drift], *, actor: str, now: datetime) -> None:
 
 def resync(drift: Drift, *, actor: str = SYSTEM_ACTOR, reason: str = "") -> Drift:
     _still_open(drift)
-    unseen = [drift.listing_id] if drift.cause == Drift.Cause.UNSEEN_ORDER else []
     with transaction.atomic():
-        rebase({drift.listing_id: drift.observed}, now=timezone.now(), unseen=unseen)
+        make_due([drift.listing_id])
         _close(drift, Drift.Resolution.RESYNCED, actor=actor, reason=reason or "resynced")
     return drift
 
@@ -158,7 +193,7 @@ def adopt(drift: Drift, *, actor: str, reason: str) -> Drift:
             reference=f"drift {drift.pk} on {listing.channel.code}",
         )
         _release_drift_halt(drift, actor=actor, reason=f"adopted: {reason}")
-        rebase({drift.listing_id: drift.observed}, now=timezone.now())
+        make_due([drift.listing_id])
         drift.event = recorded.event
         _close(drift, Drift.Resolution.ADOPTED, actor=actor, reason=reason)
     return drift
@@ -219,8 +254,18 @@ def settle_released_halts() -> int:
 
 
 def _release_drift_halt(drift: Drift, *, actor: str, reason: str) -> None:
-    if drift.halt_id and drift.resolution == Drift.Resolution.HALTED:
-        allocation_services.halt_release(halt=drift.halt, actor=actor, reason=reason)
+    """Release the halt this drift alone is held by: one reconciliation opened for this
+    channel. A person's halt (a recall, SKU-wide) or one other drift still needs stays."""
+    if not drift.halt_id or drift.resolution != Drift.Resolution.HALTED:
+        return
+    halt = drift.halt
+    if halt.created_by != SYSTEM_ACTOR or halt.channel_id != drift.channel_id:
+        return
+    others = Drift.objects.filter(halt=halt, resolution=Drift.Resolution.HALTED).exclude(
+        pk=drift.pk
+    )
+    if not others.exists():
+        allocation_services.halt_release(halt=halt, actor=actor, reason=reason)
 
 
 def _close(drift: Drift, resolution: str, *, actor: str, reason: str, halt=None) -> None:

@@ -62,6 +62,11 @@ def confirm_due_runs() -> int:
         finished_at=timezone.now(),
         error="never finished reading: its worker was lost",
     )
+    # A confirm whose worker died: confirmed again.
+    ReconciliationRun.objects.filter(
+        status=ReconciliationRun.Status.CONFIRMING,
+        confirm_after__lt=timezone.now() - LOST_RUN_AFTER,
+    ).update(status=ReconciliationRun.Status.WAITING)
     resolve.settle_released_halts()
     due = ReconciliationRun.objects.filter(
         status=ReconciliationRun.Status.WAITING, confirm_after__lte=timezone.now()

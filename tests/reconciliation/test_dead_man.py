@@ -98,6 +98,8 @@ def test_nothing_trips_outside_business_hours(world, shop):
 
     assert deadman.check(now=saturday) == []
     assert deadman.check(now=saturday.replace(hour=3) + timedelta(days=2)) == []  # 22:00 Sunday
+    # Quiet counts from opening (08:00 in New York, 13:00 UTC), not across the weekend.
+    assert deadman.check(now=monday.replace(hour=13, minute=30)) == []
     (episode,) = deadman.check(now=monday)
     assert episode.reason == DeadManEpisode.Reason.CHANNEL_QUIET
 
