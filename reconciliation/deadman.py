@@ -20,13 +20,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from allocation.services import skus_mark_dirty
 from channels.models import Channel, InboundEvent, Listing, PushAttempt, WorkerHeartbeat
 from ledger.models import Sku
 
 from . import alerts
 from .models import DeadManEpisode, DeadManSwitch
-from .resolve import ResolutionError
+from .resolve import ResolutionError, mark_dirty_in_order
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +206,9 @@ def _cap(channel: Channel, reason: str) -> None:
     Channel.objects.filter(pk=channel.pk).update(
         capped_since=timezone.now() if reason else None, capped_reason=reason[:255]
     )
-    skus_mark_dirty(
-        sku_ids=Listing.objects.filter(channel=channel, is_active=True)
+    mark_dirty_in_order(
+        Listing.objects.filter(channel=channel, is_active=True)
+        .order_by()
         .values_list("sku_id", flat=True)
         .distinct()
     )

@@ -20,7 +20,7 @@ from allocation import services as allocation_services
 from allocation.models import SalesHalt
 from channels.models import Channel, Listing
 from channels.tasks import wake_pusher
-from inventory_sync.lib.locks import lock_rows
+from inventory_sync.lib.locks import lock_ids, lock_rows
 from ledger import services as ledger_services
 from ledger.models import Balance, Location, Sku
 from ledger.rules import ON_HAND, EventLine
@@ -72,6 +72,14 @@ def rebase(
         for channel_id in sorted(channels):
             transaction.on_commit(partial(wake_pusher, channel_id))
     return due
+
+
+def mark_dirty_in_order(sku_ids: Iterable[int]) -> None:
+    """Mark many SKUs for the planner, their rows locked in id order first as every ledger
+    write locks them (one UPDATE of many rows takes them in whatever order it scans)."""
+    with transaction.atomic():
+        ids = lock_ids(Sku.objects.filter(pk__in=list(sku_ids)))
+        allocation_services.skus_mark_dirty(sku_ids=ids)
 
 
 def make_due(listing_ids: Iterable[int]) -> int:
@@ -135,7 +143,7 @@ def halt_drifts(drifts: list[Drift], *, actor: str, now: datetime) -> None:
                 )  # fmt: skip
         for halt in SalesHalt.objects.bulk_create(list(new.values())):
             active[(halt.sku_id, halt.channel_id)] = halt.pk
-        allocation_services.skus_mark_dirty(sku_ids={d.sku_id for d in drifts})
+        mark_dirty_in_order({d.sku_id for d in drifts})
         rebase(
             {d.listing_id: d.observed for d in drifts},
             now=now,
