@@ -1,8 +1,8 @@
 """Why a listing probably drifted, from the evidence we hold (a guess for the person who
 reviews it, never a reason to trust the channel's number).
 
-- lost write: the channel still shows the higher level from before our last acknowledged set
-  (a decrease not kept; a lower level may be a sale on its way);
+- lost write: the channel still shows its level from before our last acknowledged set (a
+  lower one only where its open orders rule out a sale on its way);
 - refund semantics: a refund or cancel of this listing since that set moved stock back (or not)
   on one side only, by no more units than it carried;
 - unseen order: the channel holds more units in open orders than the orders we ingested
@@ -45,16 +45,19 @@ def probable_cause(evidence: Evidence) -> tuple[str, str]:
     """The probable cause and the evidence behind it, in words."""
     delta = evidence.observed - evidence.expected
     before, last = evidence.before_last_set, evidence.last_set
-    # Only a lost decrease: the channel shows more than we set. A sale of exactly the units
-    # an increase added looks the same as a lost increase, and must wait for its order (I6).
-    lost = before is not None and last is not None and before > last and delta > 0
-    if lost and evidence.observed == before + (evidence.expected - last):
-        return Cause.LOST_WRITE, f"shows {before} from before our set of {last}"
+    seen, ours = evidence.committed_observed, evidence.committed_expected
+    orders_agree = seen is not None and ours is not None and seen == ours
+    # The channel still shows its level from before our set. Higher than we set: a decrease
+    # not kept. Lower: an increase not kept, or a sale of exactly its units on its way (I6):
+    # a lost write only where the channel's open orders say no sale is missing.
+    if before is not None and last is not None and before != last:
+        same = evidence.observed == before + (evidence.expected - last)
+        if same and (delta > 0 or orders_agree):
+            return Cause.LOST_WRITE, f"shows {before} from before our set of {last}"
     if evidence.refunded_units and abs(delta) <= evidence.refunded_units:
         return Cause.REFUND_SEMANTICS, (
             f"{evidence.refunded_units} unit(s) refunded or cancelled since our last set"
         )
-    seen, ours = evidence.committed_observed, evidence.committed_expected
     if seen is not None and ours is not None:
         if delta < 0 and seen - ours == -delta:
             return Cause.UNSEEN_ORDER, f"the channel holds {seen} in open orders, we know {ours}"

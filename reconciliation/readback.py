@@ -74,6 +74,7 @@ def _read_back(channel: Channel, now: datetime, lanes: LaneFactory) -> list[Drif
     )
     read = lanes(channel).read_all_levels(channel, listings) if listings else None
     lost: list[Drift] = []
+    ours = causes.committed_expected(pushed) if read is not None and read.committed else {}
     for listing in listings:
         if read is None or listing.pk not in read.levels:
             continue
@@ -83,8 +84,11 @@ def _read_back(channel: Channel, now: datetime, lanes: LaneFactory) -> list[Drif
         before, last = pushed[listing.pk]
         expected = listing.expected_quantity or 0
         cause, evidence = causes.probable_cause(
-            causes.Evidence(expected=expected, observed=observed or 0,
-                            before_last_set=before, last_set=last)
+            causes.Evidence(
+                expected=expected, observed=observed or 0, before_last_set=before, last_set=last,
+                committed_observed=read.committed.get(listing.pk),
+                committed_expected=ours.get(listing.pk, 0) if read.committed else None,
+            )
         )  # fmt: skip
         if cause != Drift.Cause.LOST_WRITE or listing.pushed_quantity != last:
             continue  # not ours to judge: the next run waits for orders on their way first

@@ -62,6 +62,10 @@ def test_thresholds_per_channel_and_tier_win_over_the_default(settings):
         # a sale ingested since our set moved both sides
         (Evidence(expected=6, observed=9, before_last_set=10, last_set=7), Drift.Cause.LOST_WRITE),
         (Evidence(expected=7, observed=8, refunded_units=1), Drift.Cause.REFUND_SEMANTICS),
+        # an increase not kept, where the shop's open orders rule out a sale on its way
+        (Evidence(expected=50, observed=0, before_last_set=0, last_set=50,
+                  committed_observed=0, committed_expected=0), Drift.Cause.LOST_WRITE),
+        (Evidence(expected=50, observed=0, before_last_set=0, last_set=50), Drift.Cause.UNKNOWN),
         # a sale of exactly the units our last increase added is not a lost write (I6)
         (Evidence(expected=50, observed=0, before_last_set=0, last_set=50,
                   committed_observed=50, committed_expected=0), Drift.Cause.UNSEEN_ORDER),
