@@ -212,6 +212,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_ROUTES = {
     "channels.tasks.ingest_task": {"queue": "ingest"},
     "channels.tasks.push_channel_task": {"queue": "push"},
+    # A run reads whole channels (minutes for a large catalogue, an Amazon report up to 15):
+    # its own queue, so it never holds a thread the planner or ingest needs.
+    "reconciliation.tasks.reconcile_task": {"queue": "reconcile"},
+    "reconciliation.tasks.reconcile_unexpected_task": {"queue": "reconcile"},
+    "reconciliation.tasks.confirm_run_task": {"queue": "reconcile"},
+    "reconciliation.tasks.confirm_due_runs_task": {"queue": "reconcile"},
 }
 # Worker loops (inventory_sync.lib.loops): how long a loop stays after its last work, and
 # the longest one task runs before handing over to a fresh one.

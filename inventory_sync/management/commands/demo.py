@@ -67,7 +67,7 @@ def _worker_command() -> list[str]:
         "--loglevel",
         "INFO",
         "-Q",
-        "ingest,push,default,celery",
+        "ingest,push,default,celery,reconcile",
     ]
 
 
