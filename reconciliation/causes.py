@@ -72,7 +72,7 @@ def last_sets(channel_id: int, listings: dict[int, Listing]) -> dict[int, tuple[
     """Per listing, (quantity compared from, quantity set) of its last acknowledged set."""
     if not listings:
         return {}
-    oldest = min((item.pushed_at for item in listings.values() if item.pushed_at), default=None)
+    oldest = _oldest_set(listings.values())
     if oldest is None:
         return {}
     found: dict[int, tuple[int, int]] = {}

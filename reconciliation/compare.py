@@ -11,27 +11,15 @@ from decimal import Decimal
 from django.conf import settings
 
 
-@dataclass(frozen=True, slots=True)
-class Expectation:
-    """A listing's sync state as reconciliation reads it (a values() row)."""
-
-    listing_id: int
-    channel_id: int
-    sku_id: int
-    # Our last acknowledged set plus the channel's own moves we ingested since (its orders).
-    expected: int | None
-    # A set sent and not answered yet: the channel may already show it.
-    in_flight: int | None
-    tier: str = ""
-
-
-def differs(expectation: Expectation, observed: int | None) -> bool:
-    """True when the channel shows something no known state of ours explains."""
-    if expectation.expected is None:
-        return False  # never pushed: the pusher reads it first, nothing to compare with
-    if expectation.in_flight is not None:
+def differs(expected: int | None, in_flight: int | None, observed: int | None) -> bool:
+    """True when the channel shows something no known state of ours explains: `expected` is
+    our last acknowledged set plus the channel's own moves we ingested since (None: never
+    pushed, nothing to compare with); `in_flight`, a set sent and not answered yet."""
+    if expected is None:
+        return False
+    if in_flight is not None:
         return False  # a set on its way: the pusher's own read-back settles it
-    return (observed or 0) != expectation.expected
+    return (observed or 0) != expected
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from ledger.models import Sku
 
 from . import alerts, causes, compare, resolve
 from .models import Drift, ReconciliationRun
-from .runs import _FIELDS, LaneFactory, Progress, _expectation, read_channels
+from .runs import LISTING_FIELDS, LaneFactory, Progress, read_channels, shows_otherwise
 
 BRITTLE_WINDOW = timedelta(hours=24)
 
@@ -52,7 +52,13 @@ def confirm_phase(
     listings = list(
         Listing.objects.filter(pk__in=[int(pk) for pk in run.suspects])
         .select_related("channel")
-        .only(*_FIELDS, "channel__code", "channel__kind", "channel__mode", "channel__api_base_url")
+        .only(
+            *LISTING_FIELDS,
+            "channel__code",
+            "channel__kind",
+            "channel__mode",
+            "channel__api_base_url",
+        )
     )
     groups = defaultdict(list)
     for listing in listings:
@@ -63,7 +69,7 @@ def confirm_phase(
             continue
         run.api_calls += outcome.read.calls
         run.throttled += outcome.read.throttled
-        drifts.extend(_drift_of(run, outcome.channel, outcome.listings, outcome.read))
+        drifts.extend(drift_of(run, outcome.channel, outcome.listings, outcome.read))
     _settle(run, drifts, now)
     run.status = ReconciliationRun.Status.DONE
     run.finished_at = timezone.now()
@@ -75,12 +81,12 @@ def confirm_phase(
     return run
 
 
-def _drift_of(run, channel, listings: list[Listing], read) -> list[Drift]:
+def drift_of(run, channel, listings: list[Listing], read) -> list[Drift]:
     """Drift rows (unsaved) for the listings that still differ, each with its probable cause."""
     still = [
         listing
         for listing in listings
-        if listing.pk in read.levels and compare.differs(_expectation(listing), read.levels[listing.pk])
+        if listing.pk in read.levels and shows_otherwise(listing, read.levels[listing.pk])
     ]  # fmt: skip
     if not still:
         return []

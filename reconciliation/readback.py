@@ -19,10 +19,9 @@ from django.utils import timezone
 from channels.lanes.registry import lane_for, lane_for_kind
 from channels.models import Channel, Listing, PushAttempt
 
-from . import causes, compare
-from .confirm import record_and_resolve
+from .confirm import drift_of, record_and_resolve
 from .models import Drift, Watermark
-from .runs import _FIELDS, LaneFactory, _expectation
+from .runs import LISTING_FIELDS, LaneFactory
 
 logger = logging.getLogger(__name__)
 
@@ -62,41 +61,22 @@ def _read_back(channel: Channel, now: datetime, lanes: LaneFactory) -> list[Drif
     )
     if not attempts:
         return []
-    pushed: dict[int, tuple[int, int]] = {}
-    for _, items in attempts:
-        for item in items:
-            if item.get("change_from") is not None:
-                pushed[item["listing"]] = (int(item["change_from"]), int(item["quantity"]))
+    pushed = {item["listing"] for _, items in attempts for item in items if "listing" in item}
     listings = list(
-        Listing.objects.filter(pk__in=list(pushed)[:MAX_LISTINGS_PER_READ], is_active=True)
-        .only(*_FIELDS)
+        Listing.objects.filter(pk__in=sorted(pushed)[:MAX_LISTINGS_PER_READ], is_active=True)
+        .only(*LISTING_FIELDS)
         .order_by("id")
     )
     read = lanes(channel).read_all_levels(channel, listings) if listings else None
-    lost: list[Drift] = []
-    ours = causes.committed_expected(pushed) if read is not None and read.committed else {}
-    for listing in listings:
-        if read is None or listing.pk not in read.levels:
-            continue
-        observed = read.levels[listing.pk]
-        if not compare.differs(_expectation(listing), observed):
-            continue
-        before, last = pushed[listing.pk]
-        expected = listing.expected_quantity or 0
-        cause, evidence = causes.probable_cause(
-            causes.Evidence(
-                expected=expected, observed=observed or 0, before_last_set=before, last_set=last,
-                committed_observed=read.committed.get(listing.pk),
-                committed_expected=ours.get(listing.pk, 0) if read.committed else None,
-            )
-        )  # fmt: skip
-        if cause != Drift.Cause.LOST_WRITE or listing.pushed_quantity != last:
-            continue  # not ours to judge: the next run waits for orders on their way first
-        lost.append(
-            Drift(channel=channel, listing_id=listing.pk, sku_id=listing.sku_id,
-                  expected=expected, observed=observed, delta=(observed or 0) - expected,
-                  cause=cause, evidence=f"read after write: {evidence}"[:500])
-        )  # fmt: skip
+    # Only lost writes are settled here; any other difference is left to the next run, which
+    # waits for orders on their way first.
+    lost = [
+        drift
+        for drift in (drift_of(None, channel, listings, read) if read is not None else [])
+        if drift.cause == Drift.Cause.LOST_WRITE
+    ]
+    for drift in lost:
+        drift.evidence = f"read after write: {drift.evidence}"[:500]
     with transaction.atomic():
         record_and_resolve(lost, now=now)
         Watermark.objects.filter(pk=mark.pk).update(position=attempts[-1][0])

@@ -38,7 +38,7 @@ Progress = Callable[[str], None]
 LaneFactory = Callable[[Channel], Lane]
 
 # The listing columns a run needs (the lanes read their ids; the comparison its sync state).
-_FIELDS = (
+LISTING_FIELDS = (
     "id",
     "channel_id",
     "sku_id",
@@ -118,7 +118,7 @@ def listings_of(run: ReconciliationRun) -> dict[Channel, list[Listing]]:
         listings = listings.filter(sku__velocity_tier=run.velocity_tier)
     by_id = {channel.pk: channel for channel in channels}
     grouped: dict[Channel, list[Listing]] = {channel: [] for channel in by_id.values()}
-    for listing in listings.only(*_FIELDS).order_by("id").iterator(chunk_size=5000):
+    for listing in listings.only(*LISTING_FIELDS).order_by("id").iterator(chunk_size=5000):
         grouped[by_id[listing.channel_id]].append(listing)
     return {channel: rows for channel, rows in grouped.items() if rows}
 
@@ -163,14 +163,10 @@ def read_channels(
         return list(pool.map(one, list(groups)))
 
 
-def _expectation(listing: Listing) -> compare.Expectation:
-    return compare.Expectation(
-        listing_id=listing.pk,
-        channel_id=listing.channel_id,
-        sku_id=listing.sku_id,
-        expected=listing.expected_quantity,
-        in_flight=listing.in_flight_quantity if listing.in_flight_attempt_id else None,
-    )
+def shows_otherwise(listing: Listing, observed: int | None) -> bool:
+    """Whether the channel's `observed` quantity is none of the listing's known states."""
+    in_flight = listing.in_flight_quantity if listing.in_flight_attempt_id else None
+    return compare.differs(listing.expected_quantity, in_flight, observed)
 
 
 def read_phase(
@@ -194,7 +190,7 @@ def read_phase(
                 continue
             checked += 1
             observed = levels[listing.pk]
-            if compare.differs(_expectation(listing), observed):
+            if shows_otherwise(listing, observed):
                 suspects[str(listing.pk)] = [observed, committed.get(listing.pk)]
         run.listings_checked += checked
         run.api_calls += outcome.read.calls if outcome.read else 0

@@ -13,22 +13,18 @@ from ledger import services
 from ledger.rules import EventLine
 from reconciliation import discrepancies, resolve
 from reconciliation.causes import Evidence, probable_cause
-from reconciliation.compare import Expectation, Threshold, differs, is_large, threshold_for
+from reconciliation.compare import Threshold, differs, is_large, threshold_for
 from reconciliation.models import CycleCountDiscrepancy, Drift
 from tests.factories import SkuFactory
 
 
-def expectation(expected, in_flight=None):
-    return Expectation(listing_id=1, channel_id=1, sku_id=1, expected=expected, in_flight=in_flight)
-
-
 def test_a_listing_differs_only_from_every_state_of_ours():
-    assert not differs(expectation(7), 7)
-    assert differs(expectation(7), 10)
-    assert not differs(expectation(7, in_flight=10), 10)  # our set on its way
-    assert not differs(expectation(None), 10)  # never pushed: nothing to compare with
-    assert not differs(expectation(0), None)
-    assert differs(expectation(3), None)
+    assert not differs(7, None, 7)
+    assert differs(7, None, 10)
+    assert not differs(7, 10, 10)  # our set on its way
+    assert not differs(None, None, 10)  # never pushed: nothing to compare with
+    assert not differs(0, None, None)
+    assert differs(3, None, None)
 
 
 @pytest.mark.parametrize(
