@@ -12,6 +12,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access import audit
+from access.drf import SignedWrites, reason_of
+from access.roles import Capability
 from inventory_sync.lib.api import StrictIntegerField
 from inventory_sync.lib.errors import DomainError
 from ledger.models import Location, Sku
@@ -44,22 +47,20 @@ class AllocationRuleSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class AllocationRuleViewSet(viewsets.ModelViewSet):
+class AllocationRuleViewSet(SignedWrites, viewsets.ModelViewSet):
     """Allocation rules: buffers, shares, floors and ceilings with a scope and a priority."""
 
     queryset = AllocationRule.objects.order_by("priority", "id")
     serializer_class = AllocationRuleSerializer
     filterset_fields = ["kind", "scope", "is_enabled"]
+    write_capability = Capability.ADMINISTER
+    audit_name = "rule"
 
-    def perform_create(self, serializer):
+    def write(self, serializer):
         serializer.save()
         services.skus_mark_dirty()
 
-    def perform_update(self, serializer):
-        serializer.save()
-        services.skus_mark_dirty()
-
-    def perform_destroy(self, instance):
+    def remove(self, instance):
         instance.delete()
         services.skus_mark_dirty()
 
@@ -98,6 +99,8 @@ class ReservationViewSet(
 
     serializer_class = ReservationSerializer
     filterset_fields = ["status", "partner"]
+    # Partner programmes are set-up: who holds how much for whom.
+    write_capability = Capability.ADMINISTER
 
     def get_queryset(self):  # type: ignore[override]
         return Reservation.objects.select_related("sku", "location").order_by("-id")
@@ -128,10 +131,24 @@ class ReservationViewSet(
             idempotency_key=f"api:{key}",
             actor=request.user.get_username(),
         )
+        audit.record(
+            request, "reservation.create", reservation, after=reservation, reason=reason_of(request)
+        )
         return Response(self.get_serializer(reservation).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: Reservation) -> None:
-        services.reservation_end(reservation=instance, actor=self.request.user.get_username())
+        before = audit.snapshot(instance)
+        ended = services.reservation_end(
+            reservation=instance, actor=self.request.user.get_username()
+        )
+        audit.record(
+            self.request,
+            "reservation.end",
+            instance,
+            before=before,
+            after=ended,
+            reason=reason_of(self.request),
+        )
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -156,6 +173,7 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = IncidentSerializer
     filterset_fields = ["status"]
+    action_capabilities = {"close": Capability.OPERATE}
 
     def get_queryset(self):  # type: ignore[override]
         return OversellIncident.objects.select_related("sku").order_by("-id")
@@ -163,7 +181,15 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=IncidentSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
-        incident = services.incident_close(
-            incident=self.get_object(), actor=request.user.get_username()
+        incident = self.get_object()
+        before = audit.snapshot(incident)
+        incident = services.incident_close(incident=incident, actor=request.user.get_username())
+        audit.record(
+            request,
+            "incident.close",
+            incident,
+            before=before,
+            after=incident,
+            reason=reason_of(request),
         )
         return Response(self.get_serializer(incident).data)

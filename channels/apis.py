@@ -12,6 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access import audit
+from access.roles import Capability
 from ledger.models import Sku
 
 from . import planner, shipping
@@ -168,6 +170,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = OrderOutput
     filterset_class = OrderFilter
+    action_capabilities = {"ship": Capability.OPERATE}
 
     @extend_schema(request=ShipmentInput, responses=OrderOutput)
     @action(detail=True, methods=["post"])
@@ -176,6 +179,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         order = self.get_object()
         shipping.confirm_shipment(order, shipping.Shipment(**data.validated_data))
+        audit.record(request, "order.ship", order, after=data.validated_data)
         return Response(self.get_serializer(order).data)
 
     def get_queryset(self):  # type: ignore[override]

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 api_v1 = [
+    path("", include("access.api_urls")),
     path("", include("ledger.api_urls")),
     path("", include("allocation.api_urls")),
     path("", include("channels.api_urls")),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("webhooks/", include("channels.webhook_urls")),
     path("reconciliation/", include("reconciliation.urls")),
+    path("audit/", include("access.urls")),
     path("", include("channels.urls")),
     path("", include("ledger.urls")),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -12,12 +12,15 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access import audit
+from access.drf import SignedWrites
+from access.roles import Capability
 from inventory_sync.lib.api import StrictIntegerField
 from inventory_sync.lib.errors import Conflict
 
 from . import selectors, services
 from .models import CODE_VALIDATOR, Balance, Bucket, EventKind, InventoryEvent, Location, Sku
-from .rules import MAX_LINES, MAX_QUANTITY, InboundStage
+from .rules import KINDS_NEEDING_A_REASON, MAX_LINES, MAX_QUANTITY, InboundStage
 
 API_KEY_PREFIX = "api:"
 
@@ -59,7 +62,7 @@ class LocationSerializer(_CatalogSerializer):
         ]
 
 
-class _CatalogViewSet(viewsets.ModelViewSet):
+class _CatalogViewSet(SignedWrites, viewsets.ModelViewSet):
     lookup_field = "code"
     lookup_value_regex = "[^/]+"
 
@@ -72,9 +75,10 @@ class _CatalogViewSet(viewsets.ModelViewSet):
             raise NotFound() from None
         return super().get_object()
 
-    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+    def write(self, serializer: serializers.BaseSerializer) -> None:
         try:
-            serializer.save()
+            with transaction.atomic():
+                serializer.save()
         except IntegrityError as exc:  # a concurrent create of the same code
             raise Conflict(f"Could not save: {exc}") from exc
 
@@ -84,6 +88,8 @@ class SkuViewSet(_CatalogViewSet):
 
     queryset = Sku.objects.order_by("code")
     serializer_class = SkuSerializer
+    # New products arrive with the day's work; locations are set-up.
+    write_capability = Capability.OPERATE
     filterset_fields = ["is_bundle", "velocity_tier", "barcode"]
 
 
@@ -92,6 +98,7 @@ class LocationViewSet(_CatalogViewSet):
 
     queryset = Location.objects.order_by("code")
     serializer_class = LocationSerializer
+    write_capability = Capability.ADMINISTER
     filterset_fields = ["kind", "region", "is_active"]
 
 
@@ -110,6 +117,13 @@ class EventInput(serializers.Serializer):
     occurred_at = serializers.DateTimeField(required=False)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     reference = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["kind"] in KINDS_NEEDING_A_REASON and not attrs["reason"].strip():
+            raise serializers.ValidationError(
+                {"reason": f"A {attrs['kind']} needs a reason: say why the stock changes."}
+            )
+        return attrs
 
 
 class EntryOutput(serializers.Serializer):
@@ -160,6 +174,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     serializer_class = EventOutput
     filterset_class = EventFilter
+    write_capability = Capability.OPERATE
 
     def get_queryset(self):  # type: ignore[override]
         return selectors.event_list()
@@ -202,6 +217,16 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             reference=data["reference"],
         )
         event = selectors.event_list().get(pk=recorded.event.pk)
+        if recorded.created:
+            # The event carries its actor and reason itself; the entry puts it on the one page
+            # where every change is found. A replay changed nothing, so it is not signed again.
+            audit.record(
+                request,
+                f"event.{event.kind}",
+                event,
+                after={"lines": data["lines"]},
+                reason=data["reason"],
+            )
         headers = {} if recorded.created else {"Idempotent-Replayed": "true"}
         return Response(EventOutput(event).data, status=status.HTTP_201_CREATED, headers=headers)
 

@@ -12,12 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from types import MappingProxyType
 
 from inventory_sync.lib.errors import DomainError
 
 from .models import Bucket, EventKind
 
 MAX_QUANTITY = 1_000_000_000
+# A person who removes or corrects stock by hand says why (I12); the trail shows it.
+KINDS_NEEDING_A_REASON = frozenset({"write_off", "cycle_count"})
 MAX_LINES = 500
 
 ON_HAND, COMMITTED, RESERVED, INCOMING, UNSELLABLE = (
@@ -48,6 +51,12 @@ class InsufficientStock(DomainError):
 class IdempotencyConflict(DomainError):
     code = "idempotency_conflict"
     http_status = 409
+
+
+class RecordedElsewhere(InvalidEvent):
+    """An owned kind (see OWNED_KINDS) offered through a generic door."""
+
+    code = "recorded_elsewhere"
 
 
 @dataclass(frozen=True)
@@ -108,8 +117,28 @@ ABSOLUTE_KINDS = frozenset({EventKind.CYCLE_COUNT, EventKind.FBA_SNAPSHOT})
 ADD_ONLY_KINDS = frozenset(
     {EventKind.RECEIPT, EventKind.SALE, EventKind.RETURN_RESTOCK, EventKind.RETURN_UNSELLABLE}
 )
+# Kinds another app owns, with the door to use instead. That app keeps rows of its own in step
+# with these events (a Reservation per hold, ended by its release), so a raw event would leave
+# them disagreeing with the ledger. Generic doors (the events API, replay_events) hand this
+# mapping to record_event(s) as `refuse_kinds`; the owner's service records the kind itself.
+OWNED_KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        EventKind.RESERVE.value: "/api/v1/reservations/",
+        EventKind.RELEASE.value: "/api/v1/reservations/",
+    }
+)
 FBA_SNAPSHOT_BUCKETS = (ON_HAND, RESERVED, INCOMING, UNSELLABLE)
 WRITE_OFF_BUCKETS = (ON_HAND, UNSELLABLE)
+
+
+def recorded_elsewhere(kind: str, door: str) -> RecordedElsewhere:
+    """The refusal of an owned kind at a generic door: where to go instead, and why."""
+    return RecordedElsewhere(
+        f"{kind} events are recorded only by the service that owns them: use {door}, "
+        "which keeps its own records in step with the ledger.",
+        field_errors={"kind": f"Not accepted here; use {door}."},
+        use=door,
+    )
 
 
 def needs_current_balances(kind: str) -> bool:

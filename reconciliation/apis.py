@@ -14,6 +14,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access import audit
+from access.drf import reason_of
+from access.roles import Capability
 from allocation.models import SalesHalt
 from channels.models import Channel
 from inventory_sync.lib.errors import Conflict, DomainError
@@ -83,6 +86,7 @@ class DriftViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = DriftOutput
     filterset_class = DriftFilter
+    action_capabilities = {"resolve_drift": Capability.OPERATE}
 
     def get_queryset(self):  # type: ignore[override]
         return Drift.objects.select_related("channel", "sku", "listing").order_by("-id")
@@ -93,12 +97,15 @@ class DriftViewSet(viewsets.ReadOnlyModelViewSet):
         data = DriftResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
         drift = self.get_object()
-        apply = DRIFT_ACTIONS[data.validated_data["action"]]
+        before = audit.snapshot(drift)
+        chosen, reason = data.validated_data["action"], data.validated_data["reason"]
         try:
-            apply(drift, actor=request.user.get_username(), reason=data.validated_data["reason"])
+            DRIFT_ACTIONS[chosen](drift, actor=request.user.get_username(), reason=reason)
         except resolve.ResolutionError as refused:
             raise Conflict(str(refused)) from None
-        return Response(self.get_serializer(self.get_queryset().get(pk=drift.pk)).data)
+        drift = self.get_queryset().get(pk=drift.pk)
+        audit.record(request, f"drift.{chosen}", drift, before=before, after=drift, reason=reason)
+        return Response(self.get_serializer(drift).data)
 
 
 class HaltSerializer(serializers.ModelSerializer):
@@ -169,6 +176,7 @@ class HaltViewSet(
 
     serializer_class = HaltSerializer
     filterset_class = HaltFilter
+    write_capability = Capability.OPERATE
 
     def get_queryset(self):  # type: ignore[override]
         return SalesHalt.objects.select_related("sku", "channel").order_by("-id")
@@ -184,20 +192,21 @@ class HaltViewSet(
             )
         except resolve.ResolutionError as refused:
             raise DomainError(str(refused), field_errors={"reason": str(refused)}) from None
+        halt = serializer.instance
+        audit.record(self.request, "halt.open", halt, after=halt, reason=data["reason"])
 
     @extend_schema(request=HaltReleaseInput, responses=HaltSerializer)
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
         data = HaltReleaseInput(data=request.data)
         data.is_valid(raise_exception=True)
+        halt, reason = self.get_object(), data.validated_data["reason"]
+        before = audit.snapshot(halt)
         try:
-            halt = resolve.release_halt(
-                self.get_object(),
-                actor=request.user.get_username(),
-                reason=data.validated_data["reason"],
-            )
+            halt = resolve.release_halt(halt, actor=request.user.get_username(), reason=reason)
         except resolve.ResolutionError as refused:
             raise DomainError(str(refused), field_errors={"reason": str(refused)}) from None
+        audit.record(request, "halt.release", halt, before=before, after=halt, reason=reason)
         return Response(self.get_serializer(halt).data)
 
 
@@ -271,6 +280,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     serializer_class = RunOutput
     filterset_fields = ["status", "trigger"]
+    write_capability = Capability.OPERATE
 
     def get_queryset(self):  # type: ignore[override]
         return ReconciliationRun.objects.select_related("channel").order_by("-id")
@@ -285,6 +295,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             sku_codes=data.validated_data.get("skus", []),
             requested_by=request.user.get_username(),
         )
+        audit.record(request, "reconciliation.run", run, after=run, reason=reason_of(request))
         # Queued after the run row commits, so the worker always finds it.
         tasks.reconcile_task.delay_on_commit(run_id=run.pk)
         return Response(RunOutput(run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,7 +1,10 @@
 import pytest
+from django.contrib.auth.models import Group
+from django.db.backends.postgresql.operations import DatabaseOperations
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from access.roles import Role
 from ledger import services
 from ledger.models import Location
 from ledger.rules import EventLine
@@ -18,6 +21,25 @@ def _fresh_amazon_tokens():
     amazon.clear_token_cache()
     yield
     amazon.clear_token_cache()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_past_append_only_triggers():
+    """Transactional tests (transactional_db, live_server) end with Django's flush: one
+    TRUNCATE of every table, which the ledger's triggers refuse (I1). The flush runs in its own
+    transaction; `session_replication_role = replica` for that transaction alone (a superuser's
+    switch) keeps ordinary triggers from firing while the test database is emptied, and nowhere
+    else."""
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        if sql_list:
+            sql_list = ["SET LOCAL session_replication_role = replica", *sql_list]
+        original(self, sql_list)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original
 
 
 @pytest.fixture
@@ -53,7 +75,11 @@ def receive():
 
 @pytest.fixture
 def user(db, django_user_model):
-    return django_user_model.objects.create_user("ops", password="correct-horse")
+    """A signed-in person of the admin role: may do everything the API and console offer (the
+    role matrix in tests/access/ tries the narrower roles)."""
+    person = django_user_model.objects.create_user("ops", password="correct-horse")
+    person.groups.add(Group.objects.get(name=Role.ADMIN))
+    return person
 
 
 @pytest.fixture
