@@ -20,7 +20,7 @@ from inventory_sync.lib.errors import Conflict
 
 from . import selectors, services
 from .models import CODE_VALIDATOR, Balance, Bucket, EventKind, InventoryEvent, Location, Sku
-from .rules import KINDS_NEEDING_A_REASON, MAX_LINES, MAX_QUANTITY, InboundStage
+from .rules import KINDS_NEEDING_A_REASON, MAX_LINES, MAX_QUANTITY, OWNED_KINDS, InboundStage
 
 API_KEY_PREFIX = "api:"
 
@@ -169,7 +169,8 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     """Ledger events. POST records one; the `Idempotency-Key` header is required.
 
     The same key with the same body answers with the original event (header
-    `Idempotent-Replayed: true`); the same key with a different body answers 409.
+    `Idempotent-Replayed: true`); the same key with a different body answers 409. Kinds
+    another service owns (reserve, release) are refused with 400 naming that service's path.
     """
 
     serializer_class = EventOutput
@@ -194,12 +195,15 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     def create(self, request: Request) -> Response:
         key = (request.headers.get("Idempotency-Key") or "").strip()
-        if not key or len(key) > 200:
+        # WSGI hands header bytes over as latin-1, so a UTF-8 key would be stored garbled, and
+        # HTTP does not say which charset a client meant: keys are printable ASCII (a UUID).
+        if not key or len(key) > 200 or not (key.isascii() and key.isprintable()):
             return Response(
                 {
                     "code": "invalid",
-                    "detail": "The Idempotency-Key header is required (1-200 characters).",
-                    "errors": {"Idempotency-Key": "Required, 1-200 characters."},
+                    "detail": "The Idempotency-Key header is required: 1-200 printable ASCII "
+                    "characters (e.g. a UUID).",
+                    "errors": {"Idempotency-Key": "Required, 1-200 printable ASCII characters."},
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
@@ -215,6 +219,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             actor=getattr(request.user, "username", "") or "",
             reason=data["reason"],
             reference=data["reference"],
+            refuse_kinds=OWNED_KINDS,
         )
         event = selectors.event_list().get(pk=recorded.event.pk)
         if recorded.created:

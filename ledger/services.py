@@ -6,9 +6,10 @@ ledger.writer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from django.db import transaction
 
@@ -22,6 +23,8 @@ from .rules import (
     IdempotencyConflict,
     InsufficientStock,
     InvalidEvent,
+    RecordedElsewhere,
+    recorded_elsewhere,
     validate_request,
 )
 from .writer import (
@@ -41,6 +44,7 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientStock",
     "InvalidEvent",
+    "RecordedElsewhere",
     "RecordedEvent",
     "record_event",
     "record_events",
@@ -100,6 +104,7 @@ def record_event(
     actor: str = "",
     reason: str = "",
     reference: str = "",
+    refuse_kinds: Mapping[str, str] = MappingProxyType({}),
 ) -> RecordedEvent:
     """Record one business fact and apply it to the balances, atomically.
 
@@ -109,9 +114,12 @@ def record_event(
     Idempotency: `idempotency_key` is unique. The same key with the same request returns the
     original event (created=False) and changes nothing; with a different request it raises
     IdempotencyConflict.
+    Doors: a generic door passes rules.OWNED_KINDS as `refuse_kinds`; a new event of such a
+    kind is refused with RecordedElsewhere (naming the door to use), while a retry of one
+    already recorded under its key still answers as above.
     Locks: the event's SKU rows, in id order (see the module docstring).
-    Raises InvalidEvent (bad shape, unknown SKU or location), InsufficientStock,
-    IdempotencyConflict.
+    Raises InvalidEvent (bad shape, unknown SKU or location), RecordedElsewhere,
+    InsufficientStock, IdempotencyConflict.
     """
     request = EventRequest(
         kind=kind,
@@ -124,6 +132,10 @@ def record_event(
         reference=reference,
     )
     validate_request(request)
+    if request.kind in refuse_kinds:
+        if not InventoryEvent.objects.filter(idempotency_key=idempotency_key).exists():
+            raise recorded_elsewhere(request.kind, refuse_kinds[request.kind])
+        return _existing(request)
     if fits_one_statement(request):
         written = record_in_one_statement(request)
     else:
@@ -136,25 +148,33 @@ def record_event(
     return _existing(request)
 
 
-def record_events(requests: Sequence[EventRequest], *, chunk_size: int = 1000) -> BatchOutcome:
+def record_events(
+    requests: Sequence[EventRequest],
+    *,
+    chunk_size: int = 1000,
+    refuse_kinds: Mapping[str, str] = MappingProxyType({}),
+) -> BatchOutcome:
     """Record many events with one transaction per chunk: the replay and import path.
 
-    Same rules and keys as `record_event`; the result is identical to recording the events one
-    by one in order. A chunk in which one event breaks a rule is rolled back and recorded one
-    event at a time, so the good events land and each refused one is reported by its index.
+    Same rules, keys and `refuse_kinds` as `record_event`; the result is identical to recording
+    the events one by one in order. A chunk in which one event breaks a rule is rolled back and
+    recorded one event at a time, so the good events land and each refused one is reported by
+    its index.
     Locks: every SKU of the chunk, in id order, for the length of the chunk's transaction.
     """
     outcome = BatchOutcome()
     for start in range(0, len(requests), chunk_size):
         chunk = list(requests[start : start + chunk_size])
         valid: list[tuple[int, EventRequest]] = []
+        owned: list[tuple[int, EventRequest]] = []
         for offset, request in enumerate(chunk):
             try:
                 validate_request(request)
             except DomainError as error:
                 outcome.failures.append((start + offset, error))
             else:
-                valid.append((start + offset, request))
+                (owned if request.kind in refuse_kinds else valid).append((start + offset, request))
+        _settle_owned(owned, refuse_kinds, outcome)
         if not valid:
             continue
         try:
@@ -183,6 +203,28 @@ def record_events(requests: Sequence[EventRequest], *, chunk_size: int = 1000) -
     if outcome.recorded:
         wakeups.notify_on_commit(LEDGER_CHANGED)
     return outcome
+
+
+def _settle_owned(
+    requests: Sequence[tuple[int, EventRequest]],
+    refuse_kinds: Mapping[str, str],
+    outcome: BatchOutcome,
+) -> None:
+    """Owned kinds at a generic door: one already recorded is a duplicate (replaying a file
+    twice still works), a new one is refused."""
+    if not requests:
+        return
+    known = set(
+        InventoryEvent.objects.filter(
+            idempotency_key__in={request.idempotency_key for _, request in requests}
+        ).values_list("idempotency_key", flat=True)
+    )
+    _count_existing([(i, r) for i, r in requests if r.idempotency_key in known], outcome)
+    for index, request in requests:
+        if request.idempotency_key not in known:
+            outcome.failures.append(
+                (index, recorded_elsewhere(request.kind, refuse_kinds[request.kind]))
+            )
 
 
 def _count_existing(requests: Sequence[tuple[int, EventRequest]], outcome: BatchOutcome) -> None:

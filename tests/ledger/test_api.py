@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from ledger import services
 from ledger.models import Balance, InventoryEvent, LedgerEntry, Location, Sku
 from tests.concurrency import run_concurrently
 
@@ -224,12 +225,10 @@ BAD_INPUTS = {
         "insufficient_stock",
         "lines[0].quantity",
     ),
-    "release of nothing reserved": (
-        _event("release", quantity=1),
-        409,
-        "insufficient_stock",
-        "lines[0].quantity",
-    ),
+    # Holds have their own door: a raw reserve or release would leave a Reservation disagreeing
+    # with the reserved bucket.
+    "reserve through the events API": (_event("reserve"), 400, "recorded_elsewhere", "kind"),
+    "release through the events API": (_event("release"), 400, "recorded_elsewhere", "kind"),
     "body a JSON list": ("[]", 400, "invalid", "non_field_errors"),
     "body a JSON string": ('"receipt"', 400, "invalid", "non_field_errors"),
     "body not JSON": ("kind=receipt", 400, "parse_error", None),
@@ -278,30 +277,67 @@ def test_bad_input_is_refused_with_a_json_error_and_records_nothing(
     assert balances(sku) == {("WH-EAST", "on_hand"): 3}
 
 
-def test_reserve_beyond_available_is_refused_with_the_available_quantity(
+@pytest.mark.parametrize("kind", ["reserve", "release"])
+def test_holds_are_refused_with_the_door_to_use_and_nothing_is_stored(
+    api_client, sku, warehouse, receive, kind
+):
+    # given stock, and a partner's hold made through the reservations service
+    receive(sku, warehouse, 5)
+    hold = api_client.post(
+        "/api/v1/reservations/",
+        {"sku": "TEE-M", "location": "WH-EAST", "quantity": 2, "partner": "Wholesale Co"},
+        format="json",
+        headers={"Idempotency-Key": "po-7"},
+    )
+    assert hold.status_code == 201
+    events = InventoryEvent.objects.count()
+    # when a raw hold or release comes through the events API
+    response = post_event(api_client, _event(kind, quantity=2), key="raw")
+    # then it is refused, pointing at the reservations API, and the hold is untouched
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "recorded_elsewhere"
+    assert body["use"] == "/api/v1/reservations/"
+    assert "/api/v1/reservations/" in body["errors"]["kind"]
+    assert InventoryEvent.objects.count() == events
+    assert not InventoryEvent.objects.filter(idempotency_key="api:raw").exists()
+    assert balances(sku) == {("WH-EAST", "on_hand"): 5, ("WH-EAST", "reserved"): 2}
+    assert Sku.objects.get(code="TEE-M").allocation_dirty_since is not None  # from the hold
+
+
+def test_a_retry_of_a_hold_recorded_before_the_door_closed_still_replays(
     api_client, sku, warehouse, receive
 ):
+    # given a reserve event the events API recorded before holds had a door of their own
     receive(sku, warehouse, 5)
-    post_event(api_client, _event("sale", quantity=2), key="sale")
+    old = services.reserve(
+        sku="TEE-M", location="WH-EAST", quantity=2, idempotency_key="api:old", source="api"
+    )
+    # when its client retries it, and when another body comes under the same key
+    again = post_event(api_client, _event("reserve", quantity=2), key="old")
+    other = post_event(api_client, _event("reserve", quantity=3), key="old")
+    # then the retry answers the original event and the other body is a conflict
+    assert again.status_code == 201
+    assert again.json()["id"] == old.event.pk
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_conflict"
+    assert balances(sku) == {("WH-EAST", "on_hand"): 5, ("WH-EAST", "reserved"): 2}
 
-    response = post_event(api_client, _event("reserve", quantity=4), key="hold")
 
-    assert response.status_code == 409
-    assert response.json()["code"] == "insufficient_stock"
-    assert response.json()["available"] == 3
-    assert not InventoryEvent.objects.filter(idempotency_key="api:hold").exists()
-    assert balances(sku) == {("WH-EAST", "on_hand"): 5, ("WH-EAST", "committed"): 2}
-
-
-def test_reserve_within_available_holds_the_units(api_client, sku, warehouse, receive):
-    receive(sku, warehouse, 5)
-
-    response = post_event(api_client, _event("reserve", quantity=5), key="hold")
-
-    assert response.status_code == 201
-    assert response.json()["entries"] == [
-        {"sku": "TEE-M", "location": "WH-EAST", "bucket": "reserved", "delta": 5}
-    ]
+def test_a_non_ascii_idempotency_key_is_refused_not_stored_garbled(api_client, sku, warehouse):
+    # WSGI passes header bytes on as latin-1 (PEP 3333): this is "clé-1" sent as UTF-8.
+    as_received = "clé-1".encode().decode("latin-1")
+    for key in (as_received, "clé-1", "tab\there", "bell\x07"):
+        response = post_event(api_client, receipt(5), key=key)
+        assert response.status_code == 400, key
+        assert response.json()["code"] == "invalid"
+        assert "ASCII" in response.json()["errors"]["Idempotency-Key"]
+    assert InventoryEvent.objects.count() == 0
+    assert Balance.objects.count() == 0
+    # a printable ASCII key with inner spaces is still a key
+    assert post_event(api_client, receipt(5), key="PO 17/2").status_code == 201
+    assert InventoryEvent.objects.get().idempotency_key == "api:PO 17/2"
 
 
 _json_leaf = (

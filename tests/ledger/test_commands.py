@@ -8,9 +8,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from channels.models import Listing
-from ledger import selectors
+from ledger import selectors, services
 from ledger.demo_catalog import LOCATIONS, PRODUCTS
 from ledger.models import Balance, InventoryEvent, LedgerEntry, Location, Sku
+from ledger.rules import EventLine
 
 pytestmark = pytest.mark.django_db
 
@@ -538,6 +539,42 @@ def test_replay_events_reports_refused_events_by_line_and_records_the_rest(
     assert all_balances() == {
         ("TEE-M", "WH-EAST", "on_hand"): 5,
         ("TEE-M", "WH-EAST", "committed"): 2,
+    }
+
+
+def test_replay_events_refuses_new_holds_and_counts_recorded_ones_as_already_there(
+    tmp_path, sku, warehouse
+):
+    # given a hold recorded by the reservations service (through the ledger's own reserve)
+    services.record_event(
+        kind="receipt", lines=[EventLine("TEE-M", "WH-EAST", 9)], idempotency_key="r-0", source="t"
+    )
+    services.reserve(
+        sku="TEE-M", location="WH-EAST", quantity=2, idempotency_key="hold-1", source="replay"
+    )
+    # and a file that replays it, then brings a new hold and a new release of its own
+    path = write(
+        tmp_path,
+        "events.jsonl",
+        jsonl(
+            event("hold-1", "reserve", 2),
+            event("hold-2", "reserve", 3),
+            event("r-1", "receipt", 1),
+            event("free-1", "release", 2),
+        ),
+    )
+    # when
+    error, out, err = run_failing("replay_events", path, no_progress=True)
+    # then the recorded hold is a duplicate, the new ones are refused with the door to use
+    assert str(error) == "2 event(s) refused; the others were recorded."
+    assert out == "Replayed 4 event(s): 1 recorded, 1 already recorded, 2 refused.\n"
+    lines = err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["line 2", "line 4"]
+    assert all("use /api/v1/reservations/" in line for line in lines)
+    assert not InventoryEvent.objects.filter(idempotency_key__in=["hold-2", "free-1"]).exists()
+    assert all_balances() == {
+        ("TEE-M", "WH-EAST", "on_hand"): 10,
+        ("TEE-M", "WH-EAST", "reserved"): 2,
     }
 
 

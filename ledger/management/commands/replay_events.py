@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from inventory_sync.lib.errors import DomainError
 from ledger import services
-from ledger.rules import parse_event_dict
+from ledger.rules import OWNED_KINDS, parse_event_dict
 
 
 def _describe(error: DomainError) -> str:
@@ -18,7 +18,8 @@ def _describe(error: DomainError) -> str:
 class Command(BaseCommand):
     help = (
         "Record events from a JSON Lines file (one event per line, each with its own "
-        "idempotency_key). Safe to run again: events already recorded are skipped."
+        "idempotency_key). Safe to run again: events already recorded are skipped. New events "
+        f"of a kind another app owns ({', '.join(OWNED_KINDS)}) are refused."
     )
 
     def add_arguments(self, parser):
@@ -68,7 +69,7 @@ class Command(BaseCommand):
         )
         for start in range(0, len(requests), chunk_size):
             chunk = requests[start : start + chunk_size]
-            outcome = services.record_events(chunk, chunk_size=chunk_size)
+            outcome = services.record_events(chunk, chunk_size=chunk_size, refuse_kinds=OWNED_KINDS)
             recorded += outcome.recorded
             duplicates += outcome.duplicates
             for index, error in outcome.failures:
