@@ -5,8 +5,6 @@ audit trail with the row before and after. Every ModelAdmin of the project deriv
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group, User
 
 from inventory_sync.lib.admin import ReadOnlyAdmin
 
@@ -75,15 +73,20 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
-class AuditedUserAdmin(AuditedAdmin, UserAdmin):
-    pass
+# Apps of others whose admin pages change state: users, groups, API tokens and the beat
+# schedules. They registered before this module loads (INSTALLED_APPS order); each is
+# registered again with the same admin class, signed.
+THIRD_PARTY_APPS = ("auth", "authtoken", "django_celery_beat")
 
 
-class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
-    pass
+def sign_third_party_admins(site: admin.AdminSite = admin.site) -> None:
+    for model, model_admin in list(site._registry.items()):
+        if model._meta.app_label not in THIRD_PARTY_APPS or isinstance(model_admin, AuditedAdmin):
+            continue
+        base = type(model_admin)
+        signed = type(f"Audited{base.__name__}", (AuditedAdmin, base), {"__module__": __name__})
+        site.unregister(model)
+        site.register(model, signed)
 
 
-admin.site.unregister(User)
-admin.site.register(User, AuditedUserAdmin)
-admin.site.unregister(Group)
-admin.site.register(Group, AuditedGroupAdmin)
+sign_third_party_admins()

@@ -26,11 +26,14 @@ def snapshot(instance: models.Model | None, fields: list[str] | None = None) -> 
     """The instance's field values as JSON, secrets redacted."""
     if instance is None:
         return None
-    values = model_to_dict(instance, fields=fields)
-    for name in values:
-        if _SECRET.search(name):
-            values[name] = "(redacted)"
-    return json.loads(json.dumps(values, cls=DjangoJSONEncoder, default=str))
+    return snapshot_values(model_to_dict(instance, fields=fields))
+
+
+def snapshot_values(values: dict) -> dict:
+    shown = {
+        name: "(redacted)" if _SECRET.search(name) else value for name, value in values.items()
+    }
+    return json.loads(json.dumps(shown, cls=DjangoJSONEncoder, default=str))
 
 
 def via_of(request) -> str:
@@ -87,6 +90,8 @@ def _json(value: Any) -> Any:
         return None
     if isinstance(value, models.Model):
         return snapshot(value)
+    if isinstance(value, dict):
+        return snapshot_values(value)
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
 
 

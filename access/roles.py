@@ -30,7 +30,17 @@ ROLE_CAPABILITIES: dict[Role, tuple[Capability, ...]] = {
 }
 
 # The admin role also keeps the Django admin's per-model permissions of these apps.
-ADMIN_MODEL_APPS = ("ledger", "allocation", "channels", "reconciliation", "auth", "authtoken")
+ADMIN_MODEL_APPS = (
+    "ledger",
+    "allocation",
+    "channels",
+    "reconciliation",
+    "shopify",
+    "amazon",
+    "auth",
+    "authtoken",
+    "django_celery_beat",
+)
 
 
 def can(user, capability: Capability) -> bool:

@@ -1,0 +1,30 @@
+"""Walks the project's URL patterns: every route with the view that answers it."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# Guarded otherwise: the admin by Django's model permissions, login/logout are the door itself,
+# webhooks by the channel's signature or API key, the schema by login (API_DOCS_PUBLIC opens it).
+GUARDED_ELSEWHERE = ("admin/", "accounts/", "webhooks/")
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def walk(resolver=None, prefix=""):
+    for entry in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from walk(entry, route)
+        elif isinstance(entry, URLPattern):
+            yield route, entry.callback
+
+
+def project_views():
+    return [
+        (route, view)
+        for route, view in walk()
+        if not route.startswith(GUARDED_ELSEWHERE)
+        and "schema" not in route
+        and "docs" not in route
+        and "redoc" not in route
+    ]
