@@ -83,8 +83,17 @@ class ReservationSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "ended_at",
+            "expiry_failed_at",
+            "expiry_error",
         ]
-        read_only_fields = ["status", "created_by", "created_at", "ended_at"]
+        read_only_fields = [
+            "status",
+            "created_by",
+            "created_at",
+            "ended_at",
+            "expiry_failed_at",
+            "expiry_error",
+        ]
 
 
 class ReservationViewSet(

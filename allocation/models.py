@@ -123,6 +123,10 @@ class Reservation(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The expiry job's last failure to end it, and why: the job records it and moves on to the
+    # next reservation, and tries again on its next run.
+    expiry_failed_at = models.DateTimeField(null=True, blank=True)
+    expiry_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-id"]

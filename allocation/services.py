@@ -3,20 +3,33 @@ recomputes their listings in the next round (design I5)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from inventory_sync.lib import wakeups
+from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.locks import lock_one
 from ledger import services as ledger_services
 from ledger.models import LedgerEntry, Location, Sku
-from ledger.rules import EventLine
+from ledger.rules import EventLine, InsufficientStock
 from ledger.services import LEDGER_CHANGED
 
 from .models import BundleComponent, OversellIncident, Reservation, SalesHalt
+
+logger = logging.getLogger(__name__)
+
+
+class ReservedBucketShort(DomainError):
+    """The reserved bucket no longer covers a reservation: units left it some other way."""
+
+    code = "reserved_bucket_short"
+    http_status = 409
 
 
 def skus_mark_dirty(*, sku_ids: Iterable[int] | None = None) -> int:
@@ -70,6 +83,13 @@ def reservation_create(
     Idempotency: `idempotency_key`; a retry returns the same reservation.
     Locks: the SKU row (in reserve()).
     """
+    if location.kind == Location.Kind.FBA:
+        # Every FBA snapshot sets the pool's reserved units to Amazon's own count.
+        raise DomainError(
+            f"{location.code} is an FBA pool: Amazon's snapshots set its reserved units, so a "
+            "hold there would not last. Hold the stock at a warehouse, store or 3PL.",
+            field_errors={"location": "An FBA pool cannot hold a reservation."},
+        )
     recorded = ledger_services.reserve(
         sku=sku.code,
         location=location.code,
@@ -105,15 +125,18 @@ def reservation_end(
     reservation = lock_one(Reservation.objects, key=True, pk=reservation.pk)
     if reservation.status != Reservation.Status.ACTIVE:
         return reservation
-    recorded = ledger_services.release(
-        sku=reservation.sku.code,
-        location=reservation.location.code,
-        quantity=reservation.quantity,
-        idempotency_key=f"reservation:{reservation.pk}:end",
-        source="reservation",
-        reference=reservation.partner[:255],
-        actor=actor,
-    )
+    try:
+        recorded = ledger_services.release(
+            sku=reservation.sku.code,
+            location=reservation.location.code,
+            quantity=reservation.quantity,
+            idempotency_key=f"reservation:{reservation.pk}:end",
+            source="reservation",
+            reference=reservation.partner[:255],
+            actor=actor,
+        )
+    except InsufficientStock as short:
+        raise _bucket_short(reservation, in_bucket=short.extra.get("quantity")) from short
     reservation.status = status
     reservation.release_event_id = recorded.event.pk
     reservation.ended_at = timezone.now()
@@ -121,16 +144,73 @@ def reservation_end(
     return reservation
 
 
-def reservations_expire(*, now: datetime | None = None) -> int:
-    """End every active reservation past its expiry date; returns how many. Idempotent."""
+def _bucket_short(reservation: Reservation, *, in_bucket: int | None) -> ReservedBucketShort:
+    """Why a reservation cannot give its units back: the bucket holds less than it promised.
+
+    Only a release recorded outside the reservations service (before the events API refused
+    them) leaves the bucket short; FBA pools, whose snapshots set it, take no reservations.
+    Ending the reservation anyway would free units that other holds at the same place still
+    count on, so it stays active and the answer gives the numbers (verify_ledger lists them).
+    """
+    held = (
+        Reservation.objects.filter(
+            sku_id=reservation.sku_id,
+            location_id=reservation.location_id,
+            status=Reservation.Status.ACTIVE,
+        ).aggregate(units=Sum("quantity"))["units"]
+        or 0
+    )
+    where = f"{reservation.sku.code} at {reservation.location.code}"
+    return ReservedBucketShort(
+        f"Reservation #{reservation.pk} holds {reservation.quantity} of {where}, but the "
+        f"reserved bucket there holds {in_bucket if in_bucket is not None else 'none'} while "
+        f"its active reservations add up to {held}: units were released without ending a "
+        "reservation. Nothing was changed; verify_ledger lists the difference.",
+        reservation=reservation.pk,
+        reserved=in_bucket or 0,
+        reservations=held,
+    )
+
+
+@dataclass
+class ExpiryOutcome:
+    expired: int = 0
+    failed: list[int] = field(default_factory=list)  # reservation ids, left active
+
+
+def reservations_expire(*, now: datetime | None = None) -> ExpiryOutcome:
+    """End every active reservation past its expiry date, each in its own transaction.
+
+    One that cannot end is logged with its id, marked (expiry_failed_at, expiry_error) and
+    skipped, so it never keeps the others active; the next run tries it again. Idempotent.
+    """
     now = now or timezone.now()
-    expired = 0
-    for reservation in Reservation.objects.filter(
-        status=Reservation.Status.ACTIVE, expires_at__lte=now
-    ).order_by("id"):
-        reservation_end(reservation=reservation, actor="expiry", status=Reservation.Status.EXPIRED)
-        expired += 1
-    return expired
+    outcome = ExpiryOutcome()
+    due = Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)
+    for reservation in due.order_by("id").only("pk"):
+        try:
+            ended = reservation_end(
+                reservation=reservation, actor="expiry", status=Reservation.Status.EXPIRED
+            )
+        except Exception as error:  # any failure is this reservation's alone
+            _expiry_failed(reservation.pk, error)
+            outcome.failed.append(reservation.pk)
+            continue
+        if ended.status == Reservation.Status.EXPIRED:  # a person may have ended it meanwhile
+            outcome.expired += 1
+    return outcome
+
+
+def _expiry_failed(reservation_id: int, error: Exception) -> None:
+    broken_rule = isinstance(error, DomainError)
+    detail = error.detail if broken_rule else f"{type(error).__name__}: {error}"
+    # A broken rule explains itself; anything else needs its traceback.
+    logger.error(
+        "reservation %d could not expire: %s", reservation_id, detail, exc_info=not broken_rule
+    )
+    Reservation.objects.filter(pk=reservation_id, status=Reservation.Status.ACTIVE).update(
+        expiry_failed_at=timezone.now(), expiry_error=detail[:500]
+    )
 
 
 @transaction.atomic
