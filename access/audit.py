@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 from django.forms.models import model_to_dict
 
 from .models import AuditEntry
@@ -95,10 +97,15 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
 
 
-def trail_of(target: models.Model, limit: int = 50) -> list[AuditEntry]:
-    """The latest entries about one object, for the page that shows it."""
-    return list(
-        AuditEntry.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk))[
-            :limit
-        ]
-    )
+def trail_of(*targets: models.Model, limit: int = 50) -> list[AuditEntry]:
+    """The latest entries about these objects (a SKU and its halts), newest first, for the page
+    that shows them: one query whatever their number."""
+    ids_by_type: dict[str, set[str]] = defaultdict(set)
+    for target in targets:
+        ids_by_type[target._meta.label_lower].add(str(target.pk))
+    if not ids_by_type:
+        return []
+    about = Q()
+    for target_type, ids in ids_by_type.items():
+        about |= Q(target_type=target_type, target_id__in=sorted(ids))
+    return list(AuditEntry.objects.filter(about)[:limit])

@@ -7,7 +7,7 @@ from functools import cached_property
 
 from django.http import HttpRequest
 
-from .roles import ROLE_CAPABILITIES, Capability, Role, can
+from .roles import ROLE_CAPABILITIES, Capability, Role, can, roles_of
 
 
 def role_needed(capability: Capability | None) -> Role | None:
@@ -36,6 +36,10 @@ class RolePermissions:
     @cached_property
     def administer(self) -> bool:
         return can(self._user, Capability.ADMINISTER)
+
+    @cached_property
+    def roles(self) -> list[str]:
+        return roles_of(self._user) if self._user is not None else []
 
     @cached_property
     def needed(self) -> Role | None:

@@ -10,9 +10,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 
+from access import audit
+from access.permissions import requires
+from access.roles import Capability
 from allocation import services as allocation_services
 from allocation.models import OversellIncident, SalesHalt
-from inventory_sync.lib.htmx import login_required
 from ledger.models import Sku
 
 from . import health, inbound, planner, tasks
@@ -22,7 +24,7 @@ from .lanes.registry import lane_for
 from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing
 
 
-@login_required
+@requires()
 def sku_listings(request: HttpRequest, code: str) -> HttpResponse:
     """The SKU page's listings panel: what each listing shows now, and why (loaded by htmx)."""
     sku = get_object_or_404(Sku, code=code)
@@ -35,6 +37,8 @@ def sku_listings(request: HttpRequest, code: str) -> HttpResponse:
         .order_by("id"),
         # The halt form offers the channels the SKU is listed on.
         "listed_on": sorted({listing.channel for listing, _ in rows}, key=lambda c: c.code),
+        # Reloaded with the panel when a halt opens or ends, so the history follows.
+        "trail": audit.trail_of(sku, *SalesHalt.objects.filter(sku=sku).only("pk")),
     }
     return render(request, "channels/_sku_listings.html", context)
 
@@ -42,19 +46,20 @@ def sku_listings(request: HttpRequest, code: str) -> HttpResponse:
 LISTINGS_PER_PAGE = 100
 
 
-@login_required
+@requires()
 def channel_list(request: HttpRequest) -> HttpResponse:
     """Every channel's health: last webhook, last push, latency, throttling, errors."""
     rows = [health.channel_health(channel) for channel in Channel.objects.all()]
     template = "channels/channel_list.html"
     if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
         template += "#channel-health"
-    response = render(request, template, {"rows": rows})
+    context = {"rows": rows, "heartbeats": health.worker_heartbeats()}
+    response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
 
 
-@login_required
+@requires()
 def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
     """A channel's listings with desired / pushed / observed quantities; `?show=differing`
     keeps the ones not in sync."""
@@ -83,6 +88,7 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
                 "sku_id", flat=True
             )
         ),
+        "trail": audit.trail_of(channel),
     }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
@@ -112,7 +118,7 @@ def _not_in_sync() -> Q:
 RETURNS_PER_PAGE = 50
 
 
-@login_required
+@requires()
 def return_list(request: HttpRequest) -> HttpResponse:
     """Customer returns as the channels reported them and what each did to stock; the ones
     waiting to be graded (merchant-fulfilled) or for a mapping first."""
@@ -138,13 +144,16 @@ def return_list(request: HttpRequest) -> HttpResponse:
 INBOUND_PER_PAGE = 50
 
 
-@login_required
+@requires(Capability.OPERATE)
 def quarantine(request: HttpRequest) -> HttpResponse:
     """Inbound events that wait for a person: quarantined (an unknown SKU or listing) and
     failed ones. "Apply again" after fixing the mapping sends them back to the worker."""
     if request.method == "POST":
         channel = get_object_or_404(Channel, code=request.POST.get("channel", ""))
-        queued = inbound.retry_quarantined(channel=channel)
+        with transaction.atomic():
+            queued = inbound.retry_quarantined(channel=channel)
+            if queued:
+                audit.record(request, "quarantine.reapply", channel, after={"queued": queued})
         transaction.on_commit(tasks.wake_ingest)
         messages.success(request, f"{queued} event(s) of {channel.code} queued again.")
         return redirect("channels:quarantine")
@@ -164,39 +173,81 @@ def quarantine(request: HttpRequest) -> HttpResponse:
     return render(request, "channels/quarantine.html", {"page": page, "waiting": waiting})
 
 
-@login_required
+@requires(Capability.OPERATE)
 def incident_list(request: HttpRequest) -> HttpResponse:
     """Open oversell incidents with the orders behind them: the earliest placed stand, the
     listed ones need a cancel (here, on the channel) or a backorder."""
     if request.method == "POST":
         return _incident_action(request)
+    return _incidents_page(request)
+
+
+def _incidents_page(
+    request: HttpRequest, *, refused: ChannelOrder | None = None, why: str = ""
+) -> HttpResponse:
+    """The page; with `refused`, the order whose cancel was not sent and why, shown beside its
+    button (a 400)."""
     incidents = OversellIncident.objects.filter(status=OversellIncident.Status.OPEN).select_related(
         "sku"
     )
     rows = [(incident, incidents_service.incident_orders(incident)) for incident in incidents]
-    return render(request, "channels/incidents.html", {"rows": rows})
+    context = {"rows": rows, "refused_order": refused.pk if refused else None, "refusal": why}
+    return render(request, "channels/incidents.html", context, status=400 if refused else 200)
+
+
+def _reason(request: HttpRequest) -> str:
+    return request.POST.get("reason", "").strip()[:500]
 
 
 def _incident_action(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action")
     if action == "close":
         incident = get_object_or_404(OversellIncident, pk=request.POST.get("incident"))
-        allocation_services.incident_close(incident=incident, actor=request.user.get_username())
+        if incident.status != OversellIncident.Status.OPEN:
+            messages.error(request, f"The incident on {incident.sku.code} is no longer open.")
+            return redirect("channels:incident-list")
+        before = audit.snapshot(incident)
+        with transaction.atomic():
+            incident = allocation_services.incident_close(
+                incident=incident, actor=request.user.get_username()
+            )
+            audit.record(
+                request,
+                "incident.close",
+                incident,
+                before=before,
+                after=incident,
+                reason=_reason(request),
+            )
         messages.success(request, f"Incident on {incident.sku.code} closed.")
     elif action == "cancel":
         order = get_object_or_404(
             ChannelOrder.objects.select_related("channel"), pk=request.POST.get("order")
         )
-        try:
-            lane_for(order.channel).cancel_order(order, reason="INVENTORY")
-        except ChannelError as error:
-            messages.error(request, f"{order.channel.code} refused to cancel {order.name}: {error}")
-        else:
-            messages.success(
-                request,
-                f"{order.name} cancelled on {order.channel.code}; the stock comes back when "
-                "the channel confirms.",
-            )
+        return _cancel_order(request, order)
     else:
         messages.error(request, "Unknown action.")
+    return redirect("channels:incident-list")
+
+
+def _cancel_order(request: HttpRequest, order: ChannelOrder) -> HttpResponse:
+    """Cancel an order an oversell gave way on, on its channel, with the person's reason."""
+    reason = _reason(request)
+    if not reason:
+        return _incidents_page(request, refused=order, why="Say why this order is cancelled.")
+    before = audit.snapshot(order)
+    try:
+        lane_for(order.channel).cancel_order(order, reason="INVENTORY")
+    except ChannelError as error:
+        messages.error(request, f"{order.channel.code} refused to cancel {order.name}: {error}")
+        return redirect("channels:incident-list")
+    # The order row changes when the channel confirms (its cancel event comes back inbound);
+    # the entry signs the request sent to the channel.
+    after = {"cancel_sent_to": order.channel.code, "channel_reason": "INVENTORY"}
+    audit.record(request, "order.cancel", order, before=before, after=after, reason=reason)
+    messages.success(
+        request,
+        f"{order.name} cancelled on {order.channel.code}; the stock comes back when "
+        "the channel confirms.",
+    )
     return redirect("channels:incident-list")

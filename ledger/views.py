@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
 
-from inventory_sync.lib.htmx import login_required
+from access.permissions import requires
 
 from . import selectors
 from .models import CODE_VALIDATOR, Bucket, Sku
@@ -17,7 +17,7 @@ SKUS_PER_PAGE = 50
 ENTRIES_PER_PAGE = 25
 
 
-@login_required
+@requires()
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -26,7 +26,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@requires()
 def sku_list(request: HttpRequest) -> HttpResponse:
     # PostgreSQL refuses NUL in a query parameter; nothing stored can contain one anyway.
     search = request.GET.get("q", "").replace("\x00", "").strip()[:100]
@@ -43,7 +43,7 @@ def sku_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@requires()
 def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
     try:
         CODE_VALIDATOR(code)

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,10 +27,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
+from access import audit
+from access.permissions import requires
+from access.roles import Capability
 from allocation.models import SalesHalt
 from channels.models import Channel
 from inventory_sync.lib.errors import DomainError
-from inventory_sync.lib.htmx import login_required
 
 from . import deadman, discrepancies, resolve, services, tasks
 from .forms import (
@@ -95,7 +98,7 @@ def _first_error(form) -> str:
 # --- runs -----------------------------------------------------------------------------------
 
 
-@login_required
+@requires(Capability.OPERATE)
 def run_list(request: HttpRequest) -> HttpResponse:
     """Recent runs with their counts, a "Reconcile now" button, and drift rate per channel."""
     if request.method == "POST":
@@ -116,11 +119,13 @@ def _reconcile_now(request: HttpRequest) -> HttpResponse:
             return reswap(retarget(response, "#reconcile-form"), "outerHTML")
         messages.error(request, _first_error(form))
         return redirect("reconciliation:runs")
-    run = services.start_run(
-        trigger=ReconciliationRun.Trigger.MANUAL,
-        channel=form.cleaned_data["channel"],
-        requested_by=_actor(request),
-    )
+    with transaction.atomic():
+        run = services.start_run(
+            trigger=ReconciliationRun.Trigger.MANUAL,
+            channel=form.cleaned_data["channel"],
+            requested_by=_actor(request),
+        )
+        audit.record(request, "reconciliation.run", run, after=run)
     # Queued after the run row commits, so the worker always finds it; the row is on the
     # page at once and polls itself while the worker reads.
     tasks.reconcile_task.delay_on_commit(run_id=run.pk)
@@ -130,7 +135,7 @@ def _reconcile_now(request: HttpRequest) -> HttpResponse:
     return redirect("reconciliation:runs")
 
 
-@login_required
+@requires()
 @require_GET
 def run_row(request: HttpRequest, pk: int) -> HttpResponse:
     """One run's row: what a running run's row polls."""
@@ -202,7 +207,7 @@ def drift_chart(runs: list[dict]) -> DriftChart:
 # --- drift ----------------------------------------------------------------------------------
 
 
-@login_required
+@requires()
 @require_GET
 def drift_list(request: HttpRequest) -> HttpResponse:
     """Drift rows, filtered by run, channel, SKU, cause, resolution or listing."""
@@ -230,7 +235,7 @@ def filtered_drift(data: dict) -> QuerySet[Drift]:
     return rows.order_by("-id")
 
 
-@login_required
+@requires(Capability.OPERATE)
 @require_POST
 def drift_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     """Resync, halt, adopt or dismiss one drift through the resolve services."""
@@ -240,9 +245,8 @@ def drift_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         error = _first_error(form)
     else:
-        action = DRIFT_ACTIONS[form.cleaned_data["action"]]
         try:
-            action(drift, actor=_actor(request), reason=form.cleaned_data["reason"])
+            _resolve_drift(request, drift, form.cleaned_data["action"], form.cleaned_data["reason"])
         except (resolve.ResolutionError, DomainError) as refused:
             error = str(refused)
     drift = Drift.objects.select_related("channel", "sku", "listing", "halt").get(pk=pk)
@@ -258,10 +262,18 @@ def drift_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     return _back(request, "reconciliation:drift")
 
 
+def _resolve_drift(request: HttpRequest, drift: Drift, chosen: str, reason: str) -> None:
+    before = audit.snapshot(drift)
+    with transaction.atomic():
+        DRIFT_ACTIONS[chosen](drift, actor=_actor(request), reason=reason)
+        drift = Drift.objects.get(pk=drift.pk)
+        audit.record(request, f"drift.{chosen}", drift, before=before, after=drift, reason=reason)
+
+
 # --- halts ----------------------------------------------------------------------------------
 
 
-@login_required
+@requires(Capability.OPERATE)
 def halt_list(request: HttpRequest) -> HttpResponse:
     """Active sales halts with their release form, the recently released, and a form to open
     one (POST)."""
@@ -284,12 +296,14 @@ def _open_halt(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            halt = resolve.open_halt(
-                sku=data["sku"],
-                channel=data["channel"],
-                actor=_actor(request),
-                reason=data["reason"],
-            )
+            with transaction.atomic():
+                halt = resolve.open_halt(
+                    sku=data["sku"],
+                    channel=data["channel"],
+                    actor=_actor(request),
+                    reason=data["reason"],
+                )
+                audit.record(request, "halt.open", halt, after=halt, reason=data["reason"])
         except resolve.ResolutionError as refused:
             form.add_error(None, str(refused))
     if _htmx(request):
@@ -307,7 +321,7 @@ def _scope(halt: SalesHalt) -> str:
     return halt.channel.code if halt.channel_id else "every channel"
 
 
-@login_required
+@requires(Capability.OPERATE)
 @require_POST
 def halt_release(request: HttpRequest, pk: int) -> HttpResponse:
     """A person ends a halt, with a reason; drift the halt held is resolved with it."""
@@ -319,10 +333,13 @@ def halt_release(request: HttpRequest, pk: int) -> HttpResponse:
     elif halt.released_at is not None:
         error = f"Already released by {halt.released_by or 'someone'}."
     else:
+        reason, before = form.cleaned_data["reason"], audit.snapshot(halt)
         try:
-            halt = resolve.release_halt(
-                halt, actor=_actor(request), reason=form.cleaned_data["reason"]
-            )
+            with transaction.atomic():
+                halt = resolve.release_halt(halt, actor=_actor(request), reason=reason)
+                audit.record(
+                    request, "halt.release", halt, before=before, after=halt, reason=reason
+                )
         except resolve.ResolutionError as refused:
             error = str(refused)
     if _htmx(request):
@@ -383,7 +400,7 @@ def dead_man_rows(channels: QuerySet[Channel], now: datetime) -> list[DeadManRow
     return rows
 
 
-@login_required
+@requires()
 @require_GET
 def dead_man(request: HttpRequest) -> HttpResponse:
     """Each channel's switch: ok or tripped (since, why), last sign of life, business hours."""
@@ -394,7 +411,7 @@ def dead_man(request: HttpRequest) -> HttpResponse:
     return _page(request, "reconciliation/dead_man.html", context, "dead-man-table")
 
 
-@login_required
+@requires()
 @require_GET
 def dead_man_summary(request: HttpRequest) -> HttpResponse:
     """The compact per-channel state the dashboard loads."""
@@ -402,7 +419,7 @@ def dead_man_summary(request: HttpRequest) -> HttpResponse:
     return render(request, "reconciliation/_dead_man_summary.html", {"rows": rows})
 
 
-@login_required
+@requires(Capability.OPERATE)
 @require_POST
 def dead_man_clear(request: HttpRequest, pk: int) -> HttpResponse:
     """A person clears a tripped switch: the channel shows its allocated quantities again."""
@@ -414,8 +431,13 @@ def dead_man_clear(request: HttpRequest, pk: int) -> HttpResponse:
     elif episode.cleared_at is not None:
         error = f"Already cleared by {episode.cleared_by or 'someone'}."
     else:
+        reason, before = form.cleaned_data["reason"], audit.snapshot(episode)
         try:
-            deadman.clear(episode, actor=_actor(request), reason=form.cleaned_data["reason"])
+            with transaction.atomic():
+                deadman.clear(episode, actor=_actor(request), reason=reason)
+                audit.record(
+                    request, "deadman.clear", episode, before=before, after=episode, reason=reason
+                )
         except resolve.ResolutionError as refused:
             error = str(refused)
     if _htmx(request):
@@ -452,7 +474,7 @@ def shrinkage_table(items: list[discrepancies.Shrinkage]) -> ShrinkageTable:
     return ShrinkageTable(quarters=quarters, rows=rows)
 
 
-@login_required
+@requires()
 @require_GET
 def discrepancy_list(request: HttpRequest) -> HttpResponse:
     """Open cycle-count discrepancies to review, the recently reviewed, and shrinkage per
@@ -469,7 +491,7 @@ def discrepancy_list(request: HttpRequest) -> HttpResponse:
     return render(request, "reconciliation/discrepancies.html", context)
 
 
-@login_required
+@requires(Capability.OPERATE)
 @require_POST
 def discrepancy_review(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(CycleCountDiscrepancy.objects.select_related("sku", "location"), pk=pk)
@@ -480,8 +502,13 @@ def discrepancy_review(request: HttpRequest, pk: int) -> HttpResponse:
     elif item.status != CycleCountDiscrepancy.Status.OPEN:
         error = f"Already reviewed by {item.reviewed_by or 'someone'}."
     else:
+        note, before = form.cleaned_data["note"], audit.snapshot(item)
         try:
-            item = discrepancies.review(item, actor=_actor(request), note=form.cleaned_data["note"])
+            with transaction.atomic():
+                item = discrepancies.review(item, actor=_actor(request), note=note)
+                audit.record(
+                    request, "discrepancy.review", item, before=before, after=item, reason=note
+                )
         except resolve.ResolutionError as refused:
             error = str(refused)
     if _htmx(request):

@@ -3,7 +3,9 @@
 import shutil
 
 import pytest
+from django.contrib.auth.models import Group
 
+from access.roles import Role
 from tests.factories import ChannelFactory, ListingFactory, LocationFactory, SkuFactory
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -25,9 +27,15 @@ def browser():
         browser.close()
 
 
+def viewer(django_user_model):
+    """A person who reads every page (the console's least role)."""
+    person = django_user_model.objects.create_user("ops", password="correct-horse")
+    person.groups.add(Group.objects.get(name=Role.VIEWER))
+
+
 @pytest.fixture
 def shop(django_user_model, receive):
-    django_user_model.objects.create_user("ops", password="correct-horse")
+    viewer(django_user_model)
     warehouse = LocationFactory(code="WH-EAST")
     tee = SkuFactory(code="TEE-M", title="Organic tee")
     receive(tee, warehouse, 12)
@@ -72,6 +80,9 @@ def test_login_search_and_detail(shop, live_server, browser):
     panel.wait_for()
     assert panel.locator("td[data-field=quantity]").text_content().strip() == "11"
     assert "slow tier default buffer 5 %" in panel.text_content()
+    # a viewer is offered no halt form (an operator's action), and sees the SKU's history
+    assert page.locator("#sku-listings form").count() == 0
+    assert page.locator("#sku-listings .audit-trail").count() == 1
     assert failed == []
 
 
@@ -79,7 +90,7 @@ def test_login_search_and_detail(shop, live_server, browser):
 def channels_with_state(django_user_model):
     from channels.models import Listing, PushAttempt
 
-    django_user_model.objects.create_user("ops", password="correct-horse")
+    viewer(django_user_model)
     shop = ChannelFactory(code="demo-shop", name="Demo shop")
     ListingFactory(channel=shop, sku=SkuFactory(code="IN-SYNC"), external_id="v-1")
     behind = ListingFactory(channel=shop, sku=SkuFactory(code="BEHIND"), external_id="v-2")

@@ -400,8 +400,10 @@ def test_a_leftover_refusal_hold_does_not_skip_the_grace_period(world, receive):
 def test_an_oversell_lists_the_later_orders_and_cancelling_one_on_shopify_resolves_it(
     world, client, django_user_model
 ):
+    from django.contrib.auth.models import Group
     from django.urls import reverse
 
+    from access.models import AuditEntry
     from allocation.models import OversellIncident
     from channels.models import Channel
 
@@ -415,7 +417,9 @@ def test_an_oversell_lists_the_later_orders_and_cancelling_one_on_shopify_resolv
     incident = OversellIncident.objects.get(status="open")
     assert incident.units_short == 2
     assert (a.available("TEE-M"), b.available("TEE-M")) == (0, 0)  # everything at 0
-    client.force_login(django_user_model.objects.create_user("ops"))
+    person = django_user_model.objects.create_user("ops")
+    person.groups.add(Group.objects.get(name="operator"))
+    client.force_login(person)
     page = client.get(reverse("channels:incident-list")).content.decode()
     # the later order (or, placed in the same second, the worse channel's) is the one to
     # cancel; the other stands and is not listed
@@ -423,9 +427,12 @@ def test_an_oversell_lists_the_later_orders_and_cancelling_one_on_shopify_resolv
     assert f'data-order="shop-a:{first["id"]}"' not in page
     order = ChannelOrder.objects.get(channel=b.channel, external_id=str(second["id"]))
     response = client.post(
-        reverse("channels:incident-list"), {"action": "cancel", "order": order.pk}
+        reverse("channels:incident-list"),
+        {"action": "cancel", "order": order.pk, "reason": "oversold: shop A sold first"},
     )
     assert response.status_code == 302
+    signed = AuditEntry.objects.get(action="order.cancel", target_id=str(order.pk))
+    assert (signed.actor, signed.reason) == ("ops", "oversold: shop A sold first")
     world.settle()
     incident.refresh_from_db()
     assert incident.status == "resolved"
