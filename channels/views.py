@@ -53,8 +53,7 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     template = "channels/channel_list.html"
     if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
         template += "#channel-health"
-    context = {"rows": rows, "heartbeats": health.worker_heartbeats()}
-    response = render(request, template, context)
+    response = render(request, template, {"rows": rows})
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
 
