@@ -10,9 +10,22 @@ from inventory_sync.lib.admin import ReadOnlyAdmin
 
 from . import audit
 from .models import AuditEntry
+from .roles import Capability, can
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class RoleActions:
+    """Admin actions that change state name the role capability they need, like the console:
+    `@admin.action(permissions=["operate"])` (halts, incidents, quarantine) or
+    `permissions=["administer"]` (set-up). Without one, anyone who may view the list runs it."""
+
+    def has_operate_permission(self, request) -> bool:
+        return can(request.user, Capability.OPERATE)
+
+    def has_administer_permission(self, request) -> bool:
+        return can(request.user, Capability.ADMINISTER)
+
+
+class AuditedAdmin(RoleActions, admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         before = audit.snapshot(type(obj).objects.filter(pk=obj.pk).first()) if change else None
         super().save_model(request, obj, form, change)

@@ -20,7 +20,8 @@ from django.forms.models import model_to_dict
 from .models import AuditEntry
 
 # Never copy a secret into the trail: it is readable by every viewer.
-_SECRET = re.compile(r"secret|password|credential|token|api_key|private", re.IGNORECASE)
+# An alert destination's webhook URL is itself its credential.
+_SECRET = re.compile(r"secret|password|credential|token|api_key|private|webhook_url", re.IGNORECASE)
 SYSTEM_ACTOR = "system"
 
 

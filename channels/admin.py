@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 
+from access import audit
+from access.admin import AuditedAdmin, RoleActions
 from inventory_sync.lib.admin import ReadOnlyAdmin
 
 from . import inbound
@@ -68,7 +71,7 @@ for _secret in CREDENTIALS:
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(AuditedAdmin):
     form = ChannelForm
     list_display = [
         "code",
@@ -84,7 +87,9 @@ class ChannelAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
     actions = ["import_mapping", "retry_quarantined"]
 
-    @admin.action(description="Import listings from the channel (match by SKU)")
+    @admin.action(
+        description="Import listings from the channel (match by SKU)", permissions=["administer"]
+    )
     def import_mapping(self, request, queryset):
         for channel in queryset.order_by("id"):
             lane = registry.lane_for_kind(channel.kind)
@@ -104,6 +109,9 @@ class ChannelAdmin(admin.ModelAdmin):
                     messages.ERROR,
                 )
                 continue
+            audit.record(
+                request, "channel.import_mapping", channel, after={"report": report.summary()}
+            )
             self.message_user(
                 request,
                 f"{channel.code}: {report.summary()}",
@@ -116,14 +124,20 @@ class ChannelAdmin(admin.ModelAdmin):
                     messages.WARNING,
                 )
 
-    @admin.action(description="Apply quarantined inbound events again")
+    @admin.action(description="Apply quarantined inbound events again", permissions=["operate"])
     def retry_quarantined(self, request, queryset):
-        total = sum(inbound.retry_quarantined(channel=channel) for channel in queryset)
+        total = 0
+        for channel in queryset.order_by("id"):
+            with transaction.atomic():
+                queued = inbound.retry_quarantined(channel=channel)
+                if queued:
+                    audit.record(request, "quarantine.reapply", channel, after={"queued": queued})
+            total += queued
         self.message_user(request, f"{total} quarantined event(s) queued again.")
 
 
 @admin.register(Listing)
-class ListingAdmin(admin.ModelAdmin):
+class ListingAdmin(AuditedAdmin):
     list_display = [
         "sku",
         "channel",
@@ -163,17 +177,30 @@ class ListingAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(ReadOnlyAdmin):
+class InboundEventAdmin(RoleActions, ReadOnlyAdmin):
     list_display = ["id", "channel", "source", "topic", "status", "deliveries", "received_at"]
     list_filter = ["channel", "status", "source", "topic"]
     search_fields = ["dedupe_key", "delivery_id"]
     actions = ["queue_again"]
 
-    @admin.action(description="Queue again (after a mapping fix)")
+    @admin.action(description="Queue again (after a mapping fix)", permissions=["operate"])
     def queue_again(self, request, queryset):
-        count = queryset.exclude(status=InboundEvent.Status.APPLIED).update(
-            status=InboundEvent.Status.RECEIVED, next_attempt_at=None
-        )
+        waiting = queryset.exclude(status=InboundEvent.Status.APPLIED)
+        with transaction.atomic():
+            before = list(waiting.order_by("id").values_list("id", "status"))
+            count = waiting.filter(id__in=[pk for pk, _ in before]).update(
+                status=InboundEvent.Status.RECEIVED, next_attempt_at=None
+            )
+            for pk, status in before:
+                audit.record(
+                    request,
+                    "inbound.queue_again",
+                    target_type=InboundEvent._meta.label_lower,
+                    target_id=pk,
+                    target_repr=f"inbound event {pk}",
+                    before={"status": status},
+                    after={"status": InboundEvent.Status.RECEIVED},
+                )
         self.message_user(request, f"{count} event(s) queued again.")
 
 

@@ -3,12 +3,13 @@ through record_event (the API, the channel lanes and the import/replay commands)
 
 from django.contrib import admin
 
+from access.admin import AuditedAdmin
 from inventory_sync.lib.admin import ReadOnlyAdmin
 
 from .models import Balance, InventoryEvent, LedgerEntry, Location, Sku
 
 
-class CatalogAdmin(admin.ModelAdmin):
+class CatalogAdmin(AuditedAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Event payloads, fingerprints and import keys carry the code: it never changes.
         fields = list(super().get_readonly_fields(request, obj))

@@ -10,6 +10,8 @@ import zoneinfo
 from django import forms
 from django.contrib import admin
 
+from access import audit
+from access.admin import AuditedAdmin
 from allocation.services import skus_mark_dirty
 from channels.models import Channel, Listing
 from inventory_sync.lib.admin import ReadOnlyAdmin
@@ -72,7 +74,7 @@ class DeadManSwitchForm(forms.ModelForm):
 
 
 @admin.register(DeadManSwitch)
-class DeadManSwitchAdmin(admin.ModelAdmin):
+class DeadManSwitchAdmin(AuditedAdmin):
     form = DeadManSwitchForm
     list_display = [
         "channel",
@@ -98,7 +100,16 @@ class DeadManSwitchAdmin(admin.ModelAdmin):
         quantity = form.cleaned_data["safety_quantity"]
         changed = Channel.objects.filter(pk=obj.channel_id).exclude(safety_quantity=quantity)
         capped = changed.filter(capped_since__isnull=False).exists()
-        changed.update(safety_quantity=quantity)
+        before = changed.values("safety_quantity").first()
+        if changed.update(safety_quantity=quantity):
+            # Kept on the channel: signed there, in the channel's own history.
+            audit.record(
+                request,
+                "channel.safety_quantity",
+                obj.channel,
+                before=before,
+                after={"safety_quantity": quantity},
+            )
         if capped:
             # A capped channel shows the new safety quantity in the next planner round.
             skus_mark_dirty(
@@ -128,7 +139,7 @@ class AlertDestinationForm(forms.ModelForm):
 
 
 @admin.register(AlertDestination)
-class AlertDestinationAdmin(admin.ModelAdmin):
+class AlertDestinationAdmin(AuditedAdmin):
     form = AlertDestinationForm
     list_display = ["name", "email", "has_webhook", "kinds", "is_active"]
     list_filter = ["is_active"]
