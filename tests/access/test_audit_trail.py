@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
 from access import audit
 from access.models import AuditEntry
@@ -52,3 +52,14 @@ def test_a_viewer_may_not_post_to_the_audit_page(client, viewer):
     client.force_login(viewer)
     assert client.post("/audit/").status_code == 405
     assert AuditEntry.objects.count() == 0
+
+
+def test_the_database_refuses_to_truncate_the_trail(db, sku):
+    audit.record(None, "sku.update", sku)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE access_auditentry")
+    assert AuditEntry.objects.count() == 1
