@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
@@ -102,3 +103,44 @@ def beat(kind: str, *, now: datetime | None = None) -> None:
         return
     WorkerHeartbeat.objects.update_or_create(kind=kind, defaults={"beat_at": now})
     _last_beats[kind] = now
+
+
+# Beat sends a heartbeat task through each worker queue this often (settings.WORKER_QUEUES);
+# one older than STALE_AFTER means no worker took that queue's last few.
+QUEUE_BEAT_EVERY = timedelta(seconds=30)
+STALE_AFTER = QUEUE_BEAT_EVERY * 3 + HEARTBEAT_EVERY
+QUEUE_PREFIX = "queue:"
+
+
+def queue_kind(queue: str) -> str:
+    return f"{QUEUE_PREFIX}{queue}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerBeat:
+    kind: str
+    label: str
+    beat_at: datetime | None
+    age: timedelta | None
+    # Only a queue's heartbeat comes on a schedule; a loop beats only while it has work.
+    stale: bool
+
+
+def worker_heartbeats(*, now: datetime | None = None) -> list[WorkerBeat]:
+    """The last heartbeat of each worker queue (never seen ones included) and of each loop."""
+    now = now or timezone.now()
+    beats = dict(WorkerHeartbeat.objects.values_list("kind", "beat_at"))
+    names = dict(Channel.objects.values_list("id", "name"))
+    rows = []
+    for queue in settings.WORKER_QUEUES:
+        at = beats.pop(queue_kind(queue), None)
+        age = now - at if at else None
+        rows.append(
+            WorkerBeat(queue_kind(queue), f"{queue} queue", at, age, age is None or age > STALE_AFTER)
+        )
+    for kind, at in sorted(beats.items()):
+        label = f"{kind} loop"
+        if kind.startswith("push:") and kind[5:].isdigit():
+            label = f"pusher of {names.get(int(kind[5:]), kind)}"
+        rows.append(WorkerBeat(kind, label, at, now - at, False))
+    return rows

@@ -27,6 +27,7 @@ INBOUND_CHANGED = "channels.inbound.changed"
 # at it (after its grace window) instead of waiting for the next scheduled run.
 LEVEL_UNEXPECTED = "channels.level_unexpected"
 CLOCK_GRAIN = timedelta(seconds=1)
+_WAITING = (InboundEvent.Status.RECEIVED, InboundEvent.Status.FAILED)
 
 
 class Deferred(DomainError):
@@ -48,6 +49,9 @@ class Stored:
     # A redelivery whose body differs from the first one's (I3: the same key with another
     # body is refused, never applied).
     conflict: bool = False
+    # Not applied yet (received, or failed and to be tried again): a redelivery of it rings
+    # the ingest worker again, in case the first delivery's wake-up was lost.
+    waiting: bool = False
 
 
 def store(
@@ -89,16 +93,22 @@ def store(
             return Stored(row[0], True)
         cursor.execute(
             f"UPDATE {table} SET deliveries = deliveries + 1"
-            " WHERE channel_id = %s AND dedupe_key = %s RETURNING id, body",
+            " WHERE channel_id = %s AND dedupe_key = %s RETURNING id, body, status",
             [channel.pk, dedupe_key],
         )
-        found, first_body = cursor.fetchone()
-        return Stored(found, False, conflict=bytes(first_body) != bytes(body))
+        found, first_body, status = cursor.fetchone()
+        return Stored(
+            found,
+            False,
+            conflict=bytes(first_body) != bytes(body),
+            waiting=status in _WAITING,
+        )
 
 
 def answer_stored(channel: Channel, stored: Stored, what: str) -> tuple[int, dict[str, str]]:
-    """The answer to a stored delivery (I3): the same id with another body is refused, a new
-    one rings the ingest worker once the row is committed."""
+    """The answer to a stored delivery (I3): the same id with another body is refused; a new
+    one, or a redelivery of one still waiting, rings the ingest worker once the row is
+    committed (the ring never raises: the row is stored, the answer is 200 either way)."""
     if stored.conflict:
         logger.warning(
             "channel %s: %s redelivered with another body; the first one stands",
@@ -106,7 +116,7 @@ def answer_stored(channel: Channel, stored: Stored, what: str) -> tuple[int, dic
             what,
         )
         return 409, {"detail": f"This {what.split()[0]} id was delivered before with another body."}
-    if stored.created:
+    if stored.created or stored.waiting:
         wakeups.notify_on_commit(INBOUND_CHANGED)
     return 200, {"status": "received" if stored.created else "duplicate"}
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from inventory_sync.lib import loops
+from inventory_sync.lib import loops, wakeups
 
 from . import health, inbound, planner, push
 from .lanes import registry
@@ -33,18 +34,21 @@ def _push_loop(channel_id: int) -> str:
 
 
 # --- wake-ups (called on commit) -------------------------------------------------------------
+# Each one runs after its transaction committed, often inside a request: a broker (or doorbell)
+# error is logged and left to the periodic sweep, never raised (inventory_sync.lib.wakeups).
 
 
 def wake_planner() -> None:
-    loops.ring(PLANNER_LOOP, plan_allocations_task.delay)
+    wakeups.attempt(PLANNER_LOOP, partial(loops.ring, PLANNER_LOOP, plan_allocations_task.delay))
 
 
 def wake_ingest() -> None:
-    loops.ring(INGEST_LOOP, ingest_task.delay)
+    wakeups.attempt(INGEST_LOOP, partial(loops.ring, INGEST_LOOP, ingest_task.delay))
 
 
 def wake_pusher(channel_id: int) -> None:
-    loops.ring(_push_loop(channel_id), lambda: push_channel_task.delay(channel_id))
+    name = _push_loop(channel_id)
+    wakeups.attempt(name, partial(loops.ring, name, partial(push_channel_task.delay, channel_id)))
 
 
 def wake_pushers(channel_ids=None) -> None:
@@ -149,9 +153,18 @@ def push_channel_task(channel_id: int) -> int:
 @shared_task(ignore_result=True)
 def sweep_task() -> None:
     """The periodic safety net: ring every loop that may have work a lost wake-up left."""
+    # Delivered, so the broker is back: stop skipping wake-ups after an earlier failure.
+    wakeups.resume()
     wake_planner()
     wake_ingest()
     wake_pushers()
+
+
+@shared_task(ignore_result=True)
+def worker_heartbeat_task(queue: str) -> None:
+    """Beat sends one to each queue: the console shows, per queue, when a worker last took
+    one (a worker that exited, or cannot reach the broker, stops beating)."""
+    health.beat(health.queue_kind(queue))
 
 
 @shared_task(ignore_result=True)

@@ -53,7 +53,8 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     template = "channels/channel_list.html"
     if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
         template += "#channel-health"
-    response = render(request, template, {"rows": rows})
+    context = {"rows": rows, "heartbeats": health.worker_heartbeats()}
+    response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
 

@@ -252,7 +252,8 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-# Queues: ingest (inbound events), push (channel pushes), default (everything else).
+# Queues: ingest (inbound events), push (channel pushes), default (everything else),
+# reconcile (runs that read whole channels). deploy/ runs one worker per queue.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = "UTC"
 # Every task is idempotent, so redelivery after a worker crash is safe and wanted.
@@ -294,6 +295,8 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 30},
     },
     "channels-poll-orders": {
+# The longest a process waits to connect to the broker (or to the Redis of the loops' doorbell).
+BROKER_TIMEOUT_SECONDS = float(env_str("BROKER_TIMEOUT_SECONDS", "2"))
         "task": "channels.tasks.poll_orders_task",
         "schedule": 60.0,
         "options": {"expires": 90},
@@ -310,6 +313,36 @@ CELERY_BEAT_SCHEDULE = {
     },
     "ledger-verify": {
         "task": "ledger.tasks.ledger_verify_task",
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, with a worker that reconnects when Redis goes away instead of
+    # exiting (inventory_sync.lib.redis_broker says why).
+    CELERY_BROKER_TRANSPORT = "inventory_sync.lib.redis_broker:Transport"
+    if CELERY_BROKER_URL.startswith("rediss://"):
+        # Named by its class, the transport no longer learns TLS from the scheme.
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": "required"}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A wake-up publishes from inside a webhook request: a broker that does not answer
+        # costs it at most these seconds, not the operating system's connect timeout.
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+        "socket_timeout": BROKER_TIMEOUT_SECONDS + 5,
+        # Idle connections are pinged this often, so one dropped by a restart is noticed.
+        "health_check_interval": 10,
+        "retry_on_timeout": True,
+    }
+# A broker that blinks or restarts must never stop a worker: retry at start-up and for ever
+# after a lost connection (the default gives up after 100 attempts).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+# A wake-up that cannot publish gives up after two quick retries (a pooled connection dropped
+# by a broker restart is replaced by the first); the periodic sweep rings again.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+}
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 20 * 60},
     },
@@ -353,12 +386,26 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 10 * 60},
     },
 }
+WORKER_QUEUES = ("ingest", "push", "default", "reconcile")
 
 
 LOGGING = {
+# A task keeps running when the broker connection drops: it works on the database, and a copy
+# the broker delivers again finds its work done (a thread pool could not stop it anyway).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+    # A heartbeat through each queue (channels.health.worker_heartbeats, the channel list).
+    **{
+        f"worker-heartbeat-{queue}": {
+            "task": "channels.tasks.worker_heartbeat_task",
+            "schedule": 30.0,
+            "args": [queue],
+            "options": {"queue": queue, "expires": 25},
+        }
+        for queue in WORKER_QUEUES
+    },

@@ -3,9 +3,10 @@ hours, or refuses every push, or our own pipeline stalls, we can no longer tell 
 every listing of it drops to its safety quantity until a person clears the switch.
 
 Signs of life: an inbound event received from the channel, an acknowledged push to it. Our
-pipeline stalls when work waits (a dirty SKU, a due listing) and the worker that should take
-it has not finished a round (its heartbeat) for the stall limit. Outside business hours
-nothing trips (a quiet night is not an outage); an episode already open stays open.
+pipeline stalls when work waits (a stored event not applied, a dirty SKU, a due listing) and
+the worker that should take it has not finished a round (its heartbeat) for the stall limit.
+Outside business hours nothing trips (a quiet night is not an outage); an episode already open
+stays open.
 """
 
 from __future__ import annotations
@@ -125,6 +126,16 @@ def _pipeline_stalled(channel: Channel, now: datetime) -> Verdict | None:
     waiting = Sku.objects.filter(allocation_dirty_since__lt=limit, listings__channel=channel)
     if (planner is None or planner < limit) and waiting.exists():
         return Verdict(Reason.PIPELINE_STALLED, "the planner has not run with SKUs waiting", None)
+    # Webhooks still arriving keep the channel looking alive; stored and never applied, they
+    # mean our ingest worker is gone (a broker outage, a worker that exited).
+    ingest = beats.get("ingest")
+    unapplied = InboundEvent.objects.filter(
+        channel=channel, status=InboundEvent.Status.RECEIVED, received_at__lt=limit
+    )
+    if (ingest is None or ingest < limit) and unapplied.exists():
+        return Verdict(
+            Reason.PIPELINE_STALLED, "the ingest worker has not run with events waiting", None
+        )
     pusher = beats.get(f"push:{channel.pk}")
     due = Listing.objects.filter(
         channel=channel, desired_at__lt=limit, desired_version__gt=0, is_active=True

@@ -39,8 +39,20 @@ def _redis():
         return None
     if _redis_client is None:
         import redis
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
 
-        _redis_client = redis.Redis.from_url(url)
+        # A ring runs inside webhook requests: a Redis that is down costs it one quick retry
+        # and a bounded connect, not redis-py's default three retries of up to seconds each.
+        # The read timeout stays above the longest BLPOP a waiting loop makes.
+        timeout = getattr(settings, "BROKER_TIMEOUT_SECONDS", 2.0)
+        _redis_client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=timeout,
+            socket_timeout=ALIVE_SECONDS + timeout,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+            health_check_interval=10,
+        )
     return _redis_client
 
 

@@ -3,11 +3,17 @@
 A lower app announces that something changed ("ledger.changed"); an upper app registered, at
 start-up, what to run then (wake the planner). The durable signal is always a dirty row in
 the database: a lost wake-up only delays work until the periodic sweep.
+
+A wake-up runs after the commit, often inside a webhook request whose row is already stored:
+it never raises (the caller's write stands and its answer must not change), and while the
+broker is down it is skipped for a few seconds at a time, so requests do not each wait for a
+connection that is not there.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from functools import partial
@@ -16,7 +22,12 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+# After a wake-up fails, this process skips wake-ups for this long; the periodic sweep (every
+# 15 s) rings every loop once the broker is back.
+PAUSE_AFTER_FAILURE_SECONDS = 5.0
+
 _listeners: dict[str, list[Callable[[], None]]] = defaultdict(list)
+_paused_until = 0.0
 
 
 def listen(topic: str, callback: Callable[[], None]) -> None:
@@ -24,12 +35,36 @@ def listen(topic: str, callback: Callable[[], None]) -> None:
         _listeners[topic].append(callback)
 
 
+def attempt(what: str, ring: Callable[[], object]) -> bool:
+    """Run one wake-up; False when it was skipped or failed (logged, left to the sweep)."""
+    global _paused_until
+    if time.monotonic() < _paused_until:
+        return False
+    try:
+        ring()
+    except Exception as error:  # a wake-up must never fail the write that caused it
+        _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
+        logger.warning(
+            "wake-up %s failed (%s: %s); wake-ups pause for %g s, the periodic sweep will "
+            "catch up",
+            what,
+            type(error).__name__,
+            error,
+            PAUSE_AFTER_FAILURE_SECONDS,
+        )
+        return False
+    return True
+
+
+def resume() -> None:
+    """Forget an earlier failure (the sweep, and tests)."""
+    global _paused_until
+    _paused_until = 0.0
+
+
 def notify(topic: str) -> None:
     for callback in _listeners.get(topic, ()):
-        try:
-            callback()
-        except Exception:  # a wake-up must never fail the write that caused it
-            logger.exception("wake-up %s failed; the periodic sweep will catch up", topic)
+        attempt(topic, callback)
 
 
 def notify_on_commit(topic: str) -> None:
