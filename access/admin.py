@@ -29,13 +29,16 @@ class AuditedAdmin(RoleActions, admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         before = audit.snapshot(type(obj).objects.filter(pk=obj.pk).first()) if change else None
         super().save_model(request, obj, form, change)
+        after = audit.snapshot(obj)
+        if change and not form.changed_data and after == before:
+            return  # saved as it was: nothing to sign (a redacted secret shows in changed_data)
         verb = "change" if change else "add"
         audit.record(
             request,
             f"{obj._meta.model_name}.{verb}",
             obj,
             before=before,
-            after=audit.snapshot(obj),
+            after=after,
             reason=", ".join(form.changed_data) if change else "",
         )
 
@@ -86,10 +89,10 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
-# Apps of others whose admin pages change state: users, groups, API tokens and the beat
-# schedules. They registered before this module loads (INSTALLED_APPS order); each is
+# Apps of others whose admin pages change state: users, groups, API tokens, the beat
+# schedules and login lockouts. They registered before this module loads (INSTALLED_APPS order); each is
 # registered again with the same admin class, signed.
-THIRD_PARTY_APPS = ("auth", "authtoken", "django_celery_beat")
+THIRD_PARTY_APPS = ("auth", "authtoken", "django_celery_beat", "axes")
 
 
 def sign_third_party_admins(site: admin.AdminSite = admin.site) -> None:

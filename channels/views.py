@@ -191,7 +191,14 @@ def _incidents_page(
         "sku"
     )
     rows = [(incident, incidents_service.incident_orders(incident)) for incident in incidents]
-    context = {"rows": rows, "refused_order": refused.pk if refused else None, "refusal": why}
+    listed = {row.order.pk for _, orders in rows for row in orders}
+    context = {
+        "rows": rows,
+        "refused_order": refused.pk if refused else None,
+        "refusal": why,
+        # An order no longer listed (a stale page) gets its refusal at the top instead.
+        "refusal_unlisted": bool(refused) and refused.pk not in listed,
+    }
     return render(request, "channels/incidents.html", context, status=400 if refused else 200)
 
 

@@ -79,7 +79,7 @@ class HaltOpenForm(forms.Form):
         required=False,
         empty_label="every channel",
     )
-    reason = ReasonField()
+    reason = ReasonField(error_messages={"required": "Say why: a halt needs a reason."})
 
     def clean_sku(self) -> Sku:
         code = self.cleaned_data["sku"].strip()

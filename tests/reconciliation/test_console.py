@@ -299,7 +299,7 @@ def test_a_halt_is_opened_with_a_reason_and_released_with_one(client, user, sku)
     client.force_login(user)
     url = reverse("reconciliation:halts")
     refused = htmx_post(client, url, {"sku": sku.code, "channel": "shop", "reason": ""})
-    assert "This field is required." in refused.content.decode()
+    assert "Say why: a halt needs a reason." in refused.content.decode()
     assert not SalesHalt.objects.exists()
     opened = htmx_post(client, url, {"sku": sku.code, "channel": "shop", "reason": "recall"})
     assert "halts-changed" in opened["HX-Trigger"]
