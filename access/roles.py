@@ -29,18 +29,9 @@ ROLE_CAPABILITIES: dict[Role, tuple[Capability, ...]] = {
     Role.ADMIN: (Capability.VIEW, Capability.OPERATE, Capability.ADMINISTER),
 }
 
-# The admin role also keeps the Django admin's per-model permissions of these apps.
-ADMIN_MODEL_APPS = (
-    "ledger",
-    "allocation",
-    "channels",
-    "reconciliation",
-    "shopify",
-    "amazon",
-    "auth",
-    "authtoken",
-    "django_celery_beat",
-)
+# The admin role also keeps the Django admin's per-model permissions of every app but these
+# (Django's own plumbing, which nobody edits by hand).
+NOT_ADMINISTERED_APPS = ("admin", "contenttypes", "sessions")
 
 
 def can(user, capability: Capability) -> bool:
@@ -55,8 +46,8 @@ def roles_of(user) -> list[str]:
 
 
 def sync_roles(apps=None) -> None:
-    """Give each role group its permissions; the admin role also every model permission of
-    ADMIN_MODEL_APPS. Idempotent: runs in the migration and after every `migrate`, so models
+    """Give each role group its permissions; the admin role also every model permission of the
+    apps outside NOT_ADMINISTERED_APPS. Idempotent: runs in the migration and after every `migrate`, so models
     added later reach the admin role too. `apps` is a migration's app registry, or None."""
     if apps is None:
         from django.apps import apps  # noqa: PLC0415  the live registry, outside migrations
@@ -72,6 +63,6 @@ def sync_roles(apps=None) -> None:
         )
         if role is Role.ADMIN:
             wanted |= set(
-                permission_model.objects.filter(content_type__app_label__in=ADMIN_MODEL_APPS)
+                permission_model.objects.exclude(content_type__app_label__in=NOT_ADMINISTERED_APPS)
             )
         group.permissions.add(*wanted)
