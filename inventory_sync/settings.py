@@ -195,6 +195,8 @@ SPECTACULAR_SETTINGS = {
 # The broker only wakes workers; durable state (dirty flags, desired quantities) lives in the
 # database, so a lost message is caught by the next periodic sweep.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# The longest a process waits to connect to the broker (or to the Redis of the loops' doorbell).
+BROKER_TIMEOUT_SECONDS = float(env_str("BROKER_TIMEOUT_SECONDS", "2"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport, writing each message whole before a worker can see it.
     CELERY_BROKER_TRANSPORT = "inventory_sync.lib.broker:Transport"
@@ -211,6 +213,36 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # The folder is polled: every second by default, which the demo's latency would show.
         "polling_interval": 0.1,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, with a worker that reconnects when Redis goes away instead of
+    # exiting (inventory_sync.lib.redis_broker says why).
+    CELERY_BROKER_TRANSPORT = "inventory_sync.lib.redis_broker:Transport"
+    if CELERY_BROKER_URL.startswith("rediss://"):
+        # Named by its class, the transport no longer learns TLS from the scheme.
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": "required"}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A wake-up publishes from inside a webhook request: a broker that does not answer
+        # costs it at most these seconds, not the operating system's connect timeout.
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+        "socket_timeout": BROKER_TIMEOUT_SECONDS + 5,
+        # Idle connections are pinged this often, so one dropped by a restart is noticed.
+        "health_check_interval": 10,
+        "retry_on_timeout": True,
+    }
+# A broker that blinks or restarts must never stop a worker: retry at start-up and for ever
+# after a lost connection (the default gives up after 100 attempts).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+# A wake-up that cannot publish gives up after two quick retries (a pooled connection dropped
+# by a broker restart is replaced by the first); the periodic sweep rings again.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+}
 CELERY_TASK_ROUTES = {
     "channels.tasks.ingest_task": {"queue": "ingest"},
     "channels.tasks.push_channel_task": {"queue": "push"},
@@ -255,9 +287,13 @@ CELERY_TASK_IGNORE_RESULT = True
 # Queues: ingest (inbound events), push (channel pushes), default (everything else),
 # reconcile (runs that read whole channels). deploy/ runs one worker per queue.
 CELERY_TASK_DEFAULT_QUEUE = "default"
+WORKER_QUEUES = ("ingest", "push", "default", "reconcile")
 CELERY_TIMEZONE = "UTC"
 # Every task is idempotent, so redelivery after a worker crash is safe and wanted.
 CELERY_TASK_ACKS_LATE = True
+# A task keeps running when the broker connection drops: it works on the database, and a copy
+# the broker delivers again finds its work done (a thread pool could not stop it anyway).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
@@ -294,9 +330,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 30},
     },
+    # A heartbeat through each queue (channels.health.worker_heartbeats, the channel list).
+    **{
+        f"worker-heartbeat-{queue}": {
+            "task": "channels.tasks.worker_heartbeat_task",
+            "schedule": 30.0,
+            "args": [queue],
+            "options": {"queue": queue, "expires": 25},
+        }
+        for queue in WORKER_QUEUES
+    },
     "channels-poll-orders": {
-# The longest a process waits to connect to the broker (or to the Redis of the loops' doorbell).
-BROKER_TIMEOUT_SECONDS = float(env_str("BROKER_TIMEOUT_SECONDS", "2"))
         "task": "channels.tasks.poll_orders_task",
         "schedule": 60.0,
         "options": {"expires": 90},
@@ -313,36 +357,6 @@ BROKER_TIMEOUT_SECONDS = float(env_str("BROKER_TIMEOUT_SECONDS", "2"))
     },
     "ledger-verify": {
         "task": "ledger.tasks.ledger_verify_task",
-elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # kombu's Redis transport, with a worker that reconnects when Redis goes away instead of
-    # exiting (inventory_sync.lib.redis_broker says why).
-    CELERY_BROKER_TRANSPORT = "inventory_sync.lib.redis_broker:Transport"
-    if CELERY_BROKER_URL.startswith("rediss://"):
-        # Named by its class, the transport no longer learns TLS from the scheme.
-        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": "required"}
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # A wake-up publishes from inside a webhook request: a broker that does not answer
-        # costs it at most these seconds, not the operating system's connect timeout.
-        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
-        "socket_timeout": BROKER_TIMEOUT_SECONDS + 5,
-        # Idle connections are pinged this often, so one dropped by a restart is noticed.
-        "health_check_interval": 10,
-        "retry_on_timeout": True,
-    }
-# A broker that blinks or restarts must never stop a worker: retry at start-up and for ever
-# after a lost connection (the default gives up after 100 attempts).
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_RETRY = True
-CELERY_BROKER_CONNECTION_MAX_RETRIES = None
-CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
-# A wake-up that cannot publish gives up after two quick retries (a pooled connection dropped
-# by a broker restart is replaced by the first); the periodic sweep rings again.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
-    "interval_start": 0,
-    "interval_step": 0.1,
-    "interval_max": 0.2,
-}
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 20 * 60},
     },
@@ -386,26 +400,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
         "options": {"expires": 10 * 60},
     },
 }
-WORKER_QUEUES = ("ingest", "push", "default", "reconcile")
 
 
 LOGGING = {
-# A task keeps running when the broker connection drops: it works on the database, and a copy
-# the broker delivers again finds its work done (a thread pool could not stop it anyway).
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
-    # A heartbeat through each queue (channels.health.worker_heartbeats, the channel list).
-    **{
-        f"worker-heartbeat-{queue}": {
-            "task": "channels.tasks.worker_heartbeat_task",
-            "schedule": 30.0,
-            "args": [queue],
-            "options": {"queue": queue, "expires": 25},
-        }
-        for queue in WORKER_QUEUES
-    },
