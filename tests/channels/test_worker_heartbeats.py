@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -64,3 +66,16 @@ def test_beat_sends_a_heartbeat_through_every_worker_queue(settings):
         if entry["task"] == "channels.tasks.worker_heartbeat_task"
     }
     assert sent == set(settings.WORKER_QUEUES) == {"ingest", "push", "default", "reconcile"}
+
+
+def test_the_beat_check_fails_until_a_queue_heartbeat_is_fresh():
+    with pytest.raises(CommandError, match="is beat running"):
+        call_command("worker_heartbeats", "--beat-within", "120", stdout=StringIO())
+    beat("queue:default", 300)
+    with pytest.raises(CommandError):
+        call_command("worker_heartbeats", "--beat-within", "120", stdout=StringIO())
+    beat("queue:ingest", 20)
+    out = StringIO()
+    call_command("worker_heartbeats", "--beat-within", "120", stdout=out)
+    assert "ingest queue" in out.getvalue()
+    assert "20 s" in out.getvalue()
