@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from access import audit
 from access.drf import SignedWrites, reason_of
 from access.roles import Capability
-from inventory_sync.lib.api import StrictIntegerField
+from inventory_sync.lib.api import CodeRelatedField, StrictIntegerField
 from inventory_sync.lib.errors import DomainError
 from ledger.models import Location, Sku
 from ledger.rules import MAX_QUANTITY
@@ -66,8 +66,8 @@ class AllocationRuleViewSet(SignedWrites, viewsets.ModelViewSet):
 
 
 class ReservationSerializer(serializers.ModelSerializer):
-    sku = serializers.SlugRelatedField(slug_field="code", queryset=Sku.objects.all())
-    location = serializers.SlugRelatedField(slug_field="code", queryset=Location.objects.all())
+    sku = CodeRelatedField(slug_field="code", queryset=Sku.objects.all())
+    location = CodeRelatedField(slug_field="code", queryset=Location.objects.all())
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
 
     class Meta:

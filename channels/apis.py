@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from access import audit
 from access.roles import Capability
+from inventory_sync.lib.api import UtcDateTimeFilter
 from ledger.models import Sku
 
 from . import planner, shipping
@@ -139,8 +140,8 @@ class OrderOutput(serializers.ModelSerializer):
 class OrderFilter(django_filters.FilterSet):
     channel = django_filters.CharFilter(field_name="channel__code")
     sku = django_filters.CharFilter(field_name="lines__sku__code", distinct=True)
-    placed_after = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    placed_after = UtcDateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = UtcDateTimeFilter(field_name="placed_at", lookup_expr="lt")
 
     class Meta:
         model = ChannelOrder

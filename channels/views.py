@@ -15,6 +15,7 @@ from access.permissions import requires
 from access.roles import Capability
 from allocation import services as allocation_services
 from allocation.models import OversellIncident, SalesHalt
+from inventory_sync.lib.inputs import posted_code, posted_id
 from ledger.models import Sku
 
 from . import health, inbound, planner, tasks
@@ -149,7 +150,7 @@ def quarantine(request: HttpRequest) -> HttpResponse:
     """Inbound events that wait for a person: quarantined (an unknown SKU or listing) and
     failed ones. "Apply again" after fixing the mapping sends them back to the worker."""
     if request.method == "POST":
-        channel = get_object_or_404(Channel, code=request.POST.get("channel", ""))
+        channel = get_object_or_404(Channel, code=posted_code(request, "channel"))
         with transaction.atomic():
             queued = inbound.retry_quarantined(channel=channel)
             if queued:
@@ -209,7 +210,7 @@ def _reason(request: HttpRequest) -> str:
 def _incident_action(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action")
     if action == "close":
-        incident = get_object_or_404(OversellIncident, pk=request.POST.get("incident"))
+        incident = get_object_or_404(OversellIncident, pk=posted_id(request, "incident"))
         if incident.status != OversellIncident.Status.OPEN:
             messages.error(request, f"The incident on {incident.sku.code} is no longer open.")
             return redirect("channels:incident-list")
@@ -229,7 +230,7 @@ def _incident_action(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Incident on {incident.sku.code} closed.")
     elif action == "cancel":
         order = get_object_or_404(
-            ChannelOrder.objects.select_related("channel"), pk=request.POST.get("order")
+            ChannelOrder.objects.select_related("channel"), pk=posted_id(request, "order")
         )
         return _cancel_order(request, order)
     else:

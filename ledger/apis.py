@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from access import audit
 from access.drf import SignedWrites
 from access.roles import Capability
-from inventory_sync.lib.api import StrictIntegerField
+from inventory_sync.lib.api import StrictIntegerField, UtcDateTimeFilter, refuse_control_characters
 from inventory_sync.lib.errors import Conflict
 
 from . import selectors, services
@@ -116,7 +116,13 @@ class EventInput(serializers.Serializer):
     lines = EventLineInput(many=True, allow_empty=False, max_length=MAX_LINES)
     occurred_at = serializers.DateTimeField(required=False)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    reference = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    reference = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[refuse_control_characters],
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs["kind"] in KINDS_NEEDING_A_REASON and not attrs["reason"].strip():
@@ -157,8 +163,8 @@ class EventOutput(serializers.ModelSerializer):
 class EventFilter(django_filters.FilterSet):
     sku = django_filters.CharFilter(field_name="entries__sku__code", distinct=True)
     location = django_filters.CharFilter(field_name="entries__location__code", distinct=True)
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = InventoryEvent

@@ -19,6 +19,7 @@ from access.drf import reason_of
 from access.roles import Capability
 from allocation.models import SalesHalt
 from channels.models import Channel
+from inventory_sync.lib.api import CodeRelatedField
 from inventory_sync.lib.errors import Conflict, DomainError
 from ledger.models import Sku
 
@@ -109,8 +110,8 @@ class DriftViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class HaltSerializer(serializers.ModelSerializer):
-    sku = serializers.SlugRelatedField(slug_field="code", queryset=Sku.objects.all())
-    channel = serializers.SlugRelatedField(
+    sku = CodeRelatedField(slug_field="code", queryset=Sku.objects.all())
+    channel = CodeRelatedField(
         slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
     )
 
@@ -211,7 +212,7 @@ class HaltViewSet(
 
 
 class RunOutput(serializers.ModelSerializer):
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     drift_rate = serializers.FloatField(read_only=True, help_text="drifted / listings_checked")
 
     class Meta:
@@ -242,7 +243,7 @@ class RunOutput(serializers.ModelSerializer):
 
 
 class RunInput(serializers.Serializer):
-    channel = serializers.SlugRelatedField(
+    channel = CodeRelatedField(
         slug_field="code",
         queryset=Channel.objects.all(),
         required=False,

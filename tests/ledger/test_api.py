@@ -546,11 +546,18 @@ def test_swagger_docs_are_served_without_a_cdn(api_client):
         assert cdn not in html
 
 
-@pytest.mark.parametrize("path", ["/api/v1/skus/A%00B/", "/api/v1/locations/%00/"])
+@pytest.mark.parametrize("path", ["/api/v1/skus/A%20/", "/api/v1/locations/%20x/"])
 def test_a_code_that_cannot_exist_is_404_not_a_database_error(api_client, path):
     response = api_client.get(path)
     assert response.status_code == 404
     assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/skus/A%00B/", "/api/v1/locations/%00/"])
+def test_a_code_with_a_nul_is_refused_before_the_database(api_client, path):
+    response = api_client.get(path)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
 
 
 def test_a_sku_code_cannot_be_renamed(api_client, sku, warehouse, receive):

@@ -1,0 +1,74 @@
+"""Hostile input at the door: no C0 control character (NUL to 0x1F) in a URL.
+
+PostgreSQL refuses NUL in text outright (a server error from the query), and the other control
+characters have no business in a code, a key or a search either. The middleware answers 400
+before any view runs: JSON for the API and the webhooks (machines read those answers), plain
+text for the console.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_JSON_PREFIXES = ("/api/", "/webhooks/")
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def url_has_control_characters(request: HttpRequest) -> bool:
+    if has_control_characters(request.path_info):
+        return True
+    return any(
+        has_control_characters(key) or any(has_control_characters(value) for value in values)
+        for key, values in request.GET.lists()
+    )
+
+
+def for_machines(request: HttpRequest) -> bool:
+    """The API and the webhook endpoints answer JSON, errors included."""
+    return request.path_info.startswith(_JSON_PREFIXES)
+
+
+class RefuseControlCharactersMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not url_has_control_characters(request):
+            return self.get_response(request)
+        detail = "The path or query string contains a control character."
+        if for_machines(request):
+            return JsonResponse({"code": "invalid", "detail": detail}, status=400)
+        return HttpResponse(detail, status=400, content_type="text/plain; charset=utf-8")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: a URL no pattern matches (an id of 0.5) is JSON under /api/ and /webhooks/
+    like every other error there, Django's page elsewhere."""
+    if for_machines(request):
+        return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
+def posted_id(request: HttpRequest, name: str) -> int:
+    """A row id from a console form: anything but a plain whole number of a bigint's range is
+    no such row (404), never a database error."""
+    raw = request.POST.get(name, "")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise Http404(f"No such {name}.")
+    return int(raw)
+
+
+def posted_code(request: HttpRequest, name: str) -> str:
+    """A code from a console form; one with a control character names nothing (404)."""
+    raw = request.POST.get(name, "")
+    if has_control_characters(raw):
+        raise Http404(f"No such {name}.")
+    return raw
