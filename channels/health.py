@@ -136,7 +136,9 @@ def worker_heartbeats(*, now: datetime | None = None) -> list[WorkerBeat]:
         at = beats.pop(queue_kind(queue), None)
         age = now - at if at else None
         rows.append(
-            WorkerBeat(queue_kind(queue), f"{queue} queue", at, age, age is None or age > STALE_AFTER)
+            WorkerBeat(
+                queue_kind(queue), f"{queue} queue", at, age, age is None or age > STALE_AFTER
+            )
         )
     for kind, at in sorted(beats.items()):
         label = f"{kind} loop"

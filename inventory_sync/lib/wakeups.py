@@ -45,8 +45,7 @@ def attempt(what: str, ring: Callable[[], object]) -> bool:
     except Exception as error:  # a wake-up must never fail the write that caused it
         _paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_SECONDS
         logger.warning(
-            "wake-up %s failed (%s: %s); wake-ups pause for %g s, the periodic sweep will "
-            "catch up",
+            "wake-up %s failed (%s: %s); wake-ups pause for %g s, the periodic sweep will catch up",
             what,
             type(error).__name__,
             error,

@@ -138,9 +138,7 @@ def test_every_wake_up_swallows_a_broker_error(monkeypatch, clock):
         wake()  # raises nothing
 
 
-def test_a_redelivery_of_an_event_still_waiting_rings_the_ingest_worker_again(
-    shop, broker, clock
-):
+def test_a_redelivery_of_an_event_still_waiting_rings_the_ingest_worker_again(shop, broker, clock):
     forget_loops()
     broker.down = True
     assert post(shop, order(4), "e-4").json == {"status": "received"}  # its wake-up lost
