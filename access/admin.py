@@ -89,10 +89,10 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
-# Apps of others whose admin pages change state: users, groups, API tokens and the beat
-# schedules. They registered before this module loads (INSTALLED_APPS order); each is
+# Apps of others whose admin pages change state: users, groups, API tokens, the beat
+# schedules and login lockouts. They registered before this module loads (INSTALLED_APPS order); each is
 # registered again with the same admin class, signed.
-THIRD_PARTY_APPS = ("auth", "authtoken", "django_celery_beat")
+THIRD_PARTY_APPS = ("auth", "authtoken", "django_celery_beat", "axes")
 
 
 def sign_third_party_admins(site: admin.AdminSite = admin.site) -> None:
