@@ -51,6 +51,8 @@ ENV = {
     "SECRET_KEY": "bench-only-secret",
     "DJANGO_SETTINGS_MODULE": "bench.shopify_settings",
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    # The bench's web process answers plain HTTP on 127.0.0.1 (production redirects to HTTPS).
+    "SECURE_SSL_REDIRECT": "0",
 }
 os.environ.update(ENV)
 SECRET = "bench-webhook-secret"

@@ -6,26 +6,80 @@ SECRET_KEY, DATABASE_URL pointing at PostgreSQL, CELERY_BROKER_URL at Redis or R
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from inventory_sync.lib.envtools import env_bool, env_int, env_list, env_secret, env_str
+from inventory_sync.lib.envtools import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_pair,
+    env_rate,
+    env_secret,
+    env_secret_list,
+    env_str,
+    local_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("INVENTORY_SYNC_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# The one-command demo on http://127.0.0.1 (set by `make demo` and the demo command).
+DEMO_MODE = env_bool("INVENTORY_SYNC_DEMO", False)
 SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and not env_bool("INVENTORY_SYNC_DEMO", False):
-        raise ImproperlyConfigured("SECRET_KEY is required when DJANGO_DEBUG is off")
-    SECRET_KEY = "insecure-demo-key-never-use-in-production"  # noqa: S105
+    if not DEBUG and not DEMO_MODE:
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) is required in production: set it to 50 or more "
+            "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'. "
+            "Only the demo (INVENTORY_SYNC_DEMO=1) and DJANGO_DEBUG=1 make a key of their own."
+        )
+    # Random, made once and kept under var/: never a key anyone else knows.
+    SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
+# Earlier keys, still accepted (sessions, signed links, sealed credentials) while rotating.
+SECRET_KEY_FALLBACKS = env_secret_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS, cookies and headers ---------------------------------------------------------------
+# Production (DEBUG off, not the demo) is served over HTTPS only: plain HTTP is redirected,
+# browsers are told to use HTTPS for a year, cookies never travel in clear. Each setting can
+# be changed from the environment (README, "Configuration"); the demo and development on
+# http://127.0.0.1 get none of it by default.
+_HTTPS_ONLY = not DEBUG and not DEMO_MODE
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS_ONLY)
+SECURE_SSL_HOST = env_str("SECURE_SSL_HOST") or None
+# Paths (regular expressions, no leading slash) a load balancer probes over plain HTTP.
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", [])
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS_ONLY)
+# Only for a domain whose every subdomain serves HTTPS (hstspreload.org): an opt-in.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a proxy that terminates TLS: the header it sets and the value meaning HTTPS,
+# "HTTP_X_FORWARDED_PROTO,https". Without it every request looks like plain HTTP and the
+# redirect above would loop. Only when the proxy overwrites the header a client sends.
+SECURE_PROXY_SSL_HEADER = env_pair("SECURE_PROXY_SSL_HEADER")
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+SECURE_CONTENT_TYPE_NOSNIFF = env_bool("SECURE_CONTENT_TYPE_NOSNIFF", True)
+SECURE_REFERRER_POLICY = env_str("SECURE_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = env_str("SECURE_CROSS_ORIGIN_OPENER_POLICY", "same-origin")
+X_FRAME_OPTIONS = env_choice("X_FRAME_OPTIONS", "DENY", ["DENY", "SAMEORIGIN"])
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS_ONLY)
+SESSION_COOKIE_HTTPONLY = env_bool("SESSION_COOKIE_HTTPONLY", True)
+SESSION_COOKIE_SAMESITE = env_choice("SESSION_COOKIE_SAMESITE", "Lax", ["Lax", "Strict"])
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS_ONLY)
+# The console sends its token from the page, not the cookie: it works either way.
+CSRF_COOKIE_HTTPONLY = env_bool("CSRF_COOKIE_HTTPONLY", False)
+CSRF_COOKIE_SAMESITE = env_choice("CSRF_COOKIE_SAMESITE", "Lax", ["Lax", "Strict"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -36,6 +90,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -66,6 +121,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a refused login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "inventory_sync.urls"
@@ -138,8 +195,38 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "ledger:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# --- Login throttling (django-axes; inventory_sync.lib.lockout) ------------------------------
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock that pair out for
+# LOGIN_LOCKOUT_MINUTES (429 with Retry-After, right password or not), on the console and the
+# admin; a successful login clears the count. Unlocking early is `manage.py
+# axes_reset_username <name>`: axes' own admin pages are off, as they would change rows
+# without the audit trail (I12).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False
+AXES_CLIENT_IP_CALLABLE = "inventory_sync.lib.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "inventory_sync.lib.lockout.lockout_response"
+# How many proxies in front of the web processes append to X-Forwarded-For (one nginx: 1).
+# Login lockouts and the API's anonymous budget count per client address, read from that
+# header this far and no further (what a client writes there itself is not believed).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- API budgets (inventory_sync.lib.throttles) -----------------------------------------------
+# Per user, a token's calls apart from the same person's console session; anonymous calls per
+# address. Generous: they stop a runaway script or a guessing loop, not the console or a bulk
+# import. Counted in the cache (Redis in production). Over budget: 429 with Retry-After.
+API_THROTTLE_RATES = {
+    "user": env_rate("API_THROTTLE_USER", "6000/minute"),
+    "anon": env_rate("API_THROTTLE_ANON", "120/minute"),
+}
+# The schema and docs (/api/v1/schema/, docs/, redoc/) need a login or a token unless this is on.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
 # Bodies above this are refused with 400 before parsing: an event is a few KB at most.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
@@ -177,12 +264,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "inventory_sync.lib.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["inventory_sync.lib.api.BoundedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "inventory_sync.lib.throttles.UserThrottle",
+        "inventory_sync.lib.throttles.AnonThrottle",
+    ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "inventory-sync API",
     "DESCRIPTION": "Canonical ledger, allocation and channel state of inventory-sync.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["inventory_sync.lib.docs.SchemaReaders"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from inventory_sync.lib.docs import docs_page
+
 api_v1 = [
     path("", include("access.api_urls")),
     path("", include("ledger.api_urls")),
@@ -10,8 +12,9 @@ api_v1 = [
     path("", include("channels.api_urls")),
     path("", include("reconciliation.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Behind a login unless API_DOCS_PUBLIC (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]).
+    path("docs/", docs_page(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),
+    path("redoc/", docs_page(SpectacularRedocView.as_view(url_name="api:schema")), name="redoc"),
 ]
 
 urlpatterns = [
@@ -25,6 +28,3 @@ urlpatterns = [
     path("", include("channels.urls")),
     path("", include("ledger.urls")),
 ]
-
-# Unmatched URLs under /api/ and /webhooks/ answer JSON like every other error there.
-handler404 = "inventory_sync.lib.inputs.not_found"

@@ -56,8 +56,8 @@ def receive_amazon(
     the ingest worker: (HTTP status, JSON answer)."""
     try:
         channel, keys = _amazon_channel_and_keys(channel_id)
-    except secrets.SecretUnreadable:
-        logger.error("channel %s: credentials unreadable; notification refused", channel_id)
+    except secrets.SecretUnreadable as error:
+        logger.error("channel %s: notification refused (503). %s", channel_id, error)
         return 503, {"detail": "Channel credentials unreadable."}
     if channel is None:
         return 404, {"detail": "No such Amazon channel."}

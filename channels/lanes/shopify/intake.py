@@ -75,8 +75,8 @@ def receive_shopify(
     """
     try:
         channel, keys = _channel_and_secrets(channel_id)
-    except secrets.SecretUnreadable:
-        logger.error("channel %s: credentials unreadable; webhook refused", channel_id)
+    except secrets.SecretUnreadable as error:
+        logger.error("channel %s: webhook refused (503). %s", channel_id, error)
         return 503, {"detail": "Channel credentials unreadable."}
     if channel is None:
         return 404, {"detail": "No such Shopify channel."}

@@ -1,0 +1,38 @@
+"""Re-seal every channel's stored credentials under the first credentials key.
+
+Run after adding a new key in front of CREDENTIALS_KEYS, or after changing SECRET_KEY with the
+old one in SECRET_KEY_FALLBACKS; then the old key can go (README, "Rotating keys").
+"""
+
+from cryptography.fernet import Fernet
+from django.core.management.base import BaseCommand, CommandError
+
+from channels.models import Channel
+from inventory_sync.lib import secrets
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every channel's credentials with the first key (CREDENTIALS_KEYS)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--generate-key",
+            action="store_true",
+            help="Print a new random key for CREDENTIALS_KEYS and change nothing.",
+        )
+
+    def handle(self, *args, generate_key: bool, **options):
+        if generate_key:
+            self.stdout.write(Fernet.generate_key().decode())
+            return
+        report = secrets.reseal_rows(Channel.objects.all(), "credentials_sealed")
+        self.stdout.write(
+            f"{report.resealed} channel(s) re-sealed under the first key, "
+            f"{report.current} already under it, {len(report.unreadable)} unreadable."
+        )
+        if report.unreadable:
+            codes = Channel.objects.filter(pk__in=report.unreadable).values_list("code", flat=True)
+            raise CommandError(
+                f"Unreadable credentials on channel(s) {', '.join(sorted(codes))}: "
+                f"{secrets.UNREADABLE}"
+            )
