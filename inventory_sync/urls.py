@@ -28,3 +28,6 @@ urlpatterns = [
     path("", include("channels.urls")),
     path("", include("ledger.urls")),
 ]
+
+# Unmatched URLs under /api/ and /webhooks/ answer JSON like every other error there.
+handler404 = "inventory_sync.lib.inputs.not_found"
