@@ -8,7 +8,7 @@ internal tools can branch on `code` and show `errors` next to their fields.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -26,10 +26,9 @@ from rest_framework.parsers import JSONParser
 from rest_framework.relations import SlugRelatedField
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
-from .inputs import has_control_characters
+from .inputs import has_control_characters, in_utc
 
 logger = logging.getLogger(__name__)
 
@@ -153,22 +152,6 @@ class BoundedPagination(LimitOffsetPagination):
 
 # --- times ------------------------------------------------------------------------------------
 
-# Real zones run from UTC-12:00 to UTC+14:00; PostgreSQL refuses offsets from ±16:00 while
-# Python accepts anything under a day, which turned a typo into a server error.
-MAX_UTC_OFFSET = timedelta(hours=14)
-
-
-def in_utc(value: datetime) -> datetime:
-    """An aware time as UTC (I10); ValueError for an offset no zone has, or a time that leaves
-    the calendar once moved to UTC (0001-01-01T00:00+01:00)."""
-    offset = value.utcoffset()
-    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
-        raise ValueError("The UTC offset must be between -14:00 and +14:00.")
-    try:
-        return value.astimezone(UTC) if offset is not None else value.replace(tzinfo=UTC)
-    except OverflowError:
-        raise ValueError("The time is out of range once moved to UTC.") from None
-
 
 class UtcDateTimeFormField(IsoDateTimeField):
     default_error_messages = {
@@ -224,6 +207,10 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES, which name this module
+    # (and DRF's system check imports DEFAULT_PAGINATION_CLASS, also here, before any view).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(
             f"Request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
