@@ -85,7 +85,14 @@ MAY_NAME_A_KIND = ("channels/lanes/", "channels/sandbox/", "channels/demo.py", "
 
 def test_no_product_module_outside_the_lanes_names_a_channel_kind():
     named = []
-    for package in ("inventory_sync", "access", "ledger", "allocation", "channels", "reconciliation"):
+    for package in (
+        "inventory_sync",
+        "access",
+        "ledger",
+        "allocation",
+        "channels",
+        "reconciliation",
+    ):
         for path in sorted((ROOT / package).rglob("*.py")):
             relative = path.relative_to(ROOT).as_posix()
             if relative.startswith(MAY_NAME_A_KIND) or "/migrations/" in relative:
