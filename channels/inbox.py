@@ -15,6 +15,7 @@ from django.db import connection
 
 from inventory_sync.lib import wakeups
 from inventory_sync.lib.errors import DomainError
+from inventory_sync.lib.inputs import has_control_characters
 
 from .models import Channel, InboundEvent, Listing
 from .orders import ApplyOutcome
@@ -40,6 +41,35 @@ class Deferred(DomainError):
     def __init__(self, detail: str, *, retry_after: float) -> None:
         super().__init__(detail)
         self.retry_after = max(float(retry_after), 0.5)
+
+
+# A header kept with a raw payload: far above any real one (a shop domain, an API version).
+HEADER_MAX = 255
+
+
+class Unstorable(ValueError):
+    """A delivery whose identity does not fit the inbox (a topic or id longer than its column,
+    a control character PostgreSQL refuses): the sender is told 400, and nothing is stored."""
+
+
+def _column_size(name: str) -> int:
+    return InboundEvent._meta.get_field(name).max_length
+
+
+def check_storable(
+    *, topic: str, dedupe_key: str, delivery_id: str, headers: Mapping[str, str]
+) -> None:
+    """Raise Unstorable unless store() can keep these exactly as given."""
+    for what, value, limit in (
+        ("topic", topic, _column_size("topic")),
+        ("event id (with its topic)", dedupe_key, _column_size("dedupe_key")),
+        ("delivery id", delivery_id, _column_size("delivery_id")),
+        *((name, value, HEADER_MAX) for name, value in headers.items()),
+    ):
+        if len(value) > limit:
+            raise Unstorable(f"The {what} is longer than {limit} characters.")
+        if has_control_characters(value):
+            raise Unstorable(f"The {what} contains a control character.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +98,12 @@ def store(
     """Store one inbound payload raw, once per (channel, dedupe key).
 
     One INSERT … ON CONFLICT DO NOTHING: a redelivery costs no lock and no second row (it
-    only counts the delivery). Safe to call inside or outside a transaction.
+    only counts the delivery). Safe to call inside or outside a transaction. Unstorable when
+    the topic, key, delivery id or a kept header does not fit its column (check_storable).
     """
+    check_storable(
+        topic=topic, dedupe_key=dedupe_key, delivery_id=delivery_id, headers=headers or {}
+    )
     table = InboundEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -91,18 +125,21 @@ def store(
         row = cursor.fetchone()
         if row is not None:
             return Stored(row[0], True)
+        # Only a true redelivery counts: the same key with another body is refused (409), and
+        # a refused delivery is not one of the event's.
         cursor.execute(
             f"UPDATE {table} SET deliveries = deliveries + 1"
-            " WHERE channel_id = %s AND dedupe_key = %s RETURNING id, body, status",
+            " WHERE channel_id = %s AND dedupe_key = %s AND body = %s RETURNING id, status",
+            [channel.pk, dedupe_key, body],
+        )
+        row = cursor.fetchone()
+        if row is not None:
+            return Stored(row[0], False, waiting=row[1] in _WAITING)
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE channel_id = %s AND dedupe_key = %s",
             [channel.pk, dedupe_key],
         )
-        found, first_body, status = cursor.fetchone()
-        return Stored(
-            found,
-            False,
-            conflict=bytes(first_body) != bytes(body),
-            waiting=status in _WAITING,
-        )
+        return Stored(cursor.fetchone()[0], False, conflict=True)
 
 
 def answer_stored(channel: Channel, stored: Stored, what: str) -> tuple[int, dict[str, str]]:

@@ -102,6 +102,6 @@ HANDLERS = {
     notifications.ORDER_CHANGE: order_change,
     "order": apply_order,
     notifications.FBA_INVENTORY_AVAILABILITY_CHANGES: fba_availability,
-    "LISTINGS_ITEM_MFN_QUANTITY_CHANGE": mfn_quantity,
+    notifications.LISTINGS_ITEM_MFN_QUANTITY_CHANGE: mfn_quantity,
 }
 PREFETCHERS = {notifications.ORDER_CHANGE: read_order}

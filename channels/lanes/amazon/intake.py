@@ -40,7 +40,7 @@ def _amazon_channel_and_keys(channel_id: int) -> tuple[Channel | None, tuple[str
 def _amazon_target(channel: Channel, notification: notifications.Notification) -> Channel:
     """Amazon subscribes a destination per seller, not per marketplace: an order of another
     marketplace of the same seller belongs to that marketplace's channel, when we have one."""
-    marketplace = notifications.marketplace_of(notification.body)
+    marketplace = notifications.checked_marketplace(notifications.marketplace_of(notification.body))
     if not marketplace or marketplace == channel.marketplace or not channel.seller_id:
         return channel
     sibling = Channel.objects.filter(
@@ -63,21 +63,23 @@ def receive_amazon(
         return 404, {"detail": "No such Amazon channel."}
     if not notifications.key_valid(keys, headers.get(notifications.API_KEY_HEADER, "")):
         return 401, {"detail": f"Missing or wrong {notifications.API_KEY_HEADER}."}
+    # Authentic, yet unfit to store (not a notification, a type we do not take, no such time,
+    # an over-long id): the sender's mistake, answered 400 with the reason, never a 500.
     try:
         notification = notifications.unwrap(body)
-    except PayloadError as error:
+        target = _amazon_target(channel, notification)
+        stored = inbox.store(
+            channel=target,
+            source="notification",
+            topic=notification.type,
+            dedupe_key=f"notification:{notification.notification_id}",
+            delivery_id=str(notification.envelope.get("id") or ""),
+            headers={key: str(value) for key, value in notification.envelope.items() if value},
+            body=notification.canonical(),
+            occurred_at=notification.event_time,
+        )
+    except (PayloadError, inbox.Unstorable) as error:
         return 400, {"detail": str(error)}
-    target = _amazon_target(channel, notification)
-    stored = inbox.store(
-        channel=target,
-        source="notification",
-        topic=notification.type,
-        dedupe_key=f"notification:{notification.notification_id}",
-        delivery_id=str(notification.envelope.get("id") or ""),
-        headers={key: str(value) for key, value in notification.envelope.items() if value},
-        body=notification.canonical(),
-        occurred_at=notification.event_time,
-    )
     return inbox.answer_stored(target, stored, f"notification {notification.notification_id}")
 
 

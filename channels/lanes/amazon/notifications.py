@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.utils.dateparse import parse_datetime
-
 from channels.lanes.base import PayloadError
+from inventory_sync.lib.inputs import parse_time
 
 # The header an EventBridge API destination sends its API key in (its connection's
 # "API key name"); set the same name there.
@@ -26,6 +26,12 @@ API_KEY_HEADER = "X-Api-Key"
 
 ORDER_CHANGE = "ORDER_CHANGE"
 FBA_INVENTORY_AVAILABILITY_CHANGES = "FBA_INVENTORY_AVAILABILITY_CHANGES"
+LISTINGS_ITEM_MFN_QUANTITY_CHANGE = "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"
+# The notification types this lane subscribes to and handles (amazon.inbound.HANDLERS): any
+# other is refused with 400, which an EventBridge API destination does not retry.
+TYPES = (ORDER_CHANGE, FBA_INVENTORY_AVAILABILITY_CHANGES, LISTINGS_ITEM_MFN_QUANTITY_CHANGE)
+# ATVPDKIKX0DER, A1F83G8C2ARO7P: upper-case letters and digits.
+_MARKETPLACE = re.compile(r"[A-Z0-9]{1,32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +60,13 @@ def key_valid(keys: Iterable[str], presented: str) -> bool:
 
 
 def unwrap(body: bytes) -> Notification:
+    """The notification a delivery carries; PayloadError naming what is wrong with it (not
+    JSON, not a notification, a type we do not take, no such EventTime). Lengths against the
+    inbox's columns are the inbox's own check (channels.inbox.check_storable)."""
     try:
         data = json.loads(body)
-    except ValueError as error:
-        raise PayloadError(f"body is not JSON: {error}") from error
+    except (ValueError, RecursionError) as error:
+        raise PayloadError(f"body is not JSON: {error}") from None
     if not isinstance(data, dict):
         raise PayloadError("body is not a JSON object")
     envelope = {}
@@ -65,17 +74,40 @@ def unwrap(body: bytes) -> Notification:
         envelope = {key: data.get(key) for key in ("id", "detail-type", "source", "time")}
         data = data["detail"]
     kind = _first(data, "NotificationType", "notificationType")
-    metadata = _first(data, "NotificationMetadata", "notificationMetadata") or {}
+    metadata = _first(data, "NotificationMetadata", "notificationMetadata")
     notification_id = _first(metadata, "NotificationId", "notificationId")
-    if not kind or not notification_id:
+    if not kind or not _is_id(notification_id):
         raise PayloadError("not an SP-API notification: NotificationType or NotificationId missing")
+    if kind not in TYPES:
+        raise PayloadError(f"NotificationType must be one of {', '.join(TYPES)}")
     return Notification(
         notification_id=str(notification_id),
-        type=str(kind),
-        event_time=parse_datetime(str(_first(data, "EventTime", "eventTime") or "")),
+        type=kind,
+        event_time=_event_time(_first(data, "EventTime", "eventTime")),
         body=data,
         envelope=envelope,
     )
+
+
+def _is_id(value: object) -> bool:
+    return bool(value) and isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _event_time(value: object) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        return parse_time(str(value))
+    except ValueError as error:
+        raise PayloadError(f"EventTime is {error}") from None
+
+
+def checked_marketplace(marketplace: str) -> str:
+    """A marketplace id named by a notification, before it is looked up: PayloadError for
+    anything that cannot be one."""
+    if marketplace and not _MARKETPLACE.fullmatch(marketplace):
+        raise PayloadError("MarketplaceId is not a marketplace id")
+    return marketplace
 
 
 def payload(notification: Mapping) -> dict:
@@ -109,6 +141,8 @@ def marketplace_of(notification: Mapping) -> str:
 
 
 def _first(mapping: Mapping, *names: str):
+    if not isinstance(mapping, Mapping):  # a string or list where an object belongs
+        return None
     for name in names:
         if name in mapping:
             return mapping[name]

@@ -12,7 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils.dateparse import parse_datetime
@@ -24,6 +27,7 @@ from channels.orders import (
     RefundLineSnapshot,
     ShipmentLineSnapshot,
 )
+from inventory_sync.lib.inputs import parse_time
 
 TOPICS = (
     "orders/create",
@@ -80,11 +84,78 @@ def header(headers: Mapping[str, str], name: str) -> str:
 
 
 def triggered_at(headers: Mapping[str, str]) -> datetime | None:
-    """X-Shopify-Triggered-At as an aware time, or None when absent or unreadable."""
-    try:
-        return _time(header(headers, "X-Shopify-Triggered-At"))
-    except PayloadError:
+    """X-Shopify-Triggered-At in UTC, None when absent; PayloadError when it is not a real time
+    (2026-02-30, an offset of +16:00): a delivery that says so is refused, not guessed at."""
+    text = header(headers, "X-Shopify-Triggered-At")
+    if not text:
         return None
+    try:
+        return parse_time(text)
+    except ValueError as error:
+        raise PayloadError(f"X-Shopify-Triggered-At is {error}.") from None
+
+
+# The headers kept with the raw body (the signature itself is not needed once checked).
+KEPT_HEADERS = (
+    "X-Shopify-Topic",
+    "X-Shopify-Shop-Domain",
+    "X-Shopify-API-Version",
+    "X-Shopify-Webhook-Id",
+    "X-Shopify-Event-Id",
+    "X-Shopify-Triggered-At",
+    "X-Shopify-Name",
+)
+# orders/create, inventory_levels/update, customers/data_request: resource/event, lower case.
+_TOPIC = re.compile(r"[a-z][a-z0-9_]*(?:/[a-z0-9_]+)+")
+_SHOP_DOMAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a signed delivery says about itself, checked before anything is stored."""
+
+    topic: str
+    event_id: str
+    webhook_id: str
+    triggered_at: datetime | None
+    kept: dict[str, str]
+
+    @property
+    def dedupe_key(self) -> str:
+        # The event id is Shopify's documented duplicate key (with the topic, in case one event
+        # is ever announced under two topics); older deliveries lack it.
+        if self.event_id:
+            return f"event:{self.topic}:{self.event_id}"
+        return f"webhook:{self.topic}:{self.webhook_id}"
+
+
+def delivery(headers: Mapping[str, str], body: bytes) -> Delivery:
+    """The delivery's topic, ids and time from its headers (as shopify_headers() found them),
+    and a check that its body is a JSON object: PayloadError naming what is wrong. Lengths
+    against the inbox's columns are the inbox's own check (channels.inbox.check_storable)."""
+    topic = header(headers, "X-Shopify-Topic")
+    event_id = header(headers, "X-Shopify-Event-Id")
+    webhook_id = header(headers, "X-Shopify-Webhook-Id")
+    if not topic or not (event_id or webhook_id):
+        raise PayloadError("X-Shopify-Topic and X-Shopify-Event-Id are required.")
+    if not _TOPIC.fullmatch(topic):
+        raise PayloadError("X-Shopify-Topic is not a Shopify topic (resource/event).")
+    domain = header(headers, "X-Shopify-Shop-Domain")
+    if domain and not _SHOP_DOMAIN.fullmatch(domain):
+        raise PayloadError("X-Shopify-Shop-Domain is not a domain name.")
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        raise PayloadError("The body is not JSON.") from None
+    if not isinstance(payload, dict):
+        raise PayloadError("The body is not a JSON object.")
+    return Delivery(
+        topic=topic,
+        event_id=event_id,
+        webhook_id=webhook_id,
+        triggered_at=triggered_at(headers),
+        kept={name: header(headers, name) for name in KEPT_HEADERS},
+    )
 
 
 def variant_gid(variant_id: object) -> str:
