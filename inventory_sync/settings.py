@@ -198,9 +198,9 @@ LOGOUT_REDIRECT_URL = "login"
 # --- Login throttling (django-axes; inventory_sync.lib.lockout) ------------------------------
 # LOGIN_FAILURE_LIMIT wrong passwords for one username from one address lock that pair out for
 # LOGIN_LOCKOUT_MINUTES (429 with Retry-After, right password or not), on the console and the
-# admin; a successful login clears the count. Unlocking early is `manage.py
-# axes_reset_username <name>`: axes' own admin pages are off, as they would change rows
-# without the audit trail (I12).
+# admin; a successful login clears the count. Admins unlock early in the admin (Axes → Access
+# attempts, signed in the audit trail like every admin change) or with `manage.py
+# axes_reset_username <name>`.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -209,7 +209,6 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_ENABLE_ADMIN = False
 AXES_CLIENT_IP_CALLABLE = "inventory_sync.lib.lockout.client_ip"
 AXES_LOCKOUT_CALLABLE = "inventory_sync.lib.lockout.lockout_response"
 # How many proxies in front of the web processes append to X-Forwarded-For (one nginx: 1).

@@ -331,6 +331,17 @@ def test_the_admin_login_is_locked_too(client, django_user_model):
     assert right.status_code == 429
 
 
+@pytest.mark.django_db
+def test_an_admin_unlocks_a_login_in_the_admin(client, user, admin_client):
+    _fail(client, 10)
+    (attempt,) = AccessAttempt.objects.all()
+
+    admin_client.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+
+    assert not AccessAttempt.objects.exists()
+    assert _log_in(client, password="correct-horse").status_code == 302
+
+
 def test_the_client_address_is_read_from_the_proxy_and_no_further(settings):
     request = RequestFactory().get(
         "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9"
