@@ -16,7 +16,7 @@ from access import audit
 from access.drf import SignedWrites, reason_of
 from access.roles import Capability
 from inventory_sync.lib.api import CodeRelatedField, StrictIntegerField
-from inventory_sync.lib.errors import DomainError
+from ledger.apis import idempotency_key_of
 from ledger.models import Location, Sku
 from ledger.rules import MAX_QUANTITY
 
@@ -122,12 +122,7 @@ class ReservationViewSet(
         ]
     )
     def create(self, request: Request) -> Response:
-        key = (request.headers.get("Idempotency-Key") or "").strip()
-        if not key or len(key) > 200:
-            raise DomainError(
-                "The Idempotency-Key header is required (1-200 characters).",
-                field_errors={"Idempotency-Key": "Required, 1-200 characters."},
-            )
+        key = idempotency_key_of(request)
         payload = self.get_serializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

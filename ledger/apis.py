@@ -16,13 +16,28 @@ from access import audit
 from access.drf import SignedWrites
 from access.roles import Capability
 from inventory_sync.lib.api import StrictIntegerField, UtcDateTimeFilter, refuse_control_characters
-from inventory_sync.lib.errors import Conflict
+from inventory_sync.lib.errors import Conflict, DomainError
 
 from . import selectors, services
 from .models import CODE_VALIDATOR, Balance, Bucket, EventKind, InventoryEvent, Location, Sku
 from .rules import KINDS_NEEDING_A_REASON, MAX_LINES, MAX_QUANTITY, OWNED_KINDS, InboundStage
 
 API_KEY_PREFIX = "api:"
+
+
+def idempotency_key_of(request: Request) -> str:
+    """The Idempotency-Key header, or a DomainError (400) naming what a key must be.
+
+    WSGI hands header bytes over as latin-1, so a UTF-8 key would be stored garbled, and HTTP
+    does not say which charset a client meant: keys are printable ASCII (a UUID)."""
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    if not key or len(key) > 200 or not (key.isascii() and key.isprintable()):
+        raise DomainError(
+            "The Idempotency-Key header is required: 1-200 printable ASCII characters "
+            "(e.g. a UUID).",
+            field_errors={"Idempotency-Key": "Required, 1-200 printable ASCII characters."},
+        )
+    return key
 
 
 class _CatalogSerializer(serializers.ModelSerializer):
@@ -200,19 +215,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         ],
     )
     def create(self, request: Request) -> Response:
-        key = (request.headers.get("Idempotency-Key") or "").strip()
-        # WSGI hands header bytes over as latin-1, so a UTF-8 key would be stored garbled, and
-        # HTTP does not say which charset a client meant: keys are printable ASCII (a UUID).
-        if not key or len(key) > 200 or not (key.isascii() and key.isprintable()):
-            return Response(
-                {
-                    "code": "invalid",
-                    "detail": "The Idempotency-Key header is required: 1-200 printable ASCII "
-                    "characters (e.g. a UUID).",
-                    "errors": {"Idempotency-Key": "Required, 1-200 printable ASCII characters."},
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        key = idempotency_key_of(request)
         payload = EventInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
