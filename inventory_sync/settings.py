@@ -211,6 +211,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "inventory_sync.lib.lockout.client_ip"
 AXES_LOCKOUT_CALLABLE = "inventory_sync.lib.lockout.lockout_response"
+# Every process start would log a version banner; lockouts themselves are still logged.
+AXES_VERBOSE = False
 # How many proxies in front of the web processes append to X-Forwarded-For (one nginx: 1).
 # Login lockouts and the API's anonymous budget count per client address, read from that
 # header this far and no further (what a client writes there itself is not believed).
