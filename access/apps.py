@@ -1,8 +1,13 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
 def _sync_roles(sender, **kwargs) -> None:
+    # Once per migrate, after the last app's permissions exist (post_migrate is sent app by
+    # app, in INSTALLED_APPS order, to the apps that have models).
+    last = [config for config in apps.get_app_configs() if config.models_module][-1]
+    if sender is not last:
+        return
     # roles imports models, which cannot load before the app registry is ready.
     from .roles import sync_roles
 
@@ -15,5 +20,6 @@ class AccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Models added by later migrations reach the admin role without a migration of ours.
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="access.sync_roles")
+        # After every app's migrations (not only ours, which run before the apps whose
+        # permissions the admin role holds), so models added later reach the admin role too.
+        post_migrate.connect(_sync_roles, dispatch_uid="access.sync_roles")

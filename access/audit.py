@@ -1,8 +1,9 @@
 """Sign an action: who did it, when, through which door, to what (before and after) and why.
 
-Edges (API views, console views, admin) call `record()` right after the service they called;
-where the change is database-only they wrap both in one transaction, so a change is never
-committed without its signature.
+Edges (API views, console views, admin) sign through `signed()`, which runs the change and
+its entry in one transaction, so a change is never committed without its signature; only a
+change that calls a channel (no network I/O inside a transaction) is signed by `record()` after
+the channel answered.
 """
 
 from __future__ import annotations
@@ -10,18 +11,26 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.forms.models import model_to_dict
+
+from inventory_sync.lib.lockout import client_ip
 
 from .models import AuditEntry
 
 # Never copy a secret into the trail: it is readable by every viewer.
 # An alert destination's webhook URL is itself its credential.
-_SECRET = re.compile(r"secret|password|credential|token|api_key|private|webhook_url", re.IGNORECASE)
+# An API token's own field is plain `key`.
+_SECRET = re.compile(
+    r"secret|password|credential|token|api_key|private|webhook_url|^key$", re.IGNORECASE
+)
 SYSTEM_ACTOR = "system"
 
 
@@ -49,8 +58,23 @@ def via_of(request) -> str:
 
 
 def _remote_addr(request) -> str | None:
-    address = (getattr(request, "META", None) or {}).get("REMOTE_ADDR") or None
+    """The client's address as the login lockout reads it: behind the documented proxy,
+    REMOTE_ADDR is always the proxy's."""
+    address = client_ip(request) if getattr(request, "META", None) is not None else ""
     return address if address and len(address) <= 45 else None
+
+
+def describe(target: models.Model) -> str:
+    """How the trail names an object; an API token's own text is its secret key."""
+    if target._meta.app_label == "authtoken":
+        return f"API token of {getattr(target, 'user', '?')}"
+    return str(target)
+
+
+def _printable(text: str) -> str:
+    """PostgreSQL refuses NUL in text; edges refuse control characters in reasons, and this
+    keeps a signature from failing the change it signs if one slips through."""
+    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
 
 
 def record(
@@ -72,7 +96,7 @@ def record(
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or target.pk
-        target_repr = target_repr or str(target)
+        target_repr = target_repr or describe(target)
     return AuditEntry.objects.create(
         actor=user.get_username() if signed_in else SYSTEM_ACTOR,
         actor_id=user.pk if signed_in else None,
@@ -80,12 +104,49 @@ def record(
         action=action[:64],
         target_type=target_type[:100],
         target_id=str(target_id if target_id is not None else "")[:100],
-        target_repr=target_repr[:200],
+        target_repr=_printable(target_repr)[:200],
         before=_json(before),
         after=_json(after),
-        reason=reason or "",
+        reason=_printable(reason or ""),
         remote_addr=_remote_addr(request) if request is not None else None,
     )
+
+
+@dataclass
+class Change:
+    """What `signed()` yields: the edge sets `target` (when the service returns the object or
+    creates it) and may set `after` (when the object alone does not say what changed)."""
+
+    target: models.Model | None
+    before: Any
+    after: Any = None
+    skip: bool = False  # nothing changed (a replay): leave no entry
+
+
+@contextmanager
+def signed(
+    request, action: str, target: models.Model | None = None, *, reason: str = ""
+) -> Iterator[Change]:
+    """Run a change and sign it in one transaction: `target` as it was before, as it is after.
+
+    A change that raises is rolled back with nothing signed."""
+    change = Change(target=target, before=snapshot(target))
+    with transaction.atomic():
+        yield change
+        if change.skip:
+            return
+        after = change.after
+        if after is None and change.target is not None:
+            after = snapshot(type(change.target).objects.filter(pk=change.target.pk).first())
+            if change.before is not None and after == change.before:
+                return  # asked twice (a second release of a released halt): nothing changed
+        record(request, action, change.target, before=change.before, after=after, reason=reason)
+
+
+def was_signed(action: str, target: models.Model) -> bool:
+    return AuditEntry.objects.filter(
+        action=action, target_type=target._meta.label_lower, target_id=str(target.pk)
+    ).exists()
 
 
 def _json(value: Any) -> Any:

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from inventory_sync.lib.errors import DomainError
+from inventory_sync.lib.inputs import has_control_characters
+
 from . import audit
 
 
 def reason_of(request) -> str:
     """An optional `reason` beside the fields of a write (required ones are validated by the
-    endpoint that needs them)."""
+    endpoint that needs them); a control character in it is refused (400), like in codes."""
     data = getattr(request, "data", None)
     reason = data.get("reason", "") if hasattr(data, "get") else ""
-    return reason[:500] if isinstance(reason, str) else ""
+    if not isinstance(reason, str):
+        return ""
+    if has_control_characters(reason.replace("\n", "").replace("\t", "")):
+        raise DomainError(
+            "The reason holds a control character.",
+            field_errors={"reason": "Control characters are not allowed."},
+        )
+    return reason.strip()[:500]
 
 
 class SignedWrites:

@@ -125,34 +125,26 @@ class ReservationViewSet(
         key = idempotency_key_of(request)
         payload = self.get_serializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        reservation = services.reservation_create(
-            sku=data["sku"],
-            location=data["location"],
-            quantity=data["quantity"],
-            partner=data["partner"],
-            expires_at=data.get("expires_at"),
-            idempotency_key=f"api:{key}",
-            actor=request.user.get_username(),
-        )
-        audit.record(
-            request, "reservation.create", reservation, after=reservation, reason=reason_of(request)
-        )
+        data, reason = payload.validated_data, reason_of(request)
+        with audit.signed(request, "reservation.create", reason=reason) as change:
+            reservation = services.reservation_create(
+                sku=data["sku"],
+                location=data["location"],
+                quantity=data["quantity"],
+                partner=data["partner"],
+                expires_at=data.get("expires_at"),
+                idempotency_key=f"api:{key}",
+                actor=request.user.get_username(),
+            )
+            change.target = reservation
+            if audit.was_signed("reservation.create", reservation):
+                change.skip = True  # a retry of the same key: already signed once
         return Response(self.get_serializer(reservation).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: Reservation) -> None:
-        before = audit.snapshot(instance)
-        ended = services.reservation_end(
-            reservation=instance, actor=self.request.user.get_username()
-        )
-        audit.record(
-            self.request,
-            "reservation.end",
-            instance,
-            before=before,
-            after=ended,
-            reason=reason_of(self.request),
-        )
+        reason = reason_of(self.request)
+        with audit.signed(self.request, "reservation.end", instance, reason=reason):
+            services.reservation_end(reservation=instance, actor=self.request.user.get_username())
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -185,15 +177,8 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=IncidentSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
-        incident = self.get_object()
-        before = audit.snapshot(incident)
-        incident = services.incident_close(incident=incident, actor=request.user.get_username())
-        audit.record(
-            request,
-            "incident.close",
-            incident,
-            before=before,
-            after=incident,
-            reason=reason_of(request),
-        )
+        incident, reason = self.get_object(), reason_of(request)
+        with audit.signed(request, "incident.close", incident, reason=reason) as change:
+            incident = services.incident_close(incident=incident, actor=request.user.get_username())
+            change.target = incident
         return Response(self.get_serializer(incident).data)

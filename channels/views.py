@@ -204,7 +204,9 @@ def _incidents_page(
 
 
 def _reason(request: HttpRequest) -> str:
-    return request.POST.get("reason", "").strip()[:500]
+    # PostgreSQL refuses a NUL in text: a pasted control character must not fail the action.
+    typed = request.POST.get("reason", "")
+    return "".join(ch for ch in typed if ch.isprintable() or ch == "\n").strip()[:500]
 
 
 def _incident_action(request: HttpRequest) -> HttpResponse:

@@ -219,28 +219,23 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         payload = EventInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        recorded = services.record_event(
-            kind=data["kind"],
-            lines=[services.EventLine(**line) for line in data["lines"]],
-            idempotency_key=API_KEY_PREFIX + key,
-            source="api",
-            occurred_at=data.get("occurred_at"),
-            actor=getattr(request.user, "username", "") or "",
-            reason=data["reason"],
-            reference=data["reference"],
-            refuse_kinds=OWNED_KINDS,
-        )
-        event = selectors.event_list().get(pk=recorded.event.pk)
-        if recorded.created:
-            # The event carries its actor and reason itself; the entry puts it on the one page
-            # where every change is found. A replay changed nothing, so it is not signed again.
-            audit.record(
-                request,
-                f"event.{event.kind}",
-                event,
-                after={"lines": data["lines"]},
+        # The event carries its actor and reason itself; the entry puts it on the one page where
+        # every change is found. A replay changed nothing, so it is not signed again.
+        with audit.signed(request, f"event.{data['kind']}", reason=data["reason"]) as change:
+            recorded = services.record_event(
+                kind=data["kind"],
+                lines=[services.EventLine(**line) for line in data["lines"]],
+                idempotency_key=API_KEY_PREFIX + key,
+                source="api",
+                occurred_at=data.get("occurred_at"),
+                actor=getattr(request.user, "username", "") or "",
                 reason=data["reason"],
+                reference=data["reference"],
+                refuse_kinds=OWNED_KINDS,
             )
+            change.target, change.after = recorded.event, {"lines": data["lines"]}
+            change.skip = not recorded.created
+        event = selectors.event_list().get(pk=recorded.event.pk)
         headers = {} if recorded.created else {"Idempotent-Replayed": "true"}
         return Response(EventOutput(event).data, status=status.HTTP_201_CREATED, headers=headers)
 

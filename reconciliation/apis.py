@@ -98,14 +98,13 @@ class DriftViewSet(viewsets.ReadOnlyModelViewSet):
         data = DriftResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
         drift = self.get_object()
-        before = audit.snapshot(drift)
         chosen, reason = data.validated_data["action"], data.validated_data["reason"]
         try:
-            DRIFT_ACTIONS[chosen](drift, actor=request.user.get_username(), reason=reason)
+            with audit.signed(request, f"drift.{chosen}", drift, reason=reason):
+                DRIFT_ACTIONS[chosen](drift, actor=request.user.get_username(), reason=reason)
         except resolve.ResolutionError as refused:
             raise Conflict(str(refused)) from None
         drift = self.get_queryset().get(pk=drift.pk)
-        audit.record(request, f"drift.{chosen}", drift, before=before, after=drift, reason=reason)
         return Response(self.get_serializer(drift).data)
 
 
@@ -185,16 +184,15 @@ class HaltViewSet(
     def perform_create(self, serializer: HaltSerializer) -> None:
         data = serializer.validated_data
         try:
-            serializer.instance = resolve.open_halt(
-                sku=data["sku"],
-                channel=data.get("channel"),
-                reason=data["reason"],
-                actor=self.request.user.get_username(),
-            )
+            with audit.signed(self.request, "halt.open", reason=data["reason"]) as change:
+                change.target = serializer.instance = resolve.open_halt(
+                    sku=data["sku"],
+                    channel=data.get("channel"),
+                    reason=data["reason"],
+                    actor=self.request.user.get_username(),
+                )
         except resolve.ResolutionError as refused:
             raise DomainError(str(refused), field_errors={"reason": str(refused)}) from None
-        halt = serializer.instance
-        audit.record(self.request, "halt.open", halt, after=halt, reason=data["reason"])
 
     @extend_schema(request=HaltReleaseInput, responses=HaltSerializer)
     @action(detail=True, methods=["post"])
@@ -202,12 +200,13 @@ class HaltViewSet(
         data = HaltReleaseInput(data=request.data)
         data.is_valid(raise_exception=True)
         halt, reason = self.get_object(), data.validated_data["reason"]
-        before = audit.snapshot(halt)
         try:
-            halt = resolve.release_halt(halt, actor=request.user.get_username(), reason=reason)
+            with audit.signed(request, "halt.release", halt, reason=reason) as change:
+                change.target = halt = resolve.release_halt(
+                    halt, actor=request.user.get_username(), reason=reason
+                )
         except resolve.ResolutionError as refused:
             raise DomainError(str(refused), field_errors={"reason": str(refused)}) from None
-        audit.record(request, "halt.release", halt, before=before, after=halt, reason=reason)
         return Response(self.get_serializer(halt).data)
 
 
@@ -290,13 +289,13 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def create(self, request: Request) -> Response:
         data = RunInput(data=request.data)
         data.is_valid(raise_exception=True)
-        run = services.start_run(
-            trigger=ReconciliationRun.Trigger.MANUAL,
-            channel=data.validated_data.get("channel"),
-            sku_codes=data.validated_data.get("skus", []),
-            requested_by=request.user.get_username(),
-        )
-        audit.record(request, "reconciliation.run", run, after=run, reason=reason_of(request))
+        with audit.signed(request, "reconciliation.run", reason=reason_of(request)) as change:
+            change.target = run = services.start_run(
+                trigger=ReconciliationRun.Trigger.MANUAL,
+                channel=data.validated_data.get("channel"),
+                sku_codes=data.validated_data.get("skus", []),
+                requested_by=request.user.get_username(),
+            )
         # Queued after the run row commits, so the worker always finds it.
         tasks.reconcile_task.delay_on_commit(run_id=run.pk)
         return Response(RunOutput(run).data, status=status.HTTP_202_ACCEPTED)
