@@ -16,7 +16,6 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -119,13 +118,12 @@ def _reconcile_now(request: HttpRequest) -> HttpResponse:
             return reswap(retarget(response, "#reconcile-form"), "outerHTML")
         messages.error(request, _first_error(form))
         return redirect("reconciliation:runs")
-    with transaction.atomic():
-        run = services.start_run(
+    with audit.signed(request, "reconciliation.run") as change:
+        change.target = run = services.start_run(
             trigger=ReconciliationRun.Trigger.MANUAL,
             channel=form.cleaned_data["channel"],
             requested_by=_actor(request),
         )
-        audit.record(request, "reconciliation.run", run, after=run)
     # Queued after the run row commits, so the worker always finds it; the row is on the
     # page at once and polls itself while the worker reads.
     tasks.reconcile_task.delay_on_commit(run_id=run.pk)
@@ -245,8 +243,10 @@ def drift_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         error = _first_error(form)
     else:
+        chosen, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
         try:
-            _resolve_drift(request, drift, form.cleaned_data["action"], form.cleaned_data["reason"])
+            with audit.signed(request, f"drift.{chosen}", drift, reason=reason):
+                DRIFT_ACTIONS[chosen](drift, actor=_actor(request), reason=reason)
         except (resolve.ResolutionError, DomainError) as refused:
             error = str(refused)
     drift = Drift.objects.select_related("channel", "sku", "listing", "halt").get(pk=pk)
@@ -260,14 +260,6 @@ def drift_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Drift {pk}: {drift.get_resolution_display().lower()}.")
     return _back(request, "reconciliation:drift")
-
-
-def _resolve_drift(request: HttpRequest, drift: Drift, chosen: str, reason: str) -> None:
-    before = audit.snapshot(drift)
-    with transaction.atomic():
-        DRIFT_ACTIONS[chosen](drift, actor=_actor(request), reason=reason)
-        drift = Drift.objects.get(pk=drift.pk)
-        audit.record(request, f"drift.{chosen}", drift, before=before, after=drift, reason=reason)
 
 
 # --- halts ----------------------------------------------------------------------------------
@@ -296,14 +288,13 @@ def _open_halt(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                halt = resolve.open_halt(
+            with audit.signed(request, "halt.open", reason=data["reason"]) as change:
+                change.target = halt = resolve.open_halt(
                     sku=data["sku"],
                     channel=data["channel"],
                     actor=_actor(request),
                     reason=data["reason"],
                 )
-                audit.record(request, "halt.open", halt, after=halt, reason=data["reason"])
         except resolve.ResolutionError as refused:
             form.add_error(None, str(refused))
     if _htmx(request):
@@ -333,12 +324,11 @@ def halt_release(request: HttpRequest, pk: int) -> HttpResponse:
     elif halt.released_at is not None:
         error = f"Already released by {halt.released_by or 'someone'}."
     else:
-        reason, before = form.cleaned_data["reason"], audit.snapshot(halt)
+        reason = form.cleaned_data["reason"]
         try:
-            with transaction.atomic():
-                halt = resolve.release_halt(halt, actor=_actor(request), reason=reason)
-                audit.record(
-                    request, "halt.release", halt, before=before, after=halt, reason=reason
+            with audit.signed(request, "halt.release", halt, reason=reason) as change:
+                change.target = halt = resolve.release_halt(
+                    halt, actor=_actor(request), reason=reason
                 )
         except resolve.ResolutionError as refused:
             error = str(refused)
@@ -431,13 +421,10 @@ def dead_man_clear(request: HttpRequest, pk: int) -> HttpResponse:
     elif episode.cleared_at is not None:
         error = f"Already cleared by {episode.cleared_by or 'someone'}."
     else:
-        reason, before = form.cleaned_data["reason"], audit.snapshot(episode)
+        reason = form.cleaned_data["reason"]
         try:
-            with transaction.atomic():
+            with audit.signed(request, "deadman.clear", episode, reason=reason):
                 deadman.clear(episode, actor=_actor(request), reason=reason)
-                audit.record(
-                    request, "deadman.clear", episode, before=before, after=episode, reason=reason
-                )
         except resolve.ResolutionError as refused:
             error = str(refused)
     if _htmx(request):
@@ -502,13 +489,10 @@ def discrepancy_review(request: HttpRequest, pk: int) -> HttpResponse:
     elif item.status != CycleCountDiscrepancy.Status.OPEN:
         error = f"Already reviewed by {item.reviewed_by or 'someone'}."
     else:
-        note, before = form.cleaned_data["note"], audit.snapshot(item)
+        note = form.cleaned_data["note"]
         try:
-            with transaction.atomic():
-                item = discrepancies.review(item, actor=_actor(request), note=note)
-                audit.record(
-                    request, "discrepancy.review", item, before=before, after=item, reason=note
-                )
+            with audit.signed(request, "discrepancy.review", item, reason=note) as change:
+                change.target = item = discrepancies.review(item, actor=_actor(request), note=note)
         except resolve.ResolutionError as refused:
             error = str(refused)
     if _htmx(request):
