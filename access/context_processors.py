@@ -7,6 +7,7 @@ from functools import cached_property
 
 from django.http import HttpRequest
 
+from .permissions import READ_METHODS
 from .roles import ROLE_CAPABILITIES, Capability, Role, can, roles_of
 
 
@@ -48,7 +49,7 @@ class RolePermissions:
         capabilities = getattr(getattr(match, "func", None), "capabilities", None)
         if not isinstance(capabilities, dict):
             return None
-        safe = self._request.method in ("GET", "HEAD", "OPTIONS")
+        safe = self._request.method in READ_METHODS
         return role_needed(capabilities["read" if safe else "write"])
 
 

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 from django.urls import reverse
 
+from access.models import AuditEntry
 from channels.lanes.shopify import intake
 from channels.lanes.shopify import webhooks as shopify_webhooks
 from channels.models import Channel, InboundEvent
@@ -106,6 +107,9 @@ def test_with_credentials_keys_a_new_secret_key_changes_nothing(shop, client, re
     # Sealed under the derived key still opens: the move loses nothing before the re-seal.
     assert deliver(client, shop).status_code == 200
     call_command("rotate_credentials")
+    signed = AuditEntry.objects.get(action="channel.rotate_credentials")
+    assert (signed.via, signed.after["resealed"]) == ("command", 1)
+    assert WEBHOOK_SECRET not in str(signed.after)
 
     restart(SECRET_KEY=NEW_SECRET_KEY)
 

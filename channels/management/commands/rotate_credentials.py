@@ -7,6 +7,8 @@ old one in SECRET_KEY_FALLBACKS; then the old key can go (README, "Rotating keys
 from cryptography.fernet import Fernet
 from django.core.management.base import BaseCommand, CommandError
 
+from access import audit
+from access.models import AuditEntry
 from channels.models import Channel
 from inventory_sync.lib import secrets
 
@@ -26,6 +28,14 @@ class Command(BaseCommand):
             self.stdout.write(Fernet.generate_key().decode())
             return
         report = secrets.reseal_rows(Channel.objects.all(), "credentials_sealed")
+        # Which key seals the credentials is no secret; the trail says when it changed.
+        audit.record(
+            None,
+            "channel.rotate_credentials",
+            target_type="channels.channel",
+            after={"resealed": report.resealed, "unreadable": len(report.unreadable)},
+            via=AuditEntry.Via.COMMAND,
+        )
         self.stdout.write(
             f"{report.resealed} channel(s) re-sealed under the first key, "
             f"{report.current} already under it, {len(report.unreadable)} unreadable."
