@@ -44,7 +44,8 @@ class AuditedAdmin(RoleActions, admin.ModelAdmin):
             obj,
             before=before,
             after=after,
-            reason=", ".join(form.changed_data) if change else "",
+            # The admin asks no reason; say at least what the person changed.
+            reason=f"Changed in the admin: {', '.join(form.changed_data)}" if change else "",
         )
 
     def save_related(self, request, form, formsets, change) -> None:
