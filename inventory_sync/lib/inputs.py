@@ -25,6 +25,27 @@ def has_control_characters(value: str) -> bool:
     return _CONTROL.search(value) is not None
 
 
+def holds_nul(decoded: object) -> bool:
+    """Whether decoded JSON holds a NUL character in any key or string, however deep.
+
+    A webhook body is stored raw (bytes) and applied later, where its strings reach text and
+    jsonb columns: PostgreSQL refuses NUL in both, so such a delivery would be stored, then fail
+    at ingest on every retry. The endpoints refuse it at the door instead. Walked with a list,
+    not recursion, so a deeply nested body cannot exhaust the stack."""
+    pending = [decoded]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
 # Real zones run from UTC-12:00 to UTC+14:00; PostgreSQL refuses offsets from ±16:00 while
 # Python accepts anything under a day, which turned a typo into a server error.
 MAX_UTC_OFFSET = timedelta(hours=14)

@@ -22,6 +22,7 @@ from channels.lanes.amazon import inbound as amazon_inbound
 from channels.lanes.amazon import notifications
 from channels.lanes.shopify import webhooks as shopify_webhooks
 from channels.models import Channel, InboundEvent
+from inventory_sync.lib.inputs import holds_nul
 from inventory_sync.wsgi import application
 from tests.contracts import AMAZON
 from tests.factories import ChannelFactory
@@ -167,6 +168,51 @@ def test_a_signed_body_that_is_not_a_json_object_is_a_bad_request(shop, body, se
     assert "JSON" in refused(post_shopify(shop.pk, body), 400)
 
 
+NUL_REFUSED = "The body holds a NUL character (\\u0000), which cannot be stored."
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"id": 1, "created_at": "2026-11-30T10:00:00Z", "note": "gift\x00wrap"},
+        {"id": 1, "line_items": [{"id": 7, "properties": [{"name": "x", "value": "\x00"}]}]},
+        {"id": 1, "note_attributes": {"gift\x00": "yes"}},
+    ],
+    ids=["string", "nested string", "key"],
+)
+def test_a_signed_body_holding_a_nul_character_is_a_bad_request(shop, payload):
+    """PostgreSQL stores no NUL in text or jsonb: stored, it would fail at ingest for ever."""
+    body = json.dumps(payload).encode()
+    assert b"\\u0000" in body
+    assert refused(post_shopify(shop.pk, body), 400) == NUL_REFUSED
+
+
+def test_the_django_view_refuses_a_nul_body_like_the_fast_path(shop, client):
+    """The same receiver behind Django (a server without the WSGI intake in front)."""
+    body = json.dumps({"id": 1, "note": "\x00"}).encode()
+    headers = shopify_headers(body)
+    del headers["Content-Type"]
+    response = client.post(
+        f"/webhooks/shopify/{shop.pk}/", body, content_type="application/json", headers=headers
+    )
+    assert (response.status_code, response.json()) == (400, {"detail": NUL_REFUSED})
+    assert not InboundEvent.objects.exists()
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul_and_is_stored(shop):
+    body = json.dumps({"id": 1, "created_at": "2026-11-30T10:00:00Z", "note": "C:\\u0000"})
+    assert post_shopify(shop.pk, body.encode()).status_code == 200
+    assert InboundEvent.objects.count() == 1
+
+
+def test_a_nul_is_found_at_any_depth_without_recursion():
+    deep: object = "\x00"
+    for level in range(50_000):
+        deep = [deep] if level % 2 else {"k": deep}
+    assert holds_nul(deep)
+    assert not holds_nul({"a": [1, 2.5, None, True, {"b": "\\u0000"}]})
+
+
 def test_the_signature_is_checked_before_anything_else_the_sender_may_get_wrong(shop):
     unsigned = post_shopify(
         shop.pk,
@@ -259,14 +305,14 @@ def with_changes(notification: dict, **changes) -> dict:
         ({"NotificationType": "X" * 70}, "NotificationType must be one of"),
         ({"NotificationType": {"kind": "ORDER_CHANGE"}}, "NotificationType must be one of"),
         ({"NotificationMetadata__NotificationId": "n" * 300}, "longer than 255"),
-        ({"NotificationMetadata__NotificationId": "n\x00"}, "control character"),
+        ({"NotificationMetadata__NotificationId": "n\x01"}, "control character"),
         ({"NotificationMetadata__NotificationId": {"id": 1}}, "NotificationId missing"),
         ({"NotificationMetadata": "n-1"}, "NotificationId missing"),
         ({"EventTime": "2026-02-30T10:00:00Z"}, "not a real date"),
         ({"EventTime": "2026-11-30T10:00:00-16:00"}, "UTC offset"),
         ({"EventTime": "soon"}, "not an ISO 8601"),
         (
-            {"Payload__OrderChangeNotification__Summary__MarketplaceId": "ATV\x00PDK"},
+            {"Payload__OrderChangeNotification__Summary__MarketplaceId": "ATV\x01PDK"},
             "not a marketplace id",
         ),
         (
@@ -281,9 +327,29 @@ def test_an_authentic_notification_that_cannot_be_stored_is_a_bad_request(amazon
 
 
 @pytest.mark.parametrize(
+    "changes",
+    [
+        {"Payload__OrderChangeNotification__SellerId": "A3TH\x00"},
+        {"Payload__OrderChangeNotification__Summary__Notes": ["ok", {"x": "\x00"}]},
+        {"NotificationMetadata__Extra\x00": "x"},
+    ],
+    ids=["string", "nested string", "key"],
+)
+def test_an_authentic_notification_holding_a_nul_character_is_a_bad_request(amazon, changes):
+    detail = refused(post_amazon(amazon.pk, with_changes(order_change(), **changes)), 400)
+    assert detail == "body holds a NUL character (\\u0000), which cannot be stored"
+
+
+def test_an_eventbridge_envelope_holding_a_nul_character_is_a_bad_request(amazon):
+    event = {"version": "0", "id": "eb-1", "detail-type": "ORDER_CHANGE", "time": "now"}
+    event |= {"resources": ["arn\x00"], "detail": order_change()}
+    assert "NUL character" in refused(post_amazon(amazon.pk, event), 400)
+
+
+@pytest.mark.parametrize(
     "envelope",
     [
-        {"source": "aws.partner/sellingpartnerapi\x00"},
+        {"source": "aws.partner/sellingpartnerapi\x01"},
         {"id": "i" * 300},
         {"time": "t" * 300},
     ],

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from channels.lanes.base import PayloadError
-from inventory_sync.lib.inputs import parse_time
+from inventory_sync.lib.inputs import holds_nul, parse_time
 
 # The header an EventBridge API destination sends its API key in (its connection's
 # "API key name"); set the same name there.
@@ -61,14 +61,17 @@ def key_valid(keys: Iterable[str], presented: str) -> bool:
 
 def unwrap(body: bytes) -> Notification:
     """The notification a delivery carries; PayloadError naming what is wrong with it (not
-    JSON, not a notification, a type we do not take, no such EventTime). Lengths against the
-    inbox's columns are the inbox's own check (channels.inbox.check_storable)."""
+    JSON, a NUL character anywhere in it, not a notification, a type we do not take, no such
+    EventTime). Lengths against the inbox's columns are the inbox's own check
+    (channels.inbox.check_storable)."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as error:
         raise PayloadError(f"body is not JSON: {error}") from None
     if not isinstance(data, dict):
         raise PayloadError("body is not a JSON object")
+    if holds_nul(data):
+        raise PayloadError("body holds a NUL character (\\u0000), which cannot be stored")
     envelope = {}
     if isinstance(data.get("detail"), dict) and "detail-type" in data:
         envelope = {key: data.get(key) for key in ("id", "detail-type", "source", "time")}

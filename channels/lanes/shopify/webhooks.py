@@ -27,7 +27,7 @@ from channels.orders import (
     RefundLineSnapshot,
     ShipmentLineSnapshot,
 )
-from inventory_sync.lib.inputs import parse_time
+from inventory_sync.lib.inputs import holds_nul, parse_time
 
 TOPICS = (
     "orders/create",
@@ -131,8 +131,9 @@ class Delivery:
 
 def delivery(headers: Mapping[str, str], body: bytes) -> Delivery:
     """The delivery's topic, ids and time from its headers (as shopify_headers() found them),
-    and a check that its body is a JSON object: PayloadError naming what is wrong. Lengths
-    against the inbox's columns are the inbox's own check (channels.inbox.check_storable)."""
+    and a check that its body is a JSON object without a NUL character: PayloadError naming
+    what is wrong. Lengths against the inbox's columns are the inbox's own check
+    (channels.inbox.check_storable)."""
     topic = header(headers, "X-Shopify-Topic")
     event_id = header(headers, "X-Shopify-Event-Id")
     webhook_id = header(headers, "X-Shopify-Webhook-Id")
@@ -149,6 +150,8 @@ def delivery(headers: Mapping[str, str], body: bytes) -> Delivery:
         raise PayloadError("The body is not JSON.") from None
     if not isinstance(payload, dict):
         raise PayloadError("The body is not a JSON object.")
+    if holds_nul(payload):
+        raise PayloadError("The body holds a NUL character (\\u0000), which cannot be stored.")
     return Delivery(
         topic=topic,
         event_id=event_id,
