@@ -51,28 +51,29 @@ def holds_nul(decoded: object) -> bool:
 MAX_UTC_OFFSET = timedelta(hours=14)
 
 
-def in_utc(value: datetime) -> datetime:
+def in_utc(value: datetime, name: str = "The time") -> datetime:
     """A time as UTC (I10; one without a zone is taken as UTC). ValueError for an offset no
-    zone has, or a time that leaves the calendar once moved to UTC (0001-01-01T00:00+01:00)."""
+    zone has, or a time that leaves the calendar once moved to UTC (0001-01-01T00:00+01:00),
+    with a sentence that starts with `name` (the header or field it came from)."""
     offset = value.utcoffset()
     if offset is not None and abs(offset) > MAX_UTC_OFFSET:
-        raise ValueError("The UTC offset must be between -14:00 and +14:00.")
+        raise ValueError(f"{name} has a UTC offset outside -14:00 to +14:00.")
     try:
         return value.astimezone(UTC) if offset is not None else value.replace(tzinfo=UTC)
     except OverflowError:
-        raise ValueError("The time is out of range once moved to UTC.") from None
+        raise ValueError(f"{name} is out of range once moved to UTC.") from None
 
 
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time from outside as UTC; ValueError saying why for anything else (no such
-    date, no such zone, not a time at all)."""
+def parse_time(text: str, name: str = "The time") -> datetime:
+    """An ISO 8601 time from outside as UTC; for anything else (no such date, no such zone,
+    not a time at all) ValueError with a sentence that starts with `name` and says why."""
     try:
         parsed = parse_datetime(text)
     except ValueError as error:
-        raise ValueError(f"not a real date and time: {error}") from None
+        raise ValueError(f"{name} is not a real date and time ({error}).") from None
     if parsed is None:
-        raise ValueError("not an ISO 8601 date and time")
-    return in_utc(parsed)
+        raise ValueError(f"{name} is not an ISO 8601 date and time.")
+    return in_utc(parsed, name)
 
 
 def url_has_control_characters(request: HttpRequest) -> bool:

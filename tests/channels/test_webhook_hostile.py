@@ -327,6 +327,24 @@ def test_an_authentic_notification_that_cannot_be_stored_is_a_bad_request(amazon
 
 
 @pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2026-11-30T10:00:00+16:00", "{} has a UTC offset outside -14:00 to +14:00."),
+        ("0001-01-01T00:00:00+01:00", "{} is out of range once moved to UTC."),
+        ("2026-02-30T10:00:00Z", "{} is not a real date and time (day is out of range for month)."),
+        ("yesterday", "{} is not an ISO 8601 date and time."),
+    ],
+)
+def test_a_time_that_cannot_be_stored_is_refused_in_a_sentence_that_names_it(
+    shop, amazon, value, reason
+):
+    shopify = refused(post_shopify(shop.pk, ORDER, X_Shopify_Triggered_At=value), 400)
+    assert shopify == reason.format("X-Shopify-Triggered-At")
+    notification = with_changes(order_change(), EventTime=value)
+    assert refused(post_amazon(amazon.pk, notification), 400) == reason.format("EventTime")
+
+
+@pytest.mark.parametrize(
     "changes",
     [
         {"Payload__OrderChangeNotification__SellerId": "A3TH\x00"},

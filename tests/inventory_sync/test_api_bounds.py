@@ -104,6 +104,19 @@ def test_a_date_filter_refuses_what_postgresql_would_with_a_reason(api_client, u
     assert body["errors"][name]
 
 
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2026-11-30T10:00:00+16:00", "The time has a UTC offset outside -14:00 to +14:00."),
+        ("0001-01-01T00:00:00+01:00", "The time is out of range once moved to UTC."),
+        ("2026-02-30T10:00:00Z", "Enter an ISO 8601 date and time, e.g. 2026-11-30T10:00:00Z."),
+    ],
+)
+def test_a_refused_date_filter_says_why_in_a_sentence(api_client, value, reason):
+    body = refused(api_client.get(EVENTS, {"occurred_after": value}), "occurred_after")
+    assert body["errors"]["occurred_after"] == reason
+
+
 def test_a_date_filter_takes_every_real_zone_and_compares_in_utc(api_client, sku, warehouse):
     services.record_event(
         kind="receipt",

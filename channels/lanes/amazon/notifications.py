@@ -100,9 +100,9 @@ def _event_time(value: object) -> datetime | None:
     if value in (None, ""):
         return None
     try:
-        return parse_time(str(value))
+        return parse_time(str(value), "EventTime")
     except ValueError as error:
-        raise PayloadError(f"EventTime is {error}") from None
+        raise PayloadError(str(error)) from None
 
 
 def checked_marketplace(marketplace: str) -> str:

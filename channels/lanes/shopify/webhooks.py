@@ -90,9 +90,9 @@ def triggered_at(headers: Mapping[str, str]) -> datetime | None:
     if not text:
         return None
     try:
-        return parse_time(text)
+        return parse_time(text, "X-Shopify-Triggered-At")
     except ValueError as error:
-        raise PayloadError(f"X-Shopify-Triggered-At is {error}.") from None
+        raise PayloadError(str(error)) from None
 
 
 # The headers kept with the raw body (the signature itself is not needed once checked).
