@@ -140,7 +140,11 @@ def reservation_end(
     reservation.status = status
     reservation.release_event_id = recorded.event.pk
     reservation.ended_at = timezone.now()
-    reservation.save(update_fields=["status", "release_event", "ended_at"])
+    # An earlier expiry failure is over once the reservation has ended, however it ended.
+    reservation.expiry_failed_at, reservation.expiry_error = None, ""
+    reservation.save(
+        update_fields=["status", "release_event", "ended_at", "expiry_failed_at", "expiry_error"]
+    )
     return reservation
 
 

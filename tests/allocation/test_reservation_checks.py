@@ -103,6 +103,46 @@ def test_a_reservation_that_cannot_expire_is_tried_again_and_reported_each_run(t
     assert Reservation.objects.get(pk=broken.pk).expiry_failed_at >= first_failure
 
 
+def put_back(sku, location, quantity, key="put-back"):
+    """The repair verify_ledger's listing leads to: the units released raw are held again."""
+    return ledger.reserve(
+        sku=sku.code, location=location.code, quantity=quantity, idempotency_key=key, source="api"
+    )
+
+
+def test_a_failure_is_cleared_once_the_reservation_expires_on_a_later_run(
+    three_holds, warehouse, api_client
+):
+    skus, (_, broken, _) = three_holds
+    services.reservations_expire()
+    assert api_client.get(f"/api/v1/reservations/{broken.pk}/").json()["expiry_error"]
+    put_back(skus[1], warehouse, 3)
+
+    again = services.reservations_expire()
+
+    assert (again.expired, again.failed) == (1, [])
+    shown = api_client.get(f"/api/v1/reservations/{broken.pk}/").json()
+    assert (shown["status"], shown["expiry_failed_at"], shown["expiry_error"]) == (
+        "expired",
+        None,
+        "",
+    )
+
+
+def test_a_failure_is_cleared_when_a_person_releases_the_reservation(
+    three_holds, warehouse, api_client
+):
+    skus, (_, broken, _) = three_holds
+    services.reservations_expire()
+    put_back(skus[1], warehouse, 3)
+
+    assert api_client.delete(f"/api/v1/reservations/{broken.pk}/").status_code == 204
+
+    broken.refresh_from_db()
+    assert (broken.status, broken.expiry_failed_at, broken.expiry_error) == ("released", None, "")
+    assert reserved(skus[1], warehouse) == 0
+
+
 def test_expiry_leaves_reservations_not_yet_due(sku, warehouse, receive):
     receive(sku, warehouse, 10)
     due = hold(sku, warehouse, 2, "due")
