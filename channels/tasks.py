@@ -153,7 +153,9 @@ def push_channel_task(channel_id: int) -> int:
 @shared_task(ignore_result=True)
 def sweep_task() -> None:
     """The periodic safety net: ring every loop that may have work a lost wake-up left."""
-    # Delivered, so the broker is back: stop skipping wake-ups after an earlier failure.
+    # Delivered, so the broker is back: this worker process stops skipping wake-ups at once,
+    # so the rings below go out. The pause is per process; the web processes and the other
+    # workers each end theirs by themselves, 5 s after their own last failed wake-up.
     wakeups.resume()
     wake_planner()
     wake_ingest()

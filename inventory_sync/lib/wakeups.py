@@ -56,7 +56,8 @@ def attempt(what: str, ring: Callable[[], object]) -> bool:
 
 
 def resume() -> None:
-    """Forget an earlier failure (the sweep, and tests)."""
+    """Forget an earlier failure in this process (the sweep before its own rings, and tests);
+    other processes keep their pause until it runs out."""
     global _paused_until
     _paused_until = 0.0
 
