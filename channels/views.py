@@ -18,7 +18,7 @@ from allocation.models import OversellIncident, SalesHalt
 from inventory_sync.lib.inputs import posted_code, posted_id
 from ledger.models import Sku
 
-from . import health, inbound, planner, tasks
+from . import health, history, inbound, planner, tasks
 from . import incidents as incidents_service
 from .lanes.base import ChannelError
 from .lanes.registry import lane_for
@@ -39,7 +39,7 @@ def sku_listings(request: HttpRequest, code: str) -> HttpResponse:
         # The halt form offers the channels the SKU is listed on.
         "listed_on": sorted({listing.channel for listing, _ in rows}, key=lambda c: c.code),
         # Reloaded with the panel when a halt opens or ends, so the history follows.
-        "trail": audit.trail_of(sku, *SalesHalt.objects.filter(sku=sku).only("pk")),
+        "trail": history.sku_trail(sku),
     }
     return render(request, "channels/_sku_listings.html", context)
 
@@ -89,7 +89,7 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
                 "sku_id", flat=True
             )
         ),
-        "trail": audit.trail_of(channel),
+        "trail": history.channel_trail(channel),
     }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
