@@ -170,4 +170,5 @@ def trail_of(*targets: models.Model, limit: int = 50) -> list[AuditEntry]:
     about = Q()
     for target_type, ids in ids_by_type.items():
         about |= Q(target_type=target_type, target_id__in=sorted(ids))
-    return list(AuditEntry.objects.filter(about)[:limit])
+    # The object pages list who, when, what and why; the before and after stay on /audit/.
+    return list(AuditEntry.objects.filter(about).defer("before", "after")[:limit])
