@@ -41,7 +41,7 @@ from django.utils import timezone
 from inventory_sync.lib import wakeups
 from inventory_sync.lib.locks import lock_one, lock_rows
 
-from .lanes.base import Lane, PushItem, SendResult
+from .lanes.base import ChannelError, Lane, PushItem, SendResult
 from .models import Channel, Listing, PushAttempt
 
 logger = logging.getLogger(__name__)
@@ -219,7 +219,16 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
         try:
             levels = lane.read_levels(channel, unknown)
         except Exception as error:  # noqa: BLE001 — one bad listing must not stop the channel
-            logger.warning("channel %s: reading new listings failed: %s", channel.code, error)
+            if not _refused_by_channel(error):
+                # The channel, or the rate limit shared through Redis, is down for a moment:
+                # holding these listings would keep them off the channel for REFUSED_HOLD
+                # after it is back. The round fails; the pusher and the sweep try again.
+                logger.warning(
+                    "channel %s: reading new listings failed, will retry: %s", channel.code, error
+                )
+                outcome.failed = True
+                return None
+            logger.warning("channel %s: reading new listings refused: %s", channel.code, error)
             Listing.objects.filter(pk__in=[listing.pk for listing in unknown]).update(
                 push_error=f"could not read the channel's level: {error}"[:2000],
                 push_held_until=now + REFUSED_HOLD,
@@ -302,6 +311,13 @@ def _claim(channel: Channel, lane: Lane, now: datetime, outcome: PushRound) -> P
                 in_flight_attempt=attempt,
             )
         return attempt
+
+
+def _refused_by_channel(error: Exception) -> bool:
+    """The channel answered no to this read (not throttled, not down): the listings' own
+    problem, held so the others go on. Anything else (the channel unavailable, the shared rate
+    limit's Redis unreachable) passes, and nothing is held for it."""
+    return isinstance(error, ChannelError) and not error.retryable
 
 
 def _expected(listing: Listing) -> int:
