@@ -8,6 +8,7 @@ by name: the machine's own Redis on 6379 and other runs' processes are left alon
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
+# Where a failed run's process logs are kept (pytest keeps only its last few temporary dirs).
+KEPT_LOGS = Path(os.environ.get("FAULT_LOGS_DIR", ROOT / "var" / "fault-logs"))
 
 
 def free_port() -> int:
@@ -96,6 +99,14 @@ class Processes:
 
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def keep_logs(self, label: str) -> Path:
+        """Copy every process log to KEPT_LOGS/<label>-<time>-<pid>/ and return that folder."""
+        kept = KEPT_LOGS / f"{label}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        kept.mkdir(parents=True, exist_ok=True)
+        for log in self.logs.glob("*.log"):
+            shutil.copy2(log, kept / log.name)
+        return kept
 
 
 class ThrowAwayRedis:

@@ -161,12 +161,13 @@ def listings_due(url: str) -> int:
 
 
 @pytest.fixture
-def stack(tmp_path):
+def stack(tmp_path, request):
     """Redis, a fresh database, a sandbox shop, web, workers and beat."""
     base = urlsplit(os.environ.get("DATABASE_URL", "postgres:///inventory_sync")).path.strip("/")
     name = f"{base}_broker_outage"
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
     procs = p.Processes(tmp_path, env)
+    request.node.fault_processes = procs  # a failure keeps their logs (conftest.py)
     redis = p.ThrowAwayRedis(procs)
     env.update(
         DATABASE_URL=p.fresh_database(name),
@@ -198,10 +199,14 @@ def stack(tmp_path):
 
 
 def logs_of(procs: p.Processes) -> str:
+    """The tail of each process's log; a longer one for a process that exited (its reason)."""
+    exited = procs.exited()
     tails = []
     for name in ("web", "worker-ingest", "worker-push", "worker-default", "beat"):
         with contextlib.suppress(FileNotFoundError):
-            tails.append(f"--- {name}\n" + procs.log(name)[-3000:])
+            size = 20_000 if name in exited else 3000
+            status = f" (exited with {exited[name]})" if name in exited else ""
+            tails.append(f"--- {name}{status}\n" + procs.log(name)[-size:])
     return "\n".join(tails)
 
 
