@@ -40,51 +40,33 @@ class SignedWrites:
     def remove(self, instance) -> None:
         instance.delete()
 
-    def _name(self, instance) -> str:
-        return self.audit_name or instance._meta.model_name
+    def _name(self) -> str:
+        return self.audit_name or self.get_queryset().model._meta.model_name
 
     def perform_create(self, serializer) -> None:
-        with transaction.atomic():
+        reason = reason_of(self.request)
+        with audit.signed(self.request, f"{self._name()}.create", reason=reason) as change:
             self.write(serializer)
-            instance = serializer.instance
-            audit.record(
-                self.request,
-                f"{self._name(instance)}.create",
-                instance,
-                after=instance,
-                reason=reason_of(self.request),
-            )
+            change.target = serializer.instance
 
     def perform_update(self, serializer) -> None:
-        before = audit.snapshot(serializer.instance)
-        with transaction.atomic():
+        reason = reason_of(self.request)
+        action = f"{self._name()}.update"
+        with audit.signed(self.request, action, serializer.instance, reason=reason):
             self.write(serializer)
-            instance = serializer.instance
-            audit.record(
-                self.request,
-                f"{self._name(instance)}.update",
-                instance,
-                before=before,
-                after=instance,
-                reason=reason_of(self.request),
-            )
 
     def perform_destroy(self, instance) -> None:
-        before = audit.snapshot(instance)
-        label, pk, text, name = (
-            instance._meta.label_lower,
-            instance.pk,
-            str(instance),
-            self._name(instance),
-        )
+        # Not signed(): a deleted instance has lost its pk by the time the entry is written.
+        before, reason = audit.snapshot(instance), reason_of(self.request)
+        label, pk, text = instance._meta.label_lower, instance.pk, audit.describe(instance)
         with transaction.atomic():
             self.remove(instance)
             audit.record(
                 self.request,
-                f"{name}.delete",
+                f"{self._name()}.delete",
                 target_type=label,
                 target_id=pk,
                 target_repr=text,
                 before=before,
-                reason=reason_of(self.request),
+                reason=reason,
             )
