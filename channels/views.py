@@ -216,18 +216,9 @@ def _incident_action(request: HttpRequest) -> HttpResponse:
         if incident.status != OversellIncident.Status.OPEN:
             messages.error(request, f"The incident on {incident.sku.code} is no longer open.")
             return redirect("channels:incident-list")
-        before = audit.snapshot(incident)
-        with transaction.atomic():
-            incident = allocation_services.incident_close(
+        with audit.signed(request, "incident.close", incident, reason=_reason(request)) as change:
+            change.target = incident = allocation_services.incident_close(
                 incident=incident, actor=request.user.get_username()
-            )
-            audit.record(
-                request,
-                "incident.close",
-                incident,
-                before=before,
-                after=incident,
-                reason=_reason(request),
             )
         messages.success(request, f"Incident on {incident.sku.code} closed.")
     elif action == "cancel":
