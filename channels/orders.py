@@ -24,6 +24,7 @@ from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.locks import lock_ids, lock_one, lock_rows
 from ledger import services as ledger
 from ledger.models import Location, Sku
+from ledger.rules import InsufficientStock
 
 from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
 
@@ -75,7 +76,7 @@ class RefundLineSnapshot:
     line_id: str
     quantity: int
     # cancel: never shipped, put back (releases the commitment); return: came back, restock;
-    # no_restock: money only.
+    # no_restock: money only for shipped items; unshipped ones leave on hand.
     restock_type: str
     location_external_id: str = ""
 
@@ -160,7 +161,8 @@ def apply_refund(
     *, channel: Channel, order_external_id: str, refund_lines: list[RefundLineSnapshot]
 ) -> ApplyOutcome:
     """A refund: cancel-type lines release what stays committed; return-type lines put the
-    units back on hand at the refund's location (Shopify restocks them there too)."""
+    units back on hand at the refund's location (Shopify restocks them there too); lines
+    without restock of items never shipped release them and take them off hand."""
     with transaction.atomic():
         order = _locked_known_order(channel, order_external_id)
         lines = {line.external_id: line for line in lock_rows(order.lines)}
@@ -174,8 +176,17 @@ def apply_refund(
             if line is None or ref in line.applied_refs:
                 continue
             line.applied_refs = [*line.applied_refs, ref]
+            removed = 0
             if refund_line.restock_type == "cancel":
                 line.refund_cancelled_items += refund_line.quantity
+            elif refund_line.restock_type == "no_restock":
+                # Money back for items never shipped: the shop takes them off hand (Shopify's
+                # admin records a removal), so their commitment ends and they leave on hand.
+                removed = _unshipped_items(line, refund_line.quantity)
+                line.refund_cancelled_items += removed
+                # The shop's own available does not move (committed and on hand both fall):
+                # this offsets the restock the release below counts as the channel's move.
+                moves.add(line, -removed)
             elif refund_line.restock_type in ("return", "legacy_restock"):
                 line.refund_returned_items += refund_line.quantity
                 location = _location_for_refund(channel, line, refund_line)
@@ -197,8 +208,50 @@ def apply_refund(
             # that already showed the item gone puts its commitment back until it ships).
             target = _target_items(line, cancelled=cancelled) * line.units_per_item
             outcome.events += _settle_line(channel, order, line, target, moves)
+            if removed:
+                outcome.events += _remove_refunded(channel, order, line, refund_line, removed)
         moves.apply()
         return outcome
+
+
+def _unshipped_items(line: ChannelOrderLine, refunded: int) -> int:
+    """How many of `refunded` items of the line had not shipped (a refund of shipped items
+    without restock is money only: the customer keeps them)."""
+    shipped = line.shipped_units // max(line.units_per_item, 1)
+    return max(0, min(refunded, line.quantity - line.refund_cancelled_items - shipped))
+
+
+def _remove_refunded(
+    channel: Channel,
+    order: ChannelOrder,
+    line: ChannelOrderLine,
+    refund_line: RefundLineSnapshot,
+    items: int,
+) -> list[int]:
+    """Take refunded, never-shipped items off hand where the line committed them, once.
+
+    Recorded after the line's commitment was released, so available never dips. Where the
+    units are not on hand (the sale was an oversell), nothing is removed: reconciliation
+    shows the gap with the channel as refund drift, for a person to count."""
+    if line.sku is None or line.location is None:
+        return []
+    try:
+        with transaction.atomic():
+            recorded = ledger.record_event(
+                kind="write_off",
+                lines=sale_lines(
+                    sku=line.sku,
+                    location=line.location.code,
+                    quantity=items * line.units_per_item,
+                ),
+                idempotency_key=f"{channel.code}:refund-line:{refund_line.external_id}:removed",
+                source=channel.kind,
+                reference=f"{channel.code}:order:{order.external_id}",
+                reason="refunded without restock before it shipped: the shop removed it",
+            )
+    except InsufficientStock:
+        return []
+    return [recorded.event.id] if recorded.created else []
 
 
 def apply_shipped_counts(

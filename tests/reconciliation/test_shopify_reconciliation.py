@@ -177,15 +177,19 @@ def test_a_sale_lowering_the_shops_level_starts_no_run_of_its_own(world, shops):
     assert unexpected_sku_codes(now=timezone.now()) == []
 
 
-def test_a_no_restock_refund_gap_is_drift_from_refund_semantics(world, shops):
+def test_a_no_restock_refund_of_an_unshipped_unit_leaves_the_ledger_equal_to_the_shop(world, shops):
     a, _ = shops
     order = a.sandbox.sell("TEE-M", 2)
     world.settle()
+    where = a.channel.default_location.code
+    on_hand_before = balance("TEE-M", where, "on_hand")
     a.sandbox.refund(order["id"], [{"sku": "TEE-M", "quantity": 1}], restock_type="no_restock")
-    world.settle()  # the shop took the unit off hand; the ledger put it back on sale
+    world.settle()  # the shop took the unit off hand; so does the ledger
 
     run = reconcile(a.channel)
 
-    drift = Drift.objects.get(run=run)
-    assert drift.delta == -1
-    assert drift.cause == Drift.Cause.REFUND_SEMANTICS
+    assert not Drift.objects.filter(run=run).exists()
+    gone = on_hand_before - balance("TEE-M", where, "on_hand")
+    assert (gone, balance("TEE-M", where, "committed")) == (1, 1)
+    removal = InventoryEvent.objects.get(kind="write_off")
+    assert "refunded without restock" in removal.reason

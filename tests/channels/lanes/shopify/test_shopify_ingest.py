@@ -547,3 +547,35 @@ def test_an_order_with_one_unknown_sku_commits_the_known_one_now_and_the_rest_la
     assert InboundEvent.objects.get().status == "applied"
     assert committed(mug, warehouse) == 1
     assert committed(sku, warehouse) == 2  # not twice
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("update_first", [False, True])
+def test_a_refund_without_restock_of_an_unshipped_item_takes_it_off_hand(
+    client, shop, tee, sku, warehouse, update_first
+):
+    """Shopify removes an unfulfilled item refunded without restock from on hand; so do we,
+    whichever of the order update and the refund arrives first, and only once."""
+    deliver(client, shop, "orders/create", order(quantity=2), event_id=1)
+    inbound.process_pending()
+    updated = order(quantity=2, current=1, updated="11:00")
+    deliveries = [("orders/updated", updated, 2), ("refunds/create", refund("no_restock"), 3)]
+    for topic, body, event_id in deliveries if update_first else reversed(deliveries):
+        deliver(client, shop, topic, body, event_id=event_id)
+        inbound.process_pending()
+    deliver(client, shop, "refunds/create", refund("no_restock"), event_id=4)  # redelivered
+    inbound.process_pending()
+    assert (on_hand(sku, warehouse), committed(sku, warehouse)) == (9, 1)
+    assert InventoryEvent.objects.filter(kind="write_off").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_refund_without_restock_of_a_shipped_item_is_money_only(
+    client, shop, tee, sku, warehouse
+):
+    deliver(client, shop, "orders/create", order(quantity=1), event_id=1)
+    deliver(client, shop, "fulfillments/create", fulfillment(), event_id=2)
+    deliver(client, shop, "refunds/create", refund("no_restock"), event_id=3)
+    inbound.process_pending()
+    assert (on_hand(sku, warehouse), committed(sku, warehouse)) == (9, 0)
+    assert not InventoryEvent.objects.filter(kind="write_off").exists()
