@@ -12,7 +12,9 @@ from django.urls import reverse
 from channels import inbound
 from channels.lanes.shopify import webhooks as shopify_webhooks
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing
+from ledger import services
 from ledger.models import Balance, InventoryEvent
+from ledger.rules import EventLine
 from tests.contracts import SHOPIFY as CONTRACTS
 from tests.factories import ChannelFactory, ListingFactory, SkuFactory
 
@@ -579,3 +581,24 @@ def test_a_refund_without_restock_of_a_shipped_item_is_money_only(
     inbound.process_pending()
     assert (on_hand(sku, warehouse), committed(sku, warehouse)) == (9, 0)
     assert not InventoryEvent.objects.filter(kind="write_off").exists()
+
+
+@pytest.mark.django_db
+def test_a_refund_without_restock_of_an_oversold_item_removes_nothing_it_does_not_have(
+    client, shop, tee, sku, warehouse
+):
+    """Sold beyond stock (12 of 10, then the 10 written off): the refund still applies, and
+    the unit that was never on hand is not removed (reconciliation shows any gap)."""
+    deliver(client, shop, "orders/create", order(quantity=12), event_id=1)
+    inbound.process_pending()
+    services.record_event(
+        kind="write_off",
+        lines=[EventLine(sku=sku.code, location=warehouse.code, quantity=10)],
+        idempotency_key="test:broken",
+        source="test",
+        reason="dropped the pallet",
+    )
+    deliver(client, shop, "refunds/create", refund("no_restock"), event_id=2)
+    inbound.process_pending()
+    assert InboundEvent.objects.get(topic="refunds/create").status == "applied"
+    assert (on_hand(sku, warehouse), committed(sku, warehouse)) == (0, 11)
