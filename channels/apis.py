@@ -1,4 +1,5 @@
-"""REST API of the channels app: channels, listings, orders, and each SKU's live allocation.
+"""REST API of the channels app: channels, listings, orders, returns and their grading, and each
+SKU's live allocation.
 (Sales halts are served by reconciliation.apis: releasing one also resolves the drift it held.)"""
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from rest_framework.views import APIView
 
 from access import audit
 from access.roles import Capability
-from inventory_sync.lib.api import UtcDateTimeFilter
-from ledger.models import Sku
+from inventory_sync.lib.api import CodeRelatedField, UtcDateTimeFilter, refuse_control_characters
+from ledger.models import Location, Sku
 
 from . import planner, shipping
-from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
+from . import returns as returns_service
+from .models import Channel, ChannelOrder, ChannelOrderLine, ChannelReturn, Listing
 
 
 class ChannelOutput(serializers.ModelSerializer):
@@ -189,6 +191,84 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             .prefetch_related("lines__sku", "lines__location", "lines__listing")
             .order_by("-placed_at", "-id")
         )
+
+
+class ReturnOutput(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.code")
+    sku = serializers.CharField(source="sku.code", allow_null=True)
+    event = serializers.IntegerField(source="event_id", allow_null=True)
+
+    class Meta:
+        model = ChannelReturn
+        fields = [
+            "id",
+            "channel",
+            "order_external_id",
+            "sku",
+            "channel_sku",
+            "quantity",
+            "fulfilment",
+            "disposition",
+            "reason",
+            "channel_status",
+            "customer_comments",
+            "returned_at",
+            "handling",
+            "event",
+        ]
+
+
+class ReturnFilter(django_filters.FilterSet):
+    channel = django_filters.CharFilter(field_name="channel__code")
+
+    class Meta:
+        model = ChannelReturn
+        fields = ["channel", "handling"]
+
+
+class GradeInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=sorted(returns_service.OUTCOMES))
+    location = CodeRelatedField(slug_field="code", queryset=Location.objects.all())
+    reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[refuse_control_characters],
+    )
+
+
+class ReturnViewSet(viewsets.ReadOnlyModelViewSet):
+    """Customer returns as the channels reported them, newest first, and what each did to
+    stock. POST .../grade/ with `{"outcome": "restock|unsellable", "location": "<code>",
+    "reason": ...}` grades a return waiting to be graded, once (409 after that); the reason is
+    required for unsellable."""
+
+    serializer_class = ReturnOutput
+    filterset_class = ReturnFilter
+    action_capabilities = {"grade": Capability.OPERATE}
+
+    def get_queryset(self):  # type: ignore[override]
+        return ChannelReturn.objects.select_related("channel", "sku").order_by(
+            "-returned_at", "-id"
+        )
+
+    @extend_schema(request=GradeInput, responses=ReturnOutput)
+    @action(detail=True, methods=["post"])
+    def grade(self, request: Request, pk: str) -> Response:
+        data = GradeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        ret = self.get_object()
+        reason = data.validated_data["reason"]
+        with audit.signed(request, "return.grade", ret, reason=reason) as change:
+            change.target = ret = returns_service.grade_return(
+                ret,
+                outcome=data.validated_data["outcome"],
+                location=data.validated_data["location"],
+                reason=reason,
+                actor=request.user.get_username(),
+            )
+        return Response(self.get_serializer(ret).data)
 
 
 class StepOutput(serializers.Serializer):

@@ -411,6 +411,7 @@ class ChannelReturn(models.Model):
         AMAZON_OWNED = "amazon_owned", "Amazon's (reimbursed)"
         AWAITING_GRADING = "to_grade", "Waiting to be graded"
         UNMAPPED = "unmapped", "Unknown SKU (waiting for a mapping)"
+        RESTOCKED = "restocked", "Restocked (graded)"
 
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="returns")
     # License plate number where the channel has one, else order + SKU + return time.

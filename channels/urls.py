@@ -10,5 +10,6 @@ urlpatterns = [
     path("channels/quarantine/", views.quarantine, name="quarantine"),
     path("incidents/", views.incident_list, name="incident-list"),
     path("returns/", views.return_list, name="return-list"),
+    path("returns/<int:pk>/grade/", views.return_grade, name="return-grade"),
     path("channels/<str:code>/", views.channel_detail, name="channel-detail"),
 ]

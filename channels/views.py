@@ -9,17 +9,20 @@ from django.db.models import Count, F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
 
 from access import audit
 from access.permissions import requires
 from access.roles import Capability
 from allocation import services as allocation_services
 from allocation.models import OversellIncident, SalesHalt
+from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.inputs import posted_code, posted_id
-from ledger.models import Sku
+from ledger.models import Location, Sku
 
 from . import health, history, inbound, planner, tasks
 from . import incidents as incidents_service
+from . import returns as returns_service
 from .lanes.base import ChannelError
 from .lanes.registry import lane_for
 from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing
@@ -133,13 +136,47 @@ def return_list(request: HttpRequest) -> HttpResponse:
     waiting = ChannelReturn.objects.filter(
         handling__in=[ChannelReturn.Handling.AWAITING_GRADING, ChannelReturn.Handling.UNMAPPED]
     ).count()
+    for row in page:
+        if row.handling == ChannelReturn.Handling.AWAITING_GRADING:
+            row.suggested_location = returns_service.suggested_location(row)
     context = {
         "page": page,
         "handling": handling,
         "choices": ChannelReturn.Handling.choices,
         "waiting": waiting,
+        "locations": Location.objects.filter(is_active=True).order_by("code"),
+        "outcomes": [("restock", "Restock"), ("unsellable", "Unsellable")],
     }
     return render(request, "channels/returns.html", context)
+
+
+@requires(Capability.OPERATE)
+@require_POST
+def return_grade(request: HttpRequest, pk: int) -> HttpResponse:
+    """Grade one waiting return: restock its units at a location, or record them unsellable
+    there with a reason."""
+    ret = get_object_or_404(ChannelReturn.objects.select_related("channel"), pk=pk)
+    location = Location.objects.filter(code=posted_code(request, "location")).first()
+    reason = _reason(request)
+    if location is None:
+        messages.error(request, f"Return {pk}: choose a location.")
+        return redirect("channels:return-list")
+    try:
+        with audit.signed(request, "return.grade", ret, reason=reason) as change:
+            change.target = ret = returns_service.grade_return(
+                ret,
+                outcome=request.POST.get("outcome", ""),
+                location=location,
+                reason=reason,
+                actor=request.user.get_username(),
+            )
+    except DomainError as refused:
+        messages.error(request, f"Return {pk}: {refused.detail}")
+        return redirect("channels:return-list")
+    messages.success(
+        request, f"Return {pk}: {ret.get_handling_display().lower()} at {location.code}."
+    )
+    return redirect("channels:return-list")
 
 
 INBOUND_PER_PAGE = 50

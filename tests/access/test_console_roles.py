@@ -22,7 +22,14 @@ from django.utils import timezone
 from access.models import AuditEntry
 from access.roles import Capability, Role
 from allocation.models import OversellIncident, SalesHalt
-from channels.models import Channel, ChannelOrder, ChannelOrderLine, InboundEvent, Listing
+from channels.models import (
+    Channel,
+    ChannelOrder,
+    ChannelOrderLine,
+    ChannelReturn,
+    InboundEvent,
+    Listing,
+)
 from channels.sandbox.shopify import serve_in_thread
 from ledger.models import Location, Sku
 from reconciliation.models import CycleCountDiscrepancy, DeadManEpisode, Drift, ReconciliationRun
@@ -47,6 +54,7 @@ class World:
     quarantined: InboundEvent
     incident: OversellIncident
     order: ChannelOrder
+    waiting_return: ChannelReturn
     sandbox: object  # the Shopify sandbox the shop is live against
     sandbox_order_id: int
 
@@ -130,6 +138,18 @@ def world(sku, warehouse, receive):
         ),
         incident=OversellIncident.objects.create(sku=sku, units_short=1),
         order=order,
+        waiting_return=ChannelReturn.objects.create(
+            channel=shop,
+            dedupe_key="r-1",
+            order=order,
+            order_external_id=order.external_id,
+            sku=sku,
+            channel_sku=sku.code,
+            quantity=1,
+            fulfilment="merchant",
+            returned_at=timezone.now(),
+            handling=ChannelReturn.Handling.AWAITING_GRADING,
+        ),
         sandbox=handle.sandbox,
         sandbox_order_id=sold["id"],
     )
@@ -281,6 +301,21 @@ WRITES = [
         reason="oversold: the shop sold last",
         needs_reason=True,
     ),
+    ConsoleWrite(
+        action="return.grade",
+        route="returns/<int:pk>/grade/",
+        post=lambda w: (
+            reverse("channels:return-grade", args=[w.waiting_return.pk]),
+            {"outcome": "unsellable", "location": w.warehouse.code, "reason": "box crushed"},
+        ),
+        target_type="channels.channelreturn",
+        existing=lambda w: w.waiting_return,
+        done=lambda w, who: ChannelReturn.objects.filter(
+            pk=w.waiting_return.pk, handling="unsellable", event__actor=who
+        ).exists(),
+        reason="box crushed",
+        needs_reason=True,
+    ),
 ]
 
 
@@ -400,6 +435,7 @@ ACTION_PAGES = [
     ("reconciliation:dead-man", None),
     ("reconciliation:discrepancies", None),
     ("channels:quarantine", None),
+    ("channels:return-list", None),
     ("channels:sku-listings", "sku"),
 ]
 
