@@ -17,6 +17,7 @@ from channels import returns
 from channels.models import Channel, ChannelOrder, ChannelOrderLine, ChannelReturn
 from inventory_sync.lib.errors import DomainError
 from ledger.models import Balance, InventoryEvent
+from tests.concurrency import run_concurrently
 from tests.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +204,20 @@ def test_the_service_refuses_a_return_still_waiting_for_a_mapping(waiting, wareh
         returns.grade_return(waiting, outcome="restock", location=warehouse, actor="ops")
     with pytest.raises(DomainError):
         returns.grade_return(waiting, outcome="donate", location=warehouse, actor="ops")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_grading_the_same_return_at_once_record_one_event(waiting, sku, warehouse):
+    def grade(outcome: str, reason: str):
+        return returns.grade_return(
+            waiting, outcome=outcome, location=warehouse, reason=reason, actor="ops"
+        )
+
+    outcomes = run_concurrently(grade, [("restock", ""), ("unsellable", "torn"), ("restock", "")])
+
+    assert sum(o.ok for o in outcomes) == 1
+    assert all(isinstance(o.error, returns.ReturnNotWaiting) for o in outcomes if not o.ok)
+    assert InventoryEvent.objects.filter(kind__startswith="return_").count() == 1
+    waiting.refresh_from_db()
+    graded = {"restocked": (6, 0), "unsellable": (6, 6)}[waiting.handling]
+    assert (bucket(sku, warehouse, "on_hand"), bucket(sku, warehouse, "unsellable")) == graded
