@@ -99,15 +99,19 @@ def _units_per_item(ret: ChannelReturn, line: ChannelOrderLine | None) -> int:
     return listing.pack_size if listing is not None else 1
 
 
-def suggested_location(ret: ChannelReturn) -> Location | None:
-    """Where the grading form starts: where the order line took its stock, else the channel's
-    default location."""
-    if ret.order_id is not None:
-        line = (
-            ChannelOrderLine.objects.filter(order_id=ret.order_id, sku_id=ret.sku_id)
-            .select_related("location")
-            .first()
-        )
-        if line is not None and line.location is not None:
-            return line.location
-    return ret.channel.default_location
+def suggested_locations(rows: list[ChannelReturn]) -> dict[int, Location | None]:
+    """Where each return's grading form starts: where its order line took the stock, else its
+    channel's default location (one query for the lines, one for the default locations)."""
+    lines = ChannelOrderLine.objects.filter(
+        order_id__in={row.order_id for row in rows if row.order_id is not None},
+        location__isnull=False,
+    ).select_related("location")
+    by_line = {}
+    for line in lines.order_by("-id"):  # the first line of an order and SKU wins
+        by_line[(line.order_id, line.sku_id)] = line.location
+    defaults = Location.objects.in_bulk({row.channel.default_location_id for row in rows} - {None})
+    return {
+        row.pk: by_line.get((row.order_id, row.sku_id))
+        or defaults.get(row.channel.default_location_id)
+        for row in rows
+    }

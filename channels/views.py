@@ -136,9 +136,10 @@ def return_list(request: HttpRequest) -> HttpResponse:
     waiting = ChannelReturn.objects.filter(
         handling__in=[ChannelReturn.Handling.AWAITING_GRADING, ChannelReturn.Handling.UNMAPPED]
     ).count()
-    for row in page:
-        if row.handling == ChannelReturn.Handling.AWAITING_GRADING:
-            row.suggested_location = returns_service.suggested_location(row)
+    to_grade = [row for row in page if row.handling == ChannelReturn.Handling.AWAITING_GRADING]
+    suggested = returns_service.suggested_locations(to_grade)
+    for row in to_grade:
+        row.suggested_location = suggested[row.pk]
     context = {
         "page": page,
         "handling": handling,

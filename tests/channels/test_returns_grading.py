@@ -221,3 +221,15 @@ def test_two_people_grading_the_same_return_at_once_record_one_event(waiting, sk
     waiting.refresh_from_db()
     graded = {"restocked": (6, 0), "unsellable": (6, 6)}[waiting.handling]
     assert (bucket(sku, warehouse, "on_hand"), bucket(sku, warehouse, "unsellable")) == graded
+
+
+def test_a_return_without_its_order_starts_at_the_channel_default_location(
+    django_user_model, waiting, warehouse, store
+):
+    ChannelReturn.objects.filter(pk=waiting.pk).update(order=None)
+    operator = client_of(django_user_model, Role.OPERATOR, "grader")
+
+    page = operator.get("/returns/").content.decode()
+
+    assert f'<option value="{warehouse.code}" selected>' in page
+    assert f'<option value="{store.code}" selected>' not in page
