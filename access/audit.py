@@ -21,6 +21,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.forms.models import model_to_dict
 
+from inventory_sync.lib.inputs import printable
 from inventory_sync.lib.lockout import client_ip
 
 from .models import AuditEntry
@@ -71,12 +72,6 @@ def describe(target: models.Model) -> str:
     return str(target)
 
 
-def _printable(text: str) -> str:
-    """PostgreSQL refuses NUL in text; edges refuse control characters in reasons, and this
-    keeps a signature from failing the change it signs if one slips through."""
-    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
-
-
 def record(
     request,
     action: str,
@@ -104,10 +99,10 @@ def record(
         action=action[:64],
         target_type=target_type[:100],
         target_id=str(target_id if target_id is not None else "")[:100],
-        target_repr=_printable(target_repr)[:200],
+        target_repr=printable(target_repr)[:200],
         before=_json(before),
         after=_json(after),
-        reason=_printable(reason or ""),
+        reason=printable(reason or ""),
         remote_addr=_remote_addr(request) if request is not None else None,
     )
 

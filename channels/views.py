@@ -17,7 +17,7 @@ from access.roles import Capability
 from allocation import services as allocation_services
 from allocation.models import OversellIncident, SalesHalt
 from inventory_sync.lib.errors import DomainError
-from inventory_sync.lib.inputs import posted_code, posted_id
+from inventory_sync.lib.inputs import posted_code, posted_id, printable
 from ledger.models import Location, Sku
 
 from . import health, history, inbound, planner, tasks
@@ -242,9 +242,7 @@ def _incidents_page(
 
 
 def _reason(request: HttpRequest) -> str:
-    # PostgreSQL refuses a NUL in text: a pasted control character must not fail the action.
-    typed = request.POST.get("reason", "")
-    return "".join(ch for ch in typed if ch.isprintable() or ch == "\n").strip()[:500]
+    return printable(request.POST.get("reason", "")).strip()[:500]
 
 
 def _incident_action(request: HttpRequest) -> HttpResponse:

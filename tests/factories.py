@@ -41,3 +41,22 @@ class ListingFactory(DjangoModelFactory):
     channel = factory.SubFactory(ChannelFactory)
     sku = factory.SubFactory(SkuFactory)
     external_id = factory.Sequence(lambda n: f"gid://shopify/ProductVariant/{n}")
+
+
+def notified_amazon_channel(code: str, notification_key: str):
+    """An Amazon (US) channel whose notification endpoint takes `notification_key`."""
+    channel = ChannelFactory(
+        code=code,
+        kind="amazon",
+        seller_id="A3TH9S8BH6GOGM",
+        marketplace="ATVPDKIKX0DER",
+        region="NA",
+    )
+    channel.credentials = {
+        "refresh_token": "r",
+        "lwa_app_id": "a",
+        "lwa_client_secret": "s",
+        "notification_key": notification_key,
+    }
+    channel.save()
+    return channel

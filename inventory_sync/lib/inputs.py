@@ -25,6 +25,12 @@ def has_control_characters(value: str) -> bool:
     return _CONTROL.search(value) is not None
 
 
+def printable(text: str) -> str:
+    """Text a person typed, without control characters but line breaks and tabs: PostgreSQL
+    refuses a NUL in text, and a pasted control character must not fail the action it explains."""
+    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
+
+
 def holds_nul(decoded: object) -> bool:
     """Whether decoded JSON holds a NUL character in any key or string, however deep.
 

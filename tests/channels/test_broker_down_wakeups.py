@@ -10,13 +10,11 @@ import logging
 
 import pytest
 from kombu.exceptions import OperationalError
-from werkzeug.test import Client
 
 from channels import tasks
-from channels.lanes.shopify import webhooks as shopify_webhooks
 from channels.models import InboundEvent
 from inventory_sync.lib import loops, wakeups
-from inventory_sync.wsgi import application
+from tests.channels.test_webhook_intake import post as post_signed
 from tests.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,17 +74,7 @@ def shop():
 
 
 def post(shop, body: bytes, event_id: str):
-    return Client(application).post(
-        f"/webhooks/shopify/{shop.pk}/",
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Hmac-Sha256": shopify_webhooks.sign(SECRET, body),
-            "X-Shopify-Event-Id": event_id,
-            "X-Shopify-Webhook-Id": f"d-{event_id}",
-        },
-    )
+    return post_signed(shop, body, secret=SECRET, event_id=event_id)
 
 
 def order(number: int) -> bytes:

@@ -21,11 +21,11 @@ from werkzeug.test import Client, EnvironBuilder, run_wsgi_app
 from channels.lanes.amazon import inbound as amazon_inbound
 from channels.lanes.amazon import notifications
 from channels.lanes.shopify import webhooks as shopify_webhooks
-from channels.models import Channel, InboundEvent
+from channels.models import InboundEvent
 from inventory_sync.lib.inputs import holds_nul
 from inventory_sync.wsgi import application
 from tests.contracts import AMAZON
-from tests.factories import ChannelFactory
+from tests.factories import ChannelFactory, notified_amazon_channel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,21 +44,7 @@ def shop(db):
 
 @pytest.fixture
 def amazon(db):
-    channel = ChannelFactory(
-        code="hostile-amazon",
-        kind=Channel.Kind.AMAZON,
-        seller_id="A3TH9S8BH6GOGM",
-        marketplace="ATVPDKIKX0DER",
-        region="NA",
-    )
-    channel.credentials = {
-        "refresh_token": "r",
-        "lwa_app_id": "a",
-        "lwa_client_secret": "s",
-        "notification_key": KEY,
-    }
-    channel.save()
-    return channel
+    return notified_amazon_channel("hostile-amazon", KEY)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from channels.lanes.base import POLL_OVERLAP
 from channels.models import Channel, InboundEvent, Listing
 from ledger.models import Balance, Location
 from tests.contracts import AMAZON
-from tests.factories import ChannelFactory, ListingFactory, SkuFactory
+from tests.factories import ChannelFactory, ListingFactory, SkuFactory, notified_amazon_channel
 
 KEY = "notification-key-1"
 
@@ -142,21 +142,7 @@ def test_the_constructed_inventory_summary_maps_like_the_notification():
 
 @pytest.fixture
 def amazon_us(db):
-    channel = ChannelFactory(
-        code="amazon-us",
-        kind=Channel.Kind.AMAZON,
-        seller_id="A3TH9S8BH6GOGM",
-        marketplace="ATVPDKIKX0DER",
-        region="NA",
-    )
-    channel.credentials = {
-        "refresh_token": "r",
-        "lwa_app_id": "a",
-        "lwa_client_secret": "s",
-        "notification_key": KEY,
-    }
-    channel.save()
-    return channel
+    return notified_amazon_channel("amazon-us", KEY)
 
 
 def _post(client, channel, body: dict, key: str | None = KEY):
