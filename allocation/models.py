@@ -32,6 +32,11 @@ class AllocationRule(models.Model):
         return self.name
 
 
+class ConflictPolicy(models.TextChoices):
+    EARLIEST_WINS = "earliest_wins", "Earliest placed order wins"
+    HOLD_FOR_REVIEW = "hold_for_review", "Hold every conflicting order for review"
+
+
 class SkuPolicy(models.Model):
     """How a SKU's stock is split between its listings (design invariant I7b)."""
 
@@ -44,9 +49,66 @@ class SkuPolicy(models.Model):
     # auto mode: ring-fence below this many sellable units (or below velocity x lag x safety)
     ring_fence_threshold = models.PositiveIntegerField(default=0)
     velocity_per_day = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # What one unit costs us: routing rules on margin compare the line's price with it.
+    unit_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # When two orders take the same last unit: the policy picks the standing order
+    # (earliest placed wins), or every conflicting order waits for a person.
+    conflict_policy = models.CharField(
+        max_length=16, choices=ConflictPolicy.choices, default=ConflictPolicy.EARLIEST_WINS
+    )
 
     def __str__(self) -> str:
         return f"{self.sku_id}: {self.mode}"
+
+
+class RoutingRule(models.Model):
+    """Chooses where an order line is fulfilled from (I11). Rules are tried in priority order
+    (lower first); every condition left blank matches anything. The first matching rule whose
+    location is in the listing's pool and can fill the line wins; when none can, the pool's
+    other locations are tried (see allocation.routing)."""
+
+    class Fulfilment(models.TextChoices):
+        ANY = "any", "Any"
+        MERCHANT = "merchant", "Merchant-fulfilled (MFN)"
+        CHANNEL = "channel", "Channel-fulfilled (AFN)"
+
+    class Prime(models.TextChoices):
+        ANY = "any", "Any"
+        YES = "yes", "Prime only"
+        NO = "no", "Not Prime"
+
+    name = models.CharField(max_length=255)
+    priority = models.PositiveSmallIntegerField(default=100)
+    is_enabled = models.BooleanField(default=True)
+    channel = models.CharField(max_length=40, blank=True, help_text="A channel code; blank: any.")
+    fulfilment = models.CharField(max_length=8, choices=Fulfilment.choices, default=Fulfilment.ANY)
+    prime = models.CharField(max_length=3, choices=Prime.choices, default=Prime.ANY)
+    weight_over_grams = models.PositiveIntegerField(null=True, blank=True)
+    weight_up_to_grams = models.PositiveIntegerField(null=True, blank=True)
+    sku = models.CharField(max_length=64, blank=True, help_text="A SKU code; blank: any.")
+    tag = models.CharField(max_length=64, blank=True, help_text="A SKU tag; blank: any.")
+    countries = models.CharField(
+        max_length=255, blank=True, help_text="ISO country codes, comma-separated; blank: any."
+    )
+    regions = models.CharField(
+        max_length=255, blank=True, help_text="Region or state codes, comma-separated; blank: any."
+    )
+    margin_below_percent = models.DecimalField(
+        max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    margin_at_least_percent = models.DecimalField(
+        max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    location = models.ForeignKey("ledger.Location", on_delete=models.PROTECT, related_name="+")
+    # May a line this rule routes be split over several locations when none holds it whole?
+    allow_split = models.BooleanField(default=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class BundleComponent(models.Model):

@@ -258,6 +258,49 @@ class InboundEvent(models.Model):
         return f"{self.channel_id}:{self.topic}:{self.dedupe_key}"
 
 
+class ConflictAction(models.TextChoices):
+    CANCEL_REQUESTED = "cancel_requested", "Cancel sent to the channel"
+    CANCEL_REFUSED = "cancel_refused", "The channel refused the cancel"
+    BACKORDERED = "backordered", "Backordered"
+    REVIEW = "review", "Held for review"
+
+
+class Customer(models.Model):
+    """One shopper across channels, matched by normalised email or phone.
+
+    Matching keys are salted hashes (`customers.hash_of`), so a masked address (Amazon's
+    relay e-mail) still matches the next order that carries it without being kept in clear.
+    """
+
+    email_hash = models.CharField(max_length=64, blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True)
+    # In clear only where the channel shows it unmasked; blank otherwise.
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    first_order_at = models.DateTimeField(null=True, blank=True)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-last_order_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email_hash"],
+                condition=~models.Q(email_hash=""),
+                name="customer_unique_email_hash",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["phone_hash"], name="customer_phone_idx", condition=~models.Q(phone_hash="")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or f"customer {self.pk}"
+
+
 class ChannelOrder(models.Model):
     """An order as the channel last described it, and what the ledger has recorded for it."""
 
@@ -277,6 +320,28 @@ class ChannelOrder(models.Model):
     snapshot = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # (Defaults live in the database too: the ingest path inserts the row in raw SQL.)
+    # The normalised order, whatever the channel: the queue filters on these, routing reads them.
+    # Amazon says who fulfils: True for Amazon (AFN), False for the merchant, None: not said.
+    fulfilled_by_channel = models.BooleanField(null=True, blank=True)
+    is_prime = models.BooleanField(db_default=False)
+    shipping_tier = models.CharField(max_length=64, blank=True, db_default="")
+    ship_by = models.DateTimeField(null=True, blank=True)
+    destination_country = models.CharField(max_length=2, blank=True, db_default="")
+    destination_region = models.CharField(max_length=64, blank=True, db_default="")
+    weight_grams = models.PositiveIntegerField(null=True, blank=True)
+    total_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, db_default="")
+    customer = models.ForeignKey(
+        "Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    # What a person decided for an order that lost a last-unit conflict (I8).
+    conflict_action = models.CharField(
+        max_length=16, choices=ConflictAction.choices, blank=True, db_default=""
+    )
+    conflict_action_at = models.DateTimeField(null=True, blank=True)
+    conflict_action_by = models.CharField(max_length=150, blank=True, db_default="")
+    conflict_note = models.CharField(max_length=500, blank=True, db_default="")
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -285,6 +350,7 @@ class ChannelOrder(models.Model):
                 fields=["channel", "external_id"], name="channel_order_unique_external_id"
             )
         ]
+        indexes = [models.Index(fields=["status", "placed_at"], name="order_status_placed_idx")]
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.name or self.external_id}"
@@ -310,6 +376,11 @@ class ChannelOrderLine(models.Model):
     )
     channel_sku = models.CharField(max_length=255, blank=True)
     channel_variant_id = models.CharField(max_length=255, blank=True)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # Why the line commits at `location`: the channel's own word, the routing rule, or who
+    # moved it (I11).
+    routed_by = models.CharField(max_length=255, blank=True)
+    routed_at = models.DateTimeField(null=True, blank=True)
     quantity = models.PositiveIntegerField()  # items ordered originally
     current_quantity = models.PositiveIntegerField()  # items still ordered (edits, refunds)
     # Units of the SKU per ordered unit (a 6-pack listing sells 6).
@@ -471,3 +542,117 @@ class FbaCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location_id}:{self.sku_id}@{self.counted_at.isoformat()}"
+
+
+class OrderShipment(models.Model):
+    """A shipment we made of a channel order: its stock left at once; the channel is told
+    through this outbox, retried with backoff until it acknowledges (or refuses for good)."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        CONSOLE = "console", "Console"
+        PARTNER = "partner", "Fulfilment partner"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be confirmed on the channel"
+        CONFIRMED = "confirmed", "Confirmed on the channel"
+        REFUSED = "refused", "Refused by the channel: needs a person"
+
+    order = models.ForeignKey(ChannelOrder, on_delete=models.PROTECT, related_name="shipments")
+    # The caller's key (or one we make): the same shipment sent twice is one shipment.
+    key = models.CharField(max_length=200, unique=True)
+    # [{"line": <line external id>, "quantity": items}]
+    lines = models.JSONField(default=list)
+    carrier = models.CharField(max_length=64, blank=True)
+    tracking_number = models.CharField(max_length=128, blank=True)
+    tracking_url = models.URLField(max_length=500, blank=True)
+    shipping_method = models.CharField(max_length=64, blank=True)
+    shipped_at = models.DateTimeField()
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # The channel's id of the confirmation (a Shopify fulfillment), once acknowledged.
+    channel_reference = models.CharField(max_length=255, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="shipment_outbox_due_idx",
+                condition=models.Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"shipment {self.key} of order {self.order_id} ({self.status})"
+
+
+class FulfilmentPartner(models.Model):
+    """A 3PL: the location it ships from and where its fulfilment requests go."""
+
+    location = models.OneToOneField(
+        "ledger.Location", on_delete=models.PROTECT, related_name="fulfilment_partner"
+    )
+    name = models.CharField(max_length=255)
+    webhook_url = models.URLField(max_length=500, blank=True)
+    # Signs each request (HMAC-SHA256 of the body) so the partner can check it came from us.
+    secret_sealed = models.TextField(blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def secret(self) -> str:
+        return secrets.unseal(self.secret_sealed).get("secret", "") if self.secret_sealed else ""
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_sealed = secrets.seal({"secret": value}) if value else ""
+
+
+class FulfilmentRequest(models.Model):
+    """What we asked a fulfilment partner to ship for one order, and whether it acknowledged."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent, not acknowledged"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged by the partner"
+        CANCELLED = "cancelled", "Withdrawn (order cancelled or re-routed)"
+
+    partner = models.ForeignKey(
+        FulfilmentPartner, on_delete=models.PROTECT, related_name="requests"
+    )
+    order = models.ForeignKey(
+        ChannelOrder, on_delete=models.PROTECT, related_name="fulfilment_requests"
+    )
+    # [{"line": <line external id>, "sku": code, "quantity": units}]
+    lines = models.JSONField(default=list)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    partner_reference = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "order"],
+                condition=~models.Q(status="cancelled"),
+                name="one_live_fulfilment_request_per_partner_order",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"fulfilment request {self.pk} to {self.partner_id} ({self.status})"

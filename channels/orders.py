@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -27,6 +28,7 @@ from ledger.models import Location, Sku
 from ledger.rules import InsufficientStock
 
 from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
+from .order_details import OrderDetails, store_details
 
 
 class Quarantine(DomainError):
@@ -54,6 +56,7 @@ class OrderLineSnapshot:
     current_quantity: int  # still ordered after edits and refunds
     variant_id: str = ""  # the channel's listing id (Shopify variant GID, Amazon seller SKU)
     sku: str = ""
+    unit_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class OrderSnapshot:
     # Amazon says who fulfils the order: True for Amazon (FBA), False for the merchant, None
     # where the channel does not say (the listing's fulfilment decides).
     fulfilled_by_channel: bool | None = None
+    details: OrderDetails = field(default_factory=OrderDetails, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,8 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
         order.cancelled_at = snapshot.cancelled_at
         order.status = ChannelOrder.Status.CANCELLED if cancelled else order.status
         order.snapshot = snapshot.raw
+        order.fulfilled_by_channel = snapshot.fulfilled_by_channel
+        store_details(order, snapshot.details)
         order.save()
         if unmapped:
             outcome.status = "quarantined"
@@ -455,6 +461,7 @@ def _new_line(
         channel_variant_id=snapshot.variant_id,
         quantity=snapshot.quantity,
         current_quantity=snapshot.current_quantity,
+        unit_price=snapshot.unit_price,
         units_per_item=listing.pack_size if listing is not None else 1,
     )
 

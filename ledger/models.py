@@ -125,6 +125,7 @@ class EventKind(models.TextChoices):
     INBOUND_STAGE = "inbound_stage", "Inbound stage change"
     RESERVE = "reserve", "Reservation"
     RELEASE = "release", "Reservation release"
+    REROUTE = "reroute", "Commitment moved to another location"
 
 
 class InventoryEvent(models.Model):

@@ -125,6 +125,8 @@ OWNED_KINDS: Mapping[str, str] = MappingProxyType(
     {
         EventKind.RESERVE.value: "/api/v1/reservations/",
         EventKind.RELEASE.value: "/api/v1/reservations/",
+        # An order line's counters name its location: moving it elsewhere is the order's.
+        EventKind.REROUTE.value: "/api/v1/orders/<id>/route/",
     }
 )
 FBA_SNAPSHOT_BUCKETS = (ON_HAND, RESERVED, INCOMING, UNSELLABLE)
@@ -258,9 +260,9 @@ def _line_errors(kind: str, line: EventLine) -> dict[str, str]:
             else f"Must be one of {', '.join(allowed_buckets)}."
         )
 
-    if kind == EventKind.TRANSFER_OUT:
+    if kind in (EventKind.TRANSFER_OUT, EventKind.REROUTE):
         if not line.to_location:
-            errors["to_location"] = "Required for a transfer out."
+            errors["to_location"] = f"Required for a {EventKind(kind).label.lower()}."
         elif line.to_location == line.location:
             errors["to_location"] = "Must differ from location."
     elif line.to_location is not None:
@@ -340,6 +342,11 @@ def plan_entries(
             assert resolved.to_location_id is not None
             move(sku, loc, ON_HAND, -q, index)
             move(sku, resolved.to_location_id, INCOMING, q, index)
+        elif kind == EventKind.REROUTE:
+            # An order line now ships from another location: its commitment moves there.
+            assert resolved.to_location_id is not None
+            move(sku, loc, COMMITTED, -q, index)
+            move(sku, resolved.to_location_id, COMMITTED, q, index)
         elif kind == EventKind.TRANSFER_IN:
             move(sku, loc, INCOMING, -q, index)
             move(sku, loc, ON_HAND, q, index)
