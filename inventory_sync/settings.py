@@ -6,6 +6,7 @@ SECRET_KEY, DATABASE_URL pointing at PostgreSQL, CELERY_BROKER_URL at Redis or R
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -234,6 +235,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
 # Fernet keys for channel credentials at rest, newest first (see inventory_sync.lib.secrets).
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS", [])
+
+# Customers are matched across channels by salted SHA-256 hashes of their normalised email and
+# phone (channels.customers). Changing the salt un-matches every customer already stored: the
+# next order of each makes a new one. The default is derived from SECRET_KEY, so rotating that
+# key has the same effect: set CUSTOMER_MATCH_SALT once in production and keep it.
+CUSTOMER_MATCH_SALT = (
+    env_secret("CUSTOMER_MATCH_SALT")
+    or hashlib.sha256(b"inventory-sync customer match salt:" + SECRET_KEY.encode()).hexdigest()
+)
+# The country of a phone number written without its country code, when the order's
+# destination does not say (ISO 3166-1 alpha-2).
+CUSTOMER_PHONE_COUNTRY = env_str("CUSTOMER_PHONE_COUNTRY", "US").upper()
 
 # --- Cache --------------------------------------------------------------------------------
 # Shared by every process in production (wake-up debouncing, rate-limit buckets): Redis.
