@@ -1,1 +1,210 @@
-"""(being written)"""
+"""One shopper across channels: orders matched to a customer by normalised email, then phone.
+
+1. Normalise what the order says: the email trimmed and lower-cased (a plus-tag stays, it is
+   part of the address the shopper typed), the phone as digits with its country code
+   ("+14155550100"), the order's destination country (else CUSTOMER_PHONE_COUNTRY) standing
+   in for a number written without one.
+2. Hash each with the site's salt (`hash_of`): the matching keys. A channel that hides the
+   shopper behind a relay address (Amazon's `…@marketplace.amazon.com`) still matches the
+   next order carrying the same relay, and the address itself is never kept.
+3. Find the customer by email hash, else by phone hash; create one when neither is known.
+   A found customer gains the keys it lacked, its first and last order times and, from its
+   latest order, its name.
+
+Two orders of one new customer applied at once must make one customer: the match runs under
+a transaction-scoped advisory lock per key (PostgreSQL), and the partial unique constraint on
+`email_hash` backs it. The locks are taken last in the order's transaction (after its SKU and
+listing locks), each transaction takes at most two, in sorted order, so they never deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime
+from typing import Protocol
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce, Greatest, Least
+
+from .models import Customer
+
+EMAIL = "email"
+PHONE = "phone"
+
+# Country calling codes of the markets our channels sell in (ISO 3166-1 alpha-2 → code).
+CALLING_CODES = {
+    "US": "1", "CA": "1", "PR": "1", "MX": "52", "BR": "55", "AR": "54", "CL": "56", "CO": "57",
+    "GB": "44", "IE": "353", "DE": "49", "AT": "43", "CH": "41", "FR": "33", "BE": "32",
+    "NL": "31", "LU": "352", "ES": "34", "PT": "351", "IT": "39", "SE": "46", "DK": "45",
+    "NO": "47", "FI": "358", "PL": "48", "CZ": "420", "TR": "90", "AE": "971", "SA": "966",
+    "EG": "20", "ZA": "27", "IN": "91", "JP": "81", "SG": "65", "AU": "61", "NZ": "64",
+    "CN": "86", "HK": "852", "KR": "82",
+}  # fmt: skip
+# Where the leading 0 of a national number is part of the number, not a trunk prefix.
+KEEPS_LEADING_ZERO = {"39"}
+# E.164: at most 15 digits; fewer than 8 is no subscriber number of these markets.
+MIN_DIGITS, MAX_DIGITS = 8, 15
+_EXTENSION = re.compile(r"(?:ext\.?|extension|x|#|;ext=).*$", re.IGNORECASE)
+# Advisory lock space of customer matching (the two-integer form: apart from the pushers'
+# single-bigint locks).
+LOCK_SPACE = 7_431
+
+
+class CustomerFacts(Protocol):
+    """What an order says about its shopper (channels.order_details.OrderDetails)."""
+
+    customer_email: str
+    customer_phone: str
+    customer_name: str
+    customer_email_masked: bool
+    destination_country: str
+
+
+def normalise_email(value: str) -> str:
+    """Trimmed and lower-cased; blank when it is no address at all."""
+    email = (value or "").strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in email):
+        return ""
+    return email
+
+
+def normalise_phone(value: str, country: str = "") -> str:
+    """ "+<country code><number>", or blank when it cannot be a phone number.
+
+    A number written without its country code takes `country`'s (the order's destination),
+    else CUSTOMER_PHONE_COUNTRY's; its national trunk prefix (a leading 0, NANP's leading 1)
+    is dropped as in international dialling."""
+    text = _EXTENSION.sub("", (value or "").strip())
+    if any(c.isalpha() for c in text):
+        return ""  # "555-555-SHIP": a vanity or placeholder number, not one to match on
+    digits = "".join(c for c in text if c.isdigit())
+    if text.startswith("+"):
+        international = digits
+    elif digits.startswith("00"):
+        international = digits[2:]
+    else:
+        code = CALLING_CODES.get((country or "").upper()) or CALLING_CODES.get(
+            settings.CUSTOMER_PHONE_COUNTRY, ""
+        )
+        if not code:
+            return ""
+        international = code + _national(digits, code)
+    if not MIN_DIGITS <= len(international) <= MAX_DIGITS:
+        return ""
+    return "+" + international
+
+
+def _national(digits: str, code: str) -> str:
+    if code == "1" and len(digits) == 11 and digits.startswith("1"):
+        return digits[1:]
+    if code not in KEEPS_LEADING_ZERO and digits.startswith("0"):
+        return digits[1:]
+    return digits
+
+
+def hash_of(kind: str, value: str) -> str:
+    """The matching key of a normalised email or phone: HMAC-SHA256 under the site's salt
+    (hex). Without the salt, a leaked table cannot be matched against a list of addresses."""
+    salt = settings.CUSTOMER_MATCH_SALT.encode()
+    return hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def match_customer(details: CustomerFacts, placed_at: datetime) -> Customer | None:
+    """The customer of an order, found or created; None when the order names no email or
+    phone we can match on.
+
+    Runs in the caller's transaction (the order's), as its last step: locks (PostgreSQL) one
+    transaction-scoped advisory lock per matching key, in sorted order, then the customer's
+    row by its UPDATE. Idempotent: the same order matched twice changes nothing more.
+    """
+    email = normalise_email(details.customer_email)
+    phone = normalise_phone(details.customer_phone, details.destination_country)
+    keys = {
+        EMAIL: hash_of(EMAIL, email) if email else "",
+        PHONE: hash_of(PHONE, phone) if phone else "",
+    }
+    if not any(keys.values()):
+        return None
+    shown_email = "" if details.customer_email_masked or len(email) > 254 else email
+    name = (details.customer_name or "").strip()[:255]
+    with transaction.atomic():
+        _lock_keys(keys.values())
+        customer = _find(keys[EMAIL], keys[PHONE])
+        if customer is None:
+            return Customer.objects.create(
+                email_hash=keys[EMAIL],
+                phone_hash=keys[PHONE],
+                email=shown_email,
+                phone=phone,
+                name=name,
+                first_order_at=placed_at,
+                last_order_at=placed_at,
+            )
+        _record_order(customer, keys, shown_email, phone, name, placed_at)
+    customer.refresh_from_db()
+    return customer
+
+
+def _lock_keys(hashes) -> None:
+    """Serialise the matches of one key across transactions until they commit. SQLite (the
+    demo) has one writer at a time already."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(h for h in hashes if h):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, _int32(key)])
+
+
+def _int32(key: str) -> int:
+    return int(key[:8], 16) - 2**31
+
+
+def _find(email_hash: str, phone_hash: str) -> Customer | None:
+    if email_hash:
+        found = Customer.objects.filter(email_hash=email_hash).first()
+        if found is not None:
+            return found
+    if phone_hash:
+        return Customer.objects.filter(phone_hash=phone_hash).order_by("id").first()
+    return None
+
+
+def _record_order(
+    customer: Customer,
+    keys: dict[str, str],
+    email: str,
+    phone: str,
+    name: str,
+    placed_at: datetime,
+) -> None:
+    """One UPDATE, computed by the database: another order of the customer (matched by its
+    other key) may be writing the same row, and neither must undo the other."""
+    changes = {
+        "email_hash": _fill(EMAIL + "_hash", keys[EMAIL]),
+        "phone_hash": _fill(PHONE + "_hash", keys[PHONE]),
+        "email": _fill("email", email),
+        "phone": _fill("phone", phone),
+        "first_order_at": Least(Coalesce("first_order_at", Value(placed_at)), Value(placed_at)),
+        "last_order_at": Greatest(Coalesce("last_order_at", Value(placed_at)), Value(placed_at)),
+    }
+    if name:
+        # The name the shopper gave on their latest order (a marriage, a typo fixed).
+        changes["name"] = Case(
+            When(last_order_at__isnull=True, then=Value(name)),
+            When(last_order_at__lte=placed_at, then=Value(name)),
+            When(name="", then=Value(name)),
+            default=F("name"),
+        )
+    Customer.objects.filter(pk=customer.pk).update(**changes)
+
+
+def _fill(field: str, value: str):
+    """Keep what the customer has; fill it only where it is blank."""
+    if not value:
+        return F(field)
+    return Case(When(**{field: ""}, then=Value(value)), default=F(field))
