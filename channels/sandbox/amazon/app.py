@@ -22,7 +22,7 @@ from channels.sandbox.common import wsgi
 from channels.sandbox.common.wsgi import json_body, json_response
 
 from . import api, payloads
-from .clock import ManualClock, iso, wall_time
+from .clock import ManualClock, iso, parse_iso, wall_time
 from .faults import FAULT_KINDS, Fault
 from .model import AmazonSandbox, SandboxError
 from .notifications import NOTIFICATION_TYPES
@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, str, str]] = [
     ("/_sandbox/orders/<order_id>/cancel", "order_cancel", "POST"),
     ("/_sandbox/orders/<order_id>/ship", "order_ship", "POST"),
     ("/_sandbox/orders/<order_id>/release", "order_release", "POST"),
+    ("/_sandbox/orders/<order_id>/returns", "order_returns", "GET,POST"),
     ("/_sandbox/returns", "returns", "GET,POST"),
     ("/_sandbox/feeds", "feeds", "GET"),
     ("/_sandbox/reports", "reports", "GET"),
@@ -386,6 +387,25 @@ class SandboxApp(wsgi.SandboxApp):
     def _order_release(self, request: Request, order_id: str) -> Response:
         return json_response({"order": self.sandbox.release_order(order_id)})
 
+    def _order_returns(self, request: Request, order_id: str) -> Response:
+        """A buyer's return request on a shipped merchant-fulfilled order (one RMA, a row per
+        item in the flat-file returns report): {"items": [{"order_item_id" or "seller_sku",
+        "quantity", "reason"?}], "returned_at"?}."""
+        if request.method == "GET":
+            self.sandbox.order_json(order_id)  # 404 for an unknown order
+            return json_response({"returns": self.sandbox.merchant_returns_json(order_id)})
+        data = json_body(request)
+        unknown = set(data) - {"items", "returned_at"}
+        if unknown:
+            raise SandboxError(f"unknown fields: {sorted(unknown)}")
+        returned_at = data.get("returned_at")
+        created = self.sandbox.return_merchant_order(
+            order_id,
+            data.get("items"),
+            returned_at=_moment(returned_at, "returned_at") if returned_at else None,
+        )
+        return json_response({"return": created}, 201)
+
     def _returns(self, request: Request) -> Response:
         if request.method == "POST":
             data = json_body(request)
@@ -601,6 +621,13 @@ def _listing_kwargs(item: dict) -> dict:
     if unknown:
         raise SandboxError(f"unknown listing fields: {sorted(unknown)}")
     return dict(item)
+
+
+def _moment(value: Any, name: str):
+    try:
+        return parse_iso(str(value))
+    except ValueError:
+        raise SandboxError(f"{name} must be an ISO 8601 date-time, not {value!r}") from None
 
 
 def _quota_exceeded() -> dict:

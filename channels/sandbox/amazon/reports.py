@@ -7,9 +7,10 @@ Served report types:
   cancels a report "if there is no data to return".
 - GET_MERCHANT_LISTINGS_ALL_DATA / GET_MERCHANT_LISTINGS_DATA: the seller's listings (all, or
   the active ones), columns as in the "All Listings Report".
-- GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE: merchant-fulfilled return requests from
-  `add_merchant_return` whose request date falls in the window, with the columns of Amazon's
-  "Returns reports attributes" page; none ends CANCELLED like the FBA one.
+- GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE: merchant-fulfilled return requests (a row per
+  item, from `return_merchant_order`) whose request date falls in the window, with the columns
+  of Amazon's "Returns reports attributes" page in its order and values shaped like a real
+  file's; none ends CANCELLED like the FBA one.
 Any other type ends FATAL.
 """
 
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from . import payloads
 from .clock import iso, parse_iso
-from .world.records import Report
+from .world.records import MerchantReturn, Report
 
 if TYPE_CHECKING:
     from .world.base import WorldBase
@@ -255,27 +256,39 @@ def _merchant_return_rows(sandbox: WorldBase, report: Report) -> list[dict]:
             continue
         if not start <= entry.request_date <= end:
             continue
-        rows.append(
-            {
-                "Order ID": entry.order_id,
-                "Order date": entry.order_date.strftime("%d-%b-%Y"),
-                "Return request date": entry.request_date.strftime("%d-%b-%Y"),
-                "Return request status": entry.status,
-                "Amazon RMA ID": entry.rma_id,
-                "Label type": "AmazonUnPaidLabel",
-                "Is prime": "N",
-                "ASIN": entry.asin,
-                "Merchant SKU": entry.sku,
-                "Item Name": entry.item_name,
-                "Return quantity": entry.quantity,
-                "Return Reason": entry.reason,
-                "In policy": "Y",
-                "Return type": "C-Returns",
-                "Resolution": entry.resolution,
-                "Order quantity": entry.quantity,
-            }
-        )
+        rows.append(_merchant_return_row(entry))
     return rows
+
+
+def _merchant_return_row(entry: MerchantReturn) -> dict:
+    """One item of a return request as in Amazon's file: dates as 10-Jul-2025, Y/N flags, money
+    with two decimals; what Amazon fills in later (the delivery to the seller, the refund, a
+    SafeT claim) and the seller's own RMA and invoice are left blank."""
+    return {
+        "Order ID": entry.order_id,
+        "Order date": entry.order_date.strftime("%d-%b-%Y"),
+        "Return request date": entry.request_date.strftime("%d-%b-%Y"),
+        "Return request status": entry.status,
+        "Amazon RMA ID": entry.rma_id,
+        "Label type": "AmazonPrePaidLabel",
+        "Label cost": f"{entry.label_cost:.2f}",
+        "Currency code": entry.currency,
+        "Return carrier": entry.carrier,
+        "Tracking ID": entry.tracking_id,
+        "Label to be paid by": "Seller",
+        "A-to-Z Claim": "N",
+        "Is prime": "N",  # the sandbox has no Prime orders
+        "ASIN": entry.asin,
+        "Merchant SKU": entry.sku,
+        "Item Name": entry.item_name,
+        "Return quantity": entry.quantity,
+        "Return Reason": entry.reason,
+        "In policy": "Y",
+        "Return type": "C-Returns",
+        "Resolution": entry.resolution,
+        "Order Amount": f"{entry.order_amount:.2f}",
+        "Order quantity": entry.order_quantity,
+    }
 
 
 def _listing_rows(sandbox: WorldBase, report: Report) -> list[dict]:

@@ -1,5 +1,5 @@
 """Simulated buyers: a steady stream of Amazon orders placed from a thread, for the demo and
-load tests."""
+load tests, now and then returning a unit of a shipped merchant-fulfilled order."""
 
 from __future__ import annotations
 
@@ -11,12 +11,24 @@ from channels.sandbox.common.loops import OrderLoop
 
 from .base import WorldBase
 
+# Amazon's return reason codes as the flat-file returns report spells them.
+BUYER_RETURN_REASONS = (
+    "CR-UNWANTED_ITEM",
+    "CR-DEFECTIVE",
+    "CR-ORDERED_WRONG_ITEM",
+    "CR-NOT_AS_DESCRIBED",
+    "CR-QUALITY_UNACCEPTABLE",
+    "CR-DAMAGED_BY_CARRIER",
+)
+
 
 class BuyerLoop(OrderLoop):
     """Places orders at `rate_per_second` on the seller's buyable listings, MFN and AFN alike,
     picked by `weights` ({sku: weight}, default equal). With `cancel_rate` a share of the orders
-    is cancelled by the buyer while still pending. A listing that cannot be bought (0 units)
-    counts as a refusal and stays in the mix, since a restock or a push can bring it back."""
+    is cancelled by the buyer while still pending; with `return_rate`, on that share of the turns
+    a buyer also asks to return a unit of a shipped merchant-fulfilled order. A listing that
+    cannot be bought (0 units) counts as a refusal and stays in the mix, since a restock or a
+    push can bring it back."""
 
     thread_name = "amazon-sandbox-buyers"
 
@@ -31,11 +43,13 @@ class BuyerLoop(OrderLoop):
         seller_id: str | None = None,
         marketplace_id: str | None = None,
         cancel_rate: float = 0.0,
+        return_rate: float = 0.0,
         max_orders: int | None = None,
     ) -> None:
         self.seller_id = seller_id
         self.marketplace_id = marketplace_id
         self.cancel_rate = cancel_rate
+        self.return_rate = return_rate
         super().__init__(
             sandbox,
             rate_per_second=rate_per_second,
@@ -46,6 +60,7 @@ class BuyerLoop(OrderLoop):
         )
         self.orders: list[str] = []
         self.cancelled = 0
+        self.returned = 0
 
     def _skus(self) -> list[str]:
         seller = self.sandbox.seller(self.seller_id)
@@ -62,7 +77,11 @@ class BuyerLoop(OrderLoop):
         return len(self.orders)
 
     def order_once(self) -> str | None:
-        return self.buy_once()
+        placed = self.buy_once()
+        # Drawn only with a return rate, so a seed gives the same orders as before without one.
+        if self.return_rate and self.rng.random() < self.return_rate:
+            self.return_once()
+        return placed
 
     def buy_once(self) -> str | None:
         sku = self.pick()
@@ -90,12 +109,31 @@ class BuyerLoop(OrderLoop):
                 pass
         return order["orderId"]
 
+    def return_once(self) -> str | None:
+        """A buyer asks to return one unit of a shipped merchant-fulfilled item not yet wholly
+        returned, with one of Amazon's reason codes; returns the RMA id (None: nothing
+        shipped to return)."""
+        with self.sandbox.lock:
+            returnable = self.sandbox.returnable_items(self.seller_id, self.marketplace_id)
+            if not returnable:
+                return None
+            order_id, order_item_id = self.rng.choice(returnable)
+            item = {
+                "order_item_id": order_item_id,
+                "quantity": 1,
+                "reason": self.rng.choice(BUYER_RETURN_REASONS),
+            }
+            request = self.sandbox.return_merchant_order(order_id, [item])
+        self.returned += 1
+        return request["rma_id"]
+
     def as_json(self) -> dict:
         return {
             "running": self.running,
             "orders": len(self.orders),
             "refused": self.refused,
             "cancelled": self.cancelled,
+            "returned": self.returned,
             "skus": sorted(self.weights),
         }
 

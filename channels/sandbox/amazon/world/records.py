@@ -262,20 +262,28 @@ class ReturnRow:
 
 @dataclass
 class MerchantReturn:
-    """A buyer's return request on a merchant-fulfilled (MFN) order: a row of the
-    GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE report. The unit comes back to the seller, who
-    grades it; Amazon's inventory is not involved."""
+    """One item of a buyer's return request on a merchant-fulfilled (MFN) order: a row of the
+    GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE report. A request (one Amazon RMA ID) has a row
+    per item. The unit comes back to the seller on Amazon's prepaid label, and the seller grades
+    it; Amazon's inventory is not involved."""
 
     seller_id: str
     marketplace_id: str
     order_id: str
+    order_item_id: str
     order_date: datetime
     request_date: datetime
     status: str
     rma_id: str
-    asin: str
+    asin: str | None
     sku: str
-    item_name: str
+    item_name: str | None
     quantity: int
     reason: str
     resolution: str
+    order_quantity: int
+    order_amount: Decimal
+    currency: str
+    label_cost: Decimal
+    carrier: str
+    tracking_id: str

@@ -612,39 +612,6 @@ def test_a_flash_sale_missed_by_notifications_is_polled_through_within_the_rate_
     assert balance("HERO", "WH-EAST", "committed") == 250
 
 
-def test_merchant_return_requests_wait_in_the_returns_queue_to_be_graded(world, client, user):
-    from channels.lanes.amazon import returns
-    from channels.lanes.amazon.api import client_for
-    from channels.models import ChannelReturn
-
-    shop, seller = shop_and_seller(world)
-    placed = seller.sandbox.place_order("TEE-M", 2)
-    world.settle()
-    seller.sandbox.add_merchant_return(placed["orderId"], "TEE-M", 1, reason="CR-UNWANTED_ITEM")
-    # (Amazon's clock runs a few seconds ahead of ours here: read up to its now.)
-    outcome = returns.sync_merchant_returns(
-        seller.channel,
-        client=client_for(seller.channel, **world.amazon_options),
-        wait=lambda: seller.sandbox.advance(2),
-        now=seller.sandbox.now(),
-    )
-    assert outcome.by_handling == {"to_grade": 1}
-    waiting = ChannelReturn.objects.get()
-    assert (waiting.sku.code, waiting.quantity, waiting.fulfilment) == ("TEE-M", 1, "merchant")
-    assert waiting.order.external_id == placed["orderId"]
-    assert waiting.event is None  # nothing moves until the unit is back and graded
-    again = returns.sync_merchant_returns(
-        seller.channel,
-        client=client_for(seller.channel, **world.amazon_options),
-        wait=lambda: seller.sandbox.advance(2),
-        now=seller.sandbox.now(),
-    )
-    assert (again.recorded, again.duplicates) == (0, 1)
-    client.force_login(user)
-    page = client.get("/returns/?handling=to_grade").content.decode()
-    assert page.count("data-return=") == 1
-
-
 def test_a_feed_that_ends_fatal_is_sent_again(world, receive):
     seller, codes = many_listings(world, receive, "FAIL", count=25, stock=5, seed=13)
     feeds_before = len(seller.sandbox.requests("createFeed"))
