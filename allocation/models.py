@@ -100,8 +100,6 @@ class RoutingRule(models.Model):
         max_digits=6, decimal_places=2, null=True, blank=True
     )
     location = models.ForeignKey("ledger.Location", on_delete=models.PROTECT, related_name="+")
-    # May a line this rule routes be split over several locations when none holds it whole?
-    allow_split = models.BooleanField(default=False)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:

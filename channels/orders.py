@@ -27,6 +27,7 @@ from ledger import services as ledger
 from ledger.models import Location, Sku
 from ledger.rules import InsufficientStock
 
+from . import routing
 from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
 from .order_details import OrderDetails, store_details
 
@@ -122,7 +123,7 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
             line = existing.get(line_snapshot.external_id)
             if line is None:
                 try:
-                    line = _new_line(channel, order, line_snapshot, snapshot.fulfilled_by_channel)
+                    line = _new_line(channel, order, line_snapshot)
                 except Quarantine as error:
                     # The lines we can map still commit their stock now (an unknown SKU
                     # must not hold back the known one's oversell protection); the order
@@ -142,10 +143,13 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
             enabled=_at_synced_location(channel, str(snapshot.raw.get("location_id") or ""))
         )
         cancelled = snapshot.cancelled_at is not None
+        facts = _facts_of(snapshot)
         for line, line_snapshot in pairs:
             line.quantity = line_snapshot.quantity
             line.current_quantity = line_snapshot.current_quantity
             items = _target_items(line, cancelled=cancelled)
+            if line.location_id is None and items:
+                _route(channel, line, items, facts)
             outcome.events += _settle_line(channel, order, line, items * line.units_per_item, moves)
         moves.apply()
         order.name = snapshot.name or order.name
@@ -422,11 +426,10 @@ def _locked_known_order(channel: Channel, external_id: str) -> ChannelOrder:
 
 
 def _new_line(
-    channel: Channel,
-    order: ChannelOrder,
-    snapshot: OrderLineSnapshot,
-    fulfilled_by_channel: bool | None = None,
+    channel: Channel, order: ChannelOrder, snapshot: OrderLineSnapshot
 ) -> ChannelOrderLine | None:
+    """The line's row, mapped to a SKU; where it ships from is chosen once its SKU is locked
+    (`_route`)."""
     listing = _listing_for(channel, snapshot)
     if listing is not None:
         sku = listing.sku
@@ -450,13 +453,11 @@ def _new_line(
         )
     else:
         return None
-    location = _location_for(channel, listing, fulfilled_by_channel)
     return ChannelOrderLine.objects.create(
         order=order,
         external_id=snapshot.external_id,
         listing=listing,
         sku=sku,
-        location=location,
         channel_sku=snapshot.sku,
         channel_variant_id=snapshot.variant_id,
         quantity=snapshot.quantity,
@@ -486,33 +487,23 @@ def _listing_for(channel: Channel, snapshot: OrderLineSnapshot) -> Listing | Non
     return next((c for c in candidates if c.sku.code == snapshot.sku), None)
 
 
-def _location_for(
-    channel: Channel, listing: Listing | None, fulfilled_by_channel: bool | None = None
-) -> Location:
-    by_channel = (
-        fulfilled_by_channel
-        if fulfilled_by_channel is not None
-        else listing is not None and listing.fulfilment == Listing.Fulfilment.FBA
+def _facts_of(snapshot: OrderSnapshot) -> routing.OrderFacts:
+    details = snapshot.details
+    return routing.OrderFacts(
+        fulfilled_by_channel=snapshot.fulfilled_by_channel,
+        prime=details.is_prime,
+        weight_grams=details.weight_grams,
+        country=details.destination_country,
+        region=details.destination_region,
     )
-    if by_channel:
-        # Amazon fulfils it from its own centres: the FBA pool of the channel's region.
-        pool = fba_pool(channel)
-        if pool is None:
-            raise Quarantine(
-                f"Channel {channel.code} (region {channel.region or 'unset'}) has no FBA pool "
-                "location: cannot tell where its FBA orders take stock."
-            )
-        return pool
-    if listing is not None:
-        source = listing.source_locations.order_by("id").first()
-        if source is not None:
-            return source
-    if channel.default_location_id is not None:
-        return channel.default_location
-    raise Quarantine(
-        f"Channel {channel.code} has no default location and the listing names no source "
-        "location: cannot tell where the order commits stock."
-    )
+
+
+def _route(channel: Channel, line: ChannelOrderLine, items: int, facts: routing.OrderFacts) -> None:
+    """Choose where a new line ships from, under its SKU's lock (I11)."""
+    try:
+        routing.route_new_line(channel=channel, line=line, items=items, facts=facts)
+    except DomainError as error:
+        raise Quarantine(error.detail) from None
 
 
 def fba_pool(channel: Channel) -> Location | None:
@@ -541,7 +532,7 @@ def _location_for_refund(
     synced = channel.external_location_id.rsplit("/", 1)[-1]
     if synced and refund_line.location_external_id == synced and channel.default_location_id:
         return channel.default_location
-    return line.location
+    return line.location or channel.default_location
 
 
 def _target_items(line: ChannelOrderLine, *, cancelled: bool) -> int:

@@ -28,6 +28,7 @@ from allocation.models import (
     SalesHalt,
     SkuPolicy,
 )
+from allocation.routing import stranded
 from allocation.rules import (
     Allocation,
     AllocationContext,
@@ -55,6 +56,9 @@ BATCH_SIZE = 200
 class PlanOutcome:
     skus: int = 0
     listings_changed: int = 0
+    # SKUs with a location committed beyond its stock while another has units to spare:
+    # their orders can be re-routed (channels.routing.unstrand_sku), after this commit.
+    stranded: list[int] = field(default_factory=list)
 
 
 def _rule(kind: str, value: object, scope: str, target: str, priority: int, name: str) -> Rule:
@@ -276,6 +280,8 @@ def plan_dirty_skus(*, batch_size: int = BATCH_SIZE) -> PlanOutcome:
         for sku_id in sku_ids:
             view = views[sku_id]
             short = 0 if view.components else _units_short(view)
+            if not view.components and stranded(view.locations):
+                outcome.stranded.append(sku_id)
             if short or sku_id in with_incident:
                 allocation_services.incident_sync(
                     sku=Sku(pk=sku_id, code=view.code), units_short=short

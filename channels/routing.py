@@ -1,1 +1,347 @@
-"""(being written)"""
+"""Where each order line ships from (I11): the rules live in `allocation.routing`; here they
+meet the rows — the listing's pool, the balances read under the SKU lock, the order's facts —
+and the ledger event that moves a commitment when a line is re-routed.
+
+Locks: the callers hold the order row, then its lines, then the SKUs (the ingest path's
+order), so a re-route and an order update of the same order never interleave, and the
+balances routing reads cannot change before the line's sale is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from allocation import routing as rules
+from allocation.models import BundleComponent, RoutingRule, SkuPolicy
+from allocation.rules import LocationStock
+from inventory_sync.lib.errors import Conflict, DomainError
+from inventory_sync.lib.locks import lock_ids, lock_one, lock_rows
+from ledger import services as ledger
+from ledger.models import Balance, Location, Sku
+from ledger.rules import EventLine, available
+
+from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """The order-level facts routing reads (from the snapshot being applied)."""
+
+    fulfilled_by_channel: bool | None = None
+    prime: bool = False
+    weight_grams: int | None = None
+    country: str = ""
+    region: str = ""
+
+
+def pool_of(channel: Channel, listing: Listing | None) -> list[Location]:
+    """The locations whose stock the listing advertises, as the planner counts them
+    (allocation.rules._pool): an FBA listing its region's FBA pools; a listing with chosen
+    source locations those; any other every active merchant location that ships."""
+    if listing is not None and listing.fulfilment == Listing.Fulfilment.FBA:
+        return _fba_pools(channel)
+    if listing is not None:
+        chosen = list(listing.source_locations.exclude(kind=Location.Kind.FBA).order_by("id"))
+        if chosen:
+            return chosen
+    return list(
+        Location.objects.filter(can_ship=True, is_active=True)
+        .exclude(kind=Location.Kind.FBA)
+        .order_by("id")
+    )
+
+
+def _fba_pools(channel: Channel) -> list[Location]:
+    if not channel.region:
+        return []
+    return list(
+        Location.objects.filter(
+            kind=Location.Kind.FBA, region=channel.region, is_active=True
+        ).order_by("id")
+    )
+
+
+def enabled_rules() -> list[rules.RoutingRule]:
+    return [
+        rules.RoutingRule(
+            name=rule.name,
+            location=rule.location.code,
+            priority=rule.priority,
+            channel=rule.channel,
+            fulfilment=rule.fulfilment,
+            prime=rule.prime,
+            weight_over_grams=rule.weight_over_grams,
+            weight_up_to_grams=rule.weight_up_to_grams,
+            sku=rule.sku,
+            tag=rule.tag,
+            countries=_codes(rule.countries),
+            regions=_codes(rule.regions),
+            margin_below_percent=rule.margin_below_percent,
+            margin_at_least_percent=rule.margin_at_least_percent,
+            key=rule.pk,
+        )
+        for rule in RoutingRule.objects.filter(is_enabled=True).select_related("location")
+    ]
+
+
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(part.strip().upper() for part in text.split(",") if part.strip())
+
+
+def stock_at(sku: Sku, locations: Iterable[Location]) -> list[LocationStock]:
+    """Each location's available units of `sku` (a bundle: whole bundles its components
+    make there), read now: call it under the SKU lock."""
+    places = list(locations)
+    parts = list(BundleComponent.objects.filter(bundle=sku).values_list("component_id", "quantity"))
+    sku_ids = [component for component, _ in parts] or [sku.pk]
+    quantities: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+    for sku_id, location_id, bucket, quantity in Balance.objects.filter(
+        sku_id__in=sku_ids, location__in=places
+    ).values_list("sku_id", "location_id", "bucket", "quantity"):
+        quantities[(sku_id, location_id)][bucket] = quantity
+    stock = []
+    for place in places:
+
+        def have(sku_id: int, place_id: int = place.pk) -> int:
+            buckets = quantities[(sku_id, place_id)]
+            return available(lambda bucket: buckets.get(bucket, 0))
+
+        units = (
+            min(have(component) // quantity for component, quantity in parts)
+            if parts
+            else have(sku.pk)
+        )
+        stock.append(
+            LocationStock(
+                location=place.code,
+                on_hand=units,
+                is_fba=place.kind == Location.Kind.FBA,
+                region=place.region,
+                can_ship=place.can_ship and place.is_active,
+            )
+        )
+    return stock
+
+
+def route_new_line(
+    *, channel: Channel, line: ChannelOrderLine, items: int, facts: OrderFacts
+) -> None:
+    """Choose the location a line not yet routed commits at (the caller holds the SKU lock
+    and saves the line). Raises DomainError when the listing's pool is empty and the channel
+    has no default location."""
+    by_channel = facts.fulfilled_by_channel
+    if by_channel is None:
+        by_channel = line.listing is not None and line.listing.fulfilment == "fba"
+    # Amazon's word wins over the listing's mapping: an AFN order takes FBA stock.
+    pool = _fba_pools(channel) if by_channel else pool_of(channel, line.listing)
+    stock = stock_at(line.sku, pool)
+    line_facts = _line_facts(channel, line, items * line.units_per_item, facts)
+    if by_channel:
+        channel_location = pool[0].code if pool else ""
+        if not channel_location:
+            raise DomainError(
+                f"Channel {channel.code} (region {channel.region or 'unset'}) has no FBA pool "
+                "location: cannot tell where its FBA orders take stock."
+            )
+        route = rules.route_line(line_facts, [], stock, channel_location=channel_location)
+    else:
+        route = rules.route_line(line_facts, enabled_rules(), stock)
+    if route is None:
+        if channel.default_location_id is None:
+            raise DomainError(
+                f"Channel {channel.code} has no default location and the listing's pool is "
+                "empty: cannot tell where the order commits stock."
+            )
+        line.location = channel.default_location
+        line.routed_by = "the channel's default location (the listing's pool is empty)"
+    else:
+        line.location = next(place for place in pool if place.code == route.location)
+        line.routed_by = route.reason[:255]
+    line.routed_at = timezone.now()
+
+
+def _line_facts(
+    channel: Channel, line: ChannelOrderLine, units: int, facts: OrderFacts
+) -> rules.LineFacts:
+    sku = line.sku
+    weight = facts.weight_grams
+    if weight is None and sku.weight_grams is not None:
+        weight = sku.weight_grams * units
+    cost = SkuPolicy.objects.filter(sku=sku).values_list("unit_cost", flat=True).first()
+    return rules.LineFacts(
+        channel=channel.code,
+        sku=sku.code,
+        units=units,
+        tags=frozenset(sku.tags or ()),
+        fulfilled_by_channel=facts.fulfilled_by_channel,
+        prime=facts.prime,
+        weight_grams=weight,
+        country=facts.country,
+        region=facts.region,
+        margin_percent=rules.margin_percent(line.unit_price, cost),
+    )
+
+
+def _move_commitment(
+    *, order: ChannelOrder, line: ChannelOrderLine, to: Location, reason: str, source: str
+) -> int | None:
+    """Record the event that moves the line's open commitment to `to`; the caller holds the
+    order, line and SKU locks. Returns the event id (None: nothing committed to move)."""
+    units = line.committed_units
+    if units <= 0:
+        return None
+    parts = list(
+        BundleComponent.objects.filter(bundle=line.sku).values_list("component__code", "quantity")
+    ) or [(line.sku.code, 1)]
+    moves = sum(1 for ref in line.applied_refs if ref.startswith("reroute:")) + 1
+    reference = f"{order.channel.code}:order:{order.external_id}"
+    recorded = ledger.record_event(
+        kind="reroute",
+        lines=[
+            EventLine(
+                sku=code, location=line.location.code, quantity=units * per, to_location=to.code
+            )
+            for code, per in parts
+        ],
+        idempotency_key=f"{reference}:line:{line.external_id}:reroute:{moves}",
+        source=source,
+        reference=reference,
+        reason=reason[:500],
+    )
+    line.applied_refs = [*line.applied_refs, f"reroute:{moves}"]
+    line.location = to
+    line.routed_at = timezone.now()
+    line.save()
+    return recorded.event.id
+
+
+def reroute_line(
+    *, line: ChannelOrderLine, location: Location, actor: str, reason: str
+) -> ChannelOrderLine:
+    """A person moves an open line to another location of its listing's pool: its
+    commitment moves there with one ledger event. Refused (Conflict) for a cancelled or
+    fulfilled order, a line with nothing left to ship, a location outside the pool or one
+    without the units."""
+    with transaction.atomic():
+        order = lock_one(ChannelOrder.objects.select_related("channel"), pk=line.order_id)
+        line = next(row for row in lock_rows(order.lines) if row.pk == line.pk)
+        if line.sku_id is not None:
+            lock_ids(Sku.objects.filter(pk=line.sku_id))
+        problem = _reroute_problem(order, line, location)
+        if problem:
+            raise Conflict(problem)
+        line.routed_by = f"moved from {line.location.code} by {actor}: {reason}"[:255]
+        _move_commitment(
+            order=order,
+            line=line,
+            to=location,
+            reason=reason or f"re-routed by {actor}",
+            source="console" if actor else "routing",
+        )
+    return line
+
+
+def _reroute_problem(order: ChannelOrder, line: ChannelOrderLine, to: Location) -> str:
+    if order.status != ChannelOrder.Status.OPEN:
+        return f"Order {order.name or order.external_id} is {order.status}: nothing to re-route."
+    if line.sku is None or line.location is None:
+        return f"Line {line.external_id} is not mapped to a SKU and a location yet."
+    if line.committed_units <= 0:
+        return f"Line {line.external_id} has nothing left to ship."
+    if to.pk == line.location_id:
+        return f"Line {line.external_id} already ships from {to.code}."
+    pool = pool_of(order.channel, line.listing)
+    if to not in pool:
+        codes = ", ".join(place.code for place in pool) or "none"
+        return f"{to.code} is not in the listing's pool ({codes}): its stock is not advertised."
+    have = stock_at(line.sku, [to])[0].available
+    if have < line.committed_units:
+        return f"{to.code} has {max(have, 0)} available; the line needs {line.committed_units}."
+    return ""
+
+
+def stranded_lines(sku_id: int) -> list[int]:
+    """Open, unshipped lines of a plain SKU at merchant locations, latest placed first."""
+    return list(
+        ChannelOrderLine.objects.filter(
+            sku_id=sku_id,
+            order__status=ChannelOrder.Status.OPEN,
+            sold_units__gt=F("cancelled_units") + F("shipped_units"),
+        )
+        .filter(~Q(location__kind=Location.Kind.FBA))
+        .order_by("-order__placed_at", "-order_id", "-id")
+        .values_list("id", flat=True)
+    )
+
+
+def unstrand_sku(sku_id: int) -> int:
+    """Move commitments off locations committed beyond their stock onto pool locations with
+    units to spare (after a cancel or a receipt elsewhere). Returns the lines moved."""
+    if BundleComponent.objects.filter(bundle_id=sku_id).exists():
+        return 0  # a bundle's commitments sit on its components' lines; left to a person
+    line_ids = stranded_lines(sku_id)
+    if not line_ids:
+        return 0
+    order_ids = set(
+        ChannelOrderLine.objects.filter(pk__in=line_ids).values_list("order_id", flat=True)
+    )
+    with transaction.atomic():
+        lock_ids(ChannelOrder.objects.filter(pk__in=order_ids))
+        lines = {
+            line.pk: line
+            for line in lock_rows(
+                ChannelOrderLine.objects.filter(pk__in=line_ids).select_related(
+                    "order__channel", "location", "sku", "listing"
+                )
+            )
+        }
+        sku = Sku.objects.get(pk=sku_id)
+        lock_ids(Sku.objects.filter(pk=sku_id))
+        return _unstrand_locked(sku, [lines[pk] for pk in line_ids if pk in lines])
+
+
+def _unstrand_locked(sku: Sku, lines: list[ChannelOrderLine]) -> int:
+    pools = {line.pk: pool_of(line.order.channel, line.listing) for line in lines}
+    places = {place.pk: place for pool in pools.values() for place in pool}
+    for line in lines:
+        places[line.location_id] = line.location
+    stock = stock_at(sku, places.values())
+    moves = rules.unstrand(
+        [
+            rules.LineAt(
+                line.pk,
+                line.location.code,
+                line.committed_units,
+                frozenset(place.code for place in pools[line.pk]),
+            )
+            for line in lines
+            if line.order.status == ChannelOrder.Status.OPEN and line.committed_units > 0
+        ],
+        stock,
+    )
+    by_code = {place.code: place for place in places.values()}
+    by_id = {line.pk: line for line in lines}
+    for move in moves:
+        line = by_id[move.line]
+        line.routed_by = (
+            f"moved from {move.from_location}: it was short and {move.to_location} had the stock"
+        )
+        _move_commitment(
+            order=line.order,
+            line=line,
+            to=by_code[move.to_location],
+            reason=f"{move.from_location} was committed beyond its stock",
+            source="routing",
+        )
+    if moves:
+        log.info("Re-routed %d line(s) of %s off short locations", len(moves), sku.code)
+    return len(moves)

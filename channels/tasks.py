@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from inventory_sync.lib import loops, wakeups
 
-from . import health, inbound, planner, push
+from . import health, inbound, planner, push, routing
 from .lanes import registry
 from .models import Channel
 from .polling import poll_orders
@@ -65,6 +65,8 @@ def wake_pushers(channel_ids=None) -> None:
 def _plan_round() -> bool:
     outcome = planner.plan_dirty_skus()
     health.beat(PLANNER_LOOP)
+    for sku_id in outcome.stranded:
+        routing.unstrand_sku(sku_id)  # its events mark the SKU dirty: the next round plans it
     if outcome.listings_changed:
         wake_pushers()
     return outcome.skus > 0

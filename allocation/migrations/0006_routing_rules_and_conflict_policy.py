@@ -41,7 +41,6 @@ class Migration(migrations.Migration):
                 ('regions', models.CharField(blank=True, help_text='Region or state codes, comma-separated; blank: any.', max_length=255)),
                 ('margin_below_percent', models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True)),
                 ('margin_at_least_percent', models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True)),
-                ('allow_split', models.BooleanField(default=False)),
                 ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
                 ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.location')),
             ],
