@@ -179,7 +179,7 @@ class DemoSellerOutcome:
 
 
 def connect_demo_seller(
-    *, sandbox_url: str, web_url: str, buyers_per_second: float = 0.1
+    *, sandbox_url: str, web_url: str, buyers_per_second: float = 0.1, return_rate: float = 0.2
 ) -> DemoSellerOutcome:
     """Point the demo Amazon channel at a running SP-API sandbox and go live.
 
@@ -189,8 +189,9 @@ def connect_demo_seller(
     type and fulfilment; the mapping import then reads the seller's listings back through the
     Listings API (it should find every one already mapped). The FBA inventory is read once into
     the FBA pool, the sandbox's notifications come to our endpoint with the channel's API key,
-    and simulated buyers start ordering. The sandbox is reset first, so each demo start
-    connects it afresh.
+    and simulated buyers start ordering; on `return_rate` of their turns a buyer also returns a
+    unit of a shipped merchant-fulfilled order, which the returns report read brings to the
+    Returns page to be graded. The sandbox is reset first, so each demo start connects it afresh.
     """
     import requests
 
@@ -254,7 +255,7 @@ def connect_demo_seller(
          "delay_s": [0.05, 0.5], "duplicate_rate": 0.02, "reorder_rate": 0.02},
     )  # fmt: skip
     if buyers_per_second:
-        control("buyers", {"rate_per_second": buyers_per_second})
+        control("buyers", {"rate_per_second": buyers_per_second, "return_rate": return_rate})
     fba = sum(1 for offer in seeded.values() if offer["afn"])
     return DemoSellerOutcome(mfn=len(seeded) - fba, fba=fba, mapping=mapping, fba_sync=fba_sync)
 
