@@ -153,9 +153,13 @@ def route_line(
     candidates = _candidates(facts, rules, pool)
     if not candidates:
         return None
+    first = candidates[0].place
     for candidate in candidates:
         if candidate.place.available >= facts.units:
-            return Route(candidate.place.location, candidate.why)
+            why = candidate.why
+            if candidate.place is not first:
+                why += f" ({first.location} is short)"
+            return Route(candidate.place.location, why)
     best = max(candidates, key=lambda c: c.place.available)  # max keeps the first of a tie
     have = max(best.place.available, 0)
     return Route(
@@ -177,13 +181,10 @@ def _candidates(
             continue
         seen.add(rule.location)
         picked.append(_Candidate(place, f"rule “{rule.name}”", rule))
-    lead = picked[0].place.location if picked else ""
     for place in pool:
-        if place.location in seen:
-            continue
-        seen.add(place.location)
-        why = f"{place.location} holds it ({lead} is short)" if lead else "first in the pool"
-        picked.append(_Candidate(place, why))
+        if place.location not in seen:
+            seen.add(place.location)
+            picked.append(_Candidate(place, f"{place.location} of the listing's pool"))
     return picked
 
 
