@@ -136,6 +136,7 @@ class ReturnsMixin(WorldBase):
                 "request_date": when,
                 "status": status,
                 "resolution": resolution,
+                **self._return_label(),
             }
             entries = [
                 self._merchant_return_row(order, item, quantity, reason, **request)
@@ -225,12 +226,6 @@ class ReturnsMixin(WorldBase):
         reason: str,
         **request: Any,
     ) -> MerchantReturn:
-        carrier = self.rng.choice(("USPS", "UPS"))
-        tracking = (
-            f"92020903{self.rng.randrange(10**14):014d}"
-            if carrier == "USPS"
-            else f"1Z{self.rng.randrange(16**6):06X}03{self.rng.randrange(10**8):08d}"
-        )
         return MerchantReturn(
             seller_id=order.seller_id,
             marketplace_id=order.marketplace_id,
@@ -245,11 +240,22 @@ class ReturnsMixin(WorldBase):
             order_quantity=item.quantity,
             order_amount=item.unit_price * item.quantity,
             currency=order.currency,
-            label_cost=Decimal(self.rng.randrange(350, 1000)) / 100,
-            carrier=carrier,
-            tracking_id=tracking,
             **request,
         )
+
+    def _return_label(self) -> dict:
+        """The prepaid label of one request (all its items travel in one parcel)."""
+        carrier = self.rng.choice(("USPS", "UPS"))
+        tracking = (
+            f"92020903{self.rng.randrange(10**14):014d}"
+            if carrier == "USPS"
+            else f"1Z{self.rng.randrange(16**6):06X}03{self.rng.randrange(10**8):08d}"
+        )
+        return {
+            "carrier": carrier,
+            "tracking_id": tracking,
+            "label_cost": Decimal(self.rng.randrange(350, 1000)) / 100,
+        }
 
     def _rma_id(self) -> str:
         """Like Amazon's ("DfqRyqfBRRMA"): D, eight letters, RMA. The counter part keeps ids

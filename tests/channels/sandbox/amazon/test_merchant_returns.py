@@ -191,8 +191,9 @@ def test_one_request_returns_several_items_named_by_seller_sku(api: SpApi, sandb
         "TEE-M": "2",
         "MUG-RED": "1",
     }
-    # One return request: one RMA id on both rows, the default reason on each.
+    # One return request: one RMA id and one parcel's label on both rows, the default reason.
     assert {row["Amazon RMA ID"] for row in rows} == {answer.json()["return"]["rma_id"]}
+    assert len({(row["Tracking ID"], row["Label cost"]) for row in rows}) == 1
     assert {row["Return Reason"] for row in rows} == {"CR-UNWANTED_ITEM"}
     listed = api.session.get(f"{api.handle.control_url}/orders/{order['orderId']}/returns")
     assert listed.json()["returns"] == [answer.json()["return"]]
