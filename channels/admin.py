@@ -6,7 +6,9 @@ from access import audit
 from access.admin import AuditedAdmin, RoleActions
 from inventory_sync.lib.admin import ReadOnlyAdmin
 
-from . import inbound
+from allocation.models import RoutingRule
+
+from . import inbound, tasks
 from .lanes import registry
 from .lanes.base import ChannelError, CredentialsError
 from .models import Channel, ChannelOrder, ChannelOrderLine, InboundEvent, Listing, PushAttempt
@@ -224,3 +226,26 @@ class PushAttemptAdmin(ReadOnlyAdmin):
     list_display = ["id", "channel", "status", "calls", "throttled", "latency_ms", "started_at"]
     list_filter = ["channel", "status"]
     search_fields = ["idempotency_key"]
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(AuditedAdmin):
+    """Routing rules (allocation.routing). Saving or deleting one re-routes the open lines not
+    yet shipped whose place changes, where the new place holds them (after commit)."""
+
+    list_display = ["name", "priority", "location", "channel", "fulfilment", "prime", "is_enabled"]
+    list_filter = ["is_enabled", "fulfilment", "prime", "location"]
+    list_editable = ["is_enabled"]
+    search_fields = ["name", "channel", "sku", "tag"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(tasks.wake_rule_change)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        transaction.on_commit(tasks.wake_rule_change)
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        transaction.on_commit(tasks.wake_rule_change)

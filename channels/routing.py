@@ -345,3 +345,69 @@ def _unstrand_locked(sku: Sku, lines: list[ChannelOrderLine]) -> int:
     if moves:
         log.info("Re-routed %d line(s) of %s off short locations", len(moves), sku.code)
     return len(moves)
+
+
+def apply_rule_change(*, limit: int = 5000) -> int:
+    """After the routing rules changed: every open line not yet shipped whose route now
+    differs moves to the new place, when that place holds it. Lines already on their way
+    (part shipped), channel-fulfilled ones and bundles stay. Returns the lines moved."""
+    line_ids = list(
+        ChannelOrderLine.objects.filter(
+            order__status=ChannelOrder.Status.OPEN,
+            shipped_units=0,
+            sold_units__gt=F("cancelled_units"),
+            sku__components__isnull=True,
+        )
+        .exclude(location__kind=Location.Kind.FBA)
+        .order_by("order__placed_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    moved = 0
+    for line_id in line_ids:
+        moved += _reroute_by_rules(line_id)
+    return moved
+
+
+def _reroute_by_rules(line_id: int) -> int:
+    with transaction.atomic():
+        head = ChannelOrderLine.objects.filter(pk=line_id).values("order_id", "sku_id").first()
+        if head is None:
+            return 0
+        order = lock_one(ChannelOrder.objects.select_related("channel"), pk=head["order_id"])
+        line = next((row for row in lock_rows(order.lines) if row.pk == line_id), None)
+        if line is None or order.status != ChannelOrder.Status.OPEN or line.shipped_units:
+            return 0
+        lock_ids(Sku.objects.filter(pk=line.sku_id))
+        pool = pool_of(order.channel, line.listing)
+        stock = [
+            # The line's own units count as free where it is: it may stay there.
+            LocationStock(
+                s.location, on_hand=s.available + line.committed_units, can_ship=s.can_ship
+            )
+            if s.location == line.location.code
+            else s
+            for s in stock_at(line.sku, pool)
+        ]
+        facts = OrderFacts(
+            fulfilled_by_channel=order.fulfilled_by_channel,
+            prime=order.is_prime,
+            weight_grams=order.weight_grams,
+            country=order.destination_country,
+            region=order.destination_region,
+        )
+        items = line.committed_units // max(line.units_per_item, 1)
+        route = rules.route_line(
+            _line_facts(order.channel, line, items, facts), enabled_rules(), stock
+        )
+        if route is None or route.short or route.location == line.location.code:
+            return 0
+        line.routed_by = f"the routing rules changed: {route.reason}"[:255]
+        target = next(place for place in pool if place.code == route.location)
+        _move_commitment(
+            order=order,
+            line=line,
+            to=target,
+            reason="the routing rules changed",
+            source="routing",
+        )
+        return 1

@@ -191,3 +191,13 @@ def poll_orders_task() -> int:
         except Exception:  # one channel's outage must not stop the others' polls
             logger.exception("channel %s: order poll failed", channel.code)
     return stored
+
+
+@shared_task(ignore_result=True)
+def reroute_for_rules_task() -> int:
+    """The routing rules changed: move the open lines whose place changes (channels.routing)."""
+    return routing.apply_rule_change()
+
+
+def wake_rule_change() -> None:
+    wakeups.attempt("routing-rules", reroute_for_rules_task.delay)

@@ -8,10 +8,12 @@ from itertools import count
 
 import pytest
 
+from access.models import AuditEntry
 from allocation.models import RoutingRule
 from channels import planner, routing
 from channels.order_details import OrderDetails
 from channels.orders import OrderLineSnapshot, OrderSnapshot, apply_order_snapshot
+from inventory_sync.celery import app as celery_app
 from inventory_sync.lib.errors import Conflict
 from ledger import services as ledger
 from ledger.models import Balance, InventoryEvent, Location
@@ -162,3 +164,42 @@ def test_an_amazon_fulfilled_order_takes_the_fba_pool_whatever_the_rules_say(sho
     line = snapshot_order.lines.get()
     assert line.location == pool
     assert line.routed_by == "the channel fulfils it from FBA-NA"
+
+
+def test_a_rule_change_moves_open_unshipped_lines_where_the_new_place_holds_them(shop):
+    channel, listing, sku, east, soho, west = shop
+    receive(sku, east, 3)
+    receive(sku, west, 1)
+    lines = [order(channel, listing, 1, details=OrderDetails(weight_grams=3000)).lines.get()]
+    lines.append(order(channel, listing, 1, details=OrderDetails(weight_grams=3000)).lines.get())
+    assert {line.location for line in lines} == {east}
+    RoutingRule.objects.create(name="Heavy to the 3PL", weight_over_grams=2268, location=west)
+    # The 3PL holds one: the first line moves there, the second stays (the 3PL is short now).
+    assert routing.apply_rule_change() == 1
+    for line in lines:
+        line.refresh_from_db()
+    assert [line.location for line in lines] == [west, east]
+    assert lines[0].routed_by.startswith("the routing rules changed: rule “Heavy to the 3PL”")
+    assert (available(sku, east), available(sku, west)) == (2, 0)
+    assert routing.apply_rule_change() == 0  # settled: a second pass moves nothing
+
+
+def test_saving_a_routing_rule_in_the_admin_is_signed_and_re_routes(
+    shop, admin_client, monkeypatch
+):
+    channel, listing, sku, east, soho, west = shop
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    receive(sku, east, 1)
+    receive(sku, soho, 1)
+    line = order(channel, listing, 1).lines.get()
+    assert line.location == east
+    response = admin_client.post(
+        "/admin/allocation/routingrule/add/",
+        {"name": "Store first", "priority": 1, "is_enabled": "on", "fulfilment": "any",
+         "prime": "any", "location": soho.pk},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content[:2000]
+    line.refresh_from_db()
+    assert line.location == soho
+    entry = AuditEntry.objects.get(action="routingrule.add")
+    assert entry.target_repr == "Store first"
