@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from allocation import services as allocation_services
-from allocation.models import AllocationRule
+from allocation.models import AllocationRule, RoutingRule
 from ledger.models import Location, Sku
 
 from .lanes.amazon.fba import SyncOutcome, sync_fba_inventory
@@ -65,6 +65,7 @@ def demo_channels_seed() -> int:
             name="Keep 2 units off marketplaces",
             defaults={"kind": "buffer_units", "value": Decimal(2), "scope": "marketplaces"},
         )
+        _seed_routing_rules()
         # One listing per SKU and channel: connecting to a sandbox replaces the Shopify
         # listings' placeholder ids, so a rerun looks them up by SKU, not by id.
         listed = set(
@@ -264,3 +265,21 @@ def start_amazon_sandbox(*, port: int, seed: int) -> SandboxHandle:
     """The demo seller's SP-API sandbox, served in a thread of this process (the caller
     stops it). Only the demo (and tests) may reach into the sandboxes."""
     return serve_in_thread(port=port, seed=seed)
+
+
+def _seed_routing_rules() -> None:
+    """Heavy web orders ship from the 3PL, the rest from the warehouse while it has stock (the
+    store and the 3PL take over when it runs short: routing passes a short place on)."""
+    places = {place.code: place for place in Location.objects.filter(code__in=DEMO_ROUTES)}
+    for code, (name, priority, conditions) in DEMO_ROUTES.items():
+        if code in places:
+            RoutingRule.objects.get_or_create(
+                name=name, defaults={"priority": priority, "location": places[code], **conditions}
+            )
+
+
+DEMO_ROUTES = {
+    "3PL-WEST": ("Shopify orders over 5 lb ship from the 3PL", 20,
+                 {"channel": "demo-shop", "weight_over_grams": 2268}),
+    "WH-EAST": ("Everything else ships from the East warehouse", 100, {}),
+}  # fmt: skip

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from allocation.models import RoutingRule
 from channels.models import Listing
 from ledger import selectors, services
 from ledger.demo_catalog import LOCATIONS, PRODUCTS
@@ -622,3 +623,8 @@ def test_seed_demo_creates_a_catalog_and_is_safe_to_rerun():
     assert InventoryEvent.objects.count() == recorded
     assert Sku.objects.count() == skus
     assert all_balances() == balances
+    # The demo routes heavy web orders to the 3PL and the rest to the warehouse, once.
+    assert list(RoutingRule.objects.values_list("location__code", "priority")) == [
+        ("3PL-WEST", 20),
+        ("WH-EAST", 100),
+    ]
