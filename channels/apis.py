@@ -18,7 +18,7 @@ from access.roles import Capability
 from inventory_sync.lib.api import CodeRelatedField, UtcDateTimeFilter, refuse_control_characters
 from ledger.models import Location, Sku
 
-from . import planner, shipping
+from . import incidents, planner, shipping
 from . import returns as returns_service
 from .models import Channel, ChannelOrder, ChannelOrderLine, ChannelReturn, Listing
 
@@ -166,6 +166,35 @@ class ShipmentInput(serializers.Serializer):
         return attrs
 
 
+class CancelForStockInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, validators=[refuse_control_characters])
+    discount_code = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="",
+        validators=[refuse_control_characters],
+    )  # fmt: skip
+    send_email = serializers.BooleanField(default=True)
+
+
+class BackorderInput(serializers.Serializer):
+    note = serializers.CharField(max_length=500, validators=[refuse_control_characters])
+
+
+class ConflictActionOutput(serializers.Serializer):
+    """What was decided for an order that gave way in an oversell (I8)."""
+
+    id = serializers.IntegerField(source="order.pk")
+    channel = serializers.CharField(source="order.channel.code")
+    external_id = serializers.CharField(source="order.external_id")
+    status = serializers.CharField(source="order.status")
+    conflict_action = serializers.CharField(source="order.conflict_action")
+    conflict_action_at = serializers.DateTimeField(source="order.conflict_action_at")
+    conflict_action_by = serializers.CharField(source="order.conflict_action_by")
+    conflict_note = serializers.CharField(source="order.conflict_note")
+    refused = serializers.CharField(default="", help_text="The channel's refusal, if any.")
+    emailed = serializers.CharField(default="", help_text="Where the apology e-mail went.")
+    email_note = serializers.CharField(default="", help_text="Why no e-mail went, if none.")
+
+
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Channel orders as the channels last described them, with the units the ledger carries
     for each line (sold, cancelled, shipped, restocked). POST .../ship/ confirms a
@@ -173,7 +202,11 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = OrderOutput
     filterset_class = OrderFilter
-    action_capabilities = {"ship": Capability.OPERATE}
+    action_capabilities = {
+        "ship": Capability.OPERATE,
+        "cancel": Capability.OPERATE,
+        "backorder": Capability.OPERATE,
+    }
 
     @extend_schema(request=ShipmentInput, responses=OrderOutput)
     @action(detail=True, methods=["post"])
@@ -184,6 +217,43 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         shipping.confirm_shipment(order, shipping.Shipment(**data.validated_data))
         audit.record(request, "order.ship", order, after=data.validated_data)
         return Response(self.get_serializer(order).data)
+
+    @extend_schema(request=CancelForStockInput, responses={202: ConflictActionOutput})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Cancel an order that gave way in an oversell on its channel (202: sent, the order
+        turns cancelled when the channel confirms; 502: the channel refused, recorded as
+        cancel_refused), and e-mail the customer the apology when we have an address."""
+        data = CancelForStockInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = self.get_object()
+        before = audit.snapshot(order)
+        outcome = incidents.cancel_for_stock(
+            order,
+            reason=data.validated_data["reason"],
+            actor=request.user.get_username(),
+            discount_code=data.validated_data["discount_code"],
+            notify=data.validated_data["send_email"],
+        )
+        audit.record(
+            request, "order.cancel", outcome.order, before=before, after=outcome.as_audit(),
+            reason=data.validated_data["reason"],
+        )  # fmt: skip
+        return Response(ConflictActionOutput(outcome).data, status=502 if outcome.refused else 202)
+
+    @extend_schema(request=BackorderInput, responses=ConflictActionOutput)
+    @action(detail=True, methods=["post"])
+    def backorder(self, request: Request, pk: str) -> Response:
+        """Keep an order that gave way in an oversell open until stock arrives."""
+        data = BackorderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = self.get_object()
+        note = data.validated_data["note"]
+        with audit.signed(request, "order.backorder", order, reason=note) as change:
+            change.target = order = incidents.backorder(
+                order, note=note, actor=request.user.get_username()
+            )
+        return Response(ConflictActionOutput({"order": order}).data)
 
     def get_queryset(self):  # type: ignore[override]
         return (

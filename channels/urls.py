@@ -9,6 +9,16 @@ urlpatterns = [
     path("channels/", views.channel_list, name="channel-list"),
     path("channels/quarantine/", views.quarantine, name="quarantine"),
     path("incidents/", views.incident_list, name="incident-list"),
+    path(
+        "incidents/orders/<int:pk>/cancel/",
+        views.incident_order_cancel,
+        name="incident-order-cancel",
+    ),
+    path(
+        "incidents/orders/<int:pk>/backorder/",
+        views.incident_order_backorder,
+        name="incident-order-backorder",
+    ),
     path("returns/", views.return_list, name="return-list"),
     path("returns/<int:pk>/grade/", views.return_grade, name="return-grade"),
     path("channels/<str:code>/", views.channel_detail, name="channel-detail"),

@@ -20,11 +20,9 @@ from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.inputs import posted_code, posted_id, printable
 from ledger.models import Location, Sku
 
-from . import health, history, inbound, planner, tasks
+from . import health, history, inbound, order_health, planner, tasks
 from . import incidents as incidents_service
 from . import returns as returns_service
-from .lanes.base import ChannelError
-from .lanes.registry import lane_for
 from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing
 
 
@@ -93,6 +91,7 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
             )
         ),
         "trail": history.channel_trail(channel),
+        "order_health": order_health.channel_rates(channels=[channel]),
     }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
@@ -212,79 +211,166 @@ def quarantine(request: HttpRequest) -> HttpResponse:
     return render(request, "channels/quarantine.html", {"page": page, "waiting": waiting})
 
 
+INCIDENTS_PER_PAGE = 20
+STANDING_SHOWN = 20  # earlier orders that stand, listed under an incident; the rest counted
+
+
 @requires(Capability.OPERATE)
 def incident_list(request: HttpRequest) -> HttpResponse:
-    """Open oversell incidents with the orders behind them: the earliest placed stand, the
-    listed ones need a cancel (here, on the channel) or a backorder."""
+    """Open oversell incidents with every order behind them (which stand, which give way and
+    what was done), the channels' order health, and `?state=closed` the closed and resolved
+    ones. POST closes an incident."""
     if request.method == "POST":
-        return _incident_action(request)
-    return _incidents_page(request)
-
-
-def _incidents_page(
-    request: HttpRequest, *, refused: ChannelOrder | None = None, why: str = ""
-) -> HttpResponse:
-    """The page; with `refused`, the order whose cancel was not sent and why, shown beside its
-    button (a 400)."""
+        return _incident_close(request)
+    if request.GET.get("state") == "closed":
+        return _past_incidents(request)
     incidents = OversellIncident.objects.filter(status=OversellIncident.Status.OPEN).select_related(
         "sku"
     )
-    rows = [(incident, incidents_service.incident_orders(incident)) for incident in incidents]
-    listed = {row.order.pk for _, orders in rows for row in orders}
+    rows = []
+    for incident in incidents:
+        orders = incidents_service.incident_orders(incident)
+        shown, earlier = _shown_orders(orders)
+        rows.append((incident, shown, earlier, _uncovered(incident, orders)))
     context = {
         "rows": rows,
-        "refused_order": refused.pk if refused else None,
-        "refusal": why,
-        # An order no longer listed (a stale page) gets its refusal at the top instead.
-        "refusal_unlisted": bool(refused) and refused.pk not in listed,
+        "health": order_health.channel_rates(),
+        "bars": order_health.BARS,
+        "closed_count": OversellIncident.objects.exclude(
+            status=OversellIncident.Status.OPEN
+        ).count(),
     }
-    return render(request, "channels/incidents.html", context, status=400 if refused else 200)
+    return render(request, "channels/incidents.html", context)
+
+
+def _shown_orders(
+    orders: list[incidents_service.IncidentOrder],
+) -> tuple[list[incidents_service.IncidentOrder], int]:
+    """Every order that gives way, is held or was acted on, and the latest of those that
+    stand; how many earlier standing orders are left out (a hero SKU has hundreds)."""
+    standing = [row for row in orders if row.verdict == "stands" and not row.order.conflict_action]
+    left_out = {row.order.pk for row in standing[:-STANDING_SHOWN]} if standing else set()
+    return [row for row in orders if row.order.pk not in left_out], len(left_out)
+
+
+def _uncovered(incident: OversellIncident, orders) -> int:
+    """Units short that no open channel order carries (sales recorded through the API)."""
+    return max(incident.units_short - sum(row.losing_units for row in orders), 0)
+
+
+def _past_incidents(request: HttpRequest) -> HttpResponse:
+    past = OversellIncident.objects.exclude(status=OversellIncident.Status.OPEN).select_related(
+        "sku"
+    )
+    page = Paginator(past.order_by("-ended_at", "-id"), INCIDENTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {"page": page, "rows": incidents_service.closed_incidents(page)}
+    return render(request, "channels/incidents_closed.html", context)
 
 
 def _reason(request: HttpRequest) -> str:
     return printable(request.POST.get("reason", "")).strip()[:500]
 
 
-def _incident_action(request: HttpRequest) -> HttpResponse:
-    action = request.POST.get("action")
-    if action == "close":
-        incident = get_object_or_404(OversellIncident, pk=posted_id(request, "incident"))
-        if incident.status != OversellIncident.Status.OPEN:
-            messages.error(request, f"The incident on {incident.sku.code} is no longer open.")
-            return redirect("channels:incident-list")
-        with audit.signed(request, "incident.close", incident, reason=_reason(request)) as change:
-            change.target = incident = allocation_services.incident_close(
-                incident=incident, actor=request.user.get_username()
-            )
-        messages.success(request, f"Incident on {incident.sku.code} closed.")
-    elif action == "cancel":
-        order = get_object_or_404(
-            ChannelOrder.objects.select_related("channel"), pk=posted_id(request, "order")
-        )
-        return _cancel_order(request, order)
-    else:
+def _incident_close(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("action") != "close":
         messages.error(request, "Unknown action.")
+        return redirect("channels:incident-list")
+    incident = get_object_or_404(OversellIncident, pk=posted_id(request, "incident"))
+    if incident.status != OversellIncident.Status.OPEN:
+        messages.error(request, f"The incident on {incident.sku.code} is no longer open.")
+        return redirect("channels:incident-list")
+    with audit.signed(request, "incident.close", incident, reason=_reason(request)) as change:
+        change.target = incident = allocation_services.incident_close(
+            incident=incident, actor=request.user.get_username()
+        )
+    messages.success(request, f"Incident on {incident.sku.code} closed.")
     return redirect("channels:incident-list")
 
 
-def _cancel_order(request: HttpRequest, order: ChannelOrder) -> HttpResponse:
-    """Cancel an order an oversell gave way on, on its channel, with the person's reason."""
-    reason = _reason(request)
-    if not reason:
-        return _incidents_page(request, refused=order, why="Say why this order is cancelled.")
+@requires(Capability.OPERATE, read=Capability.OPERATE)
+def incident_order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel an order that gave way, in two steps: GET shows the order and the apology e-mail
+    the customer will get (with the discount code typed); the POST from that page, which
+    carries `confirm`, sends the cancel to the channel. A POST without it shows the page."""
+    order = get_object_or_404(ChannelOrder.objects.select_related("channel"), pk=pk)
+    data = request.POST if request.method == "POST" else request.GET
+    discount = printable(data.get("discount_code", "")).strip()[:64]
+    if request.method == "POST" and data.get("confirm") == "yes":
+        reason = _reason(request)
+        if reason:
+            return _cancel_confirmed(request, order, reason=reason, discount=discount)
+        return _confirm_page(request, order, discount, why="Say why this order is cancelled.")
+    return _confirm_page(request, order, discount)
+
+
+def _confirm_page(
+    request: HttpRequest, order: ChannelOrder, discount: str, *, why: str = ""
+) -> HttpResponse:
+    data = request.POST if request.method == "POST" else request.GET
+    context = {
+        "order": order,
+        "lines": order.lines.select_related("sku", "location").order_by("id"),
+        "email": incidents_service.apology_email(order, discount_code=discount),
+        "discount_code": discount,
+        "reason": printable(data.get("reason", "")).strip()[:500],
+        "refusal": incidents_service.cancel_refusal(order),
+        "why": why,
+    }
+    return render(request, "channels/incident_cancel.html", context, status=400 if why else 200)
+
+
+def _cancel_confirmed(
+    request: HttpRequest, order: ChannelOrder, *, reason: str, discount: str
+) -> HttpResponse:
     before = audit.snapshot(order)
     try:
-        lane_for(order.channel).cancel_order(order, reason="INVENTORY")
-    except ChannelError as error:
-        messages.error(request, f"{order.channel.code} refused to cancel {order.name}: {error}")
+        outcome = incidents_service.cancel_for_stock(
+            order,
+            reason=reason,
+            actor=request.user.get_username(),
+            discount_code=discount,
+            # Without an address there was nothing to opt out of: the outcome says why none went.
+            notify=request.POST.get("notify") == "yes"
+            or not incidents_service.customer_email(order),
+        )
+    except DomainError as refused:
+        messages.error(request, refused.detail)
         return redirect("channels:incident-list")
-    # The order row changes when the channel confirms (its cancel event comes back inbound);
-    # the entry signs the request sent to the channel.
-    after = {"cancel_sent_to": order.channel.code, "channel_reason": "INVENTORY"}
-    audit.record(request, "order.cancel", order, before=before, after=after, reason=reason)
-    messages.success(
-        request,
-        f"{order.name} cancelled on {order.channel.code}; the stock comes back when "
-        "the channel confirms.",
-    )
+    # Signed after the channel answered (no network I/O inside a transaction).
+    audit.record(
+        request, "order.cancel", outcome.order, before=before, after=outcome.as_audit(),
+        reason=reason,
+    )  # fmt: skip
+    name = incidents_service.label(order)
+    if outcome.refused:
+        messages.error(request, f"{name}: {outcome.refused}")
+    else:
+        emailed = f" Apology e-mailed to {outcome.emailed}." if outcome.emailed else ""
+        messages.success(
+            request,
+            f"Cancel of {name} sent; the units come back when the channel confirms it.{emailed}",
+        )
+    return redirect("channels:incident-list")
+
+
+@requires(Capability.OPERATE)
+@require_POST
+def incident_order_backorder(request: HttpRequest, pk: int) -> HttpResponse:
+    """Keep an order that gave way open until stock arrives, with the person's note."""
+    order = get_object_or_404(ChannelOrder.objects.select_related("channel"), pk=pk)
+    note = _reason(request)
+    if not note:
+        messages.error(request, "Say why this order waits for stock.")
+        return redirect("channels:incident-list")
+    try:
+        with audit.signed(request, "order.backorder", order, reason=note) as change:
+            change.target = incidents_service.backorder(
+                order, note=note, actor=request.user.get_username()
+            )
+    except DomainError as refused:
+        messages.error(request, refused.detail)
+        return redirect("channels:incident-list")
+    messages.success(request, f"{incidents_service.label(order)} waits for stock (backordered).")
     return redirect("channels:incident-list")

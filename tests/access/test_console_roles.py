@@ -290,15 +290,30 @@ WRITES = [
     ),
     ConsoleWrite(
         action="order.cancel",
-        route="incidents/",
+        route="incidents/orders/<int:pk>/cancel/",
         post=lambda w: (
-            reverse("channels:incident-list"),
-            {"action": "cancel", "order": w.order.pk, "reason": "oversold: the shop sold last"},
+            reverse("channels:incident-order-cancel", args=[w.order.pk]),
+            {"confirm": "yes", "reason": "oversold: the shop sold last"},
         ),
         target_type="channels.channelorder",
         existing=lambda w: w.order,
         done=lambda w, who: w.order_cancelled_on_shopify(),
         reason="oversold: the shop sold last",
+        needs_reason=True,
+    ),
+    ConsoleWrite(
+        action="order.backorder",
+        route="incidents/orders/<int:pk>/backorder/",
+        post=lambda w: (
+            reverse("channels:incident-order-backorder", args=[w.order.pk]),
+            {"reason": "ships when the Friday delivery lands"},
+        ),
+        target_type="channels.channelorder",
+        existing=lambda w: w.order,
+        done=lambda w, who: ChannelOrder.objects.filter(
+            pk=w.order.pk, conflict_action="backordered", conflict_action_by=who
+        ).exists(),
+        reason="ships when the Friday delivery lands",
         needs_reason=True,
     ),
     ConsoleWrite(

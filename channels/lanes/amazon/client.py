@@ -119,6 +119,7 @@ from .bodies import (
     quantity_feed_document,
     quantity_patches,
 )
+from .cancellation import ACKNOWLEDGEMENT_FEED, XML_CONTENT_TYPE, cancellation_document
 from .credentials import (
     CREDENTIAL_KEYS,
     AmazonCredentials,
@@ -593,22 +594,43 @@ class AmazonClient:
                 ),
                 CallBuilder("createFeed", datetime.now(UTC)),
             )
+        return self._submit_feed(JSON_LISTINGS_FEED, content, FEED_CONTENT_TYPE)
+
+    def _submit_feed(self, feed_type: str, content: bytes, content_type: str) -> str:
+        """createFeedDocument -> PUT the document to its presigned URL -> createFeed."""
         target: Document = self._call(
             "createFeedDocument",
             FeedsApi,
-            lambda api: api.create_document(FEED_CONTENT_TYPE),
+            lambda api: api.create_document(content_type),
         )
         self._transfer(
             "uploadFeedDocument",
             "PUT",
             target.url,
             content=content,
-            headers={"Content-Type": FEED_CONTENT_TYPE},
+            headers={"Content-Type": content_type},
         )
         return self._call(
             "createFeed",
             FeedsApi,
-            lambda api: api.create_feed_exactly(JSON_LISTINGS_FEED, target.document_id),
+            lambda api: api.create_feed_exactly(feed_type, target.document_id),
+        )
+
+    def cancel_order(self, order_id: str, item_ids: Sequence[str], *, reason: str) -> str:
+        """Cancel a merchant-fulfilled order: one order acknowledgement feed (StatusCode
+        Failure, every item with Amazon's CancelReason); returns the feed id. Amazon cancels
+        the order when it processes the feed (see `cancellation`)."""
+        document = cancellation_document(self.seller_id, order_id, item_ids, reason=reason)
+        return self._submit_feed(ACKNOWLEDGEMENT_FEED, document, XML_CONTENT_TYPE)
+
+    def feed_document(self, feed_document_id: str) -> bytes:
+        """A feed's result document as Amazon stored it (GZIP undone)."""
+        document: Document = self._call(
+            "getFeedDocument", FeedsApi, lambda api: api.feed_document(feed_document_id)
+        )
+        return decompress_document(
+            self._transfer("downloadFeedDocument", "GET", document.url),
+            document.compression_algorithm,
         )
 
     def feed(self, feed_id: str) -> FeedStatus:

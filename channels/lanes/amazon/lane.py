@@ -48,6 +48,7 @@ from inventory_sync.lib.errors import Conflict, DomainError
 from . import api, inbound, intake, jobs, listings_report, mapping, polling
 from . import client as amazon
 from .api import client_for, counted
+from .cancellation import cancel_reason
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class AmazonLane(Lane):
     kind = Channel.Kind.AMAZON
     label = "Amazon"
     can_confirm_shipments = True
+    can_cancel_orders = True  # merchant-fulfilled orders, through the acknowledgement feed
     max_batch = 2000
     inbound_handlers = inbound.HANDLERS
     prefetchers = inbound.PREFETCHERS
@@ -268,6 +270,28 @@ class AmazonLane(Lane):
 
     def webhook_urls(self) -> list:
         return [path("amazon/<int:channel_id>/", intake.webhook, name="amazon")]
+
+    def cancel_order(self, order: ChannelOrder, *, reason: str) -> None:
+        """Cancel a merchant-fulfilled order with the order acknowledgement feed
+        (channels.lanes.amazon.cancellation). Returns once Amazon queued the feed; the order
+        turns cancelled when Amazon processed it and the order change comes back inbound.
+        An Amazon-fulfilled or shipped order is refused before anything is sent."""
+        if (
+            order.fulfilled_by_channel
+            or order.lines.filter(listing__fulfilment=Listing.Fulfilment.FBA).exists()
+        ):
+            raise Conflict(f"Order {order.external_id} is fulfilled by Amazon: Amazon cancels it.")
+        if order.lines.filter(shipped_units__gt=0).exists():
+            raise Conflict(
+                f"Order {order.external_id} has shipped items: Amazon would refund all of it."
+            )
+        items = list(order.lines.order_by("id").values_list("external_id", flat=True))
+        try:
+            self._for(order.channel).cancel_order(
+                order.external_id, items, reason=cancel_reason(reason)
+            )
+        except ValueError as error:  # what Amazon would refuse, refused before sending
+            raise DomainError(f"Amazon cannot take this cancellation: {error}") from error
 
     def credential_fields(self) -> list[CredentialField]:
         return [

@@ -1,7 +1,8 @@
 """Feeds 2021-06-30: createFeed, its processing, and the JSON_LISTINGS_FEED processing report.
 
 A feed sits IN_QUEUE for `feed_queue_seconds`, is IN_PROGRESS for `feed_processing_seconds`,
-then ends DONE (with a processing report as its result document) or FATAL. JSON_LISTINGS_FEED
+then ends DONE (with a processing report as its result document) or FATAL. The order
+acknowledgement feed (a seller cancelling orders) is processed by `order_feeds`. JSON_LISTINGS_FEED
 documents are validated against Amazon's listings-feed schema v2 (`data/feeds/`); each message is
 then handled like a patchListingsItem call and reported per message. The legacy listing feeds
 (POST_INVENTORY_AVAILABILITY_DATA, POST_FLAT_FILE_*, ...) end FATAL, as they do on Amazon since
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from . import payloads
+from . import order_feeds, payloads
 from .spec import validate_json
 from .world.records import Feed
 
@@ -85,26 +86,33 @@ def cancel_feed(sandbox: WorldBase, seller_id: str, feed_id: str) -> tuple[int, 
 
 def process(sandbox: WorldBase, feed: Feed) -> None:
     document = sandbox.documents[feed.input_document_id]
-    report: dict | None
+    report: dict | None = None
     if feed.fatal:
         report = _report(feed, [_fatal_issue("An internal error occurred during processing.")])
         status = "FATAL"
+    elif feed.feed_type == order_feeds.ACKNOWLEDGEMENT_FEED:
+        # An order feed reports in XML (Amazon's ProcessingReport), not the listings JSON.
+        status, xml = order_feeds.process_acknowledgements(sandbox, feed, document.content or b"")
+        _result(sandbox, feed, order_feeds.REPORT_CONTENT_TYPE, xml)
     elif feed.feed_type != LISTINGS_FEED:
-        report = None
         status = "FATAL"
     else:
         status, report = _process_listings_feed(sandbox, feed, document.content or b"")
     feed.status = status
     feed.ended = sandbox.now()
     if report is not None:
-        result = sandbox.new_document(
-            feed.seller_id,
-            "feed_result",
+        _result(
+            sandbox,
+            feed,
             "application/json; charset=UTF-8",
             json.dumps(report, indent=2).encode("utf-8"),
         )
-        feed.result_document_id = result.document_id
     _finished(sandbox, feed)
+
+
+def _result(sandbox: WorldBase, feed: Feed, content_type: str, content: bytes) -> None:
+    result = sandbox.new_document(feed.seller_id, "feed_result", content_type, content)
+    feed.result_document_id = result.document_id
 
 
 def _finished(sandbox: WorldBase, feed: Feed) -> None:

@@ -266,6 +266,11 @@ def _order_item(order: Order, item, included: set[str]) -> dict:
                 "requester": "BUYER",
                 "cancelReason": item.cancel_reason or "",
             }
+        if order.status == "CANCELLED" and order.cancelled_by:
+            cancellation["cancellationExecution"] = {
+                "cancelledBy": order.cancelled_by,
+                "cancelReason": order.cancel_reason or "",
+            }
         entry["cancellation"] = cancellation
     return entry
 

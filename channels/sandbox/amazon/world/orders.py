@@ -145,12 +145,14 @@ class OrdersMixin(WorldBase):
         reason: str = "Buyer canceled",
         request_only: bool = False,
         restock: bool = True,
+        cancelled_by: str | None = None,
     ) -> dict:
         """Cancel an unshipped order (buyer or Amazon), giving the units back: MFN quantity to
         the listing, AFN units from pending-customer-order to fulfillable.
 
         `request_only` models a buyer asking to cancel an MFN order that is no longer pending:
-        the items carry the request (BuyerRequestedChange) and the seller has to act."""
+        the items carry the request (BuyerRequestedChange) and the seller has to act.
+        `cancelled_by` (BUYER, MERCHANT, AMAZON) shows as the items' cancellationExecution."""
         with self.lock:
             order = self._order(order_id)
             if order.status in ("SHIPPED", "CANCELLED"):
@@ -177,6 +179,7 @@ class OrdersMixin(WorldBase):
                     self._set_listing_quantity(listing, (listing.quantity or 0) + remaining)
             order.status = "CANCELLED"
             order.cancel_reason = reason
+            order.cancelled_by = cancelled_by
             self._touch(order)
             self._order_changed(order, "OrderStatusChange", "OrderCanceled")
             return self.order_json(order)

@@ -188,6 +188,9 @@ class Order:
     city: str
     packages: list[Package] = field(default_factory=list)
     cancel_reason: str | None = None
+    # Who executed the cancel when the order says so (MERCHANT: the seller's acknowledgement
+    # feed); None for the control API's buyer and Amazon cancels, as before.
+    cancelled_by: str | None = None
 
     @property
     def afn(self) -> bool:
