@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -18,7 +19,7 @@ from access.roles import Capability
 from inventory_sync.lib.api import CodeRelatedField, UtcDateTimeFilter, refuse_control_characters
 from ledger.models import Location, Sku
 
-from . import incidents, planner, shipping
+from . import incidents, order_health, planner, shipping
 from . import returns as returns_service
 from .models import Channel, ChannelOrder, ChannelOrderLine, ChannelReturn, Listing
 
@@ -39,11 +40,18 @@ class ChannelOutput(serializers.ModelSerializer):
 
 
 class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
-    """Sales channels (created in the admin)."""
+    """Sales channels (created in the admin). GET .../health/ gives the channel's order
+    health over the last 30 days (channels.order_health), against Amazon's bars."""
 
     queryset = Channel.objects.order_by("priority", "code")
     serializer_class = ChannelOutput
     lookup_field = "code"
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"])
+    def health(self, request: Request, code: str) -> Response:
+        channel = self.get_object()
+        return Response(order_health.channel_rates(channels=[channel])[0].as_dict())
 
 
 class ListingOutput(serializers.ModelSerializer):

@@ -514,7 +514,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 10 * 60},
     },
+    # Marketplace channels near an account-health bar (channels.order_health), once an hour.
+    "order-health-check": {
+        "task": "reconciliation.tasks.order_health_check_task",
+        "schedule": crontab(minute=23),
+        "options": {"expires": 60 * 60},
+    },
 }
+# Order health alerts: at this fraction of Amazon's bar, for channels with this many orders in
+# the last 30 days.
+ORDER_HEALTH_ALERT_FRACTION = env_str("ORDER_HEALTH_ALERT_FRACTION", "0.8")
+ORDER_HEALTH_MIN_ORDERS = env_int("ORDER_HEALTH_MIN_ORDERS", 20)
 
 
 LOGGING = {

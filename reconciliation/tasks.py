@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from channels.models import Channel
 
-from . import alerts, deadman, discrepancies, readback, watch
+from . import alerts, deadman, discrepancies, order_health_watch, readback, watch
 from .models import ReconciliationRun
 from .runs import read_phase, start_run, unexpected_sku_codes
 from .services import confirm_due_runs, confirm_phase
@@ -117,6 +117,13 @@ def dead_man_check_task() -> int:
 def send_alerts_task() -> int:
     watch.collect()
     return alerts.send_pending()
+
+
+@shared_task(ignore_result=True)
+def order_health_check_task() -> int:
+    """Hourly: alert on marketplace channels near an account-health bar. No retry: the next
+    hour looks again, and an alert already raised today is not raised twice."""
+    return order_health_watch.check()
 
 
 @shared_task(ignore_result=True)
