@@ -174,8 +174,11 @@ def test_a_flash_sale_records_every_order_once_and_the_earliest_orders_stand(wor
             lines.select_related("order__channel"),
             key=lambda line: (line.order.placed_at, line.order.channel.priority, line.order_id),
         )
-        losing = {row.order.pk for row in incident_orders(incident) if _is_losing(row)}
-        assert losing == {line.order_id for line in ranked[stock:]}
+        rows = incident_orders(incident)
+        assert {row.order.pk for row in rows} == {line.order_id for line in ranked}
+        assert {row.order.pk for row in rows if row.losing} == {
+            line.order_id for line in ranked[stock:]
+        }
 
     # The next push cycle took both SKUs to 0 everywhere.
     assert set(Listing.objects.values_list("desired_quantity", flat=True)) == {0}
@@ -183,7 +186,3 @@ def test_a_flash_sale_records_every_order_once_and_the_earliest_orders_stand(wor
         assert [shop.available(sku) for sku in SKUS] == [0, 0]
     for seller in sellers:
         assert [seller.mfn(sku) for sku in SKUS] == [0, 0]
-
-
-def _is_losing(row) -> bool:
-    return getattr(row, "losing", True)
