@@ -51,7 +51,10 @@ class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def health(self, request: Request, code: str) -> Response:
         channel = self.get_object()
-        return Response(order_health.channel_rates(channels=[channel])[0].as_dict())
+        body = order_health.channel_rates(channels=[channel])[0].as_dict()
+        weeks = order_health.weekly_oversell(channels=[channel])
+        body["oversell_by_week"] = [week.as_dict() for week in weeks]
+        return Response(body)
 
 
 class ListingOutput(serializers.ModelSerializer):

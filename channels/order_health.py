@@ -155,6 +155,14 @@ class WeekRate:
     def percent(self) -> str:
         return f"{self.cancelled_for_stock / self.placed * 100:.1f} %" if self.placed else "—"
 
+    def as_dict(self) -> dict:
+        return {
+            "week": self.week,
+            "placed": self.placed,
+            "cancelled_for_stock": self.cancelled_for_stock,
+            "rate": self.cancelled_for_stock / self.placed if self.placed else None,
+        }
+
 
 def channel_rates(
     *, channels: Iterable[Channel] | None = None, now: datetime | None = None

@@ -92,6 +92,7 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
         ),
         "trail": history.channel_trail(channel),
         "order_health": order_health.channel_rates(channels=[channel]),
+        "oversell_weeks": order_health.weekly_oversell(channels=[channel], weeks=WEEKS_SHOWN),
     }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
@@ -212,6 +213,7 @@ def quarantine(request: HttpRequest) -> HttpResponse:
 
 
 INCIDENTS_PER_PAGE = 20
+WEEKS_SHOWN = 4  # of the oversell rate by ISO week
 STANDING_SHOWN = 20  # earlier orders that stand, listed under an incident; the rest counted
 
 
@@ -235,7 +237,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     context = {
         "rows": rows,
         "health": order_health.channel_rates(),
-        "bars": order_health.BARS,
+        "weeks": order_health.weekly_oversell(weeks=WEEKS_SHOWN),
         "closed_count": OversellIncident.objects.exclude(
             status=OversellIncident.Status.OPEN
         ).count(),

@@ -199,6 +199,7 @@ def test_the_rates_are_in_the_api_and_on_the_pages(client, user, api_client, ama
     assert answer.status_code == 200
     body = answer.json()
     assert (body["channel"], body["orders"], body["window_days"]) == ("amazon-us", 4, 30)
+    assert body["oversell_by_week"][0]["cancelled_for_stock"] == 1
     assert body["cancel"] == {
         "count": 1, "of": 4, "rate": 0.25, "bar": 0.025, "near_bar": True, "over_bar": True
     }  # fmt: skip
@@ -210,4 +211,5 @@ def test_the_rates_are_in_the_api_and_on_the_pages(client, user, api_client, ama
         html = client.get(page).content.decode()
         assert 'data-channel="amazon-us"' in html
         assert "25.0 %" in html
+        assert 'id="oversell-weeks"' in html
     assert Channel.objects.count() == 1
