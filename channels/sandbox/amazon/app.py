@@ -363,6 +363,7 @@ class SandboxApp(wsgi.SandboxApp):
                 seller_id=data.get("seller_id"),
                 marketplace_id=data.get("marketplace_id"),
                 pending_seconds=data.get("pending_seconds"),
+                buyer=data.get("buyer"),
             )
             return json_response({"order": order}, 201)
         return json_response({"orders": self.sandbox.orders_json(request.args.get("seller_id"))})

@@ -183,7 +183,7 @@ def order_2026(order: Order, included: set[str]) -> dict:
         "orderId": order.order_id,
         "createdTime": iso(order.created),
         "lastUpdatedTime": iso(order.updated),
-        "programs": [],
+        "programs": list(order.programs),
         "salesChannel": {
             "channelName": "AMAZON",
             "marketplaceId": order.marketplace_id,
@@ -199,8 +199,10 @@ def order_2026(order: Order, included: set[str]) -> dict:
                 "name": order.buyer_name,
                 "addressLine1": "410 Terry Ave N",
                 "city": order.city,
+                **({"stateOrRegion": order.state_or_region} if order.state_or_region else {}),
                 "postalCode": order.postal_code,
                 "countryCode": _country(order.marketplace_id),
+                **({"phone": order.phone} if order.phone else {}),
                 "addressType": "RESIDENTIAL",
             }
         }
@@ -212,7 +214,7 @@ def order_2026(order: Order, included: set[str]) -> dict:
         data["fulfillment"] = {
             "fulfillmentStatus": order.status,
             "fulfilledBy": order.fulfilled_by,
-            "fulfillmentServiceLevel": "STANDARD",
+            "fulfillmentServiceLevel": order.service_level,
             "shipByWindow": {
                 "earliestDateTime": iso(order.created),
                 "latestDateTime": iso(order.created + timedelta(days=2)),

@@ -154,6 +154,7 @@ class SandboxApp(wsgi.SandboxApp):
             else None,
             variant_id_null=bool(data.get("variant_id_null", False)),
             source_name=data.get("source_name", "web"),
+            customer=data.get("customer"),
         )
         return json_response({"order": order}, 201)
 

@@ -58,7 +58,7 @@ def line_item_payload(line: LineItem, quantity: int | None = None) -> dict:
             "fulfillable_quantity": line.fulfillable_quantity,
             "fulfillment_service": "manual",
             "fulfillment_status": line.fulfillment_status,
-            "grams": 0,
+            "grams": line.grams,
             "name": line.name,
             "price": money(line.price),
             "price_set": money_set(line.price),
@@ -129,13 +129,84 @@ def order_payload(order: Order) -> dict:
             "line_items": [line_item_payload(line) for line in order.line_items],
             "fulfillments": [fulfillment_payload(order, f) for f in order.fulfillments],
             "refunds": [refund_payload(order, r) for r in order.refunds],
-            "shipping_lines": [],
             "total_tip_received": "0.00",
+            "total_weight": order.total_weight,
+            **shopper_fields(order),
         }
     )
     if refunded:
         payload["total_outstanding"] = "0.00"
     return payload
+
+
+def shopper_fields(order: Order) -> dict:
+    """The order's customer, addresses and shipping line, on the templates' own objects; a
+    point-of-sale order without a customer has none of them, as on Shopify."""
+    shopper = order.shopper
+    if shopper is None:
+        return {
+            "email": None,
+            "contact_email": None,
+            "phone": None,
+            "customer": None,
+            "billing_address": None,
+            "shipping_address": None,
+            "shipping_lines": [],
+        }
+    address = template("orders__create")["shipping_address"]
+    address.update(
+        {
+            "first_name": shopper.first_name,
+            "last_name": shopper.last_name,
+            "name": shopper.name,
+            "address1": shopper.address1,
+            "address2": None,
+            "company": None,
+            "phone": shopper.phone,
+            "city": shopper.city,
+            "zip": shopper.zip,
+            "province": shopper.province,
+            "province_code": shopper.province_code,
+            "country": shopper.country,
+            "country_code": shopper.country_code,
+        }
+    )
+    customer = template("orders__create")["customer"]
+    customer.update(
+        {
+            "id": shopper.customer_id,
+            "admin_graphql_api_id": f"gid://shopify/Customer/{shopper.customer_id}",
+            "first_name": shopper.first_name,
+            "last_name": shopper.last_name,
+            "email": shopper.email,
+            "phone": shopper.phone,
+            "state": "enabled",
+            "default_address": {**customer["default_address"], **address},
+        }
+    )
+    customer["default_address"]["customer_id"] = shopper.customer_id
+    line = template("orders__create")["shipping_lines"][0]
+    line.update(
+        {
+            "id": order.id,
+            "code": shopper.shipping_code,
+            "title": shopper.shipping_title,
+            "price": "0.00",
+            "price_set": money_set("0"),
+            "discounted_price": "0.00",
+            "discounted_price_set": money_set("0"),
+            "current_discounted_price_set": money_set("0"),
+        }
+    )
+    return {
+        "email": shopper.email,
+        "contact_email": shopper.email,
+        "phone": shopper.phone,
+        "customer": customer,
+        "billing_address": dict(address),
+        "shipping_address": address,
+        "shipping_lines": [line],
+    }
 
 
 def fulfillment_payload(order: Order, fulfillment: Fulfillment) -> dict:

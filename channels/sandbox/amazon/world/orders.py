@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 import uuid
 from collections.abc import Iterable
 from decimal import Decimal
@@ -11,6 +13,44 @@ from channels.sandbox.common.errors import NotFound, OutOfStock, SandboxError
 
 from .base import WorldBase
 from .records import Listing, Order, OrderItem
+
+# Regular buyers: simulated orders come from them, so a buyer orders again. Amazon shows each
+# seller a relay address per buyer, never the buyer's own. The first ones also shop on the
+# Shopify sandbox with the same phone number (channels.sandbox.shopify.shop.orders).
+BUYERS = 30
+_NAMES = ("Ana Lopez", "Ben Okafor", "Chloe Smith", "Dev Tanaka", "Elena Lopez", "Femi Okafor")
+_STATES = ("CA", "NY", "TX", "WA", "KY", "FL")
+_SPEEDS = ("STANDARD", "EXPEDITED", "SECOND_DAY", "NEXT_DAY")
+
+
+def regular_buyer(seed: int, order: Order, country: str) -> dict:
+    """One of the seller's BUYERS regulars for this order (deterministic per seed). Most
+    Amazon-fulfilled orders are Prime; a few merchant-fulfilled ones too (seller-fulfilled
+    Prime)."""
+    pick = random.Random(f"{seed}:{order.order_id}")
+    k = pick.randrange(BUYERS)
+    prime = pick.random() < (0.7 if order.afn else 0.1)
+    token = hashlib.sha256(f"{seed}:buyer:{k}".encode()).hexdigest()[:14]
+    return {
+        "name": f"{_NAMES[k % len(_NAMES)]} {k}",
+        "email": f"{token}@marketplace.amazon.com",
+        "phone": None if k % 4 == 3 else f"+1 415-555-{100 + k:04d}",
+        "state_or_region": _STATES[k % len(_STATES)] if country == "US" else "",
+        "prime": prime,
+        "service_level": _SPEEDS[3 if prime else pick.randrange(2)],
+    }
+
+
+def _set_buyer(order: Order, buyer: dict) -> None:
+    unknown = set(buyer) - {"name", "email", "phone", "state_or_region", "prime", "service_level"}
+    if unknown:
+        raise SandboxError(f"buyer: unknown fields {sorted(unknown)}")
+    order.buyer_name = buyer.get("name") or order.buyer_name
+    order.buyer_email = buyer.get("email") or order.buyer_email
+    order.phone = buyer.get("phone")
+    order.state_or_region = buyer.get("state_or_region") or ""
+    order.programs = ["PRIME"] if buyer.get("prime") else []
+    order.service_level = buyer.get("service_level") or "STANDARD"
 
 
 class OrdersMixin(WorldBase):
@@ -23,11 +63,14 @@ class OrdersMixin(WorldBase):
         seller_id: str | None = None,
         marketplace_id: str | None = None,
         pending_seconds: float | None = None,
+        buyer: dict | None = None,
     ) -> dict:
         """A buyer checks out. MFN lines take the listing's merchant quantity, AFN lines take FBA
         fulfillable units (reserved as pending customer orders until the order ships). All lines
         must share one fulfillment channel, as Amazon splits mixed carts into separate orders.
-        Raises OutOfStock (nothing changes) when any line is not buyable for its quantity."""
+        Raises OutOfStock (nothing changes) when any line is not buyable for its quantity.
+        `buyer` ({"name", "email", "phone", "state_or_region", "prime", "service_level"}, each
+        optional) sets who bought and how it ships; without it one of BUYERS regulars does."""
         if lines is None:
             if sku is None:
                 raise SandboxError("give a sku or lines")
@@ -38,6 +81,7 @@ class OrdersMixin(WorldBase):
             info = self._marketplace(marketplace_id)
             resolved = self._buyable_lines(seller.seller_id, marketplace_id, lines)
             order = self._new_order(seller.seller_id, marketplace_id, info[3], resolved)
+            _set_buyer(order, buyer or regular_buyer(self.config.seed, order, info[0]))
             self.orders[order.order_id] = order
             for listing, line_quantity in resolved:
                 if order.afn:

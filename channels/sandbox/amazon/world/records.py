@@ -187,6 +187,12 @@ class Order:
     buyer_email: str
     city: str
     packages: list[Package] = field(default_factory=list)
+    # The recipient's state and phone, the order's programs (PRIME...) and the shipping
+    # speed the buyer picked (fulfillmentServiceLevel).
+    state_or_region: str = ""
+    phone: str | None = None
+    programs: list[str] = field(default_factory=list)
+    service_level: str = "STANDARD"
     cancel_reason: str | None = None
     # Who executed the cancel when the order says so (MERCHANT: the seller's acknowledgement
     # feed); None for the control API's buyer and Amazon cancels, as before.

@@ -3,6 +3,8 @@ lookup of a node by its global id."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from channels.sandbox.shopify.model import ShopifySandbox
 from channels.sandbox.shopify.shop.records import (
     GID_RE,
@@ -12,6 +14,7 @@ from channels.sandbox.shopify.shop.records import (
     Location,
     Order,
     Product,
+    Shopper,
     Variant,
     gid,
 )
@@ -140,7 +143,59 @@ def order_view(order: Order) -> dict:
         "sourceName": order.source_name,
         "currentSubtotalLineItemsQuantity": sum(li.current_quantity for li in order.line_items),
         "subtotalLineItemsQuantity": sum(li.quantity for li in order.line_items),
+        "currencyCode": "USD",
+        "totalPriceSet": money_bag(
+            sum((li.price * li.quantity for li in order.line_items), Decimal(0))
+        ),
+        # UnsignedInt64 travels as a string.
+        "totalWeight": str(order.total_weight),
+        **_shopper_view(order.shopper),
         "_order": order,
+    }
+
+
+def _shopper_view(shopper: Shopper | None) -> dict:
+    if shopper is None:
+        return {"email": None, "phone": None, "customer": None, "shippingAddress": None,
+                "billingAddress": None, "shippingLine": None}  # fmt: skip
+    address = {
+        "__typename": "MailingAddress",
+        "id": gid("MailingAddress", shopper.customer_id),
+        "name": shopper.name,
+        "firstName": shopper.first_name,
+        "lastName": shopper.last_name,
+        "phone": shopper.phone,
+        "address1": shopper.address1,
+        "city": shopper.city,
+        "zip": shopper.zip,
+        "province": shopper.province,
+        "provinceCode": shopper.province_code,
+        "country": shopper.country,
+        "countryCodeV2": shopper.country_code,
+    }
+    return {
+        "email": shopper.email,
+        "phone": shopper.phone,
+        "customer": {
+            "__typename": "Customer",
+            "id": gid("Customer", shopper.customer_id),
+            "legacyResourceId": str(shopper.customer_id),
+            "firstName": shopper.first_name,
+            "lastName": shopper.last_name,
+            "displayName": shopper.name,
+            "defaultEmailAddress": {"emailAddress": shopper.email} if shopper.email else None,
+            "defaultPhoneNumber": {"phoneNumber": shopper.phone} if shopper.phone else None,
+        },
+        "shippingAddress": address,
+        "billingAddress": dict(address),
+        "shippingLine": {
+            "__typename": "ShippingLine",
+            "title": shopper.shipping_title,
+            "code": shopper.shipping_code,
+            "source": "shopify",
+            "originalPriceSet": money_bag(Decimal(0)),
+            "discountedPriceSet": money_bag(Decimal(0)),
+        },
     }
 
 
@@ -160,6 +215,7 @@ def line_item_view(order: Order, line: LineItem) -> dict:
         "refundableQuantity": line.current_quantity,
         "restockable": True,
         "requiresShipping": True,
+        "originalUnitPrice": f"{line.price:.2f}",
         "originalUnitPriceSet": money_bag(line.price),
         "discountedUnitPriceSet": money_bag(line.price),
         "originalTotalSet": money_bag(line.price * line.quantity),

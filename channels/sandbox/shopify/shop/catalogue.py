@@ -41,7 +41,7 @@ class CatalogueMixin(ShopBase):
     ) -> dict[str, list[dict]]:
         """Create locations and one-variant products with stock.
 
-        products: [{"sku", "barcode"?, "title"?, "variant_title"?, "price"?,
+        products: [{"sku", "barcode"?, "title"?, "variant_title"?, "price"?, "grams"?,
                     "quantities"?: {location name | id | gid: int | {"available": n, ...}}}]
         Without "quantities" the item is stocked at the primary location with 0 available.
         """
@@ -81,6 +81,7 @@ class CatalogueMixin(ShopBase):
             price=Decimal(str(spec.get("price", self.config.default_price))),
             created_at=moment,
             updated_at=moment,
+            grams=int(spec.get("grams", 0)),
         )
         item = InventoryItem(
             id=variant.inventory_item_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -19,6 +20,7 @@ from .records import (
     Order,
     Refund,
     RefundLine,
+    Shopper,
     Variant,
     gid,
     parse_gid,
@@ -26,6 +28,51 @@ from .records import (
 )
 
 CANCEL_REASONS = ("customer", "declined", "fraud", "inventory", "staff", "other")
+
+# The shop's regular customers: simulated orders come from them, so a customer orders again.
+SHOPPERS = 40
+_FIRST = ("Ana", "Ben", "Chloe", "Dev", "Elena", "Femi", "Grace", "Hiro", "Ines", "Jonas")
+_LAST = ("Lopez", "Okafor", "Smith", "Tanaka")
+_DESTINATIONS = (
+    ("California", "CA", "San Francisco", "94105"),
+    ("New York", "NY", "Brooklyn", "11201"),
+    ("Texas", "TX", "Austin", "78701"),
+    ("Washington", "WA", "Seattle", "98101"),
+    ("Kentucky", "KY", "Louisville", "40202"),
+)
+_RATES = (("Standard", "STANDARD"), ("Express", "EXPRESS"))
+
+
+def shopper_from(customer: dict) -> Shopper:
+    try:
+        return Shopper(**customer)
+    except TypeError as error:
+        raise SandboxError(f"customer: {error}") from None
+
+
+def regular_shopper(seed: int, order_number: int, source_name: str) -> Shopper | None:
+    """One of the shop's SHOPPERS regulars, picked for this order (deterministic per seed);
+    none for a point-of-sale sale, which has no customer."""
+    if source_name == "pos":
+        return None
+    pick = random.Random(f"{seed}:{order_number}")
+    k = pick.randrange(SHOPPERS)
+    first, last = _FIRST[k % len(_FIRST)], _LAST[k // len(_FIRST) % len(_LAST)]
+    province, code, city, zip_code = _DESTINATIONS[k % len(_DESTINATIONS)]
+    title, rate = _RATES[pick.random() < 0.2]
+    return Shopper(
+        first_name=first,
+        last_name=last,
+        email=f"{first}.{last}.{k}@example.com".lower(),
+        # Some shoppers leave no phone at checkout.
+        phone=None if k % 3 == 0 else f"+1 415-555-{100 + k:04d}",
+        city=city,
+        zip=zip_code,
+        province=province,
+        province_code=code,
+        shipping_title=title,
+        shipping_code=rate,
+    )
 
 
 class OrdersMixin(ShopBase):
@@ -38,12 +85,16 @@ class OrdersMixin(ShopBase):
         lines: Iterable[tuple[Any, int]] | None = None,
         variant_id_null: bool = False,
         source_name: str = "web",
+        customer: dict | None = None,
     ) -> dict:
         """A shopper checks out: available -> committed, then orders/create.
 
         `variant` is a variant id, ProductVariant gid or SKU; `lines` takes several
         (variant, quantity) pairs instead. Refused with OutOfStock when no location (or the
         given one) has enough available for every line. Returns the REST order payload.
+        `customer` sets who ordered and where it goes (Shopper's fields: first_name,
+        last_name, email, phone, province_code, country_code, shipping_title...); without it
+        an online order comes from one of SHOPPERS regulars, a point-of-sale one from no one.
         """
         wanted = list(lines) if lines is not None else [(variant, quantity)]
         with self.lock:
@@ -62,9 +113,10 @@ class OrdersMixin(ShopBase):
                 level.move({"available": -qty, "committed": qty}, moment)
                 touched.append(level)
                 line_items.append(self._line_item(v, qty, hide_variant_id=variant_id_null))
+            number = next(self._order_numbers)
             order = Order(
                 id=order_id,
-                number=next(self._order_numbers),
+                number=number,
                 created_at=moment,
                 updated_at=moment,
                 location_id=chosen.id,
@@ -75,6 +127,9 @@ class OrdersMixin(ShopBase):
                 },
                 confirmation_number=uuid.uuid4().hex[:9].upper(),
                 source_name=source_name,
+                shopper=shopper_from(customer)
+                if customer is not None
+                else regular_shopper(self.config.seed, number, source_name),
             )
             self.orders[order.id] = order
             payload = payloads.order_payload(order)
@@ -123,6 +178,7 @@ class OrdersMixin(ShopBase):
             current_quantity=quantity,
             unfulfilled_quantity=quantity,
             hide_variant_id=hide_variant_id,
+            grams=variant.grams,
         )
 
     def _release(

@@ -8,6 +8,7 @@ safety_stock + quality_control; incoming is outside on_hand.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,6 +84,7 @@ class Variant:
     price: Decimal
     created_at: datetime
     updated_at: datetime
+    grams: int = 0
 
     @property
     def gid(self) -> str:
@@ -147,6 +149,35 @@ class Level:
 
 
 @dataclass
+class Shopper:
+    """Who checked out and where the order goes: the customer, the shipping address (also the
+    billing one) and the shipping rate picked at checkout (the sandbox ships for free)."""
+
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    address1: str = "1 Market St"
+    city: str = "San Francisco"
+    zip: str = "94105"
+    province: str = "California"
+    province_code: str = "CA"
+    country: str = "United States"
+    country_code: str = "US"
+    shipping_title: str = "Standard"
+    shipping_code: str = "STANDARD"
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def customer_id(self) -> int:
+        """The shop's one customer record per shopper (by email, else name), below 2**53."""
+        return 7_200_000_000_000 + zlib.crc32((self.email or self.name).encode())
+
+
+@dataclass
 class LineItem:
     id: int
     variant_id: int
@@ -162,6 +193,7 @@ class LineItem:
     fulfilled_quantity: int = 0
     returned_quantity: int = 0
     hide_variant_id: bool = False
+    grams: int = 0  # per item
 
     @property
     def gid(self) -> str:
@@ -246,6 +278,11 @@ class Order:
     fulfillments: list[Fulfillment] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     staff_note: str | None = None
+    shopper: Shopper | None = None  # None: a point-of-sale order without a customer
+
+    @property
+    def total_weight(self) -> int:
+        return sum(line.grams * line.quantity for line in self.line_items)
 
     @property
     def gid(self) -> str:
