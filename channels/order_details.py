@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from .customers import match_customer
 from .models import ChannelOrder
 
 
@@ -28,13 +29,38 @@ class OrderDetails:
     customer_email_masked: bool = False
 
 
+CENT = Decimal("0.01")
+
+
+def money(value: object, *, max_digits: int = 12) -> Decimal | None:
+    """An amount as a channel sends it ("404.95", 404.95), to the cent; None when it is not
+    one or would not fit a column of `max_digits` digits (the order is still recorded)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value).strip()).quantize(CENT, rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or abs(amount) >= Decimal(10) ** (max_digits - 2):
+        return None
+    return amount
+
+
 def store_details(order: ChannelOrder, details: OrderDetails) -> None:
-    """Copy the snapshot's details onto the order row (the caller saves it)."""
+    """Copy the snapshot's details onto the order row (the caller saves it) and match its
+    customer (channels.customers: advisory locks per matching key, so the caller's
+    transaction calls this after its SKU and listing locks). A snapshot naming no email or
+    phone keeps the customer an earlier one matched."""
     order.is_prime = details.is_prime
     order.shipping_tier = details.shipping_tier[:64]
     order.ship_by = details.ship_by
     order.destination_country = details.destination_country.upper()[:2]
     order.destination_region = details.destination_region[:64]
-    order.weight_grams = details.weight_grams
-    order.total_price = details.total_price
+    # A weight beyond the column (2^31 g) is a channel's mistake, not a parcel.
+    weight = details.weight_grams
+    order.weight_grams = weight if weight is not None and 0 <= weight < 2**31 else None
+    order.total_price = money(details.total_price, max_digits=14)
     order.currency = details.currency.upper()[:3]
+    customer = match_customer(details, order.placed_at)
+    if customer is not None:
+        order.customer = customer

@@ -253,7 +253,10 @@ FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
 SEARCH_LISTINGS_PAGE = 20  # searchListingsItems pageSize maximum and identifiers maxItems
 INVENTORY_SKUS_PER_CALL = 50  # getInventorySummaries sellerSkus maxItems
 ORDERS_PAGE = 100  # searchOrders maxResultsPerPage maximum
-ORDERS_INCLUDED_DATA = ("FULFILLMENT", "CANCELLATION")
+# BUYER, RECIPIENT and PROCEEDS feed the order queue and customer matching (buyer e-mail, the
+# destination, Prime and totals); BUYER and RECIPIENT are personal data: the app needs the
+# selling-partner role that grants them.
+ORDERS_INCLUDED_DATA = ("FULFILLMENT", "CANCELLATION", "BUYER", "RECIPIENT", "PROCEEDS")
 LISTING_INCLUDED_DATA = ("summaries", "fulfillmentAvailability", "issues")
 # Amazon refuses a *Before bound later than two minutes before the request.
 ORDERS_BEFORE_LAG = timedelta(minutes=2)

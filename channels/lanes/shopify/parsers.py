@@ -1,5 +1,5 @@
-"""Shopify's GraphQL answers turned into our values and into the REST webhook payload's shape
-(pure)."""
+"""Shopify's GraphQL answers turned into our values and into the REST webhook payload's shape,
+and an order payload's normalised facts (`order_details`) (pure)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from channels.lanes.calls import CallRecord
+from channels.order_details import OrderDetails, money
 
 from .values import InventoryChange, Level, SetResult, ShopLocation, UserError, Variant
 
@@ -32,7 +33,7 @@ def _legacy(node: Mapping[str, Any] | None) -> int | None:
 def order_line_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
     current = node.get("currentQuantity")
     fulfillable = node.get("fulfillableQuantity")
-    return {
+    line = {
         "id": legacy_id(node["id"]),
         "admin_graphql_api_id": node["id"],
         "variant_id": _legacy(node.get("variant")),
@@ -42,6 +43,12 @@ def order_line_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
         "current_quantity": current,
         "fulfillable_quantity": fulfillable if fulfillable is not None else current,
     }
+    price = node.get("originalUnitPrice") or dig(
+        node, ("originalUnitPriceSet", "shopMoney", "amount")
+    )
+    if price is not None:
+        line["price"] = price
+    return line
 
 
 def order_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,7 +73,109 @@ def order_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
         "location_id": _legacy(node.get("retailLocation")),
         "test": bool(node.get("test", False)),
         "line_items": [order_line_from_graphql(line) for line in lines],
+        **_order_facts_from_graphql(node),
     }
+
+
+def _order_facts_from_graphql(node: Mapping[str, Any]) -> dict[str, Any]:
+    """The shopper, destination, shipping and money of a GraphQL order, under the webhook's
+    keys and in its types (`order_details` reads them); what the read did not carry stays
+    out."""
+    address = node.get("shippingAddress")
+    shipping = node.get("shippingLine")
+    customer = node.get("customer")
+    weight = node.get("totalWeight")  # UnsignedInt64: a string
+    facts = {
+        "email": node.get("email"),
+        "phone": node.get("phone"),
+        "currency": node.get("currencyCode"),
+        "total_price": dig(node, ("totalPriceSet", "shopMoney", "amount")),
+        "total_weight": int(weight) if str(weight).isdigit() else None,
+        "shipping_address": {
+            "name": address.get("name"),
+            "phone": address.get("phone"),
+            "country_code": address.get("countryCodeV2"),
+            "province_code": address.get("provinceCode"),
+        }
+        if isinstance(address, Mapping)
+        else None,
+        "shipping_lines": [{"title": shipping.get("title"), "code": shipping.get("code")}]
+        if isinstance(shipping, Mapping)
+        else None,
+        "customer": {
+            "first_name": customer.get("firstName"),
+            "last_name": customer.get("lastName"),
+            "email": dig(customer, ("defaultEmailAddress", "emailAddress")),
+            "phone": dig(customer, ("defaultPhoneNumber", "phoneNumber")),
+        }
+        if isinstance(customer, Mapping)
+        else None,
+    }
+    return {key: value for key, value in facts.items() if value is not None}
+
+
+def order_details(payload: Mapping[str, Any]) -> OrderDetails:
+    """The normalised facts of a REST-shaped order (a webhook's, or a GraphQL read through
+    `order_from_graphql`). Tolerant: a missing or malformed field is blank, never an error.
+
+    Shopify has no Prime and no ship-by date on the order; the shipping tier is the checkout's
+    shipping line (its title, the rate the shopper picked: "Standard", "Express"); weight is
+    the order's `total_weight` in grams."""
+    address = _mapping(payload.get("shipping_address"))
+    customer = _mapping(payload.get("customer"))
+    return OrderDetails(
+        shipping_tier=_shipping_tier(payload.get("shipping_lines")),
+        destination_country=_text(address.get("country_code")),
+        destination_region=_text(address.get("province_code")),
+        weight_grams=_grams(payload.get("total_weight")),
+        total_price=money(payload.get("total_price"), max_digits=14),
+        currency=_text(payload.get("currency")),
+        customer_email=_text(
+            payload.get("email") or payload.get("contact_email") or customer.get("email")
+        ),
+        customer_phone=_text(
+            payload.get("phone")
+            or customer.get("phone")
+            or _mapping(payload.get("billing_address")).get("phone")
+            or address.get("phone")
+        ),
+        customer_name=_customer_name(payload, customer, address),
+    )
+
+
+def _shipping_tier(lines: Any) -> str:
+    for line in lines if isinstance(lines, list) else ():
+        if isinstance(line, Mapping) and not line.get("is_removed"):
+            tier = _text(line.get("title")) or _text(line.get("code"))
+            if tier:
+                return tier
+    return ""
+
+
+def _customer_name(payload: Mapping, customer: Mapping, address: Mapping) -> str:
+    full = " ".join(
+        part
+        for part in (_text(customer.get("first_name")), _text(customer.get("last_name")))
+        if part
+    )
+    billing = _mapping(payload.get("billing_address"))
+    return full or _text(billing.get("name")) or _text(address.get("name"))
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _grams(value: Any) -> int | None:
+    try:
+        grams = int(value)
+    except (TypeError, ValueError):
+        return None
+    return grams if grams >= 0 else None
 
 
 def variant_from_graphql(node: Mapping[str, Any]) -> Variant:

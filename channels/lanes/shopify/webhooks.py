@@ -21,6 +21,7 @@ from datetime import datetime
 from django.utils.dateparse import parse_datetime
 
 from channels.lanes.base import PayloadError
+from channels.order_details import money
 from channels.orders import (
     OrderLineSnapshot,
     OrderSnapshot,
@@ -28,6 +29,8 @@ from channels.orders import (
     ShipmentLineSnapshot,
 )
 from inventory_sync.lib.inputs import holds_nul, parse_time
+
+from .parsers import order_details
 
 TOPICS = (
     "orders/create",
@@ -185,6 +188,7 @@ def order_snapshot(payload: Mapping) -> OrderSnapshot:
                 current_quantity=quantity if current is None else int(current),
                 variant_id=variant_gid(line.get("variant_id")),
                 sku=(line.get("sku") or "").strip(),
+                unit_price=money(line.get("price")),
             )
         )
     cancelled_at = payload.get("cancelled_at")
@@ -196,6 +200,7 @@ def order_snapshot(payload: Mapping) -> OrderSnapshot:
         cancelled_at=_time(cancelled_at) if cancelled_at else None,
         lines=tuple(lines),
         raw=dict(payload),
+        details=order_details(payload),
     )
 
 
