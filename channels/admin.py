@@ -4,14 +4,22 @@ from django.db import transaction
 
 from access import audit
 from access.admin import AuditedAdmin, RoleActions
-from inventory_sync.lib.admin import ReadOnlyAdmin
-
 from allocation.models import RoutingRule
+from inventory_sync.lib.admin import ReadOnlyAdmin
 
 from . import inbound, tasks
 from .lanes import registry
 from .lanes.base import ChannelError, CredentialsError
-from .models import Channel, ChannelOrder, ChannelOrderLine, InboundEvent, Listing, PushAttempt
+from .lanes.forms import secret_field
+from .models import (
+    Channel,
+    ChannelOrder,
+    ChannelOrderLine,
+    FulfilmentPartner,
+    InboundEvent,
+    Listing,
+    PushAttempt,
+)
 
 
 class ChannelForm(forms.ModelForm):
@@ -226,6 +234,40 @@ class PushAttemptAdmin(ReadOnlyAdmin):
     list_display = ["id", "channel", "status", "calls", "throttled", "latency_ms", "started_at"]
     list_filter = ["channel", "status"]
     search_fields = ["idempotency_key"]
+
+
+class FulfilmentPartnerForm(forms.ModelForm):
+    """The secret is write-only: typed in, sealed, never shown again."""
+
+    webhook_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        max_length=500,
+        help_text="Where requests are POSTed. Blank: the partner reads the CSV export instead.",
+    )
+    secret = secret_field(
+        "Signs the requests we send the partner and the messages it sends back (HMAC-SHA256)."
+    )
+
+    class Meta:
+        model = FulfilmentPartner
+        fields = ["name", "location", "webhook_url", "is_active"]
+
+    def save(self, commit=True):
+        partner = super().save(commit=False)
+        if self.cleaned_data.get("secret"):
+            partner.secret = self.cleaned_data["secret"]
+        if commit:
+            partner.save()
+        return partner
+
+
+@admin.register(FulfilmentPartner)
+class FulfilmentPartnerAdmin(AuditedAdmin):
+    form = FulfilmentPartnerForm
+    list_display = ["name", "location", "webhook_url", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "location__code"]
 
 
 @admin.register(RoutingRule)

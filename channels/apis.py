@@ -16,12 +16,19 @@ from rest_framework.views import APIView
 
 from access import audit
 from access.roles import Capability
-from inventory_sync.lib.api import CodeRelatedField, UtcDateTimeFilter, refuse_control_characters
+from inventory_sync.lib.api import (
+    CodeRelatedField,
+    StrictIntegerField,
+    UtcDateTimeFilter,
+    refuse_control_characters,
+)
+from ledger.apis import idempotency_key_of
 from ledger.models import Location, Sku
 
-from . import incidents, order_health, planner, shipping
+from . import incidents, order_health, outbox, planner
 from . import returns as returns_service
-from .models import Channel, ChannelOrder, ChannelOrderLine, ChannelReturn, Listing
+from .models import Channel, ChannelOrder, ChannelOrderLine, ChannelReturn, Listing, OrderShipment
+from .shipment_apis import ShipmentOutput
 
 
 class ChannelOutput(serializers.ModelSerializer):
@@ -134,6 +141,7 @@ class OrderLineOutput(serializers.ModelSerializer):
 class OrderOutput(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.code")
     lines = OrderLineOutput(many=True)
+    shipments = ShipmentOutput(many=True, read_only=True)
 
     class Meta:
         model = ChannelOrder
@@ -147,6 +155,7 @@ class OrderOutput(serializers.ModelSerializer):
             "channel_updated_at",
             "cancelled_at",
             "lines",
+            "shipments",
         ]
 
 
@@ -161,13 +170,25 @@ class OrderFilter(django_filters.FilterSet):
         fields = ["channel", "status", "external_id", "sku"]
 
 
+class ShipmentLineInput(serializers.Serializer):
+    line = serializers.CharField(max_length=255, validators=[refuse_control_characters])
+    quantity = StrictIntegerField(min_value=1, max_value=1_000_000, help_text="Items.")
+
+
 class ShipmentInput(serializers.Serializer):
-    carrier = serializers.CharField(max_length=64)
+    carrier = serializers.CharField(max_length=64, validators=[refuse_control_characters])
     # Amazon: required when the carrier is "Other" (a carrier outside its carrier codes).
-    carrier_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    tracking_number = serializers.CharField(max_length=64)
-    shipping_method = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    carrier_name = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, validators=[refuse_control_characters]
+    )
+    tracking_number = serializers.CharField(max_length=64, validators=[refuse_control_characters])
+    tracking_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    shipping_method = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, validators=[refuse_control_characters]
+    )
     ship_date = serializers.DateTimeField(required=False)
+    # Omitted: every line still to ship.
+    lines = ShipmentLineInput(many=True, required=False, allow_empty=False, max_length=500)
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("carrier") == "Other" and not attrs.get("carrier_name"):
@@ -208,8 +229,11 @@ class ConflictActionOutput(serializers.Serializer):
 
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Channel orders as the channels last described them, with the units the ledger carries
-    for each line (sold, cancelled, shipped, restocked). POST .../ship/ confirms a
-    merchant-fulfilled order's shipment on its channel, with carrier and tracking."""
+    for each line (sold, cancelled, shipped, restocked) and the shipments we made. POST
+    .../ship/ ships a merchant-fulfilled order (all of it, or `lines`): its units leave the
+    ledger at once and the channel is told with carrier and tracking, retried until it
+    acknowledges (202 with the shipment, pending). An `Idempotency-Key` header makes a repeat
+    answer the same shipment (200)."""
 
     serializer_class = OrderOutput
     filterset_class = OrderFilter
@@ -219,15 +243,34 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         "backorder": Capability.OPERATE,
     }
 
-    @extend_schema(request=ShipmentInput, responses=OrderOutput)
+    @extend_schema(request=ShipmentInput, responses={202: ShipmentOutput, 200: ShipmentOutput})
     @action(detail=True, methods=["post"])
     def ship(self, request: Request, pk: str) -> Response:
+        key = idempotency_key_of(request) if "Idempotency-Key" in request.headers else None
         data = ShipmentInput(data=request.data)
         data.is_valid(raise_exception=True)
+        given = data.validated_data
         order = self.get_object()
-        shipping.confirm_shipment(order, shipping.Shipment(**data.validated_data))
-        audit.record(request, "order.ship", order, after=data.validated_data)
-        return Response(self.get_serializer(order).data)
+        lines = given.get("lines")
+        with audit.signed(request, "order.ship", order) as change:
+            shipment = outbox.ship_order(
+                order=order,
+                lines=[(line["line"], line["quantity"]) for line in lines] if lines else None,
+                carrier=given["carrier"],
+                carrier_name=given.get("carrier_name", ""),
+                tracking_number=given["tracking_number"],
+                tracking_url=given.get("tracking_url", ""),
+                shipping_method=given.get("shipping_method", ""),
+                shipped_at=given.get("ship_date"),
+                key=f"api:{key}" if key else None,
+                source=OrderShipment.Source.API,
+                actor=request.user.get_username(),
+            )
+            change.after = ShipmentOutput(shipment).data
+            change.skip = shipment.replayed
+        status = 200 if shipment.replayed else 202
+        headers = {"Idempotent-Replayed": "true"} if shipment.replayed else {}
+        return Response(ShipmentOutput(shipment).data, status=status, headers=headers)
 
     @extend_schema(request=CancelForStockInput, responses={202: ConflictActionOutput})
     @action(detail=True, methods=["post"])
@@ -269,7 +312,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):  # type: ignore[override]
         return (
             ChannelOrder.objects.select_related("channel")
-            .prefetch_related("lines__sku", "lines__location", "lines__listing")
+            .prefetch_related("lines__sku", "lines__location", "lines__listing", "shipments")
             .order_by("-placed_at", "-id")
         )
 

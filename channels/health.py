@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
-from .models import Channel, InboundEvent, Listing, PushAttempt, WorkerHeartbeat
+from .models import Channel, InboundEvent, Listing, OrderShipment, PushAttempt, WorkerHeartbeat
 
 WINDOW = timedelta(hours=1)
 
@@ -29,6 +29,11 @@ class ChannelHealth:
     listings: int
     listings_due: int
     listings_held: int
+    # Shipments we made that the channel has not confirmed yet; failing: tried at least once
+    # (each failure waits for its retry); refused: the channel said no, a person must look.
+    shipments_waiting: int = 0
+    shipments_failing: int = 0
+    shipments_refused: int = 0
 
 
 def percentile(values: list[int], fraction: float) -> int | None:
@@ -68,6 +73,11 @@ def channel_health(channel: Channel, *, now: datetime | None = None) -> ChannelH
         ),
         held=Count("id", filter=Q(push_held_until__isnull=False) | ~Q(push_error="")),
     )
+    shipments = OrderShipment.objects.filter(order__channel=channel).aggregate(
+        waiting=Count("id", filter=Q(status=OrderShipment.Status.PENDING)),
+        failing=Count("id", filter=Q(status=OrderShipment.Status.PENDING, attempts__gt=0)),
+        refused=Count("id", filter=Q(status=OrderShipment.Status.REFUSED)),
+    )
     return ChannelHealth(
         channel=channel,
         last_webhook_at=inbound["last"],
@@ -86,6 +96,9 @@ def channel_health(channel: Channel, *, now: datetime | None = None) -> ChannelH
         listings=listings["total"],
         listings_due=listings["due"],
         listings_held=listings["held"],
+        shipments_waiting=shipments["waiting"],
+        shipments_failing=shipments["failing"],
+        shipments_refused=shipments["refused"],
     )
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from inventory_sync.lib import loops, wakeups
 
-from . import health, inbound, planner, push, routing
+from . import fulfilment, health, inbound, outbox, planner, push, routing
 from .lanes import registry
 from .models import Channel
 from .polling import poll_orders
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 PLANNER_LOOP = "planner"
 INGEST_LOOP = "ingest"
+SHIPMENTS_LOOP = "shipments"
+FULFILMENT_LOOP = "fulfilment-requests"
 
 
 def _push_loop(channel_id: int) -> str:
@@ -49,6 +51,19 @@ def wake_ingest() -> None:
 def wake_pusher(channel_id: int) -> None:
     name = _push_loop(channel_id)
     wakeups.attempt(name, partial(loops.ring, name, partial(push_channel_task.delay, channel_id)))
+
+
+def wake_shipments() -> None:
+    wakeups.attempt(
+        SHIPMENTS_LOOP, partial(loops.ring, SHIPMENTS_LOOP, deliver_shipments_task.delay)
+    )
+
+
+def wake_fulfilment_requests() -> None:
+    wakeups.attempt(
+        FULFILMENT_LOOP,
+        partial(loops.ring, FULFILMENT_LOOP, deliver_fulfilment_requests_task.delay),
+    )
 
 
 def wake_pushers(channel_ids=None) -> None:
@@ -162,6 +177,40 @@ def sweep_task() -> None:
     wake_planner()
     wake_ingest()
     wake_pushers()
+
+
+@shared_task(ignore_result=True)
+def deliver_shipments_task() -> int:
+    """Confirm due shipments on their channels while there are any (channels.outbox).
+
+    Idempotent: each shipment is claimed by one worker at a time and confirmed once. No task
+    retry: a failed confirmation carries its own next attempt, which the sweep picks up.
+    """
+
+    def round_() -> bool:
+        return outbox.deliver_due_shipments().attempted > 0
+
+    return loops.run(SHIPMENTS_LOOP, round_, deliver_shipments_task.delay)
+
+
+@shared_task(ignore_result=True)
+def deliver_fulfilment_requests_task() -> int:
+    """Send due fulfilment requests to their partners' webhooks (channels.fulfilment); the
+    same claim and retry rules as shipments."""
+
+    def round_() -> bool:
+        return fulfilment.deliver_due_requests().attempted > 0
+
+    return loops.run(FULFILMENT_LOOP, round_, deliver_fulfilment_requests_task.delay)
+
+
+@shared_task(ignore_result=True)
+def sweep_outboxes_task() -> None:
+    """Every minute (beat): ring the shipment and fulfilment-request deliveries, which pick
+    up retries that came due and any wake-up that was lost."""
+    wakeups.resume()
+    wake_shipments()
+    wake_fulfilment_requests()
 
 
 @shared_task(ignore_result=True)

@@ -8,14 +8,23 @@ from django.conf import settings
 from inventory_sync.lib import wakeups
 from ledger.services import LEDGER_CHANGED
 
+from .fulfilment import FULFILMENT_CHANGED
 from .inbox import INBOUND_CHANGED
 from .lanes.registry import periodic_jobs
-from .tasks import wake_ingest, wake_planner
+from .outbox import SHIPMENTS_CHANGED
+from .tasks import (
+    wake_fulfilment_requests,
+    wake_ingest,
+    wake_planner,
+    wake_shipments,
+)
 
 
 def connect() -> None:
     wakeups.listen(LEDGER_CHANGED, wake_planner)
     wakeups.listen(INBOUND_CHANGED, wake_ingest)
+    wakeups.listen(SHIPMENTS_CHANGED, wake_shipments)
+    wakeups.listen(FULFILMENT_CHANGED, wake_fulfilment_requests)
     # An entry of the same name in settings wins over the lane's default schedule.
     schedule = settings.CELERY_BEAT_SCHEDULE
     for job in periodic_jobs():

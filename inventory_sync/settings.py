@@ -460,6 +460,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 90},
     },
+    # Shipment confirmations and fulfilment requests whose retry came due, and any wake-up
+    # that was lost (channels.outbox, channels.fulfilment).
+    "channels-outboxes": {
+        "task": "channels.tasks.sweep_outboxes_task",
+        "schedule": 60.0,
+        "options": {"expires": 90},
+    },
     "reservations-expire": {
         "task": "allocation.tasks.reservations_expire_task",
         "schedule": crontab(minute="*"),

@@ -68,10 +68,23 @@ class PayloadError(ValueError):
 
 
 class ChannelRefused(DomainError):
-    """The channel answered no, or could not be reached: nothing was done there."""
+    """The channel answered no, or could not be reached: nothing was done there.
+
+    `retryable`: the same request may succeed later (throttled, unavailable, timed out, the
+    channel's credentials refused while someone fixes them); otherwise the channel refused it
+    for good (the order is cancelled there, the request is invalid) and a person must look.
+    `retry_after`: seconds the channel asked us to wait, when it said.
+    """
 
     code = "channel_refused"
     http_status = 502
+
+    def __init__(
+        self, detail: str, *, retryable: bool = False, retry_after: float | None = None, **extra
+    ) -> None:
+        super().__init__(detail, **extra)
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 # --- push --------------------------------------------------------------------------------------
@@ -186,6 +199,12 @@ class Shipment:
     carrier_name: str = ""  # the carrier's name when `carrier` is "Other"
     shipping_method: str = ""
     ship_date: datetime | None = None
+    tracking_url: str = ""
+    # (order line external id, items) this package carries; empty: every line still open.
+    lines: tuple[tuple[str, int], ...] = ()
+    # Our id of the shipment, the same on every retry: a lane that must tell a repeated
+    # confirmation from a new one may key on it.
+    reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +346,13 @@ class Lane:
     def fetch_order(self, channel: Channel, order_id: str) -> dict | None:
         raise NotImplementedError(f"{self.kind} lane cannot read an order")
 
-    def confirm_shipment(self, order: ChannelOrder, shipment: Shipment) -> None:
-        """Tell the channel we shipped (raises ChannelRefused, DomainError or Conflict)."""
+    def confirm_shipment(self, order: ChannelOrder, shipment: Shipment) -> str:
+        """Tell the channel we shipped the shipment's lines; returns the channel's id of the
+        confirmation ("" when it gives none). Raises ChannelRefused (`retryable` or not),
+        DomainError or Conflict (refused before sending).
+
+        Called again for the same shipment after a failure that may have landed (a timeout):
+        the lane finds its earlier confirmation on the channel rather than make a second."""
         raise NotImplementedError(f"{self.kind} lane has no shipment confirmation")
 
     def cancel_order(self, order: ChannelOrder, *, reason: str) -> None:

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.conf import settings
+from django.utils import timezone
 
-from channels.lanes.base import SendResult
+from channels.lanes.base import SendResult, Shipment
 from channels.models import Channel, ChannelOrder
 
 from . import client as amazon
@@ -142,35 +143,57 @@ def iter_fba_inventory(channel: Channel) -> Iterator[dict]:
     return client_for(channel).inventory_summaries()
 
 
-def confirm_shipment(
-    order: ChannelOrder, *, carrier: str, tracking_number: str, ship_date: datetime,
-    carrier_name: str | None = None, shipping_method: str | None = None,
-) -> None:  # fmt: skip
-    """Confirm a merchant-fulfilled order's shipment on Amazon, every line still open.
+def confirm_package(client: amazon.AmazonClient, order: ChannelOrder, shipment: Shipment) -> str:
+    """Confirm one package of a merchant-fulfilled order on Amazon (the shipment's lines, or
+    every line still open); returns its packageReferenceId.
 
-    The ledger learns of it from the order itself (ORDER_CHANGE or the poll shows the shipped
-    quantities), once, like any shipment.
+    confirmShipment is not idempotent, so the order is read first (with its packages): a
+    package already carrying this tracking number and these items is this shipment confirmed
+    before an answer was lost, and is answered again. Otherwise the package is numbered after
+    the highest number the order has (packages confirmed in Seller Central included), unique
+    within the order as Amazon requires.
     """
+    items = list(shipment.lines) or _open_items(order)
+    if not items:
+        return ""
+    placed = client.get_order(order.external_id, included_data=PACKAGE_DATA)
+    packages = placed.get("packages") or []
+    for package in packages:
+        if package.get("trackingNumber") == shipment.tracking_number and _items_of(package) == {
+            str(item): quantity for item, quantity in items
+        }:
+            return str(package.get("packageReferenceId") or "")
+    numbers = [str(p.get("packageReferenceId") or "") for p in packages]
+    reference = str(max((int(n) for n in numbers if n.isdigit()), default=0) + 1)
+    client.confirm_shipment(
+        order.external_id,
+        package_reference_id=reference,
+        items=items,
+        carrier=shipment.carrier,
+        carrier_name=shipment.carrier_name or None,
+        tracking_number=shipment.tracking_number,
+        ship_date=shipment.ship_date or timezone.now(),
+        shipping_method=shipment.shipping_method or None,
+    )
+    return reference
+
+
+# What a confirmation reads of the order: its status and the packages confirmed so far.
+PACKAGE_DATA = ("FULFILLMENT", "PACKAGES")
+
+
+def _items_of(package: dict) -> dict[str, int]:
+    return {
+        str(item.get("orderItemId")): int(item.get("quantity") or 0)
+        for item in package.get("packageItems") or ()
+    }
+
+
+def _open_items(order: ChannelOrder) -> list[tuple[str, int]]:
+    """Every line's items not yet shipped in the ledger (a confirmation that names none)."""
     items = []
-    shipped = 0
     for line in order.lines.all():
-        # What is still to ship: ordered now, less what has shipped already.
-        shipped_items = line.shipped_units // max(line.units_per_item, 1)
-        shipped += shipped_items
-        open_items = line.current_quantity - shipped_items
+        open_items = line.current_quantity - line.shipped_units // max(line.units_per_item, 1)
         if open_items > 0:
             items.append((line.external_id, open_items))
-    if not items:
-        return
-    client_for(order.channel).confirm_shipment(
-        order.external_id,
-        # Unique within the order (every package ships at least one item more), and the same
-        # for a repeated confirmation, which Amazon then refuses instead of recording twice.
-        package_reference_id=str(shipped + 1),
-        items=items,
-        carrier=carrier,
-        carrier_name=carrier_name,
-        tracking_number=tracking_number,
-        ship_date=ship_date,
-        shipping_method=shipping_method,
-    )
+    return items

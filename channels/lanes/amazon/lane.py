@@ -28,7 +28,6 @@ from datetime import datetime, timedelta
 from django import forms
 from django.conf import settings
 from django.urls import path
-from django.utils import timezone
 
 from channels.lanes.base import (
     ChannelRefused,
@@ -243,24 +242,27 @@ class AmazonLane(Lane):
     def fetch_order(self, channel: Channel, order_id: str) -> dict | None:
         return api.fetch_order(channel, order_id)
 
-    def confirm_shipment(self, order: ChannelOrder, shipment: Shipment) -> None:
+    def confirm_shipment(self, order: ChannelOrder, shipment: Shipment) -> str:
+        """One package with the shipment's lines (confirmShipment); returns its package
+        reference. Throttling, an outage, a refused token and an answer lost after Amazon may
+        have applied it are worth trying again (the next try reads the order first); Amazon
+        refusing the package itself (the order cancelled, more items than unshipped) is not."""
         if order.lines.filter(listing__fulfilment=Listing.Fulfilment.FBA).exists():
             raise Conflict(
                 f"Order {order.external_id} is fulfilled by Amazon (FBA): Amazon ships it."
             )
         try:
-            api.confirm_shipment(
-                order,
-                carrier=shipment.carrier,
-                tracking_number=shipment.tracking_number,
-                ship_date=shipment.ship_date or timezone.now(),
-                carrier_name=shipment.carrier_name or None,
-                shipping_method=shipment.shipping_method or None,
-            )
+            return api.confirm_package(self._for(order.channel), order, shipment)
         except ValueError as error:  # what Amazon would refuse, refused before sending
             raise DomainError(f"Amazon cannot take this shipment: {error}") from error
         except amazon.AmazonError as error:
-            raise ChannelRefused(f"Amazon did not take the shipment: {error}") from error
+            raise ChannelRefused(
+                f"Amazon did not take the shipment: {error}",
+                retryable=error.retryable
+                or error.maybe_applied
+                or error.status in (None, 401, 403),
+                retry_after=error.retry_after,
+            ) from error
 
     def import_mapping(self, channel: Channel, *, progress=None) -> MappingReport:
         return mapping.import_mapping(channel, progress=progress)

@@ -45,12 +45,21 @@ def fetch_order(channel: Channel, order_id: str) -> dict | None:
 
 
 def confirm_shipment(
-    order: ChannelOrder, *, company: str, number: str, url: str | None = None
+    order: ChannelOrder,
+    *,
+    company: str,
+    number: str,
+    url: str | None = None,
+    lines: dict[str, int] | None = None,
 ) -> shopify.FulfillmentResult:
-    """Fulfil what is still open on the order in Shopify, with tracking. The shipment reaches
-    the ledger through the fulfillments/create webhook Shopify sends back (or the poll)."""
+    """Fulfil the order in Shopify with tracking: `lines` (order line id -> items), or what
+    is still open. A shipment made here (channels.outbox) has left the ledger already; its
+    fulfillments/create echo is recognised by the fulfillment's id. One made only in Shopify
+    reaches the ledger through that webhook (or the poll)."""
     tracking = shopify.Tracking(company=company, number=number, url=url)
-    return client_for(order.channel).create_fulfillment(gid("Order", order.external_id), tracking)
+    return client_for(order.channel).create_fulfillment(
+        gid("Order", order.external_id), tracking, lines=lines
+    )
 
 
 def cancel_order(order: ChannelOrder, *, reason: str = "OTHER", restock: bool = True):

@@ -446,13 +446,22 @@ class ShopifyClient:
         )
 
     def create_fulfillment(
-        self, order_gid: str, tracking: Tracking | None, notify_customer: bool = False
+        self,
+        order_gid: str,
+        tracking: Tracking | None,
+        notify_customer: bool = False,
+        *,
+        lines: Mapping[str, int] | None = None,
     ) -> FulfillmentResult:
-        """Fulfil everything still open on an order, one fulfillment per assigned location.
+        """Fulfil an order, one fulfillment per assigned location: everything still open, or
+        only `lines` (order line id, legacy or gid -> items) for a partial shipment.
 
         Not idempotent on Shopify's side: an ambiguous failure raises
-        `ShopifyUnavailable(maybe_applied=True)`; calling again is safe because fulfilled
-        fulfillment orders are no longer open (the result is then empty).
+        `ShopifyUnavailable(maybe_applied=True)`. Calling again is safe: with `lines` and a
+        tracking number, a fulfillment already made with that number and that many items is
+        answered instead of a second one; without `lines`, fulfilled fulfillment orders are
+        no longer open (the result is then empty). Lines that are no longer open (fulfilled or
+        cancelled meanwhile) raise ShopifyUserError before anything is sent.
         """
         answer = self._execute(
             "order_fulfillment_orders", order_fulfillment_orders_variables(order_gid)
@@ -465,18 +474,27 @@ class ShopifyClient:
                 user_errors=[UserError("NOT_FOUND", ("id",), "Order does not exist")],
                 call=answer.call,
             )
-        groups: dict[str | None, list[str]] = {}
-        for fo in (order.get("fulfillmentOrders") or {}).get("nodes") or []:
-            if not _can_fulfil(fo):
-                continue
-            location = dig(fo, ("assignedLocation", "location", "id"))
-            groups.setdefault(location, []).append(fo["id"])
+        if lines is not None:
+            earlier = _earlier_fulfillment(order, tracking, sum(lines.values()))
+            if earlier is not None:
+                return FulfillmentResult(fulfillments=(earlier,), calls=tuple(calls))
+            plan = _plan_lines(order, lines, answer.call)
+        else:
+            plan = {}
+            for fo in (order.get("fulfillmentOrders") or {}).get("nodes") or []:
+                if _can_fulfil(fo):
+                    location = dig(fo, ("assignedLocation", "location", "id"))
+                    plan.setdefault(location, {})[fo["id"]] = None
 
         created = []
-        for location, fo_ids in groups.items():
+        for location, by_fo in plan.items():
+            fo_ids = list(by_fo)
+            line_items = None if lines is None else {fo: by_fo[fo] or [] for fo in fo_ids}
             result = self._execute(
                 "fulfillment_create",
-                fulfillment_create_variables(fo_ids, tracking, notify_customer=notify_customer),
+                fulfillment_create_variables(
+                    fo_ids, tracking, notify_customer=notify_customer, line_items=line_items
+                ),
                 retry_ambiguous=False,
             )
             calls.append(result.call)
@@ -531,6 +549,67 @@ class ShopifyClient:
             )
         job = payload.get("job") or {}
         return CancelResult(job_id=job.get("id"), job_done=bool(job.get("done")), call=answer.call)
+
+
+# A fulfillment in these states never shipped: it is no earlier confirmation of ours.
+_NOT_SHIPPED = ("CANCELLED", "ERROR", "FAILURE")
+
+
+def _earlier_fulfillment(
+    order: Mapping[str, Any], tracking: Tracking | None, items: int
+) -> CreatedFulfillment | None:
+    """A fulfillment of the order already carrying this tracking number and this many items:
+    the same shipment confirmed before an answer was lost."""
+    if tracking is None or not tracking.number:
+        return None
+    for fulfillment in order.get("fulfillments") or ():
+        numbers = {info.get("number") for info in fulfillment.get("trackingInfo") or ()}
+        if (
+            tracking.number in numbers
+            and fulfillment.get("status") not in _NOT_SHIPPED
+            and fulfillment.get("totalQuantity") == items
+        ):
+            return CreatedFulfillment(
+                id=fulfillment["id"],
+                status=fulfillment.get("status") or "",
+                location_id=None,
+                fulfillment_order_ids=(),
+            )
+    return None
+
+
+def _plan_lines(
+    order: Mapping[str, Any], lines: Mapping[str, int], call: CallRecord
+) -> dict[str | None, dict[str, list[tuple[str, int]]]]:
+    """Where the wanted items are open: location -> fulfillment order -> [(its line, items)],
+    each order line taken from its open fulfillment orders in Shopify's order. Raises
+    ShopifyUserError (nothing sent) when a line has fewer items open than wanted."""
+    wanted = {str(legacy_id(key) if str(key).startswith("gid://") else key): items
+              for key, items in lines.items()}  # fmt: skip
+    plan: dict[str | None, dict[str, list[tuple[str, int]]]] = {}
+    for fo in (order.get("fulfillmentOrders") or {}).get("nodes") or []:
+        if not _can_fulfil(fo):
+            continue
+        location = dig(fo, ("assignedLocation", "location", "id"))
+        for fo_line in (fo.get("lineItems") or {}).get("nodes") or []:
+            line_gid = dig(fo_line, ("lineItem", "id"))
+            line_id = str(legacy_id(line_gid)) if line_gid else ""
+            take = min(wanted.get(line_id, 0), fo_line.get("remainingQuantity") or 0)
+            if take > 0:
+                plan.setdefault(location, {}).setdefault(fo["id"], []).append((fo_line["id"], take))
+                wanted[line_id] -= take
+    short = {line_id: items for line_id, items in wanted.items() if items > 0}
+    if short:
+        message = "; ".join(
+            f"line {line_id}: {items} item(s) more than Shopify has open"
+            for line_id, items in sorted(short.items())
+        )
+        raise ShopifyUserError(
+            f"fulfillmentCreate: {message}",
+            user_errors=[UserError("NOT_OPEN", ("lineItems",), message)],
+            call=call,
+        )
+    return plan
 
 
 def _can_fulfil(fo: Mapping[str, Any]) -> bool:

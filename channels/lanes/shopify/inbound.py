@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from channels import orders
 from channels.inbox import observe_level, outcome_of
-from channels.models import Channel, InboundEvent, Listing
+from channels.models import Channel, InboundEvent, Listing, OrderShipment
 from inventory_sync.lib.locks import lock_rows
 
 from . import api, webhooks
@@ -51,11 +51,44 @@ def fulfillment(channel: Channel, payload: dict, event: InboundEvent) -> tuple[s
         # Never shipped. Pending and open ones count: the units have left our stock for the
         # fulfilment service (we do not subscribe to its later updates).
         return InboundEvent.Status.IGNORED, f"fulfillment {fulfillment_id} is {status}"
+    ours = our_shipment(channel, order_id, fulfillment_id)
+    if ours is not None:
+        return (
+            InboundEvent.Status.IGNORED,
+            f"fulfillment {fulfillment_id} is our shipment {ours}: its units left when it was made",
+        )
     return outcome_of(
         orders.apply_shipment(
             channel=channel, order_external_id=order_id, shipment_id=fulfillment_id, lines=lines
         )
     )
+
+
+def our_shipment(channel: Channel, order_id: str, fulfillment_id: str) -> int | None:
+    """The shipment of ours (channels.outbox) that made this fulfillment, if one did.
+
+    Our shipments leave the ledger when they are made, so their echo must record nothing;
+    a fulfillment made in Shopify's admin ships as before. While one of the order's shipments
+    waits for Shopify's answer the echo may come first: the event waits (NotYetKnown is
+    retried) until the answer says whose fulfillment it is. The order's shipments are read in
+    one statement, so a shipment confirmed meanwhile is seen either pending or confirmed with
+    its reference, never neither.
+    """
+    known = {fulfillment_id, api.gid("Fulfillment", fulfillment_id)}
+    rows = OrderShipment.objects.filter(
+        order__channel=channel, order__external_id=order_id
+    ).values_list("pk", "status", "channel_reference")
+    waiting = False
+    for pk, status, reference in rows:
+        if status == OrderShipment.Status.CONFIRMED and known & set(reference.split(",")):
+            return pk
+        waiting |= status == OrderShipment.Status.PENDING
+    if waiting:
+        raise orders.NotYetKnown(
+            f"Order {order_id} has a shipment of ours waiting for Shopify's answer: "
+            f"fulfillment {fulfillment_id} may be its echo."
+        )
+    return None
 
 
 def inventory_level(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:

@@ -172,11 +172,28 @@ class ShopifyLane(Lane):
     def fetch_order(self, channel: Channel, order_id: str) -> dict | None:
         return api.fetch_order(channel, order_id)
 
-    def confirm_shipment(self, order: ChannelOrder, shipment: Shipment) -> None:
+    def confirm_shipment(self, order: ChannelOrder, shipment: Shipment) -> str:
+        """A fulfillment with tracking of the shipment's lines (every open line when it names
+        none); returns the fulfillment ids, comma-separated (one per location shipped from).
+        Throttling, an outage and a refused token are worth trying again; Shopify refusing
+        the fulfillment itself (the order cancelled, the lines no longer open) is not."""
+        tracking = shopify.Tracking(
+            company=shipment.carrier_name or shipment.carrier,
+            number=shipment.tracking_number,
+            url=shipment.tracking_url or None,
+        )
+        lines = dict(shipment.lines) or None
         try:
-            api.confirm_shipment(order, company=shipment.carrier, number=shipment.tracking_number)
+            result = self._for(order.channel).create_fulfillment(
+                gid("Order", order.external_id), tracking, lines=lines
+            )
         except shopify.ShopifyError as error:
-            raise ChannelRefused(f"Shopify did not take the shipment: {error}") from error
+            raise ChannelRefused(
+                f"Shopify did not take the shipment: {error}",
+                retryable=error.retryable or isinstance(error, shopify.ShopifyAuthError),
+                retry_after=error.retry_after,
+            ) from error
+        return ",".join(fulfillment.id for fulfillment in result.fulfillments)
 
     def cancel_order(self, order: ChannelOrder, *, reason: str) -> None:
         api.cancel_order(order, reason=reason)

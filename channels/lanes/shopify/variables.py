@@ -3,7 +3,7 @@ schema test coerces their output)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +14,9 @@ MAX_PAGE_SIZE = 250
 QUANTITY_NAMES = ("available", "on_hand", "committed")
 ORDER_CANCEL_REASONS = frozenset({"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "STAFF", "OTHER"})
 ORDER_LINE_ITEMS_PAGE = 25
-FULFILLMENT_ORDERS_PAGE = 25
+# An order has a fulfillment order per location it ships from (rarely more than a few); each
+# of their lines names its order line, which keeps the read well under the query cost cap.
+FULFILLMENT_ORDERS_PAGE = 10
 FULFILLMENT_ORDER_LINES_PAGE = 20
 
 
@@ -129,13 +131,27 @@ def order_fulfillment_orders_variables(order_gid: str) -> dict[str, Any]:
 
 
 def fulfillment_create_variables(
-    fulfillment_order_ids: Sequence[str], tracking: Tracking | None, *, notify_customer: bool
+    fulfillment_order_ids: Sequence[str],
+    tracking: Tracking | None,
+    *,
+    notify_customer: bool,
+    line_items: Mapping[str, Sequence[tuple[str, int]]] | None = None,
 ) -> dict[str, Any]:
+    """`line_items`: fulfillment order id -> [(fulfillment order line item id, quantity)] for a
+    partial shipment; None ships everything that remains on each fulfillment order."""
     if not fulfillment_order_ids:
         raise ValueError("at least one fulfillment order is required")
+    groups: list[dict[str, Any]] = []
+    for fo_id in fulfillment_order_ids:
+        group: dict[str, Any] = {"fulfillmentOrderId": fo_id}
+        if line_items is not None:
+            group["fulfillmentOrderLineItems"] = [
+                {"id": line_id, "quantity": quantity} for line_id, quantity in line_items[fo_id]
+            ]
+        groups.append(group)
     fulfillment: dict[str, Any] = {
         # No line items listed: Shopify fulfils everything that remains on each order.
-        "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": i} for i in fulfillment_order_ids],
+        "lineItemsByFulfillmentOrder": groups,
         "notifyCustomer": notify_customer,
     }
     if tracking is not None:
