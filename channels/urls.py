@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import order_pages, views
 
 app_name = "channels"
 
@@ -19,6 +19,15 @@ urlpatterns = [
         views.incident_order_backorder,
         name="incident-order-backorder",
     ),
+    path("orders/", order_pages.order_list, name="order-list"),
+    path("orders/<int:pk>/", order_pages.order_detail, name="order-detail"),
+    path("orders/<int:pk>/ship/", order_pages.order_ship, name="order-ship"),
+    path(
+        "orders/<int:pk>/lines/<int:line_pk>/route/",
+        order_pages.line_reroute,
+        name="order-line-reroute",
+    ),
+    path("customers/<int:pk>/", order_pages.customer_detail, name="customer-detail"),
     path("returns/", views.return_list, name="return-list"),
     path("returns/<int:pk>/grade/", views.return_grade, name="return-grade"),
     path("channels/<str:code>/", views.channel_detail, name="channel-detail"),

@@ -29,9 +29,13 @@ from channels.models import (
     ChannelReturn,
     InboundEvent,
     Listing,
+    OrderShipment,
 )
+from channels.orders import OrderLineSnapshot, OrderSnapshot, apply_order_snapshot
 from channels.sandbox.shopify import serve_in_thread
 from ledger.models import Location, Sku
+from ledger.rules import EventLine
+from ledger.services import record_event
 from reconciliation.models import CycleCountDiscrepancy, DeadManEpisode, Drift, ReconciliationRun
 from tests.access.urlwalk import project_views
 from tests.factories import ListingFactory
@@ -197,6 +201,30 @@ def _drift(action: str, reason: str) -> ConsoleWrite:
     )
 
 
+def _queued_order(w: World) -> ChannelOrder:
+    """An order of the shop that commits a unit at WH-EAST (ingested as a channel order is),
+    with spare stock at a second location of the pool: it can be shipped or re-routed."""
+    found = ChannelOrder.objects.filter(channel=w.shop, external_id="q-1").first()
+    if found is not None:
+        return found
+    store = Location.objects.create(code="WH-WEST", name="West warehouse")
+    record_event(
+        kind="receipt",
+        lines=[EventLine(sku=w.sku.code, location=store.code, quantity=3)],
+        idempotency_key="test:receipt:wh-west",
+        source="test",
+    )
+    now = timezone.now()
+    line = OrderLineSnapshot("q-1-1", 1, 1, variant_id=w.listing.external_id, sku=w.sku.code)
+    snapshot = OrderSnapshot("q-1", "#Q1", now, now, None, (line,))
+    apply_order_snapshot(channel=w.shop, snapshot=snapshot)
+    return ChannelOrder.objects.get(channel=w.shop, external_id="q-1")
+
+
+def _queued_line(w: World) -> ChannelOrderLine:
+    return _queued_order(w).lines.get()
+
+
 WRITES = [
     ConsoleWrite(
         action="reconciliation.run",
@@ -314,6 +342,32 @@ WRITES = [
             pk=w.order.pk, conflict_action="backordered", conflict_action_by=who
         ).exists(),
         reason="ships when the Friday delivery lands",
+        needs_reason=True,
+    ),
+    ConsoleWrite(
+        action="order.ship",
+        route="orders/<int:pk>/ship/",
+        post=lambda w: (
+            reverse("channels:order-ship", args=[_queued_order(w).pk]),
+            {"carrier": "UPS", "tracking_number": "1Z999AA10123456784"},
+        ),
+        target_type="channels.channelorder",
+        existing=_queued_order,
+        done=lambda w, who: OrderShipment.objects.filter(
+            order=_queued_order(w), created_by=who, tracking_number="1Z999AA10123456784"
+        ).exists(),
+    ),
+    ConsoleWrite(
+        action="order.reroute",
+        route="orders/<int:pk>/lines/<int:line_pk>/route/",
+        post=lambda w: (
+            reverse("channels:order-line-reroute", args=[_queued_order(w).pk, _queued_line(w).pk]),
+            {"location": "WH-WEST", "reason": "closer to the customer"},
+        ),
+        target_type="channels.channelorder",
+        existing=_queued_order,
+        done=lambda w, who: _queued_line(w).location.code == "WH-WEST",
+        reason="closer to the customer",
         needs_reason=True,
     ),
     ConsoleWrite(
