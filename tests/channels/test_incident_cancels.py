@@ -14,7 +14,7 @@ from allocation.models import OversellIncident
 from channels import incidents
 from channels.lanes.amazon import cancellation
 from channels.lanes.amazon.api import client_for
-from channels.models import Channel, ChannelOrder, ConflictAction, Customer
+from channels.models import Channel, ChannelOrder, ConflictAction, Customer, InboundEvent
 from inventory_sync.lib.errors import Conflict
 from tests.channels.amazon_world import mixed_world
 from tests.channels.shopify_world import balance
@@ -274,3 +274,23 @@ def test_an_amazon_fulfilled_or_shipped_order_is_refused_before_anything_is_sent
     assert not [
         f for f in seller.sandbox.feeds.values() if f.feed_type == cancellation.ACKNOWLEDGEMENT_FEED
     ]
+
+
+def test_a_cancel_amazon_refuses_in_the_feed_report_is_shown_refused_with_its_answer(world):
+    seller = amazon_seller(world)
+    placed = seller.sandbox.place_order("TEE-M", 1)
+    world.settle()
+    order = ChannelOrder.objects.get(channel=seller.channel, external_id=placed["orderId"])
+    incidents.cancel_for_stock(order, reason="oversold", actor="ana")
+    # Packed and shipped in Seller Central before Amazon processed the feed.
+    seller.sandbox.orders[placed["orderId"]].items[0].shipped = 1
+
+    seller.sandbox.advance(5)
+    world.settle()
+
+    refused = ChannelOrder.objects.get(pk=order.pk)
+    assert (refused.status, refused.conflict_action) == ("open", ConflictAction.CANCEL_REFUSED)
+    assert "amazon-us refused the cancel: 90003" in refused.conflict_note
+    assert "shipped or cancelled already" in refused.conflict_note
+    finished = InboundEvent.objects.get(topic="FEED_PROCESSING_FINISHED", status="applied")
+    assert finished.outcome.endswith("1 cancel(s) refused")

@@ -12,7 +12,8 @@ Amazon's to cancel.
 
 The feed is processed minutes later: the order turns Canceled (ORDER_CHANGE, or the poll) and
 ingest releases its units like any cancel; a refusal is in the feed's XML processing report
-(`refusals`).
+(`refusals`), read when FEED_PROCESSING_FINISHED arrives (amazon.inbound; subscribe the
+destination to it).
 """
 
 from __future__ import annotations

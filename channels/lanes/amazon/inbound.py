@@ -1,14 +1,19 @@
 """SP-API notifications applied by the ingest worker: order changes (read back through the
-Orders API), polled orders, FBA availability and merchant quantity changes."""
+Orders API), polled orders, FBA availability and merchant quantity changes, and the refusals
+in a finished order cancellation feed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from django.db.models.functions import Now
+
 from channels import orders
 from channels.inbox import Deferred, observe_level, outcome_of
-from channels.models import Channel, InboundEvent, Listing
+from channels.models import Channel, ChannelOrder, ConflictAction, InboundEvent, Listing
 from inventory_sync.lib.locks import lock_rows
 
-from . import api, fba, inventory, notifications
+from . import api, cancellation, fba, inventory, notifications
 from . import orders as amazon_orders
 from .client import AmazonThrottled
 
@@ -98,10 +103,63 @@ def fba_availability(channel: Channel, payload: dict, event: InboundEvent) -> tu
     return status, outcome.detail
 
 
+def read_cancel_refusals(channel: Channel, payload: dict) -> dict[str, str] | None:
+    """The orders a finished order acknowledgement feed refused to cancel (its report read
+    before the handler's transaction); None for any other feed or one without a report."""
+    finished = notifications.feed_finished(payload)
+    document = finished.get("resultFeedDocumentId")
+    if finished.get("feedType") != cancellation.ACKNOWLEDGEMENT_FEED or not document:
+        return None
+    return cancellation.refusals(api.client_for(channel).feed_document(str(document)))
+
+
+def feed_finished(channel: Channel, payload: dict, event: InboundEvent) -> tuple[str, str]:
+    """A feed finished. Our listings feeds are read back by the push pipeline; an order
+    acknowledgement feed's refusals turn those orders' cancel from sent to refused, with
+    Amazon's answer (a FATAL feed names no order: its cancels stay "sent" until a person sends
+    them again)."""
+    finished = notifications.feed_finished(payload)
+    if finished.get("feedType") != cancellation.ACKNOWLEDGEMENT_FEED:
+        return InboundEvent.Status.IGNORED, "not an order cancellation feed"
+    refusals = getattr(event, "prefetched", _NOTHING)
+    if refusals is _NOTHING:
+        refusals = read_cancel_refusals(channel, payload)
+    if isinstance(refusals, Exception):
+        raise refusals
+    status = finished.get("processingStatus")
+    if not refusals:
+        return InboundEvent.Status.IGNORED, f"feed {finished['feedId']} {status}: none refused"
+    refused = mark_refused(channel, refusals)
+    return InboundEvent.Status.APPLIED, f"feed {finished['feedId']}: {refused} cancel(s) refused"
+
+
+def mark_refused(channel: Channel, refusals: Mapping[str, str]) -> int:
+    """The cancels Amazon refused (order id -> its answer): still-open orders whose cancel was
+    sent become cancel_refused with the answer. Idempotent: a refusal read twice marks nothing
+    more. Returns how many orders changed."""
+    changed = 0
+    for order_id, answer in refusals.items():
+        changed += ChannelOrder.objects.filter(
+            channel=channel,
+            external_id=order_id,
+            status=ChannelOrder.Status.OPEN,
+            conflict_action=ConflictAction.CANCEL_REQUESTED,
+        ).update(
+            conflict_action=ConflictAction.CANCEL_REFUSED,
+            conflict_note=f"{channel.code} refused the cancel: {answer}"[:500],
+            updated_at=Now(),
+        )
+    return changed
+
+
 HANDLERS = {
     notifications.ORDER_CHANGE: order_change,
     "order": apply_order,
     notifications.FBA_INVENTORY_AVAILABILITY_CHANGES: fba_availability,
     notifications.LISTINGS_ITEM_MFN_QUANTITY_CHANGE: mfn_quantity,
+    notifications.FEED_PROCESSING_FINISHED: feed_finished,
 }
-PREFETCHERS = {notifications.ORDER_CHANGE: read_order}
+PREFETCHERS = {
+    notifications.ORDER_CHANGE: read_order,
+    notifications.FEED_PROCESSING_FINISHED: read_cancel_refusals,
+}

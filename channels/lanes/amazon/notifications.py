@@ -27,9 +27,16 @@ API_KEY_HEADER = "X-Api-Key"
 ORDER_CHANGE = "ORDER_CHANGE"
 FBA_INVENTORY_AVAILABILITY_CHANGES = "FBA_INVENTORY_AVAILABILITY_CHANGES"
 LISTINGS_ITEM_MFN_QUANTITY_CHANGE = "LISTINGS_ITEM_MFN_QUANTITY_CHANGE"
+# An order acknowledgement feed (our order cancels) finished: its report names refusals.
+FEED_PROCESSING_FINISHED = "FEED_PROCESSING_FINISHED"
 # The notification types this lane subscribes to and handles (amazon.inbound.HANDLERS): any
 # other is refused with 400, which an EventBridge API destination does not retry.
-TYPES = (ORDER_CHANGE, FBA_INVENTORY_AVAILABILITY_CHANGES, LISTINGS_ITEM_MFN_QUANTITY_CHANGE)
+TYPES = (
+    ORDER_CHANGE,
+    FBA_INVENTORY_AVAILABILITY_CHANGES,
+    LISTINGS_ITEM_MFN_QUANTITY_CHANGE,
+    FEED_PROCESSING_FINISHED,
+)
 # ATVPDKIKX0DER, A1F83G8C2ARO7P: upper-case letters and digits.
 _MARKETPLACE = re.compile(r"[A-Z0-9]{1,32}")
 
@@ -131,6 +138,19 @@ def order_change(notification: Mapping) -> tuple[str, str, str]:
         str(_first(change, "SellerId", "sellerId") or ""),
         str(_first(summary, "MarketplaceId", "marketplaceId") or ""),
     )
+
+
+def feed_finished(notification: Mapping) -> dict:
+    """The feedProcessingFinishedNotification (feedId, feedType, processingStatus,
+    resultFeedDocumentId) of a FEED_PROCESSING_FINISHED notification."""
+    finished = _first(
+        payload(notification),
+        "feedProcessingFinishedNotification",
+        "FeedProcessingFinishedNotification",
+    )
+    if not isinstance(finished, Mapping) or not finished.get("feedId"):
+        raise PayloadError("FEED_PROCESSING_FINISHED without feedProcessingFinishedNotification")
+    return dict(finished)
 
 
 def marketplace_of(notification: Mapping) -> str:
