@@ -292,3 +292,21 @@ def test_an_ended_incident_keeps_the_orders_it_named_and_what_was_done(
     open_page = client.get(reverse("channels:incident-list")).content.decode()
     assert f'data-incident="{other.pk}"' in open_page
     assert "Closed and resolved (1)" in open_page
+
+
+def test_the_page_offers_the_actions_on_the_orders_that_give_way_only(
+    client, user, sku, shop, amazon
+):
+    stands = order(amazon, "A-1", minutes=0, sku=sku, units=1)
+    gives_way = order(shop, "#1001", minutes=1, sku=sku, units=1)
+    OversellIncident.objects.create(sku=sku, units_short=1)
+    client.force_login(user)
+
+    page = client.get(reverse("channels:incident-list")).content.decode()
+
+    assert 'data-order="amazon-us:A-1" data-verdict="stands"' in page
+    assert 'data-order="shop:#1001" data-verdict="losing"' in page
+    assert reverse("channels:incident-order-cancel", args=[gives_way.pk]) in page
+    assert reverse("channels:incident-order-backorder", args=[gives_way.pk]) in page
+    assert reverse("channels:incident-order-cancel", args=[stands.pk]) not in page
+    assert reverse("channels:incident-order-backorder", args=[stands.pk]) not in page
