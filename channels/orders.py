@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from allocation.models import BundleComponent
 from allocation.services import sale_lines
+from inventory_sync.lib import wakeups
 from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.locks import lock_ids, lock_one, lock_rows
 from ledger import services as ledger
@@ -143,13 +144,15 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
             enabled=_at_synced_location(channel, str(snapshot.raw.get("location_id") or ""))
         )
         cancelled = snapshot.cancelled_at is not None
-        facts = _facts_of(snapshot)
+        facts = _facts_of(channel, snapshot)
         for line, line_snapshot in pairs:
             line.quantity = line_snapshot.quantity
             line.current_quantity = line_snapshot.current_quantity
             items = _target_items(line, cancelled=cancelled)
             if line.location_id is None and items:
                 _route(channel, line, items, facts)
+            elif cancelled and line.location_id and line.location.kind == "3pl":
+                wakeups.notify_on_commit(routing.PARTNER_LINES_CHANGED)
             outcome.events += _settle_line(channel, order, line, items * line.units_per_item, moves)
         moves.apply()
         order.name = snapshot.name or order.name
@@ -487,14 +490,19 @@ def _listing_for(channel: Channel, snapshot: OrderLineSnapshot) -> Listing | Non
     return next((c for c in candidates if c.sku.code == snapshot.sku), None)
 
 
-def _facts_of(snapshot: OrderSnapshot) -> routing.OrderFacts:
+def _facts_of(channel: Channel, snapshot: OrderSnapshot) -> routing.OrderFacts:
     details = snapshot.details
+    # A point-of-sale order at the location we sync sold a unit that was there: the channel's
+    # own word on where it left from (online orders name no location).
+    sold_at = str(snapshot.raw.get("location_id") or "")
+    at_synced = sold_at and _at_synced_location(channel, sold_at)
     return routing.OrderFacts(
         fulfilled_by_channel=snapshot.fulfilled_by_channel,
         prime=details.is_prime,
         weight_grams=details.weight_grams,
         country=details.destination_country,
         region=details.destination_region,
+        channel_location=channel.default_location if at_synced else None,
     )
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from allocation import routing as rules
 from allocation.models import BundleComponent, RoutingRule, SkuPolicy
 from allocation.rules import LocationStock
+from inventory_sync.lib import wakeups
 from inventory_sync.lib.errors import Conflict, DomainError
 from inventory_sync.lib.locks import lock_ids, lock_one, lock_rows
 from ledger import services as ledger
@@ -30,6 +31,10 @@ from ledger.rules import EventLine, available
 from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
 
 log = logging.getLogger(__name__)
+
+# Announced after commit when a line was routed to or from a 3PL: its fulfilment partner's
+# requests are brought in step (channels.fulfilment_sync, connected in channels.wiring).
+PARTNER_LINES_CHANGED = "channels.partner_lines_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,8 @@ class OrderFacts:
     weight_grams: int | None = None
     country: str = ""
     region: str = ""
+    # Where the channel says the line left from (a point-of-sale order at a store we sync).
+    channel_location: Location | None = None
 
 
 def pool_of(channel: Channel, listing: Listing | None) -> list[Location]:
@@ -143,11 +150,13 @@ def route_new_line(
         by_channel = line.listing is not None and line.listing.fulfilment == "fba"
     # Amazon's word wins over the listing's mapping: an AFN order takes FBA stock.
     pool = _fba_pools(channel) if by_channel else pool_of(channel, line.listing)
+    if facts.channel_location is not None and not by_channel:
+        pool = [facts.channel_location]
     stock = stock_at(line.sku, pool)
     line_facts = _line_facts(channel, line, items * line.units_per_item, facts)
-    if by_channel:
+    if by_channel or facts.channel_location is not None:
         channel_location = pool[0].code if pool else ""
-        if not channel_location:
+        if not channel_location:  # only an FBA order can find no pool here
             raise DomainError(
                 f"Channel {channel.code} (region {channel.region or 'unset'}) has no FBA pool "
                 "location: cannot tell where its FBA orders take stock."
@@ -167,6 +176,8 @@ def route_new_line(
         line.location = next(place for place in pool if place.code == route.location)
         line.routed_by = route.reason[:255]
     line.routed_at = timezone.now()
+    if line.location.kind == Location.Kind.THIRD_PARTY:
+        wakeups.notify_on_commit(PARTNER_LINES_CHANGED)
 
 
 def _line_facts(
@@ -218,6 +229,8 @@ def _move_commitment(
         reason=reason[:500],
     )
     line.applied_refs = [*line.applied_refs, f"reroute:{moves}"]
+    if Location.Kind.THIRD_PARTY in (line.location.kind, to.kind):
+        wakeups.notify_on_commit(PARTNER_LINES_CHANGED)
     line.location = to
     line.routed_at = timezone.now()
     line.save()

@@ -203,3 +203,27 @@ def test_saving_a_routing_rule_in_the_admin_is_signed_and_re_routes(
     assert line.location == soho
     entry = AuditEntry.objects.get(action="routingrule.add")
     assert entry.target_repr == "Store first"
+
+
+def test_a_point_of_sale_order_at_the_synced_store_commits_where_it_was_sold(shop):
+    channel, listing, sku, east, soho, west = shop
+    channel.external_location_id = "gid://shopify/Location/77"
+    channel.default_location = soho
+    channel.save()
+    receive(sku, east, 5)
+    receive(sku, soho, 1)
+    snapshot = OrderSnapshot(
+        external_id="pos-1",
+        name="#pos-1",
+        placed_at=T0,
+        updated_at=T0,
+        cancelled_at=None,
+        lines=(OrderLineSnapshot("pos-1-1", 1, 1, listing.external_id, sku.code),),
+        raw={"location_id": 77, "source_name": "pos"},
+    )
+    apply_order_snapshot(channel=channel, snapshot=snapshot)
+    line = channel.orders.get(external_id="pos-1").lines.get()
+    assert line.location == soho
+    assert line.routed_by == "the channel fulfils it from STORE-SOHO"
+    online = order(channel, listing, 1).lines.get()
+    assert online.location == east  # an online order is routed: the store has none left
