@@ -40,7 +40,7 @@ from django.utils import timezone
 from allocation.models import ConflictPolicy, OversellIncident, SkuPolicy
 from inventory_sync.lib.errors import Conflict, DomainError
 from inventory_sync.lib.locks import lock_one
-from ledger.models import InventoryEvent
+from ledger.models import InventoryEvent, Location
 
 from .lanes.base import ChannelError
 from .lanes.registry import lane_for, lane_for_kind
@@ -151,6 +151,9 @@ def _ranked_open_orders(sku_id: int) -> list[tuple[ChannelOrder, int]]:
             sold_units__gt=F("cancelled_units") + F("shipped_units"),
             order__status=ChannelOrder.Status.OPEN,
         )
+        # Amazon's own pools are not short when our locations are (planner._units_short): an
+        # order Amazon fulfils from FBA is in no conflict with ours.
+        .exclude(location__kind=Location.Kind.FBA)
         .select_related("order__channel")
         .order_by("order__placed_at", "order__channel__priority", "order_id", "id")
     )

@@ -19,9 +19,9 @@ from channels.models import (
 )
 from inventory_sync.lib.errors import Conflict, DomainError
 from ledger import services
-from ledger.models import Balance, InventoryEvent
+from ledger.models import Balance, InventoryEvent, Location
 from ledger.rules import EventLine
-from tests.factories import ChannelFactory
+from tests.factories import ChannelFactory, LocationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +106,16 @@ def test_a_tie_in_time_and_priority_goes_to_the_older_order(sku, shop):
         ("#1001", False),
         ("#1002", True),
     ]
+
+
+def test_an_order_amazon_fulfils_from_its_own_pool_is_in_no_conflict(sku, shop, amazon):
+    fba = LocationFactory(code="FBA-NA", kind=Location.Kind.FBA)
+    order(shop, "#1001", minutes=5, sku=sku, units=1)
+    afn = order(amazon, "A-1", minutes=9, sku=sku, units=1)
+    ChannelOrderLine.objects.filter(order=afn).update(location=fba)
+    incident = OversellIncident.objects.create(sku=sku, units_short=1)
+
+    assert [(r.order.name, r.losing) for r in incident_orders(incident)] == [("#1001", True)]
 
 
 def test_orders_no_longer_open_never_give_way(sku, shop):
