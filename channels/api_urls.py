@@ -8,6 +8,7 @@ router.register("channels", apis.ChannelViewSet, basename="channel")
 router.register("listings", apis.ListingViewSet, basename="listing")
 router.register("orders", apis.OrderViewSet, basename="order")
 router.register("returns", apis.ReturnViewSet, basename="return")
+router.register("customers", apis.CustomerViewSet, basename="customer")
 router.register("shipments", shipment_apis.ShipmentViewSet, basename="shipment")
 router.register(
     "fulfilment-requests", shipment_apis.FulfilmentRequestViewSet, basename="fulfilment-request"

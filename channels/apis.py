@@ -1,13 +1,14 @@
-"""REST API of the channels app: channels, listings, orders, returns and their grading, and each
-SKU's live allocation.
+"""REST API of the channels app: channels, listings, orders (and moving a line), customers,
+returns and their grading, and each SKU's live allocation.
 (Sales halts are served by reconciliation.apis: releasing one also resolves the drift it held.)"""
 
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Count, F
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -25,9 +26,17 @@ from inventory_sync.lib.api import (
 from ledger.apis import idempotency_key_of
 from ledger.models import Location, Sku
 
-from . import incidents, order_health, outbox, planner
+from . import customers, incidents, order_health, order_pages, outbox, planner, routing
 from . import returns as returns_service
-from .models import Channel, ChannelOrder, ChannelOrderLine, ChannelReturn, Listing, OrderShipment
+from .models import (
+    Channel,
+    ChannelOrder,
+    ChannelOrderLine,
+    ChannelReturn,
+    Customer,
+    Listing,
+    OrderShipment,
+)
 from .shipment_apis import ShipmentOutput
 
 
@@ -117,6 +126,7 @@ class OrderLineOutput(serializers.ModelSerializer):
     sku = serializers.CharField(source="sku.code", allow_null=True)
     location = serializers.CharField(source="location.code", allow_null=True)
     listing = serializers.CharField(source="listing.external_id", allow_null=True)
+    fulfilment = serializers.CharField(source="listing.fulfilment", allow_null=True)
     committed_units = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -135,12 +145,36 @@ class OrderLineOutput(serializers.ModelSerializer):
             "shipped_units",
             "restocked_units",
             "committed_units",
+            "unit_price",
+            "fulfilment",
+            "routed_by",
+            "routed_at",
         ]
+
+
+class OrderCustomerOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+# The normalised facts every lane fills (channels.order_details).
+ORDER_FACTS = [
+    "fulfilled_by_channel",
+    "is_prime",
+    "shipping_tier",
+    "ship_by",
+    "destination_country",
+    "destination_region",
+    "weight_grams",
+    "total_price",
+    "currency",
+]
 
 
 class OrderOutput(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.code")
     lines = OrderLineOutput(many=True)
+    customer = OrderCustomerOutput(allow_null=True)
     shipments = ShipmentOutput(many=True, read_only=True)
 
     class Meta:
@@ -154,20 +188,50 @@ class OrderOutput(serializers.ModelSerializer):
             "placed_at",
             "channel_updated_at",
             "cancelled_at",
+            *ORDER_FACTS,
+            "customer",
+            "conflict_action",
+            "conflict_action_at",
+            "conflict_action_by",
+            "conflict_note",
             "lines",
             "shipments",
         ]
 
 
 class OrderFilter(django_filters.FilterSet):
+    """The console queue's filters (channels.order_pages): `late`, `oversold` and `unrouted`
+    mean the same there and here."""
+
     channel = django_filters.CharFilter(field_name="channel__code")
     sku = django_filters.CharFilter(field_name="lines__sku__code", distinct=True)
     placed_after = UtcDateTimeFilter(field_name="placed_at", lookup_expr="gte")
     placed_before = UtcDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    late = django_filters.BooleanFilter(method="_by_rule", help_text="Ship-by passed, still open.")
+    oversold = django_filters.BooleanFilter(
+        method="_by_rule",
+        help_text="A line's SKU is in an open oversell incident, or a person decided on it.",
+    )
+    unrouted = django_filters.BooleanFilter(method="_by_rule", help_text="A line has no location.")
 
     class Meta:
         model = ChannelOrder
-        fields = ["channel", "status", "external_id", "sku"]
+        fields = ["channel", "status", "external_id", "sku", "customer", "is_prime"]
+
+    def _by_rule(self, orders, name: str, value: bool | None):
+        if value is None:
+            return orders
+        rule = getattr(order_pages, name)()
+        return orders.filter(rule) if value else orders.exclude(rule)
+
+
+class RouteInput(serializers.Serializer):
+    line = serializers.CharField(
+        max_length=255, validators=[refuse_control_characters], help_text="The line's external id."
+    )
+    location = CodeRelatedField(slug_field="code", queryset=Location.objects.all())
+    reason = serializers.CharField(max_length=500, validators=[refuse_control_characters])
 
 
 class ShipmentLineInput(serializers.Serializer):
@@ -238,6 +302,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = OrderOutput
     filterset_class = OrderFilter
     action_capabilities = {
+        "route": Capability.OPERATE,
         "ship": Capability.OPERATE,
         "cancel": Capability.OPERATE,
         "backorder": Capability.OPERATE,
@@ -309,11 +374,98 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             )
         return Response(ConflictActionOutput({"order": order}).data)
 
+    @extend_schema(request=RouteInput, responses=OrderOutput)
+    @action(detail=True, methods=["post"])
+    def route(self, request: Request, pk: str) -> Response:
+        """Move an open line's commitment to another location of its listing's pool (one
+        ledger event) with why; 409 when the order is closed, the location is outside the
+        pool or does not hold the units."""
+        data = RouteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = self.get_object()
+        line = get_object_or_404(
+            order.lines.select_related("location"), external_id=data.validated_data["line"]
+        )
+        to, reason = data.validated_data["location"], data.validated_data["reason"]
+        was = line.location.code if line.location else None
+        with audit.signed(request, "order.reroute", order, reason=reason) as change:
+            routing.reroute_line(
+                line=line, location=to, actor=request.user.get_username(), reason=reason
+            )
+            change.after = {"line": line.external_id, "from": was, "to": to.code}
+        return Response(self.get_serializer(self.get_queryset().get(pk=order.pk)).data)
+
     def get_queryset(self):  # type: ignore[override]
         return (
-            ChannelOrder.objects.select_related("channel")
+            ChannelOrder.objects.select_related("channel", "customer")
             .prefetch_related("lines__sku", "lines__location", "lines__listing", "shipments")
             .order_by("-placed_at", "-id")
+        )
+
+
+class CustomerOrderOutput(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.code")
+    # Plain text: a second serializer naming ChannelOrder.Status makes the schema's enum name
+    # collide with the other "status" enums (drf-spectacular W001).
+    status = serializers.CharField(help_text="open, cancelled or fulfilled (as on the order).")
+
+    class Meta:
+        model = ChannelOrder
+        fields = ["id", "channel", "external_id", "name", "status", "placed_at", "total_price",
+                  "currency"]  # fmt: skip
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    order_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Customer
+        # The matching keys (salted hashes) stay inside.
+        fields = ["id", "name", "email", "phone", "first_order_at", "last_order_at",
+                  "order_count"]  # fmt: skip
+
+
+class CustomerDetailOutput(CustomerOutput):
+    orders = serializers.SerializerMethodField(help_text="The latest orders, every channel.")
+
+    class Meta(CustomerOutput.Meta):
+        fields = [*CustomerOutput.Meta.fields, "orders"]
+
+    @extend_schema_field(CustomerOrderOutput(many=True))
+    def get_orders(self, customer: Customer) -> list:
+        latest = customer.orders.select_related("channel").order_by("-placed_at", "-id")
+        return CustomerOrderOutput(latest[: order_pages.CUSTOMER_ORDERS], many=True).data
+
+
+class CustomerFilter(django_filters.FilterSet):
+    email = django_filters.CharFilter(method="_by_key", help_text="Matched as orders are.")
+    phone = django_filters.CharFilter(method="_by_key", help_text="Matched as orders are.")
+
+    class Meta:
+        model = Customer
+        fields = ["email", "phone"]
+
+    def _by_key(self, rows, name: str, value: str):
+        normalise = customers.normalise_email if name == "email" else customers.normalise_phone
+        given = normalise(value)
+        if not given:
+            return rows.none()
+        return rows.filter(**{f"{name}_hash": customers.hash_of(name, given)})
+
+
+class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+    """Shoppers matched across channels by email or phone (kept as salted hashes; the address
+    in clear only where the channel shows it), latest ordering first; one customer with their
+    latest orders on every channel (all of them: /api/v1/orders/?customer=<id>)."""
+
+    filterset_class = CustomerFilter
+
+    def get_serializer_class(self):  # type: ignore[override]
+        return CustomerDetailOutput if self.action == "retrieve" else CustomerOutput
+
+    def get_queryset(self):  # type: ignore[override]
+        return Customer.objects.annotate(order_count=Count("orders")).order_by(
+            F("last_order_at").desc(nulls_last=True), "-id"
         )
 
 
