@@ -13,8 +13,9 @@ from django.db import connection, connections, transaction
 
 from channels import customers
 from channels.customers import hash_of, match_customer, normalise_email, normalise_phone
-from channels.models import Customer
+from channels.models import ChannelOrder, Customer
 from channels.order_details import OrderDetails
+from tests.channels.amazon_world import mixed_world
 from tests.concurrency import run_concurrently
 
 T0 = datetime(2026, 11, 27, 14, 23, 1, tzinfo=UTC)
@@ -242,3 +243,51 @@ def _until_an_advisory_lock_is_awaited(deadline_s: float = 10.0) -> bool:
 def test_the_lock_key_fits_postgresqls_integer():
     for key in ("0" * 64, "f" * 64, hash_of("email", "ana@example.com")):
         assert -(2**31) <= customers._int32(key) < 2**31
+
+
+# --- through ingest, across channels -------------------------------------------------------------
+
+
+@pytest.fixture
+def world(live_server, receive, settings, monkeypatch):
+    with mixed_world(live_server.url, receive, settings, monkeypatch, {"TEE-M": 20}) as built:
+        yield built
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shopper_on_shopify_and_amazon_is_one_customer_by_email_or_by_phone(world):
+    shop = world.open_shop("shop", stock={"TEE-M": 20}, location=world.warehouse, seed=1)
+    seller = world.open_seller("amazon-us", mfn={"TEE-M": 20}, location=world.warehouse, seed=2)
+    world.settle()
+    ana = {"first_name": "Ana", "last_name": "Lopez", "email": "ana@example.com", "phone": None}
+    ben = {"first_name": "Ben", "last_name": "Okafor", "email": "ben@example.com",
+           "phone": "+1 (212) 555-0147"}  # fmt: skip
+    shop_orders = [shop.sandbox.sell("TEE-M", 1, customer=who)["id"] for who in (ana, ben)]
+    amazon_orders = [
+        # A business buyer whose own address Amazon passes on: matched by email.
+        seller.sandbox.place_order(
+            "TEE-M", 1, buyer={"name": "Ana Lopez", "email": "ANA@example.com "}
+        )["orderId"],
+        # The usual relay address, and a phone on the delivery address: matched by phone.
+        seller.sandbox.place_order(
+            "TEE-M",
+            1,
+            buyer={"name": "Ben O.", "email": "7fk2m9q@marketplace.amazon.com",
+                   "phone": "212 555 0147", "state_or_region": "NY"},
+        )["orderId"],
+    ]  # fmt: skip
+    world.settle()
+
+    def customer_of(channel, external_id) -> Customer:
+        return ChannelOrder.objects.get(channel=channel, external_id=str(external_id)).customer
+
+    ana_row = customer_of(shop.channel, shop_orders[0])
+    ben_row = customer_of(shop.channel, shop_orders[1])
+    assert customer_of(seller.channel, amazon_orders[0]) == ana_row
+    assert customer_of(seller.channel, amazon_orders[1]) == ben_row
+    assert ana_row != ben_row
+    assert Customer.objects.count() == 2
+    assert ana_row.orders.count() == ben_row.orders.count() == 2
+    # The relay address is nowhere in clear.
+    assert not Customer.objects.filter(email__icontains="marketplace.amazon").exists()
+    assert (ben_row.email, ben_row.phone) == ("ben@example.com", "+12125550147")
