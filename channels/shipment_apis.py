@@ -9,6 +9,8 @@ import io
 
 import django_filters
 from rest_framework import renderers, serializers, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from .models import FulfilmentRequest, OrderShipment
 
@@ -157,6 +159,8 @@ class FulfilmentRequestCsvRenderer(renderers.BaseRenderer):
         out = io.StringIO()
         if isinstance(data, dict) and "results" in data:
             data = data["results"]
+        elif isinstance(data, dict) and "lines" in data:
+            data = [data]  # one request
         if not isinstance(data, list):
             writer = csv.writer(out)
             writer.writerow(["detail"])
@@ -177,6 +181,16 @@ class FulfilmentRequestCsvRenderer(renderers.BaseRenderer):
         return out.getvalue().encode()
 
 
+class _FormatNegotiation(DefaultContentNegotiation):
+    """An unknown `?format=` is the caller's mistake (400), not a missing page (404)."""
+
+    def filter_renderers(self, renderers_, format):
+        found = [renderer for renderer in renderers_ if renderer.format == format]
+        if not found:
+            raise ValidationError({"format": "Ask for json or csv."})
+        return found
+
+
 class FulfilmentRequestViewSet(viewsets.ReadOnlyModelViewSet):
     """What each fulfilment partner (3PL) was asked to ship, newest first, with its delivery
     state (`pending` → `sent` → `acknowledged`; `cancelled` when withdrawn). `?open=true`
@@ -186,6 +200,14 @@ class FulfilmentRequestViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = FulfilmentRequestOutput
     filterset_class = FulfilmentRequestFilter
     renderer_classes = [renderers.JSONRenderer, FulfilmentRequestCsvRenderer]
+    content_negotiation_class = _FormatNegotiation
+
+    def handle_exception(self, exc):
+        # An error answers JSON whatever format was asked, as the schema documents errors.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = renderers.JSONRenderer()
+        self.request.accepted_media_type = "application/json"
+        return response
 
     def get_queryset(self):  # type: ignore[override]
         return FulfilmentRequest.objects.select_related(

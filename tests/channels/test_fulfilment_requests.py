@@ -470,6 +470,23 @@ def test_open_requests_export_as_csv_one_row_per_line_for_a_viewer(
     assert [r["order_external_id"] for r in listed["results"]] == ["O-2"]
 
 
+def test_an_error_answers_json_and_one_request_exports_as_csv(store, partner, api_client):
+    (request,) = fulfilment.request_fulfilment(place(store).pk)
+
+    refused = api_client.get("/api/v1/fulfilment-requests/", {"format": "csv", "limit": 0})
+    missing = api_client.get("/api/v1/fulfilment-requests/999999/", {"format": "csv"})
+    one = api_client.get(f"/api/v1/fulfilment-requests/{request.pk}/", {"format": "csv"})
+    unknown = api_client.get("/api/v1/fulfilment-requests/", {"format": "xlsx"})
+
+    assert (refused.status_code, refused["Content-Type"]) == (400, "application/json")
+    assert (unknown.status_code, unknown.json()["errors"]) == (
+        400,
+        {"format": "Ask for json or csv."},
+    )
+    assert (missing.status_code, missing["Content-Type"]) == (404, "application/json")
+    assert one.content.decode().splitlines()[1].endswith(",L1,TEE-M,3")
+
+
 def test_the_requests_api_is_read_only(store, partner, api_client):
     assert api_client.post("/api/v1/fulfilment-requests/", {}, format="json").status_code in (
         403,
