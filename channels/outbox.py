@@ -240,7 +240,7 @@ def deliver_due_shipments(
     """Confirm every pending shipment that is due on its channel, a batch at a time.
 
     Locks: each batch's rows FOR NO KEY UPDATE SKIP LOCKED (id order) for the claim only;
-    no lock or transaction is held during a channel call. Idempotent: a confirmed or refused
+    no lock or transaction is held during a channel call. Only live channels are called. Idempotent: a confirmed or refused
     shipment is never claimed again, and a claimed one is not due again before its lease
     ends. `lane_for`: the lane of a channel (tests and benchmarks hand their own clients).
     Retry policy: see `retry_delay`; retried forever, each failure shown on the row.
@@ -260,9 +260,11 @@ def deliver_due_shipments(
 
 def _claim(now: datetime, batch: int) -> list[int]:
     with transaction.atomic():
-        due = OrderShipment.objects.filter(status=OrderShipment.Status.PENDING).filter(
-            Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True)
-        )
+        # A shadow or paused channel is sent nothing (as for pushes): its shipments wait,
+        # counted on its health, and go once it is live.
+        due = OrderShipment.objects.filter(
+            status=OrderShipment.Status.PENDING, order__channel__mode=Channel.Mode.LIVE
+        ).filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
         ids = lock_ids(due, skip_locked=True, limit=batch)
         if ids:
             OrderShipment.objects.filter(pk__in=ids).update(next_attempt_at=now + CLAIM_LEASE)

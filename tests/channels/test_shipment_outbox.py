@@ -335,6 +335,21 @@ def test_a_claimed_shipment_is_not_claimed_again_before_its_lease_ends(shop, lan
     assert outbox._claim(now + outbox.CLAIM_LEASE + timedelta(seconds=1), 10) == [made.pk]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", [Channel.Mode.SHADOW, Channel.Mode.PAUSED])
+def test_a_channel_that_is_not_live_is_sent_nothing_until_it_is(shop, lane, mode):
+    made = ship(place(shop))
+    Channel.objects.filter(pk=shop.pk).update(mode=mode)
+
+    assert outbox.deliver_due_shipments().attempted == 0
+    assert lane.calls == []
+    assert health.channel_health(shop).shipments_waiting == 1
+    Channel.objects.filter(pk=shop.pk).update(mode=Channel.Mode.LIVE)
+    assert outbox.deliver_due_shipments().confirmed == 1
+    made.refresh_from_db()
+    assert made.status == "confirmed"
+
+
 def test_the_backoff_doubles_from_30_seconds_to_a_30_minute_cap():
     middle = [outbox.retry_delay(n, rand=lambda: 0.5).total_seconds() for n in range(1, 9)]
     assert middle == [30, 60, 120, 240, 480, 960, 1800, 1800]
