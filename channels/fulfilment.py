@@ -289,10 +289,12 @@ def acknowledge(
     *, partner: FulfilmentPartner, request_id: int, reference: str = ""
 ) -> FulfilmentRequest:
     """The partner took the request on. Idempotent (a repeated acknowledgement changes
-    nothing); Conflict for a withdrawn request, NotFound for another partner's."""
+    nothing: the request comes back with `replayed` True); Conflict for a withdrawn request,
+    NotFound for another partner's."""
     with transaction.atomic():
         request = _locked_request(partner, request_id)
-        if request.status == FulfilmentRequest.Status.ACKNOWLEDGED:
+        request.replayed = request.status == FulfilmentRequest.Status.ACKNOWLEDGED
+        if request.replayed:
             return request
         request.status = FulfilmentRequest.Status.ACKNOWLEDGED
         request.acknowledged_at = timezone.now()

@@ -5,7 +5,8 @@ Hostile input is answered before anything is read into the database: a body over
 limit is 413, the signature (HMAC-SHA256 of the exact body under the partner's secret,
 compared in constant time) is checked before the body is parsed (401), and a body that is
 not a JSON object of the documented shape is 400 with the reason. The partner is told of a
-withdrawn request (409) so it does not ship it; every answer is JSON.
+withdrawn request (409) so it does not ship it; every answer is JSON. What the partner
+changes is signed in the audit trail by the system, naming the partner.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
+from access import audit
 from inventory_sync.lib import secrets
 from inventory_sync.lib.api import StrictIntegerField, refuse_control_characters
 from inventory_sync.lib.errors import DomainError
@@ -107,24 +109,32 @@ def partner_webhook(request: HttpRequest, partner_id: int) -> JsonResponse:
 
 
 def _apply(partner: FulfilmentPartner, data: dict) -> dict:
+    """Run the message's service, signed in the audit trail as the system on the partner's
+    word (the partner's name in the reason); a repeated message is not signed again."""
+    reason = f"Told by fulfilment partner {partner.name} (request {data['request']})."
     if data["type"] == "acknowledged":
-        request = fulfilment.acknowledge(
-            partner=partner, request_id=data["request"], reference=data["reference"]
-        )
+        with audit.signed(None, "fulfilment_request.acknowledge", reason=reason) as change:
+            request = fulfilment.acknowledge(
+                partner=partner, request_id=data["request"], reference=data["reference"]
+            )
+            change.target, change.skip = request, request.replayed
         return {"request": request.pk, "status": request.status}
     lines = data.get("lines")
-    shipment = fulfilment.partner_shipped(
-        partner=partner,
-        request_id=data["request"],
-        carrier=data["carrier"],
-        carrier_name=data["carrier_name"],
-        tracking_number=data["tracking_number"],
-        tracking_url=data["tracking_url"],
-        shipping_method=data["shipping_method"],
-        shipped_at=data["shipped_at"],
-        lines=[(line["line"], line["quantity"]) for line in lines] if lines else None,
-        shipment_ref=data["shipment"],
-    )
+    with audit.signed(None, "order.ship", reason=reason) as change:
+        shipment = fulfilment.partner_shipped(
+            partner=partner,
+            request_id=data["request"],
+            carrier=data["carrier"],
+            carrier_name=data["carrier_name"],
+            tracking_number=data["tracking_number"],
+            tracking_url=data["tracking_url"],
+            shipping_method=data["shipping_method"],
+            shipped_at=data["shipped_at"],
+            lines=[(line["line"], line["quantity"]) for line in lines] if lines else None,
+            shipment_ref=data["shipment"],
+        )
+        change.target, change.skip = shipment.order, shipment.replayed
+        change.after = {"shipment": shipment.pk, "lines": shipment.lines}
     return {
         "request": data["request"],
         "shipment": shipment.pk,

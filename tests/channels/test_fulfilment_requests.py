@@ -276,9 +276,13 @@ def test_the_partner_acknowledges_a_request_through_its_signed_webhook(store, pa
     request.refresh_from_db()
     assert (request.status, request.partner_reference) == ("acknowledged", "WMS-42")
     assert request.acknowledged_at is not None
-    # a repeat changes nothing
+    entry = AuditEntry.objects.get(action="fulfilment_request.acknowledge")
+    assert (entry.actor, entry.via, entry.target_id) == ("system", "system", str(request.pk))
+    assert "West 3PL" in entry.reason
+    # a repeat changes nothing and is not signed again
     assert signed_post(client, partner, {**message, "reference": "OTHER"}).status_code == 200
     assert FulfilmentRequest.objects.get().partner_reference == "WMS-42"
+    assert AuditEntry.objects.filter(action="fulfilment_request.acknowledge").count() == 1
 
 
 def test_the_partners_shipment_leaves_stock_at_its_location_and_goes_to_the_channel(
@@ -309,10 +313,17 @@ def test_the_partners_shipment_leaves_stock_at_its_location_and_goes_to_the_chan
     assert shipment.created_by == "partner:West 3PL"
     assert (on_hand("TEE-M"), on_hand("MUG-RED")) == (8, 10)
     assert FulfilmentRequest.objects.get().status == "acknowledged"
-    # the same message again is the same shipment
+    entry = AuditEntry.objects.get(action="order.ship")
+    assert (entry.actor, entry.target_id, entry.after["shipment"]) == (
+        "system",
+        str(order.pk),
+        shipment.pk,
+    )
+    # the same message again is the same shipment, signed once
     again = signed_post(client, partner, message)
     assert again.json()["replayed"] is True
     assert OrderShipment.objects.count() == 1
+    assert AuditEntry.objects.filter(action="order.ship").count() == 1
     # and the channel is told through the outbox
     outbox.deliver_due_shipments()
     ((order_id, sent),) = lane.calls
