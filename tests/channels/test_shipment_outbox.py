@@ -25,6 +25,7 @@ from ledger.models import Balance, InventoryEvent
 from ledger.rules import InsufficientStock
 from tests.channels.amazon_world import mixed_world
 from tests.channels.shopify_world import CLIENT_OPTIONS as SHOPIFY_OPTIONS
+from tests.concurrency import run_concurrently
 from tests.factories import ChannelFactory, SkuFactory
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -228,6 +229,50 @@ def test_units_that_are_not_on_hand_cannot_ship(shop, lane, warehouse):
     with pytest.raises(InsufficientStock):
         ship(order)
     assert not OrderShipment.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_the_same_key_sent_at_once_by_four_callers_is_one_shipment(shop, lane):
+    order = place(shop)
+
+    outcomes = run_concurrently(lambda: ship(order, [("L1", 2)], key="api:burst").pk, [()] * 4)
+
+    assert [outcome.error for outcome in outcomes] == [None] * 4
+    assert len({outcome.value for outcome in outcomes}) == 1
+    assert (OrderShipment.objects.count(), shipment_events()) == (1, 1)
+    assert balance("TEE-M", "committed") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_two_callers_shipping_the_last_units_at_once_ship_them_once(shop, lane):
+    order = place(shop)
+
+    outcomes = run_concurrently(
+        lambda key: ship(order, [("L1", 3)], key=key), [("api:a",), ("api:b",)]
+    )
+
+    errors = [outcome.error for outcome in outcomes if not outcome.ok]
+    assert len(errors) == 1
+    assert isinstance(errors[0], Conflict)
+    assert (OrderShipment.objects.count(), shipment_events()) == (1, 1)
+    assert (balance("TEE-M", "on_hand"), balance("TEE-M", "committed")) == (7, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_two_delivery_workers_confirm_each_shipment_once(shop, lane):
+    one = (("L1", "TEE-M", 1),)
+    made = [ship(place(shop, f"O-{n}", one), tracking=f"T-{n}").pk for n in range(6)]
+
+    run_concurrently(lambda: outbox.deliver_due_shipments(batch=2), [(), ()])
+
+    assert sorted(shipment.tracking_number for _, shipment in lane.calls) == [
+        f"T-{n}" for n in range(6)
+    ]
+    statuses = set(OrderShipment.objects.filter(pk__in=made).values_list("status", flat=True))
+    assert statuses == {"confirmed"}
 
 
 # --- telling the channel ---------------------------------------------------------------------
