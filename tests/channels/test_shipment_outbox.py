@@ -519,6 +519,8 @@ def test_the_channel_list_shows_shipments_waiting_and_failing(shop, lane, client
     row = row[: row.index("</tr>")]
     assert '<td class="num" data-field="shipments-waiting">1</td>' in row
     assert 'data-field="shipments-failing">1</td>' in row
+    detail = client.get("/channels/store/").content.decode()
+    assert "1 shipment(s) waiting for the channel, 1 failing, 0 refused" in detail
 
 
 # --- over real HTTP: the Shopify and Amazon sandboxes ------------------------------------------
