@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from inventory_sync.lib import loops, wakeups
 
-from . import fulfilment, health, inbound, outbox, planner, push, routing
+from . import fulfilment, fulfilment_sync, health, inbound, outbox, planner, push, routing
 from .lanes import registry
 from .models import Channel
 from .polling import poll_orders
@@ -250,3 +250,14 @@ def reroute_for_rules_task() -> int:
 
 def wake_rule_change() -> None:
     wakeups.attempt("routing-rules", reroute_for_rules_task.delay)
+
+
+@shared_task(ignore_result=True)
+def sync_fulfilment_requests_task() -> None:
+    """Ask fulfilment partners for what was routed to them, withdraw what moved away
+    (channels.fulfilment_sync): on a routing wake-up and every minute (beat)."""
+    fulfilment_sync.sync_requests()
+
+
+def wake_fulfilment_sync() -> None:
+    wakeups.attempt("fulfilment-sync", sync_fulfilment_requests_task.delay)

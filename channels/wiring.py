@@ -12,8 +12,10 @@ from .fulfilment import FULFILMENT_CHANGED
 from .inbox import INBOUND_CHANGED
 from .lanes.registry import periodic_jobs
 from .outbox import SHIPMENTS_CHANGED
+from .routing import PARTNER_LINES_CHANGED
 from .tasks import (
     wake_fulfilment_requests,
+    wake_fulfilment_sync,
     wake_ingest,
     wake_planner,
     wake_shipments,
@@ -23,6 +25,7 @@ from .tasks import (
 def connect() -> None:
     wakeups.listen(LEDGER_CHANGED, wake_planner)
     wakeups.listen(INBOUND_CHANGED, wake_ingest)
+    wakeups.listen(PARTNER_LINES_CHANGED, wake_fulfilment_sync)
     wakeups.listen(SHIPMENTS_CHANGED, wake_shipments)
     wakeups.listen(FULFILMENT_CHANGED, wake_fulfilment_requests)
     # An entry of the same name in settings wins over the lane's default schedule.

@@ -467,6 +467,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 90},
     },
+    # Fulfilment partners asked for what was routed to them (channels.fulfilment_sync).
+    "channels-fulfilment-sync": {
+        "task": "channels.tasks.sync_fulfilment_requests_task",
+        "schedule": 60.0,
+        "options": {"expires": 90},
+    },
     "reservations-expire": {
         "task": "allocation.tasks.reservations_expire_task",
         "schedule": crontab(minute="*"),
