@@ -114,21 +114,22 @@ def ship_order(
             line.external_id: line for line in lock_rows(locked.lines.select_related("location"))
         }
         planned = _planned(locked, by_id, wanted)
+        row = OrderShipment(
+            order=locked,
+            key=key,
+            lines=[{"line": line_id, "quantity": items} for line_id, items in planned],
+            carrier=shipping.carrier_label(carrier.strip(), carrier_name.strip()),
+            tracking_number=tracking_number.strip(),
+            tracking_url=tracking_url,
+            shipping_method=shipping_method,
+            shipped_at=shipped_at or timezone.now(),
+            source=source,
+            created_by=actor,
+            next_attempt_at=timezone.now(),
+        )
         try:
             with transaction.atomic():
-                row = OrderShipment.objects.create(
-                    order=locked,
-                    key=key,
-                    lines=[{"line": line_id, "quantity": items} for line_id, items in planned],
-                    carrier=shipping.carrier_label(carrier.strip(), carrier_name.strip()),
-                    tracking_number=tracking_number.strip(),
-                    tracking_url=tracking_url,
-                    shipping_method=shipping_method,
-                    shipped_at=shipped_at or timezone.now(),
-                    source=source,
-                    created_by=actor,
-                    next_attempt_at=timezone.now(),
-                )
+                row.save(force_insert=True)
         except IntegrityError:
             # The same key on another order, committed a moment ago.
             return _replayed(OrderShipment.objects.get(key=key), locked, wanted)

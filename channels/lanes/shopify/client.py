@@ -480,12 +480,7 @@ class ShopifyClient:
                 return FulfillmentResult(fulfillments=(earlier,), calls=tuple(calls))
             plan = _plan_lines(order, lines, answer.call)
         else:
-            plan = {}
-            for fo in (order.get("fulfillmentOrders") or {}).get("nodes") or []:
-                if _can_fulfil(fo):
-                    location = dig(fo, ("assignedLocation", "location", "id"))
-                    plan.setdefault(location, {})[fo["id"]] = None
-
+            plan = _plan_open(order)
         created = []
         for location, by_fo in plan.items():
             fo_ids = list(by_fo)
@@ -576,6 +571,15 @@ def _earlier_fulfillment(
                 fulfillment_order_ids=(),
             )
     return None
+
+
+def _plan_open(order: Mapping[str, Any]) -> dict[str | None, dict[str, None]]:
+    """Every open fulfillment order by location, to fulfil what remains on each."""
+    plan: dict[str | None, dict[str, None]] = {}
+    for fo in (order.get("fulfillmentOrders") or {}).get("nodes") or []:
+        if _can_fulfil(fo):
+            plan.setdefault(dig(fo, ("assignedLocation", "location", "id")), {})[fo["id"]] = None
+    return plan
 
 
 def _plan_lines(
