@@ -18,7 +18,9 @@ from .records import Listing, Order, OrderItem
 # seller a relay address per buyer, never the buyer's own. The first ones also shop on the
 # Shopify sandbox with the same phone number (channels.sandbox.shopify.shop.orders).
 BUYERS = 30
-_NAMES = ("Ana Lopez", "Ben Okafor", "Chloe Smith", "Dev Tanaka", "Elena Lopez", "Femi Okafor")
+# The Shopify sandbox's regulars have these names for the same numbers.
+_FIRST = ("Ana", "Ben", "Chloe", "Dev", "Elena", "Femi", "Grace", "Hiro", "Ines", "Jonas")
+_LAST = ("Lopez", "Okafor", "Smith", "Tanaka")
 _STATES = ("CA", "NY", "TX", "WA", "KY", "FL")
 _SPEEDS = ("STANDARD", "EXPEDITED", "SECOND_DAY", "NEXT_DAY")
 
@@ -32,7 +34,7 @@ def regular_buyer(seed: int, order: Order, country: str) -> dict:
     prime = pick.random() < (0.7 if order.afn else 0.1)
     token = hashlib.sha256(f"{seed}:buyer:{k}".encode()).hexdigest()[:14]
     return {
-        "name": f"{_NAMES[k % len(_NAMES)]} {k}",
+        "name": f"{_FIRST[k % len(_FIRST)]} {_LAST[k // len(_FIRST) % len(_LAST)]}",
         "email": f"{token}@marketplace.amazon.com",
         "phone": None if k % 4 == 3 else f"+1 415-555-{100 + k:04d}",
         "state_or_region": _STATES[k % len(_STATES)] if country == "US" else "",
