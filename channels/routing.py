@@ -184,7 +184,8 @@ def _line_facts(
     channel: Channel, line: ChannelOrderLine, units: int, facts: OrderFacts
 ) -> rules.LineFacts:
     sku = line.sku
-    weight = facts.weight_grams
+    # A shop without product weights reports 0 g: our catalog's weight is the better guess.
+    weight = facts.weight_grams or None
     if weight is None and sku.weight_grams is not None:
         weight = sku.weight_grams * units
     cost = SkuPolicy.objects.filter(sku=sku).values_list("unit_cost", flat=True).first()

@@ -227,3 +227,13 @@ def test_a_point_of_sale_order_at_the_synced_store_commits_where_it_was_sold(sho
     assert line.routed_by == "the channel fulfils it from STORE-SOHO"
     online = order(channel, listing, 1).lines.get()
     assert online.location == east  # an online order is routed: the store has none left
+
+
+def test_a_shop_reporting_0_g_is_weighed_by_our_catalog(shop):
+    channel, listing, sku, east, soho, west = shop  # TEE-M weighs 300 g
+    RoutingRule.objects.create(name="Heavy to the 3PL", weight_over_grams=2268, location=west)
+    receive(sku, east, 20)
+    receive(sku, west, 20)
+    weightless = OrderDetails(weight_grams=0)
+    assert order(channel, listing, 8, details=weightless).lines.get().location == west  # 2,400 g
+    assert order(channel, listing, 7, details=weightless).lines.get().location == east  # 2,100 g
