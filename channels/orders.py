@@ -148,6 +148,8 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
         for line, line_snapshot in pairs:
             line.quantity = line_snapshot.quantity
             line.current_quantity = line_snapshot.current_quantity
+            if line_snapshot.unit_price is not None:
+                line.unit_price = line_snapshot.unit_price  # an edit can reprice a line
             items = _target_items(line, cancelled=cancelled)
             if line.location_id is None and items:
                 _route(channel, line, items, facts)

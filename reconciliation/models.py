@@ -220,6 +220,7 @@ class Alert(models.Model):
         BRITTLE = "brittle", "Brittle listing (repeated drift)"
         PUSH_FAILING = "push_failing", "Pushes failing"
         DISCREPANCY = "discrepancy", "Cycle-count discrepancy"
+        ORDER_HEALTH = "order_health", "A channel nears its order-health bar"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     key = models.CharField(max_length=255)  # what makes two alerts the same (a listing, a channel)

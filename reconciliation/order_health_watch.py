@@ -21,7 +21,7 @@ from channels.models import Channel
 from . import alerts
 from .models import Alert
 
-ALERT_KIND = "oversell"
+ALERT_KIND = Alert.Kind.ORDER_HEALTH
 
 
 def check(*, now: datetime | None = None) -> int:

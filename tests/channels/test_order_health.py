@@ -184,7 +184,7 @@ def test_a_marketplace_near_a_bar_is_alerted_once_a_day(amazon, shop, sku, setti
     assert order_health_watch.check(now=NOW + timedelta(hours=1)) == 0  # told today already
     assert order_health_watch.check(now=NOW + timedelta(days=1)) == 1
 
-    alert = Alert.objects.filter(kind="oversell").earliest("id")
+    alert = Alert.objects.filter(kind="order_health").earliest("id")
     assert alert.key == "order-health:amazon-us:cancel:2026-11-26"
     assert "pre-fulfilment cancel rate 2.0 % nears Amazon's bar of 2.5 %" in alert.subject
     assert alert.link == "/channels/amazon-us/"
