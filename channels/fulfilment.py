@@ -212,8 +212,13 @@ def send_request(
     body = json.dumps(request_document(row), separators=(",", ":"), sort_keys=True).encode()
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body)}
     try:
+        # A redirect is not followed: the signed request goes to the address set, or fails.
         answer = (post or requests.post)(
-            row.partner.webhook_url, data=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS
+            row.partner.webhook_url,
+            data=body,
+            headers=headers,
+            timeout=SEND_TIMEOUT_SECONDS,
+            allow_redirects=False,
         )
     except requests.RequestException as error:
         return _record(request_id, now=now, error=f"{type(error).__name__}: {error}")

@@ -75,6 +75,14 @@ class Receiver:
                 receiver.received.append((dict(self.headers), body))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def do_GET(self):  # noqa: N802 — where a followed redirect would land
+                self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -226,16 +234,17 @@ def test_a_request_is_posted_signed_to_the_partners_webhook_and_marked_sent(
     assert len(receiver.received) == 1
 
 
-def test_a_partner_that_fails_is_tried_again_after_its_backoff(store, partner, receiver):
+@pytest.mark.parametrize("status", [503, 302])
+def test_a_partner_that_fails_is_tried_again_after_its_backoff(store, partner, receiver, status):
     (request,) = fulfilment.request_fulfilment(place(store).pk)
-    receiver.statuses = [503]
+    receiver.statuses = [status]
     start = timezone.now()
 
     fulfilment.deliver_due_requests(now=start)
 
     request.refresh_from_db()
     assert (request.status, request.attempts) == ("pending", 1)
-    assert request.last_error.startswith("HTTP 503")
+    assert request.last_error.startswith(f"HTTP {status}")
     assert fulfilment.deliver_due_requests(now=start + timedelta(seconds=20)).attempted == 0
     fulfilment.deliver_due_requests(now=start + LATER)
     request.refresh_from_db()
