@@ -170,7 +170,7 @@ def test_a_before_date_must_be_two_minutes_in_the_past(api: SpApi, sandbox):
 
 def test_fulfillment_status_comes_only_with_included_data(api: SpApi, sandbox):
     sandbox.add_listing("TEE-M", quantity=20)
-    sandbox.place_order("TEE-M", 1)
+    sandbox.place_order("TEE-M", 1, buyer={"service_level": "EXPEDITED"})
 
     bare = api.search_orders(createdAfter=EPOCH)["orders"][0]
     full = api.search_orders(createdAfter=EPOCH, includedData="FULFILLMENT,BUYER")["orders"][0]
@@ -181,7 +181,7 @@ def test_fulfillment_status_comes_only_with_included_data(api: SpApi, sandbox):
     assert full["fulfillment"] == {
         "fulfillmentStatus": "PENDING",
         "fulfilledBy": "MERCHANT",
-        "fulfillmentServiceLevel": "STANDARD",
+        "fulfillmentServiceLevel": "EXPEDITED",
         "shipByWindow": full["fulfillment"]["shipByWindow"],
     }
     assert full["buyer"]["buyerEmail"].endswith("@marketplace.amazon.com")
