@@ -450,8 +450,8 @@ class PastIncident:
 
 
 def closed_incidents(incidents: Iterable[OversellIncident]) -> list[PastIncident]:
-    """Closed and resolved incidents with their orders: the ones their uncovered sales named
-    (by the sale events' order reference) and the ones a person acted on while they were open.
+    """Closed and resolved incidents with their orders: the ones a person acted on while they
+    were open, else the ones their uncovered sales named (by the sale events' reference).
     A fixed number of queries for a page of incidents, however many orders they hold."""
     past = [PastIncident(incident) for incident in incidents]
     event_ids = {event for row in past for event in row.incident.sale_event_ids or ()}
@@ -464,13 +464,17 @@ def closed_incidents(incidents: Iterable[OversellIncident]) -> list[PastIncident
         since=min((row.incident.opened_at for row in past), default=None),
     )
     for row in past:
-        found: dict[int, ChannelOrder] = {}
-        for event_id in row.incident.sale_event_ids or ():
+        found: dict[int, ChannelOrder] = {
+            order.pk: order
+            for order, sku_ids in acted
+            if row.incident.sku_id in sku_ids and _during(row.incident, order.conflict_action_at)
+        }
+        # Without an action, the sales the ledger found uncovered. (The ledger breaks a tie of
+        # placing times by arrival, not by channel priority, so where a person acted, the
+        # orders acted on are the incident's orders.)
+        for event_id in () if found else row.incident.sale_event_ids or ():
             order = named.get(references.get(event_id, ""))
             if order is not None:
-                found[order.pk] = order
-        for order, sku_ids in acted:
-            if row.incident.sku_id in sku_ids and _during(row.incident, order.conflict_action_at):
                 found[order.pk] = order
         row.orders = sorted(found.values(), key=lambda o: (o.placed_at, o.channel.priority, o.pk))
     return past
