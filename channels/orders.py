@@ -518,13 +518,7 @@ def _route(channel: Channel, line: ChannelOrderLine, items: int, facts: routing.
 
 def fba_pool(channel: Channel) -> Location | None:
     """The FBA pool location of an Amazon channel's region (one per region)."""
-    if not channel.region:
-        return None
-    return (
-        Location.objects.filter(kind=Location.Kind.FBA, region=channel.region, is_active=True)
-        .order_by("id")
-        .first()
-    )
+    return next(iter(routing.fba_pools(channel)), None)
 
 
 def _at_synced_location(channel: Channel, location_external_id: str) -> bool:

@@ -55,7 +55,7 @@ def pool_of(channel: Channel, listing: Listing | None) -> list[Location]:
     (allocation.rules._pool): an FBA listing its region's FBA pools; a listing with chosen
     source locations those; any other every active merchant location that ships."""
     if listing is not None and listing.fulfilment == Listing.Fulfilment.FBA:
-        return _fba_pools(channel)
+        return fba_pools(channel)
     if listing is not None:
         chosen = list(listing.source_locations.exclude(kind=Location.Kind.FBA).order_by("id"))
         if chosen:
@@ -67,7 +67,8 @@ def pool_of(channel: Channel, listing: Listing | None) -> list[Location]:
     )
 
 
-def _fba_pools(channel: Channel) -> list[Location]:
+def fba_pools(channel: Channel) -> list[Location]:
+    """The FBA pool locations of an Amazon channel's region, oldest first."""
     if not channel.region:
         return []
     return list(
@@ -149,7 +150,7 @@ def route_new_line(
     if by_channel is None:
         by_channel = line.listing is not None and line.listing.fulfilment == "fba"
     # Amazon's word wins over the listing's mapping: an AFN order takes FBA stock.
-    pool = _fba_pools(channel) if by_channel else pool_of(channel, line.listing)
+    pool = fba_pools(channel) if by_channel else pool_of(channel, line.listing)
     if facts.channel_location is not None and not by_channel:
         pool = [facts.channel_location]
     stock = stock_at(line.sku, pool)
