@@ -105,7 +105,9 @@ def order_payload(order: Order) -> dict:
             "discount_codes": [],
             "financial_status": order.financial_status,
             "fulfillment_status": order.fulfillment_status,
-            "location_id": order.location_id,
+            # Shopify names the location only where a point-of-sale order was processed; an
+            # online order's is null (its fulfilment order says where it ships from).
+            "location_id": order.location_id if order.source_name == "pos" else None,
             "name": order.name,
             "number": order.number,
             "order_number": order.order_number,
