@@ -18,7 +18,17 @@ from django.utils import timezone
 
 from inventory_sync.lib import loops, wakeups
 
-from . import fulfilment, fulfilment_sync, health, inbound, outbox, planner, push, routing
+from . import (
+    demo_warehouse,
+    fulfilment,
+    fulfilment_sync,
+    health,
+    inbound,
+    outbox,
+    planner,
+    push,
+    routing,
+)
 from .lanes import registry
 from .models import Channel
 from .polling import poll_orders
@@ -261,3 +271,9 @@ def sync_fulfilment_requests_task() -> None:
 
 def wake_fulfilment_sync() -> None:
     wakeups.attempt("fulfilment-sync", sync_fulfilment_requests_task.delay)
+
+
+@shared_task(ignore_result=True)
+def demo_warehouse_task() -> int:
+    """Demo mode only (beat): the demo's warehouse ships waiting merchant orders."""
+    return demo_warehouse.ship_waiting()

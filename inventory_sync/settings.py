@@ -534,6 +534,20 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 60 * 60},
     },
 }
+if DEMO_MODE:
+    # The demo's warehouse ships merchant orders a minute after they arrive, and Amazon's
+    # returns report is read every five minutes instead of daily, so shipments, their
+    # tracking and returns show within a demo's first minutes.
+    CELERY_BEAT_SCHEDULE["demo-warehouse"] = {
+        "task": "channels.tasks.demo_warehouse_task",
+        "schedule": 30.0,
+        "options": {"expires": 60},
+    }
+    CELERY_BEAT_SCHEDULE["channels-sync-fba-returns"] = {
+        "task": "channels.tasks.sync_fba_returns_task",
+        "schedule": 300.0,
+        "options": {"expires": 600},
+    }
 # Order health alerts: at this fraction of Amazon's bar, for channels with this many orders in
 # the last 30 days.
 ORDER_HEALTH_ALERT_FRACTION = env_str("ORDER_HEALTH_ALERT_FRACTION", "0.8")
