@@ -50,7 +50,8 @@ def store_details(order: ChannelOrder, details: OrderDetails) -> None:
     """Copy the snapshot's details onto the order row (the caller saves it) and match its
     customer (channels.customers: advisory locks per matching key, so the caller's
     transaction calls this after its SKU and listing locks). A snapshot naming no email or
-    phone keeps the customer an earlier one matched."""
+    phone keeps the customer an earlier one matched; an order is matched once, by the first
+    snapshot that names someone (order updates are the ingest's hot path)."""
     order.is_prime = details.is_prime
     order.shipping_tier = details.shipping_tier[:64]
     order.ship_by = details.ship_by
@@ -61,6 +62,8 @@ def store_details(order: ChannelOrder, details: OrderDetails) -> None:
     order.weight_grams = weight if weight is not None and 0 <= weight < 2**31 else None
     order.total_price = money(details.total_price, max_digits=14)
     order.currency = details.currency.upper()[:3]
+    if order.customer_id is not None:
+        return  # matched by an earlier snapshot: updates of the order need no second match
     customer = match_customer(details, order.placed_at)
     if customer is not None:
         order.customer = customer

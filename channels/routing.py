@@ -154,7 +154,7 @@ def route_new_line(
     if facts.channel_location is not None and not by_channel:
         pool = [facts.channel_location]
     stock = stock_at(line.sku, pool)
-    line_facts = _line_facts(channel, line, items * line.units_per_item, facts)
+    units = items * line.units_per_item
     if by_channel or facts.channel_location is not None:
         channel_location = pool[0].code if pool else ""
         if not channel_location:  # only an FBA order can find no pool here
@@ -162,9 +162,11 @@ def route_new_line(
                 f"Channel {channel.code} (region {channel.region or 'unset'}) has no FBA pool "
                 "location: cannot tell where its FBA orders take stock."
             )
-        route = rules.route_line(line_facts, [], stock, channel_location=channel_location)
+        only_units = rules.LineFacts(channel=channel.code, sku=line.sku.code, units=units)
+        route = rules.route_line(only_units, [], stock, channel_location=channel_location)
     else:
-        route = rules.route_line(line_facts, enabled_rules(), stock)
+        book = enabled_rules()
+        route = rules.route_line(_line_facts(channel, line, units, facts, book), book, stock)
     if route is None:
         if channel.default_location_id is None:
             raise DomainError(
@@ -182,14 +184,23 @@ def route_new_line(
 
 
 def _line_facts(
-    channel: Channel, line: ChannelOrderLine, units: int, facts: OrderFacts
+    channel: Channel,
+    line: ChannelOrderLine,
+    units: int,
+    facts: OrderFacts,
+    book: list[rules.RoutingRule],
 ) -> rules.LineFacts:
     sku = line.sku
     # A shop without product weights reports 0 g: our catalog's weight is the better guess.
     weight = facts.weight_grams or None
     if weight is None and sku.weight_grams is not None:
         weight = sku.weight_grams * units
-    cost = SkuPolicy.objects.filter(sku=sku).values_list("unit_cost", flat=True).first()
+    margin = None
+    if any(
+        r.margin_below_percent is not None or r.margin_at_least_percent is not None for r in book
+    ):
+        cost = SkuPolicy.objects.filter(sku=sku).values_list("unit_cost", flat=True).first()
+        margin = rules.margin_percent(line.unit_price, cost)
     return rules.LineFacts(
         channel=channel.code,
         sku=sku.code,
@@ -200,7 +211,7 @@ def _line_facts(
         weight_grams=weight,
         country=facts.country,
         region=facts.region,
-        margin_percent=rules.margin_percent(line.unit_price, cost),
+        margin_percent=margin,
     )
 
 
@@ -377,13 +388,11 @@ def apply_rule_change(*, limit: int = 5000) -> int:
         .order_by("order__placed_at", "id")
         .values_list("id", flat=True)[:limit]
     )
-    moved = 0
-    for line_id in line_ids:
-        moved += _reroute_by_rules(line_id)
-    return moved
+    book = enabled_rules()
+    return sum(_reroute_by_rules(line_id, book) for line_id in line_ids)
 
 
-def _reroute_by_rules(line_id: int) -> int:
+def _reroute_by_rules(line_id: int, book: list[rules.RoutingRule]) -> int:
     with transaction.atomic():
         head = ChannelOrderLine.objects.filter(pk=line_id).values("order_id", "sku_id").first()
         if head is None:
@@ -410,10 +419,8 @@ def _reroute_by_rules(line_id: int) -> int:
             country=order.destination_country,
             region=order.destination_region,
         )
-        items = line.committed_units // max(line.units_per_item, 1)
-        route = rules.route_line(
-            _line_facts(order.channel, line, items, facts), enabled_rules(), stock
-        )
+        units = line.committed_units
+        route = rules.route_line(_line_facts(order.channel, line, units, facts, book), book, stock)
         if route is None or route.short or route.location == line.location.code:
             return 0
         line.routed_by = f"the routing rules changed: {route.reason}"[:255]
