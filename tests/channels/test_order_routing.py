@@ -237,3 +237,17 @@ def test_a_shop_reporting_0_g_is_weighed_by_our_catalog(shop):
     weightless = OrderDetails(weight_grams=0)
     assert order(channel, listing, 8, details=weightless).lines.get().location == west  # 2,400 g
     assert order(channel, listing, 7, details=weightless).lines.get().location == east  # 2,100 g
+
+
+def test_a_rule_change_weighs_a_pack_by_its_units_not_its_items(shop):
+    channel, listing, sku, east, soho, west = shop
+    listing.pack_size = 6
+    listing.save()
+    receive(sku, east, 10)
+    receive(sku, west, 3)
+    line = order(channel, listing, 1).lines.get()  # one 6-pack: 6 units
+    assert line.location == east
+    RoutingRule.objects.create(name="All to the 3PL", location=west, priority=1)
+    assert routing.apply_rule_change() == 0  # the 3PL holds 3 of the 6 units
+    line.refresh_from_db()
+    assert line.location == east
