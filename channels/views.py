@@ -20,7 +20,7 @@ from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.inputs import posted_code, posted_id, printable
 from ledger.models import Location, Sku
 
-from . import health, history, inbound, order_health, planner, tasks
+from . import backlog, health, history, inbound, order_health, planner, tasks
 from . import incidents as incidents_service
 from . import returns as returns_service
 from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing
@@ -80,6 +80,7 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
     context = {
         "channel": channel,
         "health": health.channel_health(channel),
+        "inbox": backlog.inbound_backlog(channels=[channel])[0],
         "page": page,
         "show": show,
         "attempts": channel.push_attempts.all()[:20],

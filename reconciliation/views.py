@@ -30,6 +30,7 @@ from access import audit
 from access.permissions import requires
 from access.roles import Capability
 from allocation.models import SalesHalt
+from channels import backlog
 from channels.models import Channel
 from inventory_sync.lib.errors import DomainError
 
@@ -404,9 +405,13 @@ def dead_man(request: HttpRequest) -> HttpResponse:
 @requires()
 @require_GET
 def dead_man_summary(request: HttpRequest) -> HttpResponse:
-    """The compact per-channel state the dashboard loads."""
-    rows = dead_man_rows(Channel.objects.all(), timezone.now())
-    return render(request, "reconciliation/_dead_man_summary.html", {"rows": rows})
+    """The compact per-channel state the dashboard loads: the dead-man switch and the inbound
+    backlog (its age against the channel's push window), one row per channel."""
+    now = timezone.now()
+    rows = dead_man_rows(Channel.objects.all(), now)
+    inboxes = backlog.inbound_backlog(now=now, channels=[row.channel for row in rows])
+    context = {"rows": list(zip(rows, inboxes, strict=True))}
+    return render(request, "reconciliation/_dead_man_summary.html", context)
 
 
 @requires(Capability.OPERATE)
