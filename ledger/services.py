@@ -16,6 +16,7 @@ from django.db import transaction
 from inventory_sync.lib import wakeups
 from inventory_sync.lib.errors import DomainError
 
+from . import bulk
 from .models import EventKind, InventoryEvent, LedgerEntry
 from .rules import (
     EventLine,
@@ -157,92 +158,125 @@ def record_events(
     """Record many events with one transaction per chunk: the replay and import path.
 
     Same rules, keys and `refuse_kinds` as `record_event`; the result is identical to recording
-    the events one by one in order. A chunk in which one event breaks a rule is rolled back and
-    recorded one event at a time, so the good events land and each refused one is reported by
-    its index.
+    the events one by one in order: a key repeated within the batch is a duplicate (or, with
+    another body, a conflict) of its first event, and failures are listed in input order. A
+    chunk in which one event breaks a rule is rolled back and recorded one event at a time, so
+    the good events land and each refused one is reported by its index.
     Locks: every SKU of the chunk, in id order, for the length of the chunk's transaction.
     """
     outcome = BatchOutcome()
     for start in range(0, len(requests), chunk_size):
-        chunk = list(requests[start : start + chunk_size])
-        valid: list[tuple[int, EventRequest]] = []
-        owned: list[tuple[int, EventRequest]] = []
-        for offset, request in enumerate(chunk):
-            try:
-                validate_request(request)
-            except DomainError as error:
-                outcome.failures.append((start + offset, error))
-            else:
-                (owned if request.kind in refuse_kinds else valid).append((start + offset, request))
-        _settle_owned(owned, refuse_kinds, outcome)
-        if not valid:
-            continue
-        try:
-            with transaction.atomic():
-                written = record_locked([request for _, request in valid])
-        except DomainError:
-            written = None
-        if written is not None:
-            outcome.recorded += len(written)
-            written_keys = {item.request.idempotency_key for item in written}
-            _count_existing(
-                [(i, r) for i, r in valid if r.idempotency_key not in written_keys], outcome
-            )
-            continue
-        for index, request in valid:
-            try:
-                with transaction.atomic():
-                    single = record_locked([request])
-            except DomainError as error:
-                outcome.failures.append((index, error))
-                continue
-            if single:
-                outcome.recorded += 1
-            else:
-                _count_existing([(index, request)], outcome)
+        _record_chunk(start, requests[start : start + chunk_size], refuse_kinds, outcome)
     if outcome.recorded:
         wakeups.notify_on_commit(LEDGER_CHANGED)
     return outcome
 
 
+def _record_chunk(
+    start: int,
+    chunk: Sequence[EventRequest],
+    refuse_kinds: Mapping[str, str],
+    outcome: BatchOutcome,
+) -> None:
+    first_failure = len(outcome.failures)
+    valid: list[tuple[int, EventRequest]] = []
+    owned: list[tuple[int, EventRequest]] = []
+    for offset, request in enumerate(chunk, start=start):
+        try:
+            validate_request(request)
+        except DomainError as error:
+            outcome.failures.append((offset, error))
+        else:
+            (owned if request.kind in refuse_kinds else valid).append((offset, request))
+    written_at = _record_valid(valid, outcome) if valid else {}
+    _settle_owned(owned, refuse_kinds, written_at, outcome)
+    # Recorded one by one, the refusals would come in input order.
+    outcome.failures[first_failure:] = sorted(
+        outcome.failures[first_failure:], key=lambda failure: failure[0]
+    )
+
+
+def _record_valid(
+    valid: Sequence[tuple[int, EventRequest]], outcome: BatchOutcome
+) -> dict[str, int]:
+    """Record a chunk's valid requests in one transaction, else one at a time.
+
+    Returns key -> index of the request that wrote each new event.
+    """
+    try:
+        with transaction.atomic():
+            result = bulk.record_chunk([request for _, request in valid])
+    except DomainError:
+        return _record_one_by_one(valid, outcome)
+    written_at: dict[str, int] = {}
+    first: dict[str, EventRequest] = {}
+    for index, request in valid:
+        key = request.idempotency_key
+        event_id = result.written.get(key)
+        if event_id is None:
+            _settle_existing(index, request, result.stored[key], outcome)
+        elif key not in first:
+            first[key] = request
+            written_at[key] = index
+            outcome.recorded += 1
+        else:  # the key again, after the event of this chunk that wrote it
+            earlier = first[key]
+            _settle_existing(index, request, (event_id, earlier.kind, earlier.fingerprint), outcome)
+    return written_at
+
+
+def _record_one_by_one(
+    valid: Sequence[tuple[int, EventRequest]], outcome: BatchOutcome
+) -> dict[str, int]:
+    written_at: dict[str, int] = {}
+    for index, request in valid:
+        try:
+            with transaction.atomic():
+                single = record_locked([request])
+        except DomainError as error:
+            outcome.failures.append((index, error))
+            continue
+        if single:
+            outcome.recorded += 1
+            written_at[request.idempotency_key] = index
+        else:
+            key = request.idempotency_key
+            _settle_existing(index, request, bulk.stored_events([key])[key], outcome)
+    return written_at
+
+
 def _settle_owned(
     requests: Sequence[tuple[int, EventRequest]],
     refuse_kinds: Mapping[str, str],
+    written_at: Mapping[str, int],
     outcome: BatchOutcome,
 ) -> None:
     """Owned kinds at a generic door: one already recorded is a duplicate (replaying a file
     twice still works), a new one is refused."""
     if not requests:
         return
-    known = set(
-        InventoryEvent.objects.filter(
-            idempotency_key__in={request.idempotency_key for _, request in requests}
-        ).values_list("idempotency_key", flat=True)
-    )
-    _count_existing([(i, r) for i, r in requests if r.idempotency_key in known], outcome)
+    stored = bulk.stored_events(request.idempotency_key for _, request in requests)
     for index, request in requests:
-        if request.idempotency_key not in known:
+        key = request.idempotency_key
+        # One by one, the key is found only if it was there before the chunk or written by
+        # an earlier event of the chunk.
+        if key in stored and written_at.get(key, -1) < index:
+            _settle_existing(index, request, stored[key], outcome)
+        else:
             outcome.failures.append(
                 (index, recorded_elsewhere(request.kind, refuse_kinds[request.kind]))
             )
 
 
-def _count_existing(requests: Sequence[tuple[int, EventRequest]], outcome: BatchOutcome) -> None:
-    """Sort requests whose key exists into duplicates and conflicts, with one query."""
-    if not requests:
-        return
-    stored = {
-        key: (event_id, kind, fingerprint)
-        for key, event_id, kind, fingerprint in InventoryEvent.objects.filter(
-            idempotency_key__in={request.idempotency_key for _, request in requests}
-        ).values_list("idempotency_key", "id", "kind", "fingerprint")
-    }
-    for index, request in requests:
-        event_id, kind, fingerprint = stored[request.idempotency_key]
-        if fingerprint == request.fingerprint:
-            outcome.duplicates += 1
-        else:
-            outcome.failures.append((index, _conflict(request, event_id, kind)))
+def _settle_existing(
+    index: int, request: EventRequest, stored: bulk.StoredEvent, outcome: BatchOutcome
+) -> None:
+    """A request whose key is taken: a duplicate, or a conflict when the body differs."""
+    event_id, kind, fingerprint = stored
+    if fingerprint == request.fingerprint:
+        outcome.duplicates += 1
+    else:
+        outcome.failures.append((index, _conflict(request, event_id, kind)))
 
 
 def reserve(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -262,20 +262,14 @@ def _event_row(request: EventRequest, recorded_at: datetime) -> tuple[object, ..
     )
 
 
-def _net_by_account(
-    entries: Iterable[tuple[int, int, str, int]],
-) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """Net delta and entry count per account, split into (growing, shrinking) rows."""
+def _net_by_account(entries: Iterable[tuple[int, int, str, int]]) -> dict[Account, list[int]]:
+    """[net delta, entry count] per account."""
     net: dict[Account, list[int]] = defaultdict(lambda: [0, 0])
     for sku_id, location_id, bucket, delta in entries:
         totals = net[(sku_id, location_id, bucket)]
         totals[0] += delta
         totals[1] += 1
-    growing: list[tuple[object, ...]] = []
-    shrinking: list[tuple[object, ...]] = []
-    for (sku_id, location_id, bucket), (delta, count) in sorted(net.items()):
-        (shrinking if delta < 0 else growing).append((sku_id, location_id, bucket, delta, count))
-    return growing, shrinking
+    return net
 
 
 def _insert_events(requests: Sequence[EventRequest], recorded_at: datetime) -> dict[str, int]:
@@ -433,13 +427,21 @@ def _current_balances(accounts: set[tuple[int, int]]) -> dict[Account, int]:
 
 
 def _apply_to_balances(written: Sequence[WrittenEvent]) -> None:
-    """Add the entries' net deltas to the cached balances (caller holds the SKU locks).
+    apply_net_to_balances(_net_by_account(entry for item in written for entry in item.entries))
+
+
+def apply_net_to_balances(net: Mapping[Account, Sequence[int]]) -> None:
+    """Add each account's [net delta, entry count] to its cached balance (caller holds the
+    SKU locks).
 
     Growing or new accounts go through an upsert. Shrinking ones go through a plain UPDATE:
     the database checks an upsert's proposed row against the not-negative constraint before
     it finds the conflict, so a negative delta must never be proposed as a new row.
     """
-    growing, shrinking = _net_by_account(entry for item in written for entry in item.entries)
+    growing: list[tuple[object, ...]] = []
+    shrinking: list[tuple[object, ...]] = []
+    for (sku_id, location_id, bucket), (delta, count) in sorted(net.items()):
+        (shrinking if delta < 0 else growing).append((sku_id, location_id, bucket, delta, count))
     _execute_with_rows(_UPSERT_BALANCES, _BALANCE_COLUMNS, growing)
     _, updated = _execute_with_rows(
         "UPDATE ledger_balance SET quantity = ledger_balance.quantity + v.delta, "
