@@ -7,9 +7,12 @@ Run against a migrated PostgreSQL database:
 Three scenarios, each measured for our code and for a raw psycopg baseline in the same run:
   spread  single-line sale events spread over many SKUs, writer processes x threads
   hot     single-line sale events on one hot SKU, 32 concurrent writers
-  batch   the replay path (record_events) against executemany in one transaction per chunk
+  batch   the replay path (record_events) against hand-written SQL in one transaction per
+          chunk: one INSERT per event (its id comes back), executemany for entries and balances
 The raw baseline does the same statements (mark the SKU dirty under its row lock, insert the
-event with its idempotency key, insert the entry, upsert the balance) without Django.
+event with its idempotency key, insert the entry, upsert the balance) without Django. Each line
+of the summary gives ours, the baseline and ours / baseline. `--only batch` (repeatable) runs
+some scenarios only.
 """
 
 from __future__ import annotations
@@ -219,6 +222,44 @@ def batch(mode, run, codes, location, events, chunk) -> float:
     return events / elapsed
 
 
+SCENARIOS = ("spread", "hot", "batch")
+
+
+def spread(args, run, codes, location) -> tuple[str, float, float, str]:
+    measured = {
+        mode: live(
+            mode,
+            run,
+            "spread",
+            codes,
+            location,
+            args.spread_events,
+            args.spread_processes,
+            args.spread_threads,
+        )[0]
+        for mode in ("raw", "ours")
+    }
+    writers = args.spread_processes * args.spread_threads
+    note = f"{writers} writers ({args.spread_processes} processes), {args.skus} SKUs"
+    return "spread", measured["ours"], measured["raw"], note
+
+
+def hot(args, run, location) -> tuple[str, float, float, str]:
+    processes = max(1, min(args.hot_writers, args.hot_processes))
+    threads = args.hot_writers // processes
+    measured, deadlocks = {}, {}
+    for mode in ("raw", "ours"):
+        sku = Sku.objects.create(code=f"HOT-{run}-{mode}")
+        measured[mode], deadlocks[mode] = live(
+            mode, run, "hot", [sku.code], location, args.hot_events, processes, threads
+        )
+    note = (
+        f"{processes * threads} writers on 1 SKU, "
+        f"deadlocks ours={deadlocks['ours']} raw={deadlocks['raw']}"
+    )
+    return "hot", measured["ours"], measured["raw"], note
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -232,6 +273,9 @@ def main() -> int:
     parser.add_argument("--hot-processes", type=int, default=4)
     parser.add_argument("--batch-events", type=int, default=50_000)
     parser.add_argument("--chunk", type=int, default=2_000)
+    parser.add_argument(
+        "--only", choices=SCENARIOS, action="append", help="run this scenario (repeatable)"
+    )
     args = parser.parse_args()
 
     if connection.vendor != "postgresql":
@@ -241,70 +285,26 @@ def main() -> int:
     location = Location.objects.create(code=f"BENCH-{run}", name="bench")
     codes = [f"BENCH-{run}-{n:05d}" for n in range(args.skus)]
     Sku.objects.bulk_create([Sku(code=code) for code in codes], batch_size=5000)
-    hot_ours, hot_raw = (
-        Sku.objects.create(code=f"HOT-{run}-ours"),
-        Sku.objects.create(code=f"HOT-{run}-raw"),
-    )
     print(
         f"run {run}: {args.skus} SKUs, PostgreSQL {connection.pg_version}, {os.cpu_count()} cores"
     )
 
+    chosen = args.only or SCENARIOS
     results = []
-    writers = args.spread_processes * args.spread_threads
-    raw, _ = live(
-        "raw",
-        run,
-        "spread",
-        codes,
-        location,
-        args.spread_events,
-        args.spread_processes,
-        args.spread_threads,
-    )
-    ours, _ = live(
-        "ours",
-        run,
-        "spread",
-        codes,
-        location,
-        args.spread_events,
-        args.spread_processes,
-        args.spread_threads,
-    )
-    results.append(
-        (
-            "spread",
-            ours,
-            raw,
-            f"{writers} writers ({args.spread_processes} processes), {args.skus} SKUs",
-        )
-    )
-
-    hot_processes = max(1, min(args.hot_writers, args.hot_processes))
-    threads = args.hot_writers // hot_processes
-    raw, raw_deadlocks = live(
-        "raw", run, "hot", [hot_raw.code], location, args.hot_events, hot_processes, threads
-    )
-    ours, our_deadlocks = live(
-        "ours", run, "hot", [hot_ours.code], location, args.hot_events, hot_processes, threads
-    )
-    results.append(
-        (
-            "hot",
-            ours,
-            raw,
-            f"{hot_processes * threads} writers on 1 SKU, deadlocks ours={our_deadlocks} raw={raw_deadlocks}",
-        )
-    )
-
-    raw = batch("raw", run, codes, location, args.batch_events, args.chunk)
-    ours = batch("ours", run, codes, location, args.batch_events, args.chunk)
-    results.append(("batch", ours, raw, f"{args.chunk} events per transaction"))
+    if "spread" in chosen:
+        results.append(spread(args, run, codes, location))
+    if "hot" in chosen:
+        results.append(hot(args, run, location))
+    if "batch" in chosen:
+        raw = batch("raw", run, codes, location, args.batch_events, args.chunk)
+        ours = batch("ours", run, codes, location, args.batch_events, args.chunk)
+        results.append(("batch", ours, raw, f"{args.chunk} events per transaction"))
 
     print()
     for name, ours, raw, note in results:
         print(
-            f"{name:<7} ours {ours:>9,.0f} events/s   raw SQL {raw:>9,.0f} events/s   ratio {ours / raw:.2f}   ({note})"
+            f"{name:<7} ours {ours:>9,.0f} events/s   raw SQL {raw:>9,.0f} events/s   "
+            f"ratio {ours / raw:.2f}   ({note})"
         )
     mismatches = selectors.ledger_mismatches()
     print(f"verify_ledger after the run: {len(mismatches)} mismatch(es)")
