@@ -89,7 +89,7 @@ def record_chunk(requests: Sequence[EventRequest]) -> ChunkResult:
     if not _on_postgres():
         return _record_portably(requests)
     skus, locations = _resolve(requests)
-    stored = _stored_events({request.idempotency_key for request in requests})
+    stored = stored_events(request.idempotency_key for request in requests)
     new: dict[str, EventRequest] = {}
     for request in requests:
         if request.idempotency_key not in stored:
@@ -119,17 +119,14 @@ def _record_portably(requests: Sequence[EventRequest]) -> ChunkResult:
     written = {item.request.idempotency_key: item.event_id for item in record_locked(requests)}
     return ChunkResult(
         written=written,
-        stored=_stored_events({r.idempotency_key for r in requests} - written.keys()),
+        stored=stored_events({r.idempotency_key for r in requests} - written.keys()),
     )
 
 
 def stored_events(keys: Iterable[str]) -> dict[str, StoredEvent]:
     """key -> (id, kind, fingerprint) of the events already recorded under these keys."""
-    return _stored_events(set(keys))
-
-
-def _stored_events(keys: set[str]) -> dict[str, StoredEvent]:
-    if not keys:
+    wanted = list(set(keys))
+    if not wanted:
         return {}
     if _on_postgres():
         # One array parameter rather than a thousand placeholders.
@@ -137,11 +134,11 @@ def _stored_events(keys: set[str]) -> dict[str, StoredEvent]:
             cursor.execute(
                 "SELECT idempotency_key, id, kind, fingerprint FROM ledger_inventoryevent "
                 "WHERE idempotency_key = ANY(%b::varchar[])",
-                [list(keys)],
+                [wanted],
             )
             rows = cursor.fetchall()
     else:
-        rows = InventoryEvent.objects.filter(idempotency_key__in=keys).values_list(
+        rows = InventoryEvent.objects.filter(idempotency_key__in=wanted).values_list(
             "idempotency_key", "id", "kind", "fingerprint"
         )
     return {key: (event_id, kind, fingerprint) for key, event_id, kind, fingerprint in rows}
