@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from inventory_sync.lib import wakeups
+from inventory_sync.lib import memo, wakeups
 from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.locks import lock_one
 from ledger import services as ledger_services
@@ -277,12 +277,33 @@ def sale_lines(*, sku: Sku, location: str, quantity: int) -> list[EventLine]:
     Order ingestion records a bundle's sale as one event with a line per component, so the
     components' balances (the only real stock) carry it and the bundle is recomputed from them.
     """
-    parts = list(
-        BundleComponent.objects.filter(bundle=sku).select_related("component").order_by("id")
-    )
+    parts = bundle_parts(sku.pk)
     if not parts:
         return [EventLine(sku=sku.code, location=location, quantity=quantity)]
     return [
-        EventLine(sku=part.component.code, location=location, quantity=quantity * part.quantity)
-        for part in parts
+        EventLine(sku=code, location=location, quantity=quantity * per_bundle)
+        for _, code, per_bundle in parts
     ]
+
+
+def bundle_parts(sku_id: int) -> list[tuple[int, str, int]]:
+    """A bundle's components as (component id, code, quantity per bundle), in the bundle's
+    order; empty for a SKU that is not a bundle. Remembered for an ingest claim."""
+    return memo.remembered(("bundle-parts", sku_id), lambda: _read_parts([sku_id])[sku_id])
+
+
+def remember_bundle_parts(sku_ids) -> None:
+    """Read the parts of many SKUs in one query, for the rest of the claim."""
+    for sku_id, parts in _read_parts(sku_ids).items():
+        memo.remember(("bundle-parts", sku_id), parts)
+
+
+def _read_parts(sku_ids) -> dict[int, list[tuple[int, str, int]]]:
+    parts: dict[int, list[tuple[int, str, int]]] = {sku_id: [] for sku_id in sku_ids}
+    for bundle_id, component_id, code, quantity in (
+        BundleComponent.objects.filter(bundle_id__in=list(sku_ids))
+        .order_by("id")
+        .values_list("bundle_id", "component_id", "component__code", "quantity")
+    ):
+        parts[bundle_id].append((component_id, code, quantity))
+    return parts

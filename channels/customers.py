@@ -150,6 +150,21 @@ def match_customer(details: CustomerFacts, placed_at: datetime) -> Customer | No
     return customer
 
 
+def matching_keys(details: CustomerFacts) -> list[str]:
+    """The matching keys an order's details name (what match_customer will lock)."""
+    email = normalise_email(details.customer_email)
+    phone = normalise_phone(details.customer_phone, details.destination_country)
+    return [
+        key for key in (email and hash_of(EMAIL, email), phone and hash_of(PHONE, phone)) if key
+    ]
+
+
+def lock_matching_keys(hashes) -> None:
+    """Take the keys' locks ahead of the matches (an ingest claim's orders, all at once, in
+    the same sorted order match_customer uses)."""
+    _lock_keys(hashes)
+
+
 def _lock_keys(hashes) -> None:
     """Serialise the matches of one key across transactions until they commit. SQLite (the
     demo) has one writer at a time already."""

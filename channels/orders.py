@@ -19,9 +19,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from allocation.models import BundleComponent
-from allocation.services import sale_lines
-from inventory_sync.lib import wakeups
+from allocation.services import bundle_parts, sale_lines
+from inventory_sync.lib import memo, wakeups
 from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.locks import lock_ids, lock_one, lock_rows
 from ledger import services as ledger
@@ -347,9 +346,9 @@ def _lock_skus(lines) -> None:
     sku_ids = {line.sku_id for line in lines if line.sku_id is not None}
     if not sku_ids:
         return
-    sku_ids |= set(
-        BundleComponent.objects.filter(bundle_id__in=sku_ids).values_list("component_id", flat=True)
-    )
+    sku_ids |= {part for sku_id in sku_ids for part, _, _ in bundle_parts(sku_id)}
+    if sku_ids <= memo.remembered(LOCKED_SKUS, set):
+        return  # the ingest claim took them up front, with the rest of its locks
     lock_ids(Sku.objects.filter(pk__in=sku_ids))
 
 
@@ -472,24 +471,49 @@ def _new_line(
     )
 
 
+# The SKU ids an ingest claim locked up front (inventory_sync.lib.memo); empty elsewhere.
+LOCKED_SKUS = "locked-skus"
+
+
 def _listing_for(channel: Channel, snapshot: OrderLineSnapshot) -> Listing | None:
     """By the channel's variant id; some payloads carry variant_id null, then by SKU code."""
-    match = Q()
-    if snapshot.variant_id:
-        match |= Q(external_id=snapshot.variant_id)
-    if snapshot.sku:
-        match |= Q(sku__code=snapshot.sku)
-    if not match:
+    if not (snapshot.variant_id or snapshot.sku):
         return None
-    candidates = list(
-        Listing.objects.select_related("sku")
-        .filter(match, channel=channel)
-        .order_by("pack_size", "id")[:20]
+    return memo.remembered(
+        listing_key(channel.pk, snapshot.variant_id, snapshot.sku),
+        lambda: pick_listing(
+            read_listings(channel.pk, [snapshot.variant_id], [snapshot.sku]),
+            snapshot.variant_id,
+            snapshot.sku,
+        ),
     )
+
+
+def listing_key(channel_id: int, variant_id: str, sku: str) -> tuple:
+    return ("order-line-listing", channel_id, variant_id, sku)
+
+
+def read_listings(channel_id: int, variant_ids, sku_codes) -> list[Listing]:
+    """The listings a channel's order lines may map to, best first (fewest items a pack)."""
+    match = Q()
+    if any(variant_ids):
+        match |= Q(external_id__in=[v for v in variant_ids if v])
+    if any(sku_codes):
+        match |= Q(sku__code__in=[s for s in sku_codes if s])
+    if not match:
+        return []
+    return list(
+        Listing.objects.select_related("sku")
+        .filter(match, channel_id=channel_id)
+        .order_by("pack_size", "id")
+    )
+
+
+def pick_listing(candidates: list[Listing], variant_id: str, sku: str) -> Listing | None:
     for listing in candidates:
-        if snapshot.variant_id and listing.external_id == snapshot.variant_id:
+        if variant_id and listing.external_id == variant_id:
             return listing
-    return next((c for c in candidates if c.sku.code == snapshot.sku), None)
+    return next((c for c in candidates if sku and c.sku.code == sku), None)
 
 
 def _facts_of(channel: Channel, snapshot: OrderSnapshot) -> routing.OrderFacts:

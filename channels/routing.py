@@ -21,7 +21,8 @@ from django.utils import timezone
 from allocation import routing as rules
 from allocation.models import BundleComponent, RoutingRule, SkuPolicy
 from allocation.rules import LocationStock
-from inventory_sync.lib import wakeups
+from allocation.services import bundle_parts
+from inventory_sync.lib import memo, wakeups
 from inventory_sync.lib.errors import Conflict, DomainError
 from inventory_sync.lib.locks import lock_ids, lock_one, lock_rows
 from ledger import services as ledger
@@ -57,28 +58,60 @@ def pool_of(channel: Channel, listing: Listing | None) -> list[Location]:
     if listing is not None and listing.fulfilment == Listing.Fulfilment.FBA:
         return fba_pools(channel)
     if listing is not None:
-        chosen = list(listing.source_locations.exclude(kind=Location.Kind.FBA).order_by("id"))
+        chosen = memo.remembered(
+            ("listing-sources", listing.pk), lambda: read_sources([listing.pk])[listing.pk]
+        )
         if chosen:
             return chosen
-    return list(
-        Location.objects.filter(can_ship=True, is_active=True)
-        .exclude(kind=Location.Kind.FBA)
-        .order_by("id")
+    return memo.remembered(
+        "merchant-locations",
+        lambda: list(
+            Location.objects.filter(can_ship=True, is_active=True)
+            .exclude(kind=Location.Kind.FBA)
+            .order_by("id")
+        ),
     )
+
+
+def read_sources(listing_ids) -> dict[int, list[Location]]:
+    """The chosen source locations (FBA ones aside) of each listing, by id order."""
+    through = Listing.source_locations.through
+    sources: dict[int, list[Location]] = {listing_id: [] for listing_id in listing_ids}
+    for link in (
+        through.objects.filter(listing_id__in=list(listing_ids))
+        .exclude(location__kind=Location.Kind.FBA)
+        .select_related("location")
+        .order_by("location_id")
+    ):
+        sources[link.listing_id].append(link.location)
+    return sources
+
+
+def remember_sources(listing_ids) -> None:
+    """Read many listings' source locations in one query, for the rest of an ingest claim."""
+    for listing_id, places in read_sources(listing_ids).items():
+        memo.remember(("listing-sources", listing_id), places)
 
 
 def fba_pools(channel: Channel) -> list[Location]:
     """The FBA pool locations of an Amazon channel's region, oldest first."""
     if not channel.region:
         return []
-    return list(
-        Location.objects.filter(
-            kind=Location.Kind.FBA, region=channel.region, is_active=True
-        ).order_by("id")
+    return memo.remembered(
+        ("fba-pools", channel.region),
+        lambda: list(
+            Location.objects.filter(
+                kind=Location.Kind.FBA, region=channel.region, is_active=True
+            ).order_by("id")
+        ),
     )
 
 
 def enabled_rules() -> list[rules.RoutingRule]:
+    return memo.remembered("routing-rules", _read_rules)
+
+
+def _read_rules() -> list[rules.RoutingRule]:
     return [
         rules.RoutingRule(
             name=rule.name,
@@ -109,7 +142,7 @@ def stock_at(sku: Sku, locations: Iterable[Location]) -> list[LocationStock]:
     """Each location's available units of `sku` (a bundle: whole bundles its components
     make there), read now: call it under the SKU lock."""
     places = list(locations)
-    parts = list(BundleComponent.objects.filter(bundle=sku).values_list("component_id", "quantity"))
+    parts = [(component, quantity) for component, _, quantity in bundle_parts(sku.pk)]
     sku_ids = [component for component, _ in parts] or [sku.pk]
     quantities: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
     for sku_id, location_id, bucket, quantity in Balance.objects.filter(

@@ -15,7 +15,8 @@ What a lane provides, by area:
   window it reads), `fetch_order`, `confirm_shipment`, `cancel_order`;
 - inbound: the topics it handles and a handler for each (`inbound_handlers`), what must be
   read from the channel before the handler's transaction (`prefetchers`), and topics where
-  only the newest event per key matters (`supersede_keys`);
+  only the newest event per key matters (`supersede_keys`), and for the topics it can apply
+  in a shared claim, what each event will lock (`claim_keys`);
 - set-up: `import_mapping`, its periodic jobs (Celery task names and default schedules), its
   webhook URL patterns and its credential fields for the admin form.
 """
@@ -272,7 +273,27 @@ class CredentialField:
     previous: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimKeys:
+    """What applying one inbound event will lock, read from its payload alone (no query).
+
+    The ingest worker applies a claim of events in one transaction and takes every lock the
+    claim needs up front, in the global order (orders, SKUs, listings, customer keys), so two
+    claims sharing a SKU queue behind each other instead of deadlocking. A topic without
+    claim keys is applied in a transaction of its own.
+    """
+
+    order: str = ""  # the order's external id on the channel
+    # Each line's (listing external id, SKU code), either blank, as the lane's order parser
+    # reads them (OrderLineSnapshot.variant_id, .sku).
+    lines: tuple[tuple[str, str], ...] = ()
+    # Listings found by one of the lane's own columns (an inventory item id): (column, values).
+    listings_by: tuple[str, tuple[str, ...]] | None = None
+    customer: Any = None  # the order's OrderDetails, when it may name a customer
+
+
 InboundHandler = Callable[["Channel", dict, "InboundEvent"], tuple[str, str]]
+ClaimKeysOf = Callable[[dict], ClaimKeys]
 Prefetcher = Callable[["Channel", dict], Any]
 SupersedeKey = Callable[[dict], tuple | None]
 Receiver = Callable[[int, Mapping[str, str], bytes], tuple[int, dict[str, str]]]
@@ -302,6 +323,7 @@ class Lane:
     inbound_handlers: ClassVar[Mapping[str, InboundHandler]] = {}
     prefetchers: ClassVar[Mapping[str, Prefetcher]] = {}
     supersede_keys: ClassVar[Mapping[str, SupersedeKey]] = {}
+    claim_keys: ClassVar[Mapping[str, ClaimKeysOf]] = {}
     periodic_jobs: ClassVar[Sequence[PeriodicJob]] = ()
     # The WSGI fast path for this kind's webhook endpoint (channels.intake), if it takes one.
     fast_receiver: ClassVar[Receiver | None] = None

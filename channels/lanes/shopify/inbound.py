@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from channels import orders
 from channels.inbox import observe_level, outcome_of
+from channels.lanes.base import ClaimKeys
 from channels.models import Channel, InboundEvent, Listing, OrderShipment
 from inventory_sync.lib.locks import lock_rows
 
-from . import api, webhooks
+from . import api, parsers, webhooks
 
 _NOTHING = object()  # no prefetched order: read it inside the handler
 
@@ -118,6 +119,39 @@ def level_key(payload: dict) -> tuple | None:
         return None  # left for the handler, which quarantines it with a reason
 
 
+def order_keys(payload: dict) -> ClaimKeys:
+    """An order's row, its lines' listings and SKUs, and its customer."""
+    try:
+        return ClaimKeys(
+            order=str(payload["id"]),
+            lines=tuple(
+                (webhooks.variant_gid(line.get("variant_id")), (line.get("sku") or "").strip())
+                for line in payload.get("line_items") or []
+            ),
+            customer=parsers.order_details(payload),
+        )
+    except (KeyError, TypeError, AttributeError):
+        return ClaimKeys()  # the handler quarantines it with the reason
+
+
+def order_id_keys(payload: dict) -> ClaimKeys:
+    """A refund or fulfilment names its order; the order's lines name the SKUs."""
+    try:
+        return ClaimKeys(order=str(payload["order_id"]))
+    except (KeyError, TypeError):
+        return ClaimKeys()
+
+
+def level_keys(payload: dict) -> ClaimKeys:
+    try:
+        item = str(payload["inventory_item_id"])
+    except (KeyError, TypeError):
+        return ClaimKeys()
+    return ClaimKeys(
+        listings_by=("shopify_inventory_item_id", (item, f"gid://shopify/InventoryItem/{item}"))
+    )
+
+
 HANDLERS = {
     "orders/create": order,
     "orders/updated": order,
@@ -129,3 +163,12 @@ HANDLERS = {
 }
 PREFETCHERS = {"orders/edited": read_edited_order}
 SUPERSEDE_KEYS = {"inventory_levels/update": level_key}
+# orders/edited is read back from the shop first (a call), so it is applied on its own.
+CLAIM_KEYS = {
+    "orders/create": order_keys,
+    "orders/updated": order_keys,
+    "orders/cancelled": order_keys,
+    "refunds/create": order_id_keys,
+    "fulfillments/create": order_id_keys,
+    "inventory_levels/update": level_keys,
+}

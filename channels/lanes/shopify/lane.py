@@ -54,6 +54,7 @@ class ShopifyLane(Lane):
     inbound_handlers = inbound.HANDLERS
     prefetchers = inbound.PREFETCHERS
     supersede_keys = inbound.SUPERSEDE_KEYS
+    claim_keys = inbound.CLAIM_KEYS
     fast_receiver = staticmethod(intake.receive_shopify)
     # 250 items a call: a shop's listings read back in a few calls.
     read_after_write = True
