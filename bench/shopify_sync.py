@@ -10,7 +10,10 @@ worker, and maps a few SKUs to a listing on each shop. Then:
            the moment shop B's level for that SKU reflects it (B's own inventory_levels/update
            webhook, caught here), and from our receipt of the order webhook to B's
            acknowledgement. Shopify calls and Celery tasks are counted per 1,000 orders. The
-           stream runs twice: with the default push window, then with --budget-window-ms.
+           stream runs at --reference-rate first (the everyday figure, printed beside), then at
+           --rate with the default push window, then with --budget-window-ms.
+  steps    the rate stepped up (--step-rates, --step-seconds each) until the p99 from webhook
+           received to B acknowledged passes 1 s: the highest rate that kept it is printed.
   naive    the same stream, one unbatched set per order per listing, on two fresh shops with
            the same rate limits: latency to the last set, and calls.
   intake   the webhook endpoint (HMAC, raw store, 200) under load from --clients keep-alive
@@ -465,6 +468,18 @@ def parse_args() -> argparse.Namespace:
         default=1050,
         help="the second stream's push window (a channel that spends fewer calls)",
     )
+    parser.add_argument(
+        "--reference-rate", type=float, default=20.0, help="the everyday stream, run first"
+    )
+    parser.add_argument(
+        "--step-rates",
+        default="60,80,100,120,140",
+        help="orders/s tried in turn for the highest rate with p99 <= 1 s ('' skips)",
+    )
+    parser.add_argument("--step-seconds", type=float, default=12.0)
+    parser.add_argument(
+        "--ingest-processes", type=int, default=1, help="worker processes taking the ingest queue"
+    )
     parser.add_argument("--clients", type=int, default=4, help="intake load clients")
     parser.add_argument("--intake-seconds", type=float, default=10.0)
     return parser.parse_args()
@@ -498,18 +513,21 @@ def start_web(procs: Processes) -> str:
     return web
 
 
-def start_workers(procs: Processes) -> None:
-    # Two workers, as in production: ingest and planner in one, pushers in the other.
-    for name, queues in (("worker", "ingest,default,celery"), ("pusher", "push")):
+def start_workers(procs: Processes, ingest_processes: int = 1) -> None:
+    # Two workers, as in production: ingest and planner in one, pushers in the other; with
+    # --ingest-processes N, N - 1 more processes take only the ingest queue.
+    workers = [("worker", "ingest,default,celery"), ("pusher", "push")]
+    workers += [(f"ingest{n}", "ingest") for n in range(1, ingest_processes)]
+    for name, queues in workers:
         procs.start(
             name,
             [sys.executable, "-m", "celery", "-A", "inventory_sync", "worker", "--pool",
              "threads", "--concurrency", "4", "-Q", queues, "--loglevel", "WARNING",
-             "-n", f"{name}@%h"],
+             "-n", f"{name}@%h", "--prefetch-multiplier", "1"],
         )  # fmt: skip
 
 
-def start_world(procs: Processes, sku_count: int) -> World:
+def start_world(procs: Processes, sku_count: int, ingest_processes: int = 1) -> World:
     """A fresh database, both shops mapped and pushed once, the webhooks subscribed and the
     shops' request counters at zero."""
     fresh_database()
@@ -521,7 +539,7 @@ def start_world(procs: Processes, sku_count: int) -> World:
     shop_a, shop_b = start_sandbox(procs, "shop-a"), start_sandbox(procs, "shop-b")
     codes, channels = setup_world(shop_a, shop_b, sku_count)
     web = start_web(procs)
-    start_workers(procs)
+    start_workers(procs, ingest_processes)
     from channels.models import Listing
     from channels.tasks import wake_planner
 
@@ -552,7 +570,13 @@ def start_world(procs: Processes, sku_count: int) -> World:
     )
 
 
-def stream_phase(world: World, args: argparse.Namespace, window_ms: int | None) -> dict:
+def stream_phase(
+    world: World,
+    args: argparse.Namespace,
+    window_ms: int | None,
+    rate: float | None = None,
+    seconds: float | None = None,
+) -> dict:
     from django.utils import timezone
 
     from channels.models import Channel
@@ -564,7 +588,7 @@ def stream_phase(world: World, args: argparse.Namespace, window_ms: int | None) 
         sandbox(url, "requests", method="DELETE")
     tasks_before = celery_task_total()
     since = timezone.now()
-    sales = stream(shop_a, world.codes, args.rate, args.seconds, world.sold)
+    sales = stream(shop_a, world.codes, rate or args.rate, seconds or args.seconds, world.sold)
     latencies, missing = stream_latencies(sales, world.watcher, world.item_of, timeout=60)
     wait_until_pushed()
     return {
@@ -623,16 +647,52 @@ def report_push_latency() -> None:
           f"ms, p95 {q95:.0f} ms, p99 {q99:.0f} ms over {len(acked)} pushes")  # fmt: skip
 
 
+def step_up(world: World, args: argparse.Namespace) -> list[tuple[float, float]]:
+    """(rate, p99 webhook received → B acknowledged) for each step, until a step passes 1 s."""
+    steps = []
+    for rate in [float(r) for r in args.step_rates.split(",") if r.strip()]:
+        print(f"step: {rate:g} orders/s for {args.step_seconds:g} s …", flush=True)
+        result = stream_phase(world, args, None, rate=rate, seconds=args.step_seconds)
+        p99 = percentiles(result["received"])[2]
+        print(f"  p99 webhook received → B acknowledged: {p99:.0f} ms", flush=True)
+        steps.append((rate, p99))
+        if not p99 <= 1000:
+            break
+    return steps
+
+
+def report_rates(args: argparse.Namespace, reference: dict, fresh: dict, steps) -> None:
+    fmt = "{:.0f} / {:.0f} / {:.0f} ms"
+    ref = percentiles(reference["received"])
+    ours = percentiles(fresh["received"])
+    print(f"p50/p95/p99 webhook received → B acknowledged, default window, {args.ingest_processes} "
+          "ingest process(es):")  # fmt: skip
+    line(
+        f"  {args.rate:g} orders/s on {args.skus} SKUs",
+        fmt.format(*ours), f"{args.reference_rate:g} orders/s", fmt.format(*ref),
+        ours[2] / ref[2],
+    )  # fmt: skip
+    for rate, p99 in steps:
+        print(f"  step {rate:g} orders/s: p99 {p99:.0f} ms{'' if p99 <= 1000 else '  (over 1 s)'}")
+    kept = [rate for rate, p99 in steps if p99 <= 1000]
+    if steps:
+        print(f"highest rate with p99 ≤ 1 s (webhook received → other shop acknowledged): "
+              f"{max(kept):g} orders/s" if kept else "no stepped rate kept p99 ≤ 1 s")  # fmt: skip
+
+
 def main() -> None:
     args = parse_args()
     (ROOT / "var").mkdir(exist_ok=True)
     procs = Processes()
     try:
         print("setting up a fresh database, two sandbox shops, web and worker …", flush=True)
-        world = start_world(procs, args.skus)
+        world = start_world(procs, args.skus, args.ingest_processes)
         from django.conf import settings as django_settings
 
         default_ms = round(django_settings.PUSH_WINDOW_SECONDS * 1000)
+        print(f"reference stream: {args.reference_rate:g} orders/s for {args.seconds:g} s …",
+              flush=True)  # fmt: skip
+        reference = stream_phase(world, args, None, rate=args.reference_rate)
         print(
             f"stream: {args.rate:g} orders/s for {args.seconds:g} s on {args.skus} SKUs, "
             f"push window {default_ms} ms (the default) …",
@@ -644,14 +704,15 @@ def main() -> None:
             flush=True,
         )
         budget = stream_phase(world, args, args.budget_window_ms)
+        steps = step_up(world, args)
 
         print("naive baseline: the same stream, one set per order per listing …", flush=True)
         shop_na, shop_nb = start_sandbox(procs, "naive-a"), start_sandbox(procs, "naive-b")
         naive_latencies, naive_calls = naive(shop_na, shop_nb, world.codes, args.rate, args.seconds)
 
         print("intake: webhook endpoint vs an insert-only view, worker stopped …", flush=True)
-        procs.stop("worker")
-        procs.stop("pusher")
+        for name in ["worker", "pusher"] + [f"ingest{n}" for n in range(1, args.ingest_processes)]:
+            procs.stop(name)
         a_id = world.channels[0].pk
         ours_rps = intake(
             world.web, f"/webhooks/shopify/{a_id}/", args.clients, args.intake_seconds
@@ -669,6 +730,7 @@ def main() -> None:
             ours_rps / max(floor_rps, 1),
         )  # fmt: skip
         report_push_latency()
+        report_rates(args, reference, fresh, steps)
     finally:
         procs.stop_all()
 

@@ -13,6 +13,7 @@ import time
 from functools import partial
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -54,8 +55,13 @@ def wake_planner() -> None:
     wakeups.attempt(PLANNER_LOOP, partial(loops.ring, PLANNER_LOOP, plan_allocations_task.delay))
 
 
-def wake_ingest() -> None:
-    wakeups.attempt(INGEST_LOOP, partial(loops.ring, INGEST_LOOP, ingest_task.delay))
+def _ingest_loop(slot: int) -> str:
+    return INGEST_LOOP if slot == 0 else f"{INGEST_LOOP}:{slot}"
+
+
+def wake_ingest(slot: int = 0) -> None:
+    name = _ingest_loop(slot)
+    wakeups.attempt(name, partial(loops.ring, name, partial(ingest_task.delay, slot)))
 
 
 def wake_pusher(channel_id: int) -> None:
@@ -108,13 +114,24 @@ def plan_allocations_task() -> int:
 
 
 @shared_task(ignore_result=True)
-def ingest_task() -> int:
+def ingest_task(slot: int = 0) -> int:
+    """One of settings.INGEST_LOOPS ingest loops. Every stored event rings the first; a loop
+    that finds more than a claim's worth waiting brings in the next, so a quiet shop runs one
+    loop and a flash sale all of them, sharing the inbox through SKIP LOCKED claims."""
+
     def round_() -> bool:
-        applied = inbound.process_pending()
+        applied = inbound.process_pending(limit=INGEST_ROUND_EVENTS)
         health.beat(INGEST_LOOP)
+        if applied >= inbound.CLAIM_SIZE and slot + 1 < settings.INGEST_LOOPS:
+            wake_ingest(slot + 1)
         return applied > 0
 
-    return loops.run(INGEST_LOOP, round_, ingest_task.delay)
+    return loops.run(_ingest_loop(slot), round_, partial(ingest_task.delay, slot))
+
+
+# Events one ingest round reads: two claims, so a loop looks up from its work (and calls in
+# the next loop) every few hundred milliseconds during a backlog.
+INGEST_ROUND_EVENTS = 2 * inbound.CLAIM_SIZE
 
 
 @shared_task(ignore_result=True)

@@ -372,6 +372,11 @@ CELERY_TASK_ROUTES = {
 # the longest one task runs before handing over to a fresh one.
 LOOP_IDLE_EXIT_SECONDS = float(env_str("LOOP_IDLE_EXIT_SECONDS", "2.0"))
 LOOP_MAX_RUN_SECONDS = float(env_str("LOOP_MAX_RUN_SECONDS", "45.0"))
+# Ingest loops that may run at once, across every ingest worker (channels.tasks.ingest_task):
+# one runs whenever events arrive, the next joins while a backlog lasts. Give each loop a
+# thread, and for more than one core's worth, more ingest worker processes (README, "How many
+# ingest processes").
+INGEST_LOOPS = env_int("INGEST_LOOPS", 2)
 # A channel's push window (channels.push.push_wait): during a stream of sales a call goes when
 # the oldest waiting change has waited this long, so one call carries every change of the
 # window; the first change after a quiet spell goes at once. A channel may set its own.

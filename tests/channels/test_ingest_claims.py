@@ -1,0 +1,206 @@
+"""Ingest claims (channels.claims): many inbound events applied in one transaction, each still
+ending applied, quarantined or failed by itself, one order's snapshots in arrival order, and
+every lock of the claim taken up front in id order, so two ingest workers never deadlock."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from channels import inbound, orders
+from channels.inbox import store
+from channels.models import ChannelOrder, InboundEvent
+from ledger.models import Balance, InventoryEvent, Sku
+from tests.concurrency import run_concurrently
+from tests.factories import ChannelFactory, ListingFactory, SkuFactory
+
+
+@pytest.fixture
+def shop(db, warehouse):
+    return ChannelFactory(code="claim-shop", default_location=warehouse)
+
+
+def stock(shop, warehouse, receive, count):
+    """`count` SKUs with 100 units each, listed on the shop as variants 1…count."""
+    skus = []
+    for n in range(1, count + 1):
+        sku = SkuFactory(code=f"CLAIM-{n}")
+        receive(sku, warehouse, 100)
+        ListingFactory(channel=shop, sku=sku, external_id=f"gid://shopify/ProductVariant/{n}")
+        skus.append(sku)
+    return skus
+
+
+def order(order_id, *variants, quantity=1, updated="10:00:00", cancelled=False, email=""):
+    return {
+        "id": order_id,
+        "name": f"#{order_id}",
+        "created_at": "2026-11-30T10:00:00Z",
+        "updated_at": f"2026-11-30T{updated}Z",
+        "cancelled_at": "2026-11-30T10:05:00Z" if cancelled else None,
+        "email": email or None,
+        "line_items": [
+            {
+                "id": order_id * 10 + n,
+                "variant_id": variant,
+                "sku": f"CLAIM-{variant}",
+                "quantity": quantity,
+                "current_quantity": quantity,
+            }
+            for n, variant in enumerate(variants)
+        ],
+    }
+
+
+_keys = iter(range(1, 10**6))
+
+
+def deliver(shop, topic, payload) -> int:
+    return store(
+        channel=shop,
+        source="webhook",
+        topic=topic,
+        dedupe_key=f"{topic}:{next(_keys)}",
+        body=json.dumps(payload).encode(),
+    ).id
+
+
+def committed(sku, warehouse) -> int:
+    row = Balance.objects.filter(sku=sku, location=warehouse, bucket="committed").first()
+    return row.quantity if row else 0
+
+
+@pytest.mark.django_db
+def test_a_claim_applies_many_orders_in_one_transaction(shop, warehouse, receive):
+    skus = stock(shop, warehouse, receive, 3)
+    ids = [deliver(shop, "orders/create", order(100 + n, n % 3 + 1)) for n in range(9)]
+    with CaptureQueriesContext(connection) as queries:
+        handled = inbound.process_claim(ids)
+    assert handled == 9
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
+    assert [committed(sku, warehouse) for sku in skus] == [3, 3, 3]
+    # One transaction, one savepoint per event: one commit for the nine orders.
+    assert sum(q["sql"].upper().startswith("RELEASE SAVEPOINT") for q in queries) >= 9
+    assert InventoryEvent.objects.filter(kind="sale").count() == 9
+
+
+@pytest.mark.django_db
+def test_a_poison_event_fails_alone_and_its_writes_are_rolled_back(
+    shop, warehouse, receive, monkeypatch
+):
+    skus = stock(shop, warehouse, receive, 2)
+    real = orders.apply_order_snapshot
+
+    def poisoned(*, channel, snapshot):
+        outcome = real(channel=channel, snapshot=snapshot)  # writes, then breaks
+        if snapshot.external_id == "202":
+            raise RuntimeError("a bug only this payload finds")
+        return outcome
+
+    monkeypatch.setattr(orders, "apply_order_snapshot", poisoned)
+    ids = [deliver(shop, "orders/create", order(n, 1, 2)) for n in (201, 202, 203)]
+    inbound.process_claim(ids)
+
+    good, poison, after = InboundEvent.objects.order_by("id")
+    assert (good.status, after.status) == ("applied", "applied")
+    assert poison.status == "failed"
+    assert "a bug only this payload finds" in poison.outcome
+    assert poison.next_attempt_at is not None
+    assert poison.attempts == 1
+    # The poison order's sale and row went with its savepoint; the others' stayed.
+    assert not ChannelOrder.objects.filter(external_id="202").exists()
+    assert [committed(sku, warehouse) for sku in skus] == [2, 2]
+
+
+@pytest.mark.django_db
+def test_one_orders_snapshots_in_one_claim_apply_in_arrival_order(shop, warehouse, receive):
+    (sku,) = stock(shop, warehouse, receive, 1)
+    ids = [
+        deliver(shop, "orders/create", order(300, 1, quantity=3)),
+        deliver(shop, "orders/updated", order(300, 1, quantity=3, updated="10:01:00")),
+        deliver(shop, "orders/cancelled", order(300, 1, quantity=3, updated="10:05:00",
+                                                cancelled=True)),
+    ]  # fmt: skip
+    inbound.process_claim(ids)
+    assert ChannelOrder.objects.get(external_id="300").status == "cancelled"
+    assert committed(sku, warehouse) == 0
+    assert InventoryEvent.objects.filter(kind="sale").count() == 1
+    assert InventoryEvent.objects.filter(kind="cancel").count() == 1
+
+
+@pytest.mark.django_db
+def test_an_older_snapshot_behind_a_newer_one_never_undoes_it(shop, warehouse, receive):
+    (sku,) = stock(shop, warehouse, receive, 1)
+    ids = [
+        deliver(shop, "orders/cancelled", order(400, 1, quantity=2, updated="10:05:00",
+                                                cancelled=True)),
+        deliver(shop, "orders/create", order(400, 1, quantity=2)),
+    ]  # fmt: skip
+    inbound.process_claim(ids)
+    newer, older = InboundEvent.objects.order_by("id")
+    assert newer.status == "applied"
+    assert older.status == "ignored"
+    assert "older than the applied snapshot" in older.outcome
+    assert committed(sku, warehouse) == 0
+
+
+@pytest.mark.django_db
+def test_a_sales_sku_is_dirty_from_the_webhooks_arrival(shop, warehouse, receive):
+    (sku,) = stock(shop, warehouse, receive, 1)
+    Sku.objects.update(allocation_dirty_since=None)
+    event_id = deliver(shop, "orders/create", order(500, 1))
+    arrived = timezone.now() - timedelta(seconds=3)
+    InboundEvent.objects.filter(pk=event_id).update(received_at=arrived)
+    inbound.process_pending()
+    sku.refresh_from_db()
+    # The push window runs from when we learnt of the sale, not from when ingest got to it.
+    assert sku.allocation_dirty_since == arrived
+
+
+@pytest.mark.django_db
+def test_a_level_and_an_unclaimable_topic_share_one_pass(shop, warehouse, receive):
+    stock(shop, warehouse, receive, 1)
+    deliver(shop, "orders/create", order(600, 1))
+    deliver(shop, "products/update", {"id": 1})  # no handler, no claim keys: applied alone
+    deliver(shop, "orders/create", order(601, 1))
+    assert inbound.process_pending() == 3
+    statuses = list(InboundEvent.objects.order_by("id").values_list("status", flat=True))
+    assert statuses == ["applied", "ignored", "applied"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_whose_claims_cross_skus_both_apply_without_a_deadlock(
+    shop, warehouse, receive, monkeypatch
+):
+    """Claim A sells SKU 1 then SKU 2, claim B SKU 2 then SKU 1. Were the locks taken event by
+    event, each worker would hold one SKU and wait for the other's: PostgreSQL would kill one
+    transaction. Taken up front in id order, the second worker waits for the first."""
+    stock(shop, warehouse, receive, 2)
+    claim_a = [deliver(shop, "orders/create", order(n, v)) for n, v in ((701, 1), (702, 2))]
+    claim_b = [deliver(shop, "orders/create", order(n, v)) for n, v in ((801, 2), (802, 1))]
+    both_applied_one = threading.Barrier(2)
+    real = orders.apply_order_snapshot
+
+    def meet_after_first(*, channel, snapshot):
+        outcome = real(channel=channel, snapshot=snapshot)
+        if snapshot.external_id in ("701", "801"):
+            # Event-by-event locking would have both workers here, each holding one SKU;
+            # with the claim's locks up front the other worker cannot get this far.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_applied_one.wait(timeout=3)
+        return outcome
+
+    monkeypatch.setattr(orders, "apply_order_snapshot", meet_after_first)
+    outcomes = run_concurrently(inbound.process_claim, [(claim_a,), (claim_b,)])
+
+    assert all(outcome.ok for outcome in outcomes)
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
+    assert both_applied_one.broken  # the workers never held a SKU each at the same time
+    assert ChannelOrder.objects.count() == 4
