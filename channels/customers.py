@@ -27,7 +27,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 
 from .models import Customer
@@ -180,13 +180,22 @@ def _int32(key: str) -> int:
 
 
 def _find(email_hash: str, phone_hash: str) -> Customer | None:
+    """The customer of the email key, else the oldest of the phone key: one query."""
+    match = Q()
     if email_hash:
-        found = Customer.objects.filter(email_hash=email_hash).first()
-        if found is not None:
-            return found
+        match |= Q(email_hash=email_hash)
     if phone_hash:
-        return Customer.objects.filter(phone_hash=phone_hash).order_by("id").first()
-    return None
+        match |= Q(phone_hash=phone_hash)
+    if not match:
+        return None
+    found = Customer.objects.filter(match)
+    if email_hash:
+        found = found.annotate(
+            by_email=Case(When(email_hash=email_hash, then=Value(0)), default=Value(1))
+        ).order_by("by_email", "id")
+    else:
+        found = found.order_by("id")
+    return found.first()
 
 
 def _record_order(

@@ -16,7 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from allocation.services import bundle_parts, sale_lines
@@ -365,23 +366,22 @@ class _ChannelMoves:
             self.items[line.listing_id] = self.items.get(line.listing_id, 0) + items
 
     def apply(self) -> None:
+        """One UPDATE per listing, computed on the row as it is under its lock (an UPDATE
+        reads every column's old value, so both uses of `absorbed` agree)."""
         for listing_id in sorted(self.items):
             items = self.items[listing_id]
-            listing = lock_one(
-                Listing.objects.only(
-                    "id", "channel_delta", "unseen_sold_items", "unseen_since", "push_held_until"
+            # A sale the pusher already overwrote as drift: the set it sent counted it.
+            absorbed = Least(F("unseen_sold_items"), Value(-items)) if items < 0 else Value(0)
+            Listing.objects.filter(pk=listing_id).update(
+                channel_delta=F("channel_delta") + items + absorbed,
+                unseen_sold_items=F("unseen_sold_items") - absorbed,
+                # Perhaps the order a held push waits for: try again.
+                push_held_until=Case(
+                    When(unseen_since__isnull=False, then=Value(None)),
+                    default=F("push_held_until"),
+                    output_field=DateTimeField(),
                 ),
-                pk=listing_id,
             )
-            if items < 0 and listing.unseen_sold_items:
-                # A sale the pusher already overwrote as drift: the set it sent counted it.
-                absorbed = min(-items, listing.unseen_sold_items)
-                listing.unseen_sold_items -= absorbed
-                items += absorbed
-            listing.channel_delta += items
-            if listing.unseen_since is not None:
-                listing.push_held_until = None  # perhaps the order it waits for: try again
-            listing.save(update_fields=["channel_delta", "unseen_sold_items", "push_held_until"])
 
 
 def _lock_order(channel: Channel, snapshot: OrderSnapshot) -> tuple[ChannelOrder, bool]:
@@ -457,7 +457,8 @@ def _new_line(
         )
     else:
         return None
-    return ChannelOrderLine.objects.create(
+    # Inserted by its first save (_settle_line), with its units: one statement, not two.
+    return ChannelOrderLine(
         order=order,
         external_id=snapshot.external_id,
         listing=listing,
