@@ -40,6 +40,9 @@ from inventory_sync.lib.errors import DomainError
 
 from .models import InventoryEvent
 from .rules import (
+    ADD_ONLY_KINDS,
+    MAX_LINES,
+    MAX_QUANTITY,
     Account,
     EventLine,
     EventRequest,
@@ -121,6 +124,54 @@ def _record_portably(requests: Sequence[EventRequest]) -> ChunkResult:
         written=written,
         stored=stored_events({r.idempotency_key for r in requests} - written.keys()),
     )
+
+
+def surely_valid(request: EventRequest) -> bool:
+    """A quick yes for the common shape that rules.validate_request always accepts.
+
+    An add-only event (receipt, sale, return) with no business time, ASCII text within the
+    column lengths, and lines of a SKU, a location and a quantity only. Anything else is
+    False and goes through validate_request, which gives the reasons; a test checks that this
+    never says yes where validate_request says no.
+    """
+    kind, lines = request.kind, request.lines
+    key, source, actor = request.idempotency_key, request.source, request.actor
+    reason, reference = request.reason, request.reference
+    if not (
+        isinstance(kind, str)
+        and kind in ADD_ONLY_KINDS
+        and request.occurred_at is None
+        and type(key) is str
+        and 0 < len(key) <= 255
+        and type(source) is str
+        and 0 < len(source) <= 64
+        and type(actor) is str
+        and len(actor) <= 150
+        and type(reason) is str
+        and len(reason) <= 500
+        and type(reference) is str
+        and len(reference) <= 255
+        and 0 < len(lines) <= MAX_LINES
+    ):
+        return False
+    texts = [kind, key, source, actor, reason, reference]
+    for line in lines:
+        sku, location, quantity = line.sku, line.location, line.quantity
+        if not (
+            type(sku) is str
+            and type(location) is str
+            and type(quantity) is int
+            and 1 <= quantity <= MAX_QUANTITY
+            and line.bucket is None
+            and line.to_location is None
+            and line.stage is None
+        ):
+            return False
+        texts.append(sku)
+        texts.append(location)
+    text = "".join(texts)
+    # What cannot be stored is a NUL or an unpaired surrogate: ASCII without NUL has neither.
+    return text.isascii() and "\0" not in text
 
 
 def stored_events(keys: Iterable[str]) -> dict[str, StoredEvent]:

@@ -183,7 +183,8 @@ def _record_chunk(
     owned: list[tuple[int, EventRequest]] = []
     for offset, request in enumerate(chunk, start=start):
         try:
-            validate_request(request)
+            if not bulk.surely_valid(request):
+                validate_request(request)
         except DomainError as error:
             outcome.failures.append((offset, error))
         else:

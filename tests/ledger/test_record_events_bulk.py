@@ -18,7 +18,16 @@ from hypothesis import strategies as st
 from inventory_sync.lib.errors import DomainError
 from ledger import bulk, selectors, services
 from ledger.models import Balance, InventoryEvent, LedgerEntry, Location
-from ledger.rules import OWNED_KINDS, EventLine, EventRequest, IdempotencyConflict, InboundStage
+from ledger.rules import (
+    MAX_LINES,
+    MAX_QUANTITY,
+    OWNED_KINDS,
+    EventLine,
+    EventRequest,
+    IdempotencyConflict,
+    InboundStage,
+    validate_request,
+)
 from tests.concurrency import run_concurrently
 from tests.factories import LocationFactory, SkuFactory
 
@@ -341,3 +350,59 @@ def test_the_batch_writes_the_fingerprint_and_payload_of_the_request(request):
     lines_json = bulk._lines_json(request.lines)
     assert bulk._fingerprint(request, lines_json) == request.fingerprint
     assert json.loads(lines_json) == [line.as_dict() for line in request.lines]
+
+
+# --- the quick validity check ---------------------------------------------------------------
+
+NEAR_MISSES = {
+    "kind": ["nope", "", "cycle_count", "transfer_out", "reserve", "fba_snapshot", 7, None],
+    "idempotency_key": ["", "k" * 255, "k" * 256, "k\x00", "\ud800", "é", 5, None],
+    "source": ["", "s" * 64, "s" * 65, "s\x00", "\udfff", None],
+    "actor": ["a" * 150, "a" * 151, "a\x00", "\ud800", None],
+    "reason": ["r" * 500, "r" * 501, "r\x00", None],
+    "reference": ["r" * 255, "r" * 256, "\x00", None],
+    "occurred_at": [datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1), datetime(1999, 1, 1)],  # noqa: DTZ001
+    "lines": [(), tuple(EventLine("A", "B", 1) for _ in range(MAX_LINES + 1))],
+}
+LINE_NEAR_MISSES = {
+    "sku": ["", "\x00", "\ud800", "é", None, 3],
+    "location": ["", "\x00", "\udc00", None],
+    "quantity": [0, -1, 1, MAX_QUANTITY, MAX_QUANTITY + 1, True, 1.5, "1", None],
+    "bucket": ["on_hand", "unsellable", ""],
+    "to_location": ["BK-ST", ""],
+    "stage": ["received", ""],
+}
+
+
+PLAIN = event("receipt", ("BK-A", "BK-WH", 3), key="plain")
+
+
+def test_the_quick_validity_check_passes_a_plain_receipt():
+    assert bulk.surely_valid(PLAIN)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, value) for name, values in NEAR_MISSES.items() for value in values]
+)
+def test_the_quick_validity_check_passes_nothing_validate_request_refuses(name, value):
+    near_miss = dataclasses.replace(PLAIN, **{name: value})
+    if bulk.surely_valid(near_miss):
+        validate_request(near_miss)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [(name, value) for name, values in LINE_NEAR_MISSES.items() for value in values],
+)
+def test_the_quick_validity_check_passes_no_line_validate_request_refuses(name, value):
+    line = dataclasses.replace(PLAIN.lines[0], **{name: value})
+    near_miss = dataclasses.replace(PLAIN, lines=(PLAIN.lines[0], line))
+    if bulk.surely_valid(near_miss):
+        validate_request(near_miss)
+
+
+@settings(max_examples=300, deadline=None)
+@given(request=requests_of())
+def test_the_quick_validity_check_agrees_with_validate_request_on_any_script(request):
+    if bulk.surely_valid(request):
+        validate_request(request)
