@@ -514,10 +514,12 @@ def start_web(procs: Processes) -> str:
 
 
 def start_workers(procs: Processes, ingest_processes: int = 1) -> None:
-    # Two workers, as in production: ingest and planner in one, pushers in the other; with
-    # --ingest-processes N, N - 1 more processes take only the ingest queue.
-    workers = [("worker", "ingest,default,celery"), ("pusher", "push")]
-    workers += [(f"ingest{n}", "ingest") for n in range(1, ingest_processes)]
+    # As in production (deploy/docker-compose.yml), ingest, the planner (default queue) and
+    # the pushers each in their own worker process; --ingest-processes N runs N on the ingest
+    # queue (INGEST_LOOPS follows: two loops per process).
+    os.environ["INGEST_LOOPS"] = str(2 * ingest_processes)
+    workers = [("worker", "default,celery"), ("pusher", "push")]
+    workers += [(f"ingest{n}", "ingest") for n in range(ingest_processes)]
     for name, queues in workers:
         procs.start(
             name,
@@ -711,7 +713,7 @@ def main() -> None:
         naive_latencies, naive_calls = naive(shop_na, shop_nb, world.codes, args.rate, args.seconds)
 
         print("intake: webhook endpoint vs an insert-only view, worker stopped …", flush=True)
-        for name in ["worker", "pusher"] + [f"ingest{n}" for n in range(1, args.ingest_processes)]:
+        for name in ["worker", "pusher"] + [f"ingest{n}" for n in range(args.ingest_processes)]:
             procs.stop(name)
         a_id = world.channels[0].pk
         ours_rps = intake(

@@ -30,6 +30,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 
+from inventory_sync.lib import memo
+
 from .models import Customer
 
 EMAIL = "email"
@@ -132,7 +134,7 @@ def match_customer(details: CustomerFacts, placed_at: datetime) -> Customer | No
         return None
     shown_email = "" if details.customer_email_masked or len(email) > 254 else email
     name = (details.customer_name or "").strip()[:255]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the order's transaction, or one of its own
         _lock_keys(keys.values())
         customer = _find(keys[EMAIL], keys[PHONE])
         if customer is None:
@@ -161,17 +163,22 @@ def matching_keys(details: CustomerFacts) -> list[str]:
 
 def lock_matching_keys(hashes) -> None:
     """Take the keys' locks ahead of the matches (an ingest claim's orders, all at once, in
-    the same sorted order match_customer uses)."""
+    the same sorted order match_customer uses); the matches then take none again."""
     _lock_keys(hashes)
+    memo.remember(KEYS_LOCKED, set(hashes))
+
+
+KEYS_LOCKED = "customer-keys-locked"
 
 
 def _lock_keys(hashes) -> None:
     """Serialise the matches of one key across transactions until they commit. SQLite (the
     demo) has one writer at a time already."""
-    if connection.vendor != "postgresql":
+    wanted = {h for h in hashes if h}
+    if connection.vendor != "postgresql" or wanted <= memo.remembered(KEYS_LOCKED, set):
         return
     with connection.cursor() as cursor:
-        for key in sorted(h for h in hashes if h):
+        for key in sorted(wanted):
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, _int32(key)])
 
 

@@ -109,7 +109,9 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
     Raises Quarantine when a line cannot be mapped to a SKU or a location; nothing of the
     order is applied then.
     """
-    with transaction.atomic():
+    # No savepoint of its own (two round trips an order): a caller that goes on after a
+    # failure wraps the call in one (the ingest worker does, event by event).
+    with transaction.atomic(savepoint=False):
         order, created = _lock_order(channel, snapshot)
         if not created and snapshot.updated_at < order.channel_updated_at:
             return ApplyOutcome(
@@ -178,7 +180,7 @@ def apply_refund(
     """A refund: cancel-type lines release what stays committed; return-type lines put the
     units back on hand at the refund's location (Shopify restocks them there too); lines
     without restock of items never shipped release them and take them off hand."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = _locked_known_order(channel, order_external_id)
         lines = {line.external_id: line for line in lock_rows(order.lines)}
         _lock_skus(lines.values())
@@ -275,7 +277,7 @@ def apply_shipped_counts(
     """The channel reports how many items of each line have shipped in all (Amazon): ship the
     increase since the last report, once (each increase is its own shipment, keyed by the
     total it brings the line to)."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = _locked_known_order(channel, order_external_id)
         lines = {line.external_id: line for line in lock_rows(order.lines)}
         increases = []
@@ -302,7 +304,7 @@ def apply_shipment(
     *, channel: Channel, order_external_id: str, shipment_id: str, lines: list[ShipmentLineSnapshot]
 ) -> ApplyOutcome:
     """A fulfilment made on the channel: the shipped units leave on hand and committed."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = _locked_known_order(channel, order_external_id)
         by_id = {line.external_id: line for line in lock_rows(order.lines)}
         _lock_skus(by_id.values())
