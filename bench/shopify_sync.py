@@ -478,7 +478,10 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--step-seconds", type=float, default=12.0)
     parser.add_argument(
-        "--ingest-processes", type=int, default=1, help="worker processes taking the ingest queue"
+        "--ingest-processes", type=int, default=2, help="worker processes taking the ingest queue"
+    )
+    parser.add_argument(
+        "--ingest-loops", type=int, default=1, help="ingest loops (threads) in each of them"
     )
     parser.add_argument("--clients", type=int, default=4, help="intake load clients")
     parser.add_argument("--intake-seconds", type=float, default=10.0)
@@ -513,23 +516,25 @@ def start_web(procs: Processes) -> str:
     return web
 
 
-def start_workers(procs: Processes, ingest_processes: int = 1) -> None:
+def start_workers(procs: Processes, ingest_processes: int = 2, loops: int = 1) -> None:
     # As in production (deploy/docker-compose.yml), ingest, the planner (default queue) and
     # the pushers each in their own worker process; --ingest-processes N runs N on the ingest
-    # queue (INGEST_LOOPS follows: two loops per process).
-    os.environ["INGEST_LOOPS"] = str(2 * ingest_processes)
-    workers = [("worker", "default,celery"), ("pusher", "push")]
-    workers += [(f"ingest{n}", "ingest") for n in range(ingest_processes)]
-    for name, queues in workers:
+    # queue with --ingest-loops each (INGEST_LOOPS is their product).
+    os.environ["INGEST_LOOPS"] = str(loops * ingest_processes)
+    workers = [("worker", "default,celery", 4), ("pusher", "push", 4)]
+    workers += [(f"ingest{n}", "ingest", loops) for n in range(ingest_processes)]
+    for name, queues, threads in workers:
         procs.start(
             name,
             [sys.executable, "-m", "celery", "-A", "inventory_sync", "worker", "--pool",
-             "threads", "--concurrency", "4", "-Q", queues, "--loglevel", "WARNING",
-             "-n", f"{name}@%h", "--prefetch-multiplier", "1"],
+             "threads", "--concurrency", str(threads), "-Q", queues, "--loglevel", "WARNING",
+             "-n", f"{name}@%h", "--prefetch-multiplier", "1", "-O", "fair"],
         )  # fmt: skip
 
 
-def start_world(procs: Processes, sku_count: int, ingest_processes: int = 1) -> World:
+def start_world(
+    procs: Processes, sku_count: int, ingest_processes: int = 2, ingest_loops: int = 1
+) -> World:
     """A fresh database, both shops mapped and pushed once, the webhooks subscribed and the
     shops' request counters at zero."""
     fresh_database()
@@ -541,7 +546,7 @@ def start_world(procs: Processes, sku_count: int, ingest_processes: int = 1) -> 
     shop_a, shop_b = start_sandbox(procs, "shop-a"), start_sandbox(procs, "shop-b")
     codes, channels = setup_world(shop_a, shop_b, sku_count)
     web = start_web(procs)
-    start_workers(procs, ingest_processes)
+    start_workers(procs, ingest_processes, ingest_loops)
     from channels.models import Listing
     from channels.tasks import wake_planner
 
@@ -688,7 +693,7 @@ def main() -> None:
     procs = Processes()
     try:
         print("setting up a fresh database, two sandbox shops, web and worker …", flush=True)
-        world = start_world(procs, args.skus, args.ingest_processes)
+        world = start_world(procs, args.skus, args.ingest_processes, args.ingest_loops)
         from django.conf import settings as django_settings
 
         default_ms = round(django_settings.PUSH_WINDOW_SECONDS * 1000)

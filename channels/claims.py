@@ -33,8 +33,8 @@ from inventory_sync.lib.locks import lock_ids, lock_rows
 from ledger.models import Sku
 
 from . import customers, orders, routing
+from .lanes import registry
 from .lanes.base import ClaimKeys
-from .lanes.registry import lane_for_kind
 from .models import ChannelOrder, ChannelOrderLine, InboundEvent, Listing
 
 logger = logging.getLogger(__name__)
@@ -49,31 +49,67 @@ class Claimed:
     event: InboundEvent
     payload: dict | None
     keys: ClaimKeys
-    sku_ids: set[int] = field(default_factory=set)
+    order_id: int | None = None
+    sku_ids: set[int] = field(default_factory=set)  # the SKUs its lines name
+    lock_skus: set[int] = field(default_factory=set)  # and their bundles' components
+    listing_ids: set[int] = field(default_factory=set)
+    customer_keys: set[str] = field(default_factory=set)
 
 
-def claimable(kind: str, topic: str) -> bool:
-    return topic in lane_for_kind(kind).claim_keys
+def claimable_events() -> Q:
+    """The inbound events of the topics their lanes apply in shared claims."""
+    match = Q(pk__in=[])
+    for kind, topics in registry.claim_topics().items():
+        match |= Q(channel__kind=kind, topic__in=sorted(topics))
+    return match
 
 
-def lock_claim(ids: list[int]) -> list[Claimed]:
-    """Take the waiting events among `ids` that no other worker holds, and every lock their
-    application needs. Call inside the claim's transaction and memo.claim()."""
-    events = list(
-        lock_rows(
-            InboundEvent.objects.select_related("channel", "channel__default_location").filter(
-                pk__in=ids, status__in=PENDING
-            ),
-            skip_locked=True,
-        )
+def lock_claim(
+    now: datetime, size: int, *, ids: list[int] | None = None, wait: bool = False
+) -> tuple[list[Claimed], bool]:
+    """Claim up to `size` waiting events (fresh ones first, then retries that are due, each
+    oldest first) that no other worker holds, and take every lock their application needs;
+    returns those whose locks were all free (_lock_ahead), and whether events were claimed
+    whose locks were all held elsewhere. With `wait`, waits for the locks instead (in the
+    same global order): call it so in a fresh transaction when a claim found nothing free,
+    so the worker makes progress behind the one holding them. Call inside the claim's
+    transaction and memo.claim()."""
+    waiting = InboundEvent.objects.select_related("channel", "channel__default_location").filter(
+        claimable_events(), status__in=PENDING
     )
-    # Applied in the order asked (fresh events before retries that are due, as the caller
-    # lists them), not the lock order.
-    position = {event_id: n for n, event_id in enumerate(ids)}
-    claimed = [_read(event) for event in sorted(events, key=lambda e: position[e.pk])]
-    if claimed:
-        _lock_ahead(claimed)
-    return claimed
+    if ids is not None:
+        waiting = waiting.filter(pk__in=ids)
+    events = list(lock_rows(waiting.filter(next_attempt_at__isnull=True), skip_locked=True)[:size])
+    if len(events) < size:
+        due = waiting.filter(next_attempt_at__lte=now)
+        events += list(lock_rows(due, skip_locked=True)[: size - len(events)])
+    claimed = [_read(event) for event in events]
+    if not claimed:
+        return [], False
+    ready = _lock_ahead(claimed, wait=wait)
+    return ready, not ready
+
+
+def superseded(claimed: list[Claimed]) -> set[int]:
+    """Where only the newest event of a key matters (a lane's supersede_keys: an item's
+    level; our own pushes echo back by the hundred), the older ones of the claim: settled
+    without being applied."""
+    newest: dict[tuple, tuple] = {}
+    ranked: list[tuple[tuple, tuple]] = []
+    for item in claimed:
+        event = item.event
+        key_of = registry.lane_for_kind(event.channel.kind).supersede_keys.get(event.topic)
+        key = (
+            key_of(item.payload) if key_of is not None and isinstance(item.payload, dict) else None
+        )
+        if key is None:
+            continue  # left for the handler (which quarantines a malformed one with a reason)
+        key = (event.channel_id, event.topic, *key)
+        rank = (event.occurred_at or event.received_at, event.pk)
+        ranked.append((key, rank))
+        if key not in newest or rank > newest[key]:
+            newest[key] = rank
+    return {rank[1] for key, rank in ranked if rank != newest[key]}
 
 
 def _read(event: InboundEvent) -> Claimed:
@@ -81,60 +117,98 @@ def _read(event: InboundEvent) -> Claimed:
         payload = json.loads(bytes(event.body))
     except ValueError:
         return Claimed(event, None, ClaimKeys())  # the handler quarantines it
-    keys_of = lane_for_kind(event.channel.kind).claim_keys.get(event.topic)
+    keys_of = registry.lane_for_kind(event.channel.kind).claim_keys.get(event.topic)
     keys = keys_of(payload) if keys_of is not None and isinstance(payload, dict) else ClaimKeys()
     return Claimed(event, payload, keys)
 
 
-def _lock_ahead(claimed: list[Claimed]) -> None:
-    order_ids = _lock_orders(claimed)
-    line_skus = _existing_lines(order_ids)
+def _lock_ahead(claimed: list[Claimed], *, wait: bool) -> list[Claimed]:
+    """Take the claim's locks, SKIP LOCKED: the events whose rows are all ours, in claim
+    order. An event that needs a row another worker holds (a SKU it is selling) waits for a
+    later claim, and so does every later event of the same order: two ingest workers apply
+    disjoint events side by side instead of queueing one behind the other."""
+    existing = _existing_orders(claimed)
+    held_orders = _held(ChannelOrder, set(existing.values()), wait)
+    line_skus = _existing_lines(list(existing.values()))
     listings = _map_listings(claimed)
-    sku_ids: set[int] = set()
-    listing_ids: set[int] = set()
     by_code = _skus_by_code(claimed)
     for item in claimed:
         channel_id = item.event.channel_id
+        item.order_id = existing.get((channel_id, item.keys.order))
         variants = {variant for variant, _ in item.keys.lines}
         codes = {code for _, code in item.keys.lines}
         for listing in listings.get(channel_id, ()):
             if listing.external_id in variants or listing.sku.code in codes:
                 item.sku_ids.add(listing.sku_id)
-                listing_ids.add(listing.pk)
+                item.listing_ids.add(listing.pk)
         item.sku_ids |= {by_code[code] for code in codes if code in by_code}
         for sku_id, listing_id in line_skus.get((channel_id, item.keys.order), ()):
             item.sku_ids.add(sku_id)
             if listing_id is not None:
-                listing_ids.add(listing_id)
-        sku_ids |= item.sku_ids
-    remember_bundle_parts(sku_ids)
-    sku_ids |= {part for sku_id in sku_ids for part, _, _ in bundle_parts(sku_id)}
-    if sku_ids:
-        memo.remember(orders.LOCKED_SKUS, set(lock_ids(Sku.objects.filter(pk__in=sku_ids))))
-    routing.remember_sources(listing_ids)
-    listing_ids |= _level_listings(claimed)
-    if listing_ids:
-        lock_ids(Listing.objects.filter(pk__in=listing_ids))
-    if connection.vendor == "postgresql":
-        keys = {
-            key
-            for item in claimed
-            if item.keys.customer is not None
-            for key in customers.matching_keys(item.keys.customer)
+                item.listing_ids.add(listing_id)
+    remember_bundle_parts({sku_id for item in claimed for sku_id in item.sku_ids})
+    for item in claimed:
+        item.lock_skus = item.sku_ids | {
+            part for sku_id in item.sku_ids for part, _, _ in bundle_parts(sku_id)
         }
-        customers.lock_matching_keys(keys)
+    routing.remember_sources({pk for item in claimed for pk in item.listing_ids})
+    _level_listings(claimed)
+    wanted_skus = {sku_id for item in claimed for sku_id in item.lock_skus}
+    held_skus = _held(Sku, wanted_skus, wait)
+    memo.remember(orders.LOCKED_SKUS, wanted_skus - held_skus)
+    held_listings = _held(Listing, {pk for item in claimed for pk in item.listing_ids}, wait)
+    held_keys = _lock_customer_keys(claimed, wait)
+    ready, waiting_orders = [], set()
+    for item in claimed:
+        order_key = (item.event.channel_id, item.keys.order) if item.keys.order else None
+        if (
+            order_key in waiting_orders
+            or item.order_id in held_orders
+            or item.lock_skus & held_skus
+            or item.listing_ids & held_listings
+            or item.customer_keys & held_keys
+        ):
+            if order_key is not None:
+                waiting_orders.add(order_key)
+            continue
+        ready.append(item)
+    return ready
 
 
-def _lock_orders(claimed: list[Claimed]) -> list[int]:
-    """The claim's orders that exist already, locked (a new one is created, and so locked,
-    by its own event: only a second worker creating the same order can wait on it)."""
+def _held(model, ids: set[int], wait: bool) -> set[int]:
+    """Lock the rows `ids` (in id order) that no other transaction holds, or with `wait` all
+    of them; the ones held elsewhere."""
+    if not ids:
+        return set()
+    return ids - set(lock_ids(model.objects.filter(pk__in=ids), skip_locked=not wait))
+
+
+def _lock_customer_keys(claimed: list[Claimed], wait: bool) -> set[str]:
+    if connection.vendor != "postgresql":
+        return set()
+    for item in claimed:
+        if item.keys.customer is not None:
+            item.customer_keys = set(customers.matching_keys(item.keys.customer))
+    return customers.lock_matching_keys(
+        {key for item in claimed for key in item.customer_keys}, wait=wait
+    )
+
+
+def _existing_orders(claimed: list[Claimed]) -> dict[tuple[int, str], int]:
+    """The claim's orders that exist already (a new one is created, and so locked, by its
+    own event: only a second worker creating the same order can wait on it)."""
     match = Q()
     for item in claimed:
         if item.keys.order:
             match |= Q(channel_id=item.event.channel_id, external_id=item.keys.order)
     if not match:
-        return []
-    return lock_ids(ChannelOrder.objects.filter(match))
+        return {}
+    return {
+        (channel_id, external_id): pk
+        for pk, channel_id, external_id in ChannelOrder.objects.filter(match).values_list(
+            "pk", "channel_id", "external_id"
+        )
+    }
 
 
 def _skus_by_code(claimed: list[Claimed]) -> dict[str, int]:
@@ -179,15 +253,24 @@ def _map_listings(claimed: list[Claimed]) -> dict[int, list[Listing]]:
     return found
 
 
-def _level_listings(claimed: list[Claimed]) -> set[int]:
+def _level_listings(claimed: list[Claimed]) -> None:
+    """The listings the claim's level events name by a lane column, onto each event."""
     match = Q()
     for item in claimed:
         if item.keys.listings_by is not None:
             column, values = item.keys.listings_by
             match |= Q(channel_id=item.event.channel_id, **{f"{column}__in": values})
     if not match:
-        return set()
-    return set(Listing.objects.filter(match).values_list("id", flat=True))
+        return
+    columns = {item.keys.listings_by[0] for item in claimed if item.keys.listings_by is not None}
+    rows = Listing.objects.filter(match).values("pk", "channel_id", *columns)
+    for row in rows:
+        for item in claimed:
+            if item.keys.listings_by is None or item.event.channel_id != row["channel_id"]:
+                continue
+            column, values = item.keys.listings_by
+            if row[column] in values:
+                item.listing_ids.add(row["pk"])
 
 
 def date_causes(claimed: list[Claimed], applied: set[int]) -> None:
@@ -199,8 +282,7 @@ def date_causes(claimed: list[Claimed], applied: set[int]) -> None:
         if item.event.pk not in applied:
             continue
         at = item.event.received_at
-        parts = {part for sku_id in item.sku_ids for part, _, _ in bundle_parts(sku_id)}
-        for sku_id in item.sku_ids | parts:
+        for sku_id in item.lock_skus:
             if sku_id not in received or at < received[sku_id]:
                 received[sku_id] = at
     if not received or connection.vendor != "postgresql":

@@ -161,14 +161,26 @@ def matching_keys(details: CustomerFacts) -> list[str]:
     ]
 
 
-def lock_matching_keys(hashes) -> None:
-    """Take the keys' locks ahead of the matches (an ingest claim's orders, all at once, in
-    the same sorted order match_customer uses); the matches then take none again."""
-    _lock_keys(hashes)
-    memo.remember(KEYS_LOCKED, set(hashes))
-
-
+# The keys an ingest claim holds already (inventory_sync.lib.memo).
 KEYS_LOCKED = "customer-keys-locked"
+
+
+def lock_matching_keys(hashes, *, wait: bool) -> set[str]:
+    """Take the keys' locks ahead of the matches (an ingest claim's orders, all at once, in
+    the same sorted order match_customer uses): without `wait` only those no other
+    transaction holds. Returns the keys held elsewhere; the matches of this transaction then
+    take none again."""
+    if wait:
+        _lock_keys(hashes)
+        memo.remember(KEYS_LOCKED, set(hashes))
+        return set()
+    held, taken = set(), set()
+    with connection.cursor() as cursor:
+        for key in sorted(hashes):
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_SPACE, _int32(key)])
+            (taken if cursor.fetchone()[0] else held).add(key)
+    memo.remember(KEYS_LOCKED, taken)
+    return held
 
 
 def _lock_keys(hashes) -> None:

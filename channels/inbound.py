@@ -12,6 +12,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ from inventory_sync.lib.locks import lock_rows
 
 from . import claims, orders
 from .inbox import INBOUND_CHANGED, Deferred, Stored, retry_quarantined, store
-from .lanes.base import PayloadError
+from .lanes.base import ClaimKeys, PayloadError
 from .lanes.registry import lane_for_kind, superseding_topics
 from .models import InboundEvent
 
@@ -42,53 +43,77 @@ RETRY_CAP_SECONDS = 600
 
 
 # Events applied in one transaction (channels.claims): enough to spread a commit and the
-# lookups over many, few enough that the SKU locks are held for tens of milliseconds.
-CLAIM_SIZE = 32
+# lookups over many, few enough that an event arriving as a claim starts waits little.
+CLAIM_SIZE = settings.INGEST_CLAIM_SIZE
 
 
 def process_pending(*, limit: int = 200, now: datetime | None = None) -> int:
-    """Apply up to `limit` waiting events, oldest first; returns how many were handled.
+    """Apply up to about `limit` waiting events, oldest first; returns how many were handled.
 
     Taken with SKIP LOCKED so several workers (processes, machines) share the queue. Events a
     lane can apply in a shared claim go CLAIM_SIZE to a transaction (channels.claims); the
-    others one to a transaction. Either way in id order within a worker, and two events of
-    one order in two workers serialise on the order's row (its snapshot's time then decides:
-    an older one never overwrites a newer).
+    others one to a transaction. Within a claim in id order; two events of one order in two
+    workers serialise on the order's row (its snapshot's time then decides: an older one
+    never overwrites a newer).
     """
     now = now or timezone.now()
-    waiting = _waiting(limit, now)
-    superseded = _supersede_levels([pk for pk, _, _ in waiting], now)
-    handled = len(superseded)
-    claim: list[int] = []
-    for event_id, kind, topic in waiting:
-        if event_id in superseded:
-            continue
-        if claims.claimable(kind, topic):
-            claim.append(event_id)
-            if len(claim) < CLAIM_SIZE:
-                continue
-        handled += process_claim(claim)
-        claim = []
-        if not claims.claimable(kind, topic):
+    handled = 0
+    while handled < limit:
+        done = process_claim(now=now)
+        if not done:
+            break
+        handled += done
+    alone = _waiting_alone(limit, now)
+    older = _supersede_alone(alone, now)
+    handled += len(older)
+    for event_id in alone:
+        if event_id not in older:
             handled += process_one(event_id)
-    return handled + process_claim(claim)
+    return handled
 
 
-def _waiting(limit: int, now: datetime) -> list[tuple[int, str, str]]:
-    """Up to `limit` waiting events due now, oldest first: (id, channel kind, topic)."""
-    fields = ("id", "channel__kind", "topic")
-    rows = list(
-        InboundEvent.objects.filter(status__in=_PENDING, next_attempt_at__isnull=True)
-        .order_by("id")
-        .values_list(*fields)[:limit]
+def _supersede_alone(ids: list[int], now: datetime) -> set[int]:
+    """The older events of a superseding key among events applied alone, settled in one
+    statement (a claim settles its own: channels.claims.superseded)."""
+    events = InboundEvent.objects.select_related("channel").filter(
+        pk__in=ids, status=InboundEvent.Status.RECEIVED, topic__in=superseding_topics()
     )
-    if len(rows) < limit:
-        rows += list(
-            InboundEvent.objects.filter(status__in=_PENDING, next_attempt_at__lte=now)
-            .order_by("id")
-            .values_list(*fields)[: limit - len(rows)]
+    keyed = [
+        claims.Claimed(event, _payload_or_none(event), ClaimKeys())
+        for event in events
+        if event.topic in lane_for_kind(event.channel.kind).supersede_keys
+    ]
+    older = claims.superseded(keyed)
+    if older:
+        InboundEvent.objects.filter(pk__in=older, status=InboundEvent.Status.RECEIVED).update(
+            status=InboundEvent.Status.IGNORED, outcome=SUPERSEDED, processed_at=now
         )
-    return rows
+    return older
+
+
+def _payload_or_none(event: InboundEvent):
+    try:
+        return json.loads(bytes(event.body))
+    except ValueError:
+        return None
+
+
+def _waiting_alone(limit: int, now: datetime) -> list[int]:
+    """Up to `limit` waiting events due now that are applied one to a transaction (those of
+    topics without claim keys), fresh ones first, oldest first."""
+    alone = InboundEvent.objects.filter(status__in=_PENDING).exclude(claims.claimable_events())
+    ids = list(
+        alone.filter(next_attempt_at__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    if len(ids) < limit:
+        ids += list(
+            alone.filter(next_attempt_at__lte=now)
+            .order_by("id")
+            .values_list("id", flat=True)[: limit - len(ids)]
+        )
+    return ids
 
 
 class _Redo(Exception):
@@ -96,41 +121,67 @@ class _Redo(Exception):
     applied again, each event in a savepoint of its own."""
 
 
-def process_claim(ids: list[int]) -> int:
-    """Apply the events `ids` (those still waiting and not held by another worker) in one
-    transaction; returns how many were handled.
+def process_claim(ids: list[int] | None = None, *, now: datetime | None = None) -> int:
+    """Claim up to CLAIM_SIZE waiting events (of `ids`, when given) and apply them in one
+    transaction; returns how many were handled (0: none waiting that another worker does not
+    hold).
 
     First without a savepoint per event (two round trips each saved, and in a flash sale
     nearly every event simply applies); should any event raise, the whole claim is rolled
     back and applied again with a savepoint per event, so each ends applied, quarantined or
-    failed by itself. Should the claim's transaction itself fail (the connection lost), each
-    event is tried again alone.
+    failed by itself. Should the claim's transaction itself fail (the connection lost), its
+    events are tried again one by one.
     """
-    if not ids:
-        return 0
+    now = now or timezone.now()
+    attempted: list[int] = []
     try:
         try:
-            return _apply_claim(ids, isolated=False)
+            return _apply_claim(now, ids, attempted, isolated=False)
         except _Redo:
-            return _apply_claim(ids, isolated=True)
+            return _apply_claim(now, ids, attempted, isolated=True)
+        except _AllHeld:
+            # Everything this claim took waits on another transaction (the planner on the
+            # same few SKUs): wait for it, rather than leave the inbox for the next ring.
+            try:
+                return _apply_claim(now, ids, attempted, isolated=False, wait=True)
+            except _Redo:
+                return _apply_claim(now, ids, attempted, isolated=True, wait=True)
     except Exception:  # noqa: BLE001 — each event kept and tried again on its own
-        logger.exception("ingest claim of %d events failed; applying them one by one", len(ids))
-        return sum(process_one(event_id) for event_id in ids)
-
-
-def _apply_claim(ids: list[int], *, isolated: bool) -> int:
-    with claims.in_claim():
-        claimed = claims.lock_claim(ids)
-        apply = _apply_claimed if isolated else _apply_claimed_unguarded
-        finished = [apply(item) for item in claimed]
-        claims.date_causes(
-            claimed, {item.event.pk for item, status in finished if status == _APPLIED}
+        logger.exception(
+            "ingest claim of %d events failed; applying them one by one", len(attempted)
         )
+        return sum(process_one(event_id) for event_id in attempted)
+
+
+class _AllHeld(Exception):
+    """Every event the claim took needs a row another transaction holds."""
+
+
+def _apply_claim(
+    now: datetime, ids, attempted: list[int], *, isolated: bool, wait: bool = False
+) -> int:
+    with claims.in_claim():
+        claimed, all_held = claims.lock_claim(now, CLAIM_SIZE, ids=ids, wait=wait)
+        if all_held:
+            raise _AllHeld
+        attempted[:] = [item.event.pk for item in claimed]
+        older = claims.superseded(claimed)
+        apply = _apply_claimed if isolated else _apply_claimed_unguarded
+        applied = set()
+        for item in claimed:
+            if item.event.pk in older:
+                _settle(item.event, InboundEvent.Status.IGNORED, SUPERSEDED)
+            elif apply(item) == _APPLIED:
+                applied.add(item.event.pk)
+        claims.date_causes(claimed, applied)
         _record_outcomes([item.event for item in claimed])
     return len(claimed)
 
 
-def _apply_claimed_unguarded(item: claims.Claimed) -> tuple[claims.Claimed, str]:
+SUPERSEDED = "superseded by a newer level of the same item"
+
+
+def _apply_claimed_unguarded(item: claims.Claimed) -> str:
     event = item.event
     event.attempts += 1
     try:
@@ -138,7 +189,7 @@ def _apply_claimed_unguarded(item: claims.Claimed) -> tuple[claims.Claimed, str]
     except Exception as error:
         raise _Redo from error
     _settle(event, status, detail)
-    return item, status
+    return status
 
 
 def _record_outcomes(events: list[InboundEvent]) -> None:
@@ -169,7 +220,7 @@ def _record_outcomes(events: list[InboundEvent]) -> None:
         )
 
 
-def _apply_claimed(item: claims.Claimed) -> tuple[claims.Claimed, str]:
+def _apply_claimed(item: claims.Claimed) -> str:
     event = item.event
     event.attempts += 1
     retry_after = None
@@ -190,48 +241,10 @@ def _apply_claimed(item: claims.Claimed) -> tuple[claims.Claimed, str]:
         logger.exception("inbound event %s failed", event.pk)
         status, detail = InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}"
     _settle(event, status, detail, retry_after=retry_after)
-    return item, status
+    return status
 
 
 _APPLIED = InboundEvent.Status.APPLIED
-
-
-def _supersede_levels(ids: list[int], now: datetime) -> set[int]:
-    """Where only the newest event of a key matters (a lane's supersede_keys: an item's level),
-    older waiting ones are settled in one statement instead of one transaction each (our own
-    pushes echo back by the hundred)."""
-    newest: dict[tuple, tuple] = {}
-    seen: list[tuple[tuple, tuple]] = []
-    # Only events of a superseding topic are read (with their bodies): most of a batch is
-    # orders, whose bodies this never needs.
-    waiting = InboundEvent.objects.filter(
-        pk__in=ids, status=InboundEvent.Status.RECEIVED, topic__in=superseding_topics()
-    )
-    for pk, channel_id, kind, topic, body, occurred_at, received_at in waiting.values_list(
-        "id", "channel_id", "channel__kind", "topic", "body", "occurred_at", "received_at"
-    ):
-        key_of = lane_for_kind(kind).supersede_keys.get(topic)
-        if key_of is None:
-            continue
-        try:
-            key = key_of(json.loads(bytes(body)))
-        except ValueError:
-            key = None
-        if key is None:
-            continue  # left for the handler, which quarantines it with a reason
-        key = (channel_id, topic, *key)
-        rank = (occurred_at or received_at, pk)
-        seen.append((key, rank))
-        if key not in newest or rank > newest[key]:
-            newest[key] = rank
-    superseded = {rank[1] for key, rank in seen if rank != newest[key]}
-    if superseded:
-        InboundEvent.objects.filter(pk__in=superseded, status=InboundEvent.Status.RECEIVED).update(
-            status=InboundEvent.Status.IGNORED,
-            outcome="superseded by a newer level of the same item",
-            processed_at=now,
-        )
-    return superseded
 
 
 def process_one(event_id: int) -> bool:

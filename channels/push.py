@@ -158,20 +158,28 @@ def oldest_due_cause(channel: Channel, now: datetime | None = None) -> datetime 
 
 
 def push_wait(
-    *, now: datetime, last_call_at: datetime | None, oldest_cause_at: datetime, window: timedelta
+    *,
+    now: datetime,
+    last_call_at: datetime | None,
+    oldest_cause_at: datetime,
+    window: timedelta,
+    call_seconds: float = 0.0,
 ) -> float:
     """Seconds the pusher waits before its next call, given the oldest change waiting.
 
     After a quiet spell (no call within the window) a change goes at once. During a stream the
-    call goes when the oldest waiting change has waited the window: each call then carries a
-    window's worth of changes, and a change waits at most the window plus the call itself. A
-    fixed pause after each call would instead let a change wait the pause plus the time it
-    spent in ingest and planning, so it needs a shorter pause (more calls) for the same
-    latency. Capped at the window, so a clock step between database and worker cannot stall.
+    call goes when the oldest waiting change has waited the window, less the time a call
+    takes (`call_seconds`, the pusher's recent calls; at most half the window): each call then
+    carries about a window's worth of changes, and the oldest is acknowledged when it has
+    waited about the window. A fixed pause after each call would instead let a change wait
+    the pause plus the time it spent in ingest and planning, so it needs a shorter pause (more
+    calls) for the same latency. Capped at the window, so a clock step between database and
+    worker cannot stall.
     """
     if last_call_at is None or now - last_call_at >= window:
         return 0.0
-    wait = (oldest_cause_at + window - now).total_seconds()
+    ahead = min(max(call_seconds, 0.0), window.total_seconds() / 2)
+    wait = (oldest_cause_at + window - now).total_seconds() - ahead
     return min(max(wait, 0.0), window.total_seconds())
 
 

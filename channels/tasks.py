@@ -137,13 +137,15 @@ INGEST_ROUND_EVENTS = 2 * inbound.CLAIM_SIZE
 @shared_task(ignore_result=True)
 def push_channel_task(channel_id: int) -> int:
     """The channel's pusher. The first change after a quiet spell goes at once; during a
-    stream a call goes when the oldest waiting change has waited the channel's push window
-    (push.push_wait), so each call carries every change of that window."""
+    stream a call goes so that the oldest waiting change is acknowledged when it has waited
+    the channel's push window (push.push_wait), so each call carries every change of that
+    window."""
     last_call_at = None
     failures = 0
+    call_seconds = 0.0  # how long a call takes here lately (an average of the last few)
 
     def round_() -> bool:
-        nonlocal last_call_at, failures
+        nonlocal last_call_at, failures, call_seconds
         channel = Channel.objects.filter(pk=channel_id).first()
         if channel is None:
             return False
@@ -166,13 +168,16 @@ def push_channel_task(channel_id: int) -> int:
                 last_call_at=last_call_at,
                 oldest_cause_at=oldest,
                 window=channel.push_window,
+                call_seconds=call_seconds,
             )
             if wait > 0:
                 time.sleep(wait)
+        started = time.monotonic()
         outcome = push.push_channel(channel, registry.lane_for(channel))
         health.beat(_push_loop(channel_id))
         if outcome.attempts:
             last_call_at = timezone.now()
+            call_seconds = 0.7 * call_seconds + 0.3 * (time.monotonic() - started)
         settled = outcome.acknowledged + outcome.already_shown + outcome.stale
         if settled and channel.listings.filter(ring_fenced=True).exists():
             # A confirmed (or re-read) decrease may let another channel's increase go

@@ -377,6 +377,8 @@ LOOP_MAX_RUN_SECONDS = float(env_str("LOOP_MAX_RUN_SECONDS", "45.0"))
 # thread, and for more than one core's worth, more ingest worker processes (README, "How many
 # ingest processes").
 INGEST_LOOPS = env_int("INGEST_LOOPS", 2)
+# Inbound events applied in one transaction by an ingest loop (channels.claims).
+INGEST_CLAIM_SIZE = env_int("INGEST_CLAIM_SIZE", 16)
 # A channel's push window (channels.push.push_wait): during a stream of sales a call goes when
 # the oldest waiting change has waited this long, so one call carries every change of the
 # window; the first change after a quiet spell goes at once. A channel may set its own.

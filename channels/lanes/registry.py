@@ -52,6 +52,11 @@ def superseding_topics() -> set[str]:
     return {topic for lane in lanes() for topic in lane.supersede_keys}
 
 
+def claim_topics() -> dict[str, set[str]]:
+    """Per channel kind, the topics its lane applies in shared claims (claim_keys)."""
+    return {lane.kind: set(lane.claim_keys) for lane in lanes() if lane.claim_keys}
+
+
 def periodic_jobs() -> list[PeriodicJob]:
     return [job for lane in lanes() for job in lane.periodic_jobs]
 

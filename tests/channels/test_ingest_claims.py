@@ -195,7 +195,8 @@ def test_two_workers_whose_claims_cross_skus_both_apply_without_a_deadlock(
 ):
     """Claim A sells SKU 1 then SKU 2, claim B SKU 2 then SKU 1. Were the locks taken event by
     event, each worker would hold one SKU and wait for the other's: PostgreSQL would kill one
-    transaction. Taken up front in id order, the second worker waits for the first."""
+    transaction. Taken up front (SKIP LOCKED, in id order), the second worker leaves the
+    events whose SKUs the first holds for a later claim."""
     stock(shop, warehouse, receive, 2)
     claim_a = [deliver(shop, "orders/create", order(n, v)) for n, v in ((701, 1), (702, 2))]
     claim_b = [deliver(shop, "orders/create", order(n, v)) for n, v in ((801, 2), (802, 1))]
@@ -215,6 +216,47 @@ def test_two_workers_whose_claims_cross_skus_both_apply_without_a_deadlock(
     outcomes = run_concurrently(inbound.process_claim, [(claim_a,), (claim_b,)])
 
     assert all(outcome.ok for outcome in outcomes)
+    assert not InboundEvent.objects.exclude(status__in=["applied", "received"]).exists()
+    inbound.process_pending()  # what a worker left for later
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
     assert both_applied_one.broken  # the workers never held a SKU each at the same time
     assert ChannelOrder.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_leaves_the_events_of_a_sku_another_worker_holds_for_later(
+    shop, warehouse, receive
+):
+    skus = stock(shop, warehouse, receive, 2)
+    held_sale = deliver(shop, "orders/create", order(901, 1))
+    free_sale = deliver(shop, "orders/create", order(902, 2))
+    # A later snapshot of the held order must wait with it (one order's events in order).
+    held_update = deliver(shop, "orders/updated", order(901, 2, updated="10:01:00"))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_sku_one():
+        from django.db import connections, transaction
+
+        try:
+            with transaction.atomic():
+                list(Sku.objects.select_for_update().filter(pk=skus[0].pk))
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_sku_one)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        assert inbound.process_claim() == 1
+        statuses = dict(InboundEvent.objects.values_list("id", "status"))
+        assert statuses[free_sale] == "applied"
+        assert statuses[held_sale] == statuses[held_update] == "received"
+        assert InboundEvent.objects.get(pk=held_sale).attempts == 0
+    finally:
+        release.set()
+        holder.join()
+    inbound.process_pending()
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
+    assert [committed(sku, warehouse) for sku in skus] == [1, 1]

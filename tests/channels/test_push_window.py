@@ -30,6 +30,19 @@ def test_during_a_stream_the_call_waits_until_the_oldest_change_has_waited_the_w
     assert wait == pytest.approx(0.75)
 
 
+def test_the_call_starts_a_calls_time_early_so_the_oldest_is_acknowledged_at_the_window():
+    now = timezone.now()
+    stream = {
+        "now": now,
+        "last_call_at": now - timedelta(milliseconds=200),
+        "oldest_cause_at": now - timedelta(milliseconds=150),
+        "window": WINDOW,
+    }
+    assert push.push_wait(**stream, call_seconds=0.12) == pytest.approx(0.63)
+    # A channel answering slowly never turns the window into a call per change.
+    assert push.push_wait(**stream, call_seconds=5) == pytest.approx(0.3)
+
+
 def test_a_change_that_already_waited_the_window_goes_at_once():
     now = timezone.now()
     wait = push.push_wait(
