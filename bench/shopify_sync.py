@@ -473,7 +473,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--step-rates",
-        default="60,80,100,120,140",
+        default="30,40,50,60,80,100,120",
         help="orders/s tried in turn for the highest rate with p99 <= 1 s ('' skips)",
     )
     parser.add_argument("--step-seconds", type=float, default=12.0)
