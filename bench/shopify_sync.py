@@ -476,7 +476,7 @@ def parse_args() -> argparse.Namespace:
         default="30,40,50,60,80,100,120",
         help="orders/s tried in turn for the highest rate with p99 <= 1 s ('' skips)",
     )
-    parser.add_argument("--step-seconds", type=float, default=12.0)
+    parser.add_argument("--step-seconds", type=float, default=15.0)
     parser.add_argument(
         "--ingest-processes", type=int, default=2, help="worker processes taking the ingest queue"
     )
@@ -655,7 +655,8 @@ def report_push_latency() -> None:
 
 
 def step_up(world: World, args: argparse.Namespace) -> list[tuple[float, float]]:
-    """(rate, p99 webhook received → B acknowledged) for each step, until a step passes 1 s."""
+    """(rate, p99 webhook received → B acknowledged) for each step, until two steps in a row
+    pass 1 s (one step's p99 is its few slowest orders: one unlucky step is not the limit)."""
     steps = []
     for rate in [float(r) for r in args.step_rates.split(",") if r.strip()]:
         print(f"step: {rate:g} orders/s for {args.step_seconds:g} s …", flush=True)
@@ -663,7 +664,7 @@ def step_up(world: World, args: argparse.Namespace) -> list[tuple[float, float]]
         p99 = percentiles(result["received"])[2]
         print(f"  p99 webhook received → B acknowledged: {p99:.0f} ms", flush=True)
         steps.append((rate, p99))
-        if not p99 <= 1000:
+        if len(steps) >= 2 and not steps[-1][1] <= 1000 and not steps[-2][1] <= 1000:
             break
     return steps
 
