@@ -49,7 +49,7 @@ PROFILE_PARTS = {
     "claim and bookkeeping (channels.inbound)": ("channels/inbound.py", "process_pending"),
     "payload parsing (json + webhook parsers)": ("channels/lanes/shopify/webhooks.py", None),
     "order snapshot diff and lines (orders)": ("channels/orders.py", "apply_order_snapshot"),
-    "  of which mapping lookups": ("channels/orders.py", "_listing_for"),
+    "  of which mapping lookups (read once per claim)": ("channels/claims.py", "_map_listings"),
     "  of which routing": ("channels/orders.py", "_route"),
     "  of which ledger write (record_event)": ("ledger/services.py", "record_event"),
     "  of which channel moves (listing rows)": ("channels/orders.py", "apply"),
@@ -286,7 +286,7 @@ def profile(limit: int) -> None:
     waiting = sum(
         row[2]
         for (filename, _, function), row in stats.stats.items()
-        if function in ("execute", "executemany", "commit", "fetchone", "fetchall")
+        if function in ("wait", "_execute_send", "commit", "fetchone", "fetchall")
         and "psycopg" in filename
     )
     print(f"  {'waiting on PostgreSQL (psycopg execute/commit)':<46} {waiting:7.2f} s  "
