@@ -223,25 +223,36 @@ def _record_outcomes(events: list[InboundEvent]) -> None:
 def _apply_claimed(item: claims.Claimed) -> str:
     event = item.event
     event.attempts += 1
-    retry_after = None
     try:
-        with transaction.atomic():
-            status, detail = _apply(event, item.payload)
-    except orders.Quarantine as error:
-        status, detail = InboundEvent.Status.QUARANTINED, error.detail
-    except Deferred as error:
-        status, detail = InboundEvent.Status.RECEIVED, error.detail
-        retry_after = error.retry_after
-    except DomainError as error:
-        if error.retryable:
-            status, detail = InboundEvent.Status.FAILED, error.detail
-        else:
-            status, detail = InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}"
+        status, detail, retry_after = _apply_in_savepoint(event, item.payload)
     except Exception as error:  # noqa: BLE001 — a poison event: its savepoint is rolled back
         logger.exception("inbound event %s failed", event.pk)
-        status, detail = InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}"
+        status, detail, retry_after = (
+            InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}", None
+        )  # fmt: skip
     _settle(event, status, detail, retry_after=retry_after)
     return status
+
+
+def _apply_in_savepoint(
+    event: InboundEvent, payload: dict | None = None
+) -> tuple[str, str, float | None]:
+    """Apply the event in a savepoint of its own: (status, detail, retry after seconds).
+    A non-retryable domain error or any other exception is raised, its savepoint rolled back."""
+    try:
+        with transaction.atomic():
+            # An event applied alone reads its own body.
+            status, detail = _apply(event) if payload is None else _apply(event, payload)
+    except orders.Quarantine as error:
+        return InboundEvent.Status.QUARANTINED, error.detail, None
+    except Deferred as error:
+        # Not a failure (nothing for a person to look at): still waiting, due later.
+        return InboundEvent.Status.RECEIVED, error.detail, error.retry_after
+    except DomainError as error:
+        if not error.retryable:
+            raise
+        return InboundEvent.Status.FAILED, error.detail, None
+    return status, detail, None
 
 
 _APPLIED = InboundEvent.Status.APPLIED
@@ -264,20 +275,7 @@ def process_one(event_id: int) -> bool:
             if prefetched is not _NOTHING:
                 event.prefetched = prefetched
             event.attempts += 1
-            retry_after = None
-            try:
-                with transaction.atomic():
-                    status, detail = _apply(event)
-            except orders.Quarantine as error:
-                status, detail = InboundEvent.Status.QUARANTINED, error.detail
-            except Deferred as error:
-                # Not a failure (nothing for a person to look at): still waiting, due later.
-                status, detail = InboundEvent.Status.RECEIVED, error.detail
-                retry_after = error.retry_after
-            except DomainError as error:
-                if not error.retryable:
-                    raise
-                status, detail = InboundEvent.Status.FAILED, error.detail
+            status, detail, retry_after = _apply_in_savepoint(event)
             _finish(event, status, detail, retry_after=retry_after)
         return True
     except Exception as error:  # noqa: BLE001 — kept for retry, never lost
