@@ -315,39 +315,57 @@ def stream_latencies(sales, watcher: LevelWatcher, item_of: dict[str, str], time
     return latencies, missing
 
 
-def received_to_acknowledged(channel_a, channel_b, since) -> list[float]:
+def received_to_acknowledged(channel_a, channel_b, since) -> list[tuple[float, float, float]]:
     """The issue's own measure, from the database: each order webhook's arrival on our side
     to the acknowledgement of the first set on shop B that includes its sale (for the orders
-    received after `since`; earlier ones still count towards each SKU's level)."""
+    received after `since`; earlier ones still count towards each SKU's level). Each as
+    (total, received → applied, applied → that call started) in ms: where a slow one waited."""
     from channels.models import InboundEvent, Listing, PushAttempt
 
     listing_sku = dict(Listing.objects.filter(channel=channel_b).values_list("id", "sku__code"))
-    acks: dict[str, list[tuple[float, int]]] = {}
-    for finished, items in PushAttempt.objects.filter(
+    acks: dict[str, list[tuple[float, float, int]]] = {}
+    for started, finished, items in PushAttempt.objects.filter(
         channel=channel_b, status="acknowledged"
-    ).values_list("finished_at", "items"):
+    ).values_list("started_at", "finished_at", "items"):
         for item in items:
             code = listing_sku.get(item["listing"])
             if code is not None:
-                acks.setdefault(code, []).append((finished.timestamp(), item["quantity"]))
+                acks.setdefault(code, []).append(
+                    (finished.timestamp(), started.timestamp(), item["quantity"])
+                )
     for rows in acks.values():
         rows.sort()
     sold: dict[str, int] = {}
     latencies = []
-    for received, body in (
+    for received, processed, body in (
         InboundEvent.objects.filter(channel=channel_a, topic="orders/create", source="webhook")
         .order_by("received_at", "id")
-        .values_list("received_at", "body")
+        .values_list("received_at", "processed_at", "body")
     ):
         for line in json.loads(bytes(body)).get("line_items", []):
             code = line.get("sku")
             sold[code] = sold.get(code, 0) + int(line.get("quantity") or 0)
             reached = next(
-                (t for t, quantity in acks.get(code, []) if quantity <= STOCK - sold[code]), None
+                ((t, s) for t, s, quantity in acks.get(code, []) if quantity <= STOCK - sold[code]),
+                None,
             )
             if reached is not None and received >= since:
-                latencies.append((reached - received.timestamp()) * 1000)
+                at = received.timestamp()
+                applied = processed.timestamp() if processed else at
+                latencies.append(
+                    ((reached[0] - at) * 1000, (applied - at) * 1000, (reached[1] - applied) * 1000)
+                )
     return latencies
+
+
+def slowest_parts(received: list[tuple[float, float, float]]) -> str:
+    """Where the slowest 1 % of orders spent their time (means over them)."""
+    if not received:
+        return "no orders"
+    ranked = sorted(received, reverse=True)[: max(1, len(received) // 100)]
+    total, ingest, wait = (sum(row[n] for row in ranked) / len(ranked) for n in range(3))
+    return (f"slowest 1 % ({len(ranked)} orders): {total:.0f} ms = received → applied "
+            f"{ingest:.0f} + applied → call started {wait:.0f} + call {total - ingest - wait:.0f}")  # fmt: skip
 
 
 def naive(shop_na: str, shop_nb: str, codes: list[str], rate: float, seconds: float):
@@ -624,11 +642,12 @@ def report_stream(
     )  # fmt: skip
     if result["missing"]:
         print(f"  ({result['missing']} sale(s) never reached shop B within 60 s)")
-    r50, r95, r99 = percentiles(result["received"])
+    r50, r95, r99 = percentiles([row[0] for row in result["received"]])
     line(
         "  latency p50/p95/p99, webhook received → B acknowledged",
         fmt.format(r50, r95, r99), "naive", fmt.format(n50, n95, n99), r99 / n99,
     )  # fmt: skip
+    print(f"    {slowest_parts(result['received'])}")
     line(
         "  Shopify calls per 1,000 orders (both shops, all operations)",
         f"{result['calls'] * per_k:.0f}", "naive", f"{naive_calls * per_k:.0f}",
@@ -661,8 +680,9 @@ def step_up(world: World, args: argparse.Namespace) -> list[tuple[float, float]]
     for rate in [float(r) for r in args.step_rates.split(",") if r.strip()]:
         print(f"step: {rate:g} orders/s for {args.step_seconds:g} s …", flush=True)
         result = stream_phase(world, args, None, rate=rate, seconds=args.step_seconds)
-        p99 = percentiles(result["received"])[2]
-        print(f"  p99 webhook received → B acknowledged: {p99:.0f} ms", flush=True)
+        p99 = percentiles([row[0] for row in result["received"]])[2]
+        print(f"  p99 webhook received → B acknowledged: {p99:.0f} ms; "
+              f"{slowest_parts(result['received'])}", flush=True)  # fmt: skip
         steps.append((rate, p99))
         if len(steps) >= 2 and not steps[-1][1] <= 1000 and not steps[-2][1] <= 1000:
             break
@@ -671,8 +691,8 @@ def step_up(world: World, args: argparse.Namespace) -> list[tuple[float, float]]
 
 def report_rates(args: argparse.Namespace, reference: dict, fresh: dict, steps) -> None:
     fmt = "{:.0f} / {:.0f} / {:.0f} ms"
-    ref = percentiles(reference["received"])
-    ours = percentiles(fresh["received"])
+    ref = percentiles([row[0] for row in reference["received"]])
+    ours = percentiles([row[0] for row in fresh["received"]])
     print(f"p50/p95/p99 webhook received → B acknowledged, default window, {args.ingest_processes} "
           "ingest process(es):")  # fmt: skip
     line(

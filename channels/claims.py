@@ -5,10 +5,13 @@ and asks the same mapping questions again for every order of a flash sale. A cla
 few dozen events at once (SKIP LOCKED, so other ingest processes take others), reads their
 payloads once, looks their listings up in one query, and takes every lock the claim will need
 up front, in the global order (CONTRIBUTING.md): the orders' rows, then the SKUs (a bundle's
-components too), then the listings, then the customers' matching keys — each group in id
-order. Then each event is applied in a savepoint of its own, in id order (so the snapshots of
-one order apply in the order they arrived), and ends applied, quarantined, ignored or failed
-by itself: a poison event rolls back to its savepoint and the rest of the claim goes on.
+components too), then the listings — each group in id order. Then the events are applied in
+id order (so the snapshots of one order apply in the order they arrived), and each ends
+applied, quarantined, ignored or failed by itself: a poison event rolls back to its savepoint
+and the rest of the claim goes on. Last, the claim matches its orders' customers, waiting for
+their matching keys (channels.customers.match_claimed): nothing is locked after them.
+
+Waiting sales are claimed before waiting level readings (level_readings).
 
 Only topics a lane gives `claim_keys` for come here; the others (an edited order read back
 from the channel first) keep a transaction each (channels.inbound.process_one).
@@ -22,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -32,7 +35,7 @@ from inventory_sync.lib import memo
 from inventory_sync.lib.locks import lock_ids, lock_rows
 from ledger.models import Sku
 
-from . import customers, orders, routing
+from . import orders, routing
 from .lanes import registry
 from .lanes.base import ClaimKeys
 from .models import ChannelOrder, ChannelOrderLine, InboundEvent, Listing
@@ -40,6 +43,8 @@ from .models import ChannelOrder, ChannelOrderLine, InboundEvent, Listing
 logger = logging.getLogger(__name__)
 
 PENDING = (InboundEvent.Status.RECEIVED, InboundEvent.Status.FAILED)
+# How long a level reading may wait behind sales before it is claimed in arrival order again.
+READING_PATIENCE = timedelta(seconds=5)
 
 
 @dataclass
@@ -53,7 +58,6 @@ class Claimed:
     sku_ids: set[int] = field(default_factory=set)  # the SKUs its lines name
     lock_skus: set[int] = field(default_factory=set)  # and their bundles' components
     listing_ids: set[int] = field(default_factory=set)
-    customer_keys: set[str] = field(default_factory=set)
 
 
 def claimable_events() -> Q:
@@ -64,11 +68,24 @@ def claimable_events() -> Q:
     return match
 
 
+def level_readings() -> Q:
+    """The claimable events that only report a level (their lane's supersede_keys: only the
+    newest per key matters). A sale changes what every other channel may show; a reading only
+    confirms or questions a level, and the longer it waits the more of them a newer one
+    supersedes. So a claim takes the waiting sales first (lock_claim)."""
+    match = Q(pk__in=[])
+    for kind, topics in registry.claim_topics().items():
+        readings = topics & set(registry.lane_for_kind(kind).supersede_keys)
+        if readings:
+            match |= Q(channel__kind=kind, topic__in=sorted(readings))
+    return match
+
+
 def lock_claim(
     now: datetime, size: int, *, ids: list[int] | None = None, wait: bool = False
 ) -> tuple[list[Claimed], bool]:
-    """Claim up to `size` waiting events (fresh ones first, then retries that are due, each
-    oldest first) that no other worker holds, and take every lock their application needs;
+    """Claim up to `size` waiting events (fresh sales first, then fresh level readings, then
+    retries that are due, each oldest first) that no other worker holds, and take every lock their application needs;
     returns those whose locks were all free (_lock_ahead), and whether events were claimed
     whose locks were all held elsewhere. With `wait`, waits for the locks instead (in the
     same global order): call it so in a fresh transaction when a claim found nothing free,
@@ -79,7 +96,15 @@ def lock_claim(
     )
     if ids is not None:
         waiting = waiting.filter(pk__in=ids)
-    events = list(lock_rows(waiting.filter(next_attempt_at__isnull=True), skip_locked=True)[:size])
+    fresh = waiting.filter(next_attempt_at__isnull=True)
+    # Sales (and any reading that has waited its patience) first, in arrival order; then the
+    # readings. The snapshots of one order keep their order: every order topic is a sale.
+    readings = level_readings()
+    first = fresh.exclude(readings & Q(received_at__gt=now - READING_PATIENCE))
+    events = list(lock_rows(first, skip_locked=True)[:size])
+    if len(events) < size:
+        later = fresh.filter(readings).exclude(pk__in=[event.pk for event in events])
+        events += list(lock_rows(later, skip_locked=True)[: size - len(events)])
     if len(events) < size:
         due = waiting.filter(next_attempt_at__lte=now)
         events += list(lock_rows(due, skip_locked=True)[: size - len(events)])
@@ -157,7 +182,6 @@ def _lock_ahead(claimed: list[Claimed], *, wait: bool) -> list[Claimed]:
     held_skus = _held(Sku, wanted_skus, wait)
     memo.remember(orders.LOCKED_SKUS, wanted_skus - held_skus)
     held_listings = _held(Listing, {pk for item in claimed for pk in item.listing_ids}, wait)
-    held_keys = _lock_customer_keys(claimed, wait)
     ready, waiting_orders = [], set()
     for item in claimed:
         order_key = (item.event.channel_id, item.keys.order) if item.keys.order else None
@@ -166,7 +190,6 @@ def _lock_ahead(claimed: list[Claimed], *, wait: bool) -> list[Claimed]:
             or item.order_id in held_orders
             or item.lock_skus & held_skus
             or item.listing_ids & held_listings
-            or item.customer_keys & held_keys
         ):
             if order_key is not None:
                 waiting_orders.add(order_key)
@@ -181,17 +204,6 @@ def _held(model, ids: set[int], wait: bool) -> set[int]:
     if not ids:
         return set()
     return ids - set(lock_ids(model.objects.filter(pk__in=ids), skip_locked=not wait))
-
-
-def _lock_customer_keys(claimed: list[Claimed], wait: bool) -> set[str]:
-    if connection.vendor != "postgresql":
-        return set()
-    for item in claimed:
-        if item.keys.customer is not None:
-            item.customer_keys = set(customers.matching_keys(item.keys.customer))
-    return customers.lock_matching_keys(
-        {key for item in claimed for key in item.customer_keys}, wait=wait
-    )
 
 
 def _existing_orders(claimed: list[Claimed]) -> dict[tuple[int, str], int]:

@@ -32,7 +32,7 @@ from django.db.models.functions import Coalesce, Greatest, Least
 
 from inventory_sync.lib import memo
 
-from .models import Customer
+from .models import ChannelOrder, Customer
 
 EMAIL = "email"
 PHONE = "phone"
@@ -161,37 +161,80 @@ def matching_keys(details: CustomerFacts) -> list[str]:
     ]
 
 
-# The keys an ingest claim holds already (inventory_sync.lib.memo).
+# Inside an ingest claim (inventory_sync.lib.memo): the keys the claim holds, the matches it
+# leaves to its end, and the event being applied.
 KEYS_LOCKED = "customer-keys-locked"
+MATCHES_AT_END = "customer-matches-at-end"
+APPLYING = "customer-event-applying"
 
 
-def lock_matching_keys(hashes, *, wait: bool) -> set[str]:
-    """Take the keys' locks ahead of the matches (an ingest claim's orders, all at once, in
-    the same sorted order match_customer uses): without `wait` only those no other
-    transaction holds. Returns the keys held elsewhere; the matches of this transaction then
-    take none again."""
-    if wait:
-        _lock_keys(hashes)
-        memo.remember(KEYS_LOCKED, set(hashes))
-        return set()
-    held, taken = set(), set()
-    with connection.cursor() as cursor:
-        for key in sorted(hashes):
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_SPACE, _int32(key)])
-            (taken if cursor.fetchone()[0] else held).add(key)
-    memo.remember(KEYS_LOCKED, taken)
-    return held
+def applying(event_id: int) -> None:
+    """The claim is applying this event now (its matches are dropped if it rolls back)."""
+    memo.remember(APPLYING, event_id)
+
+
+def match_at_claim_end(order, details: CustomerFacts) -> bool:
+    """Inside an ingest claim, leave the order's match to the claim's end (match_claimed) and
+    return True; outside one, False (the caller matches now).
+
+    Who bought does not change what any channel may show, and a claim that took its
+    customers' keys up front would pass over every order of a regular whom another ingest
+    worker is matching at that moment: a sale waiting for a customer row. The first snapshot
+    of the order that names someone is the one matched, as outside a claim."""
+    if not memo.active():
+        return False
+    if matching_keys(details):
+        waiting = memo.remembered(MATCHES_AT_END, dict)
+        event_id = memo.remembered(APPLYING, lambda: None)
+        waiting.setdefault((order.channel_id, order.external_id), (order, details, event_id))
+    return True
+
+
+def forget_matches_of(event_id: int) -> None:
+    """The event's savepoint was rolled back: so are the orders it would have matched."""
+    waiting = memo.remembered(MATCHES_AT_END, dict) if memo.active() else {}
+    for key in [key for key, (_, _, event) in waiting.items() if event == event_id]:
+        del waiting[key]
+
+
+def match_claimed() -> int:
+    """The customers of the claim's orders, at its end: every key locked at once, in sorted
+    order, waiting (only another claim's end holds them, briefly, and nothing takes a lock
+    after its keys: no cycle), then each order matched. Returns how many were matched."""
+    waiting = memo.remembered(MATCHES_AT_END, dict) if memo.active() else {}
+    matches = [(order, details) for order, details, _ in waiting.values()]
+    waiting.clear()
+    if not matches:
+        return 0
+    keys = {key for _, details in matches for key in matching_keys(details)}
+    _lock_keys(keys)
+    memo.remember(KEYS_LOCKED, keys)
+    matched: dict[int, list[int]] = {}
+    for order, details in matches:
+        customer = match_customer(details, order.placed_at)
+        if customer is not None:
+            matched.setdefault(customer.pk, []).append(order.pk)
+    for customer_id, order_ids in matched.items():
+        ChannelOrder.objects.filter(pk__in=order_ids, customer__isnull=True).update(
+            customer_id=customer_id
+        )
+    return sum(len(ids) for ids in matched.values())
 
 
 def _lock_keys(hashes) -> None:
-    """Serialise the matches of one key across transactions until they commit. SQLite (the
-    demo) has one writer at a time already."""
+    """Serialise the matches of one key across transactions until they commit: one advisory
+    lock per key, taken in sorted order in one statement. SQLite (the demo) has one writer
+    at a time already."""
     wanted = {h for h in hashes if h}
     if connection.vendor != "postgresql" or wanted <= memo.remembered(KEYS_LOCKED, set):
         return
     with connection.cursor() as cursor:
-        for key in sorted(wanted):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, _int32(key)])
+        # The sort runs before the locks are taken: the subquery's rows come out in order.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, key) FROM"
+            " (SELECT unnest(%s::int[]) AS key ORDER BY 1) AS sorted",
+            [LOCK_SPACE, sorted(_int32(key) for key in wanted)],
+        )
 
 
 def _int32(key: str) -> int:

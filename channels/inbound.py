@@ -19,7 +19,7 @@ from django.utils import timezone
 from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.locks import lock_rows
 
-from . import claims, orders
+from . import claims, customers, orders
 from .inbox import INBOUND_CHANGED, Deferred, Stored, retry_quarantined, store
 from .lanes.base import ClaimKeys, PayloadError
 from .lanes.registry import lane_for_kind, superseding_topics
@@ -171,8 +171,11 @@ def _apply_claim(
         for item in claimed:
             if item.event.pk in older:
                 _settle(item.event, InboundEvent.Status.IGNORED, SUPERSEDED)
-            elif apply(item) == _APPLIED:
+                continue
+            customers.applying(item.event.pk)
+            if apply(item) == _APPLIED:
                 applied.add(item.event.pk)
+        customers.match_claimed()
         claims.date_causes(claimed, applied)
         _record_outcomes([item.event for item in claimed])
     return len(claimed)
@@ -239,10 +242,12 @@ def _apply_in_savepoint(
 ) -> tuple[str, str, float | None]:
     """Apply the event in a savepoint of its own: (status, detail, retry after seconds).
     A non-retryable domain error or any other exception is raised, its savepoint rolled back."""
+    rolled_back = True
     try:
         with transaction.atomic():
             # An event applied alone reads its own body.
             status, detail = _apply(event) if payload is None else _apply(event, payload)
+        rolled_back = False
     except orders.Quarantine as error:
         return InboundEvent.Status.QUARANTINED, error.detail, None
     except Deferred as error:
@@ -252,6 +257,9 @@ def _apply_in_savepoint(
         if not error.retryable:
             raise
         return InboundEvent.Status.FAILED, error.detail, None
+    finally:
+        if rolled_back:
+            customers.forget_matches_of(event.pk)  # its orders went with the savepoint
     return status, detail, None
 
 

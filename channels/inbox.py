@@ -181,6 +181,10 @@ def observe_level(listing: Listing, quantity: int | None, observed_at) -> tuple[
     # event of the same second as our last read is not older than it.
     if listing.observed_at is not None and observed_at < listing.observed_at - CLOCK_GRAIN:
         return InboundEvent.Status.IGNORED, "older than the level already observed"
+    if listing.pushed_at is not None and observed_at < listing.pushed_at - CLOCK_GRAIN:
+        # The echo of an earlier set of ours, delivered (or applied) after a later one was
+        # acknowledged: the channel has shown the later one since. As reconciliation reads it.
+        return InboundEvent.Status.IGNORED, "older than our last acknowledged set"
     listing.observed_quantity = quantity
     listing.observed_at = observed_at
     listing.save(update_fields=["observed_quantity", "observed_at"])

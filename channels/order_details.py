@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from .customers import match_customer
+from .customers import match_at_claim_end, match_customer
 from .models import ChannelOrder
 
 
@@ -51,7 +51,8 @@ def store_details(order: ChannelOrder, details: OrderDetails) -> None:
     customer (channels.customers: advisory locks per matching key, so the caller's
     transaction calls this after its SKU and listing locks). A snapshot naming no email or
     phone keeps the customer an earlier one matched; an order is matched once, by the first
-    snapshot that names someone (order updates are the ingest's hot path)."""
+    snapshot that names someone (order updates are the ingest's hot path). Inside an ingest
+    claim the match is made at the claim's end (customers.match_at_claim_end)."""
     order.is_prime = details.is_prime
     order.shipping_tier = details.shipping_tier[:64]
     order.ship_by = details.ship_by
@@ -64,6 +65,8 @@ def store_details(order: ChannelOrder, details: OrderDetails) -> None:
     order.currency = details.currency.upper()[:3]
     if order.customer_id is not None:
         return  # matched by an earlier snapshot: updates of the order need no second match
+    if match_at_claim_end(order, details):
+        return
     customer = match_customer(details, order.placed_at)
     if customer is not None:
         order.customer = customer

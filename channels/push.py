@@ -169,9 +169,9 @@ def push_wait(
 
     After a quiet spell (no call within the window) a change goes at once. During a stream the
     call goes when the oldest waiting change has waited the window, less the time a call
-    takes (`call_seconds`, the pusher's recent calls; at most half the window): each call then
-    carries about a window's worth of changes, and the oldest is acknowledged when it has
-    waited about the window. A fixed pause after each call would instead let a change wait
+    takes (`call_seconds`: the slowest of the pusher's recent calls, at most half the window):
+    each call then carries about a window's worth of changes, and the oldest is acknowledged
+    within the window of its arrival. A fixed pause after each call would instead let a change wait
     the pause plus the time it spent in ingest and planning, so it needs a shorter pause (more
     calls) for the same latency. Capped at the window, so a clock step between database and
     worker cannot stall.

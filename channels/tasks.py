@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from functools import partial
 
 from celery import shared_task
@@ -142,10 +143,11 @@ def push_channel_task(channel_id: int) -> int:
     window."""
     last_call_at = None
     failures = 0
-    call_seconds = 0.0  # how long a call takes here lately (an average of the last few)
+    # How long this pusher's last few calls took (the round: claim, call, acknowledgement).
+    recent_calls: deque[float] = deque(maxlen=8)
 
     def round_() -> bool:
-        nonlocal last_call_at, failures, call_seconds
+        nonlocal last_call_at, failures
         channel = Channel.objects.filter(pk=channel_id).first()
         if channel is None:
             return False
@@ -168,7 +170,8 @@ def push_channel_task(channel_id: int) -> int:
                 last_call_at=last_call_at,
                 oldest_cause_at=oldest,
                 window=channel.push_window,
-                call_seconds=call_seconds,
+                # The slowest of them: the window is a deadline for the oldest change.
+                call_seconds=max(recent_calls, default=0.0),
             )
             if wait > 0:
                 time.sleep(wait)
@@ -177,7 +180,12 @@ def push_channel_task(channel_id: int) -> int:
         health.beat(_push_loop(channel_id))
         if outcome.attempts:
             last_call_at = timezone.now()
-            call_seconds = 0.7 * call_seconds + 0.3 * (time.monotonic() - started)
+            recent_calls.append(time.monotonic() - started)
+        elif outcome.already_shown:
+            # Settling what the channel already shows (its own sales took it there) needs no
+            # call, but it locks the channel's listings that its orders' ingest wants: such
+            # rounds keep the window's pace too, rather than one per sale.
+            last_call_at = timezone.now()
         settled = outcome.acknowledged + outcome.already_shown + outcome.stale
         if settled and channel.listings.filter(ring_fenced=True).exists():
             # A confirmed (or re-read) decrease may let another channel's increase go

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import connection, connections
 
 
 @dataclass
@@ -50,3 +51,19 @@ def run_concurrently(
         thread.join(timeout)
         assert not thread.is_alive(), "a thread hung: deadlock or lost wake-up"
     return outcomes
+
+
+def until_an_advisory_lock_is_awaited(space: int, deadline_s: float = 10.0) -> bool:
+    """True once some connection waits for an advisory lock of `space` (polled in pg_locks
+    from this connection; False after the deadline)."""
+    end = time.monotonic() + deadline_s
+    with connection.cursor() as cursor:
+        while time.monotonic() < end:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid = %s",
+                [space],
+            )
+            if cursor.fetchone()[0]:
+                return True
+    return False

@@ -278,7 +278,7 @@ class ClaimKeys:
     """What applying one inbound event will lock, read from its payload alone (no query).
 
     The ingest worker applies a claim of events in one transaction and takes every lock the
-    claim needs up front, in the global order (orders, SKUs, listings, customer keys), so two
+    claim needs up front, in the global order (orders, SKUs, listings), so two
     claims sharing a SKU queue behind each other instead of deadlocking. A topic without
     claim keys is applied in a transaction of its own.
     """
@@ -289,7 +289,6 @@ class ClaimKeys:
     lines: tuple[tuple[str, str], ...] = ()
     # Listings found by one of the lane's own columns (an inventory item id): (column, values).
     listings_by: tuple[str, tuple[str, ...]] | None = None
-    customer: Any = None  # the order's OrderDetails, when it may name a customer
 
 
 InboundHandler = Callable[["Channel", dict, "InboundEvent"], tuple[str, str]]

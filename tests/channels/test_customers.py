@@ -5,7 +5,6 @@ orders of one new customer at once making one customer."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from channels.customers import hash_of, match_customer, normalise_email, normali
 from channels.models import ChannelOrder, Customer
 from channels.order_details import OrderDetails
 from tests.channels.amazon_world import mixed_world
-from tests.concurrency import run_concurrently
+from tests.concurrency import run_concurrently, until_an_advisory_lock_is_awaited
 
 T0 = datetime(2026, 11, 27, 14, 23, 1, tzinfo=UTC)
 
@@ -215,29 +214,13 @@ def test_a_second_order_of_a_new_customer_waits_for_the_first_to_commit_and_find
     for thread in threads:
         thread.start()
     assert created.wait(timeout=30)
-    waited = _until_an_advisory_lock_is_awaited()
+    waited = until_an_advisory_lock_is_awaited(customers.LOCK_SPACE)
     commit.set()
     for thread in threads:
         thread.join(timeout=30)
     assert waited, "the second match did not wait for the first order's key"
     assert found["first"] == found["second"]
     assert Customer.objects.count() == 1
-
-
-def _until_an_advisory_lock_is_awaited(deadline_s: float = 10.0) -> bool:
-    """True once some connection waits for a customer-matching advisory lock (polled in
-    pg_locks; False after the deadline)."""
-    end = time.monotonic() + deadline_s
-    with connection.cursor() as cursor:
-        while time.monotonic() < end:
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND classid = %s",
-                [customers.LOCK_SPACE],
-            )
-            if cursor.fetchone()[0]:
-                return True
-    return False
 
 
 def test_the_lock_key_fits_postgresqls_integer():

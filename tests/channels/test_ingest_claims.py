@@ -8,17 +8,19 @@ import contextlib
 import json
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from channels import inbound, orders
+from channels import claims, customers, inbound, orders
 from channels.inbox import store
-from channels.models import ChannelOrder, InboundEvent
+from channels.models import ChannelOrder, Customer, InboundEvent
 from ledger.models import Balance, InventoryEvent, Sku
-from tests.concurrency import run_concurrently
+from tests.concurrency import run_concurrently, until_an_advisory_lock_is_awaited
 from tests.factories import ChannelFactory, ListingFactory, SkuFactory
 
 
@@ -260,3 +262,139 @@ def test_a_claim_leaves_the_events_of_a_sku_another_worker_holds_for_later(
     inbound.process_pending()
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
     assert [committed(sku, warehouse) for sku in skus] == [1, 1]
+
+
+def level(item, available=90):
+    return {"inventory_item_id": item, "location_id": 555, "available": available}
+
+
+def listed_items(shop):
+    """The shop syncs location 555; each listing's inventory item is 40 + its variant."""
+    shop.external_location_id = "gid://shopify/Location/555"
+    shop.save()
+    for listing in shop.listings.all():
+        variant = int(listing.external_id.rsplit("/", 1)[-1])
+        listing.shopify_inventory_item_id = f"gid://shopify/InventoryItem/{40 + variant}"
+        listing.save()
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_the_waiting_sales_before_the_level_readings(shop, warehouse, receive):
+    """A reading only confirms or questions a level; a sale changes what every other channel
+    may show. Readings that arrived first still wait for the sales behind them."""
+    stock(shop, warehouse, receive, 2)
+    listed_items(shop)
+    readings = [deliver(shop, "inventory_levels/update", level(41 + n % 2)) for n in range(4)]
+    sales = [deliver(shop, "orders/create", order(700 + n, 1)) for n in range(2)]
+    with mock.patch.object(inbound, "CLAIM_SIZE", 3):
+        assert inbound.process_claim() == 3
+    statuses = dict(InboundEvent.objects.values_list("id", "status"))
+    assert [statuses[pk] for pk in sales] == ["applied", "applied"]
+    assert [statuses[pk] for pk in readings].count("received") == 3
+
+
+@pytest.mark.django_db
+def test_a_reading_that_waited_its_patience_goes_in_arrival_order(shop, warehouse, receive):
+    stock(shop, warehouse, receive, 1)
+    listed_items(shop)
+    old = deliver(shop, "inventory_levels/update", level(41))
+    InboundEvent.objects.filter(pk=old).update(
+        received_at=timezone.now() - claims.READING_PATIENCE - timedelta(seconds=1)
+    )
+    fresh = deliver(shop, "inventory_levels/update", level(41, 89))
+    sale = deliver(shop, "orders/create", order(710, 1))
+    with mock.patch.object(inbound, "CLAIM_SIZE", 2):
+        assert inbound.process_claim() == 2
+    statuses = dict(InboundEvent.objects.values_list("id", "status"))
+    assert statuses[old] != "received"
+    assert statuses[sale] == "applied"
+    assert statuses[fresh] == "received"
+
+
+@pytest.mark.django_db
+def test_a_claim_matches_its_orders_customers_at_its_end(shop, warehouse, receive):
+    stock(shop, warehouse, receive, 2)
+    ids = [
+        deliver(shop, "orders/create", order(720, 1, email="Ana@Example.com")),
+        deliver(shop, "orders/create", order(721, 2, email="ana@example.com")),
+        deliver(shop, "orders/create", order(722, 1, email="bo@example.com")),
+        deliver(shop, "orders/create", order(723, 2)),  # names no one
+    ]
+    # A later snapshot of an order, in the same claim, matches it no second time.
+    ids.append(deliver(shop, "orders/updated", order(720, 1, updated="10:01:00", email="x@y.z")))
+    assert inbound.process_claim(ids) == 5
+    customer_of = dict(ChannelOrder.objects.values_list("external_id", "customer__email"))
+    assert customer_of == {
+        "720": "ana@example.com",
+        "721": "ana@example.com",
+        "722": "bo@example.com",
+        "723": None,
+    }
+    assert Customer.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_poison_orders_customer_is_not_matched(shop, warehouse, receive, monkeypatch):
+    stock(shop, warehouse, receive, 1)
+    real = orders.apply_order_snapshot
+
+    def poisoned(*, channel, snapshot):
+        outcome = real(channel=channel, snapshot=snapshot)
+        if snapshot.external_id == "731":
+            raise RuntimeError("a bug only this payload finds")
+        return outcome
+
+    monkeypatch.setattr(orders, "apply_order_snapshot", poisoned)
+    ids = [
+        deliver(shop, "orders/create", order(730, 1, email="ana@example.com")),
+        deliver(shop, "orders/create", order(731, 1, email="poison@example.com")),
+    ]
+    inbound.process_claim(ids)
+    assert list(Customer.objects.values_list("email", flat=True)) == ["ana@example.com"]
+    assert ChannelOrder.objects.get(external_id="730").customer.email == "ana@example.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_another_worker_is_matching_holds_back_no_sale(shop, warehouse, receive):
+    """The other worker holds the shopper's matching key: the claim still sells, then waits
+    at its end for the key (briefly, in a real claim) and matches the order after it."""
+    (sku,) = stock(shop, warehouse, receive, 1)
+    sale = deliver(shop, "orders/create", order(740, 1, email="ana@example.com"))
+    key = customers.matching_keys(
+        SimpleNamespace(customer_email="ana@example.com", customer_phone="", destination_country="")
+    )
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_key():
+        from django.db import connections, transaction
+
+        try:
+            with transaction.atomic():
+                customers._lock_keys(key)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_key)
+    holder.start()
+    claim = threading.Thread(target=lambda: (inbound.process_claim(), connections_closed()))
+    try:
+        assert locked.wait(timeout=30)
+        claim.start()
+        # The claim has sold and waits on the key (seen from here: its sale is not committed).
+        assert until_an_advisory_lock_is_awaited(customers.LOCK_SPACE)
+        assert InboundEvent.objects.get(pk=sale).status == "received"
+    finally:
+        release.set()
+        holder.join()
+    claim.join(timeout=30)
+    assert InboundEvent.objects.get(pk=sale).status == "applied"
+    assert committed(sku, warehouse) == 1
+    assert ChannelOrder.objects.get(external_id="740").customer.email == "ana@example.com"
+
+
+def connections_closed():
+    from django.db import connections
+
+    connections.close_all()

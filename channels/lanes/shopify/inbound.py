@@ -9,7 +9,7 @@ from channels.lanes.base import ClaimKeys
 from channels.models import Channel, InboundEvent, Listing, OrderShipment
 from inventory_sync.lib.locks import lock_rows
 
-from . import api, parsers, webhooks
+from . import api, webhooks
 
 _NOTHING = object()  # no prefetched order: read it inside the handler
 
@@ -120,7 +120,7 @@ def level_key(payload: dict) -> tuple | None:
 
 
 def order_keys(payload: dict) -> ClaimKeys:
-    """An order's row, its lines' listings and SKUs, and its customer."""
+    """An order's row, and its lines' listings and SKUs."""
     try:
         return ClaimKeys(
             order=str(payload["id"]),
@@ -128,7 +128,6 @@ def order_keys(payload: dict) -> ClaimKeys:
                 (webhooks.variant_gid(line.get("variant_id")), (line.get("sku") or "").strip())
                 for line in payload.get("line_items") or []
             ),
-            customer=parsers.order_details(payload),
         )
     except (KeyError, TypeError, AttributeError):
         return ClaimKeys()  # the handler quarantines it with the reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
@@ -602,3 +603,50 @@ def test_a_refund_without_restock_of_an_oversold_item_removes_nothing_it_does_no
     inbound.process_pending()
     assert InboundEvent.objects.get(topic="refunds/create").status == "applied"
     assert (on_hand(sku, warehouse), committed(sku, warehouse)) == (0, 11)
+
+
+def deliver_level(client, channel, available, *, triggered_at, event_id):
+    body = json.dumps(
+        {
+            "inventory_item_id": 42,
+            "location_id": 555,
+            "available": available,
+            "updated_at": triggered_at,
+        }
+    ).encode()
+    return client.post(
+        reverse("webhooks:shopify", args=[channel.pk]),
+        data=body,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC="inventory_levels/update",
+        HTTP_X_SHOPIFY_HMAC_SHA256=shopify_webhooks.sign(SECRET, body),
+        HTTP_X_SHOPIFY_EVENT_ID=str(event_id),
+        HTTP_X_SHOPIFY_WEBHOOK_ID=f"delivery-{event_id}",
+        HTTP_X_SHOPIFY_TRIGGERED_AT=triggered_at,
+        HTTP_X_SHOPIFY_SHOP_DOMAIN="demo-shop.myshopify.com",
+        HTTP_X_SHOPIFY_API_VERSION="2026-04",
+    )
+
+
+@pytest.mark.django_db
+def test_the_late_echo_of_an_earlier_set_is_not_drift(client, shop, tee):
+    """We set 8, then 7 (acknowledged at 10:00:05); the echo of the 8 is applied after that:
+    the shop has shown our 7 since, so the 8 is history, not a level over what we set."""
+    shop.external_location_id = "gid://shopify/Location/555"
+    shop.save()
+    Listing.objects.filter(pk=tee.pk).update(
+        shopify_inventory_item_id="gid://shopify/InventoryItem/42",
+        pushed_quantity=7,
+        pushed_at=datetime(2026, 11, 30, 10, 0, 5, tzinfo=UTC),
+    )
+    deliver_level(client, shop, 8, triggered_at="2026-11-30T10:00:02Z", event_id=1)
+    inbound.process_pending()
+    late = InboundEvent.objects.get()
+    assert (late.status, late.outcome) == ("ignored", "older than our last acknowledged set")
+    tee.refresh_from_db()
+    assert tee.observed_quantity is None
+    # A level from after the set that shows more than we set is still a drift signal.
+    deliver_level(client, shop, 8, triggered_at="2026-11-30T10:00:09Z", event_id=2)
+    inbound.process_pending()
+    newer = InboundEvent.objects.get(dedupe_key="event:inventory_levels/update:2")
+    assert newer.outcome == "drift signal: channel shows 8, expected 7"
