@@ -173,8 +173,10 @@ def push_channel_task(channel_id: int) -> int:
                 # The slowest of them: the window is a deadline for the oldest change.
                 call_seconds=max(recent_calls, default=0.0),
             )
-            if wait > 0:
-                time.sleep(wait)
+            # A plan made meanwhile rings us: its change may be older than the one we wait for
+            # (ingest and the planner took longer over it), and due sooner. Look again.
+            if wait > 0 and loops.pause(_push_loop(channel_id), wait):
+                return True
         started = time.monotonic()
         outcome = push.push_channel(channel, registry.lane_for(channel))
         health.beat(_push_loop(channel_id))

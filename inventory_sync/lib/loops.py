@@ -127,6 +127,15 @@ def _wait(name: str, seconds: float, poll: float) -> bool:
     return rang is not None
 
 
+def pause(name: str, seconds: float) -> bool:
+    """Inside loop `name`'s round: sleep up to `seconds`, cut short by a ring (True, and the
+    ring is cleared: the round looks afresh at what it was rung for)."""
+    rang = _wait(name, seconds, POLL_SECONDS)
+    if rang:
+        _clear(name)
+    return rang
+
+
 def ring(name: str, start: Callable[[], object]) -> bool:
     """Tell loop `name` there is work; queue it (via `start`) unless one is alive.
 
