@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -31,8 +32,9 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 
 from inventory_sync.lib import memo
+from inventory_sync.lib.locks import lock_rows
 
-from .models import ChannelOrder, Customer
+from .models import ChannelOrder, Customer, PendingCustomerMatch
 
 EMAIL = "email"
 PHONE = "phone"
@@ -116,6 +118,36 @@ def hash_of(kind: str, value: str) -> str:
     return hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What a match reads of an order: its keys, and what Customer keeps in clear."""
+
+    email_hash: str
+    phone_hash: str
+    email: str  # blank when the channel masks it
+    phone: str
+    name: str
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for key in (self.email_hash, self.phone_hash) if key]
+
+
+def match_of(details: CustomerFacts) -> Match | None:
+    """The order's match; None when it names no email or phone we can match on."""
+    email = normalise_email(details.customer_email)
+    phone = normalise_phone(details.customer_phone, details.destination_country)
+    if not email and not phone:
+        return None
+    return Match(
+        email_hash=hash_of(EMAIL, email) if email else "",
+        phone_hash=hash_of(PHONE, phone) if phone else "",
+        email="" if details.customer_email_masked or len(email) > 254 else email,
+        phone=phone,
+        name=(details.customer_name or "").strip()[:255],
+    )
+
+
 def match_customer(details: CustomerFacts, placed_at: datetime) -> Customer | None:
     """The customer of an order, found or created; None when the order names no email or
     phone we can match on.
@@ -124,47 +156,42 @@ def match_customer(details: CustomerFacts, placed_at: datetime) -> Customer | No
     transaction-scoped advisory lock per matching key, in sorted order, then the customer's
     row by its UPDATE. Idempotent: the same order matched twice changes nothing more.
     """
-    email = normalise_email(details.customer_email)
-    phone = normalise_phone(details.customer_phone, details.destination_country)
-    keys = {
-        EMAIL: hash_of(EMAIL, email) if email else "",
-        PHONE: hash_of(PHONE, phone) if phone else "",
-    }
-    if not any(keys.values()):
+    match = match_of(details)
+    if match is None:
         return None
-    shown_email = "" if details.customer_email_masked or len(email) > 254 else email
-    name = (details.customer_name or "").strip()[:255]
     with transaction.atomic(savepoint=False):  # the order's transaction, or one of its own
-        _lock_keys(keys.values())
-        customer = _find(keys[EMAIL], keys[PHONE])
-        if customer is None:
-            return Customer.objects.create(
-                email_hash=keys[EMAIL],
-                phone_hash=keys[PHONE],
-                email=shown_email,
-                phone=phone,
-                name=name,
-                first_order_at=placed_at,
-                last_order_at=placed_at,
-            )
-        _record_order(customer, keys, shown_email, phone, name, placed_at)
+        _lock_keys(match.keys)
+        return _found_or_created(match, placed_at)
+
+
+def _found_or_created(match: Match, placed_at: datetime) -> Customer:
+    """Call with the match's keys locked."""
+    customer = _find(match.email_hash, match.phone_hash)
+    if customer is None:
+        return Customer.objects.create(
+            email_hash=match.email_hash,
+            phone_hash=match.phone_hash,
+            email=match.email,
+            phone=match.phone,
+            name=match.name,
+            first_order_at=placed_at,
+            last_order_at=placed_at,
+        )
+    keys = {EMAIL: match.email_hash, PHONE: match.phone_hash}
+    _record_order(customer, keys, match.email, match.phone, match.name, placed_at)
     customer.refresh_from_db()
     return customer
 
 
 def matching_keys(details: CustomerFacts) -> list[str]:
     """The matching keys an order's details name (what match_customer will lock)."""
-    email = normalise_email(details.customer_email)
-    phone = normalise_phone(details.customer_phone, details.destination_country)
-    return [
-        key for key in (email and hash_of(EMAIL, email), phone and hash_of(PHONE, phone)) if key
-    ]
+    match = match_of(details)
+    return match.keys if match is not None else []
 
 
-# Inside an ingest claim (inventory_sync.lib.memo): the keys the claim holds, the matches it
-# leaves to its end, and the event being applied.
-KEYS_LOCKED = "customer-keys-locked"
-MATCHES_AT_END = "customer-matches-at-end"
+# Inside an ingest claim (inventory_sync.lib.memo): the matches it leaves for after its commit,
+# and the event being applied.
+MATCHES_AFTER = "customer-matches-after-claim"
 APPLYING = "customer-event-applying"
 
 
@@ -173,52 +200,97 @@ def applying(event_id: int) -> None:
     memo.remember(APPLYING, event_id)
 
 
-def match_at_claim_end(order, details: CustomerFacts) -> bool:
-    """Inside an ingest claim, leave the order's match to the claim's end (match_claimed) and
-    return True; outside one, False (the caller matches now).
+def match_after_claim(order, details: CustomerFacts) -> bool:
+    """Inside an ingest claim, leave the order's match for after the claim (defer_claimed,
+    match_pending) and return True; outside one, False (the caller matches now).
 
-    Who bought does not change what any channel may show, and a claim that took its
-    customers' keys up front would pass over every order of a regular whom another ingest
-    worker is matching at that moment: a sale waiting for a customer row. The first snapshot
-    of the order that names someone is the one matched, as outside a claim."""
+    Who bought does not change what any channel may show, and a claim that matched its
+    orders' shoppers would wait, holding the SKUs it sells, for the keys of every regular
+    another ingest worker is matching at that moment. The first snapshot of the order that
+    names someone is the one matched, as outside a claim."""
     if not memo.active():
         return False
-    if matching_keys(details):
-        waiting = memo.remembered(MATCHES_AT_END, dict)
+    match = match_of(details)
+    if match is not None:
+        waiting = memo.remembered(MATCHES_AFTER, dict)
         event_id = memo.remembered(APPLYING, lambda: None)
-        waiting.setdefault((order.channel_id, order.external_id), (order, details, event_id))
+        waiting.setdefault((order.channel_id, order.external_id), (order, match, event_id))
     return True
 
 
 def forget_matches_of(event_id: int) -> None:
     """The event's savepoint was rolled back: so are the orders it would have matched."""
-    waiting = memo.remembered(MATCHES_AT_END, dict) if memo.active() else {}
+    waiting = memo.remembered(MATCHES_AFTER, dict) if memo.active() else {}
     for key in [key for key, (_, _, event) in waiting.items() if event == event_id]:
         del waiting[key]
 
 
-def match_claimed() -> int:
-    """The customers of the claim's orders, at its end: every key locked at once, in sorted
-    order, waiting (only another claim's end holds them, briefly, and nothing takes a lock
-    after its keys: no cycle), then each order matched. Returns how many were matched."""
-    waiting = memo.remembered(MATCHES_AT_END, dict) if memo.active() else {}
-    matches = [(order, details) for order, details, _ in waiting.values()]
-    waiting.clear()
-    if not matches:
-        return 0
-    keys = {key for _, details in matches for key in matching_keys(details)}
-    _lock_keys(keys)
-    memo.remember(KEYS_LOCKED, keys)
-    matched: dict[int, list[int]] = {}
-    for order, details in matches:
-        customer = match_customer(details, order.placed_at)
-        if customer is not None:
-            matched.setdefault(customer.pk, []).append(order.pk)
-    for customer_id, order_ids in matched.items():
-        ChannelOrder.objects.filter(pk__in=order_ids, customer__isnull=True).update(
-            customer_id=customer_id
+def defer_claimed() -> int:
+    """At the claim's end, in its transaction: its orders' matches, kept for match_pending."""
+    waiting = memo.remembered(MATCHES_AFTER, dict) if memo.active() else {}
+    rows = [
+        PendingCustomerMatch(
+            order_id=order.pk,
+            email_hash=match.email_hash,
+            phone_hash=match.phone_hash,
+            email=match.email,
+            phone=match.phone,
+            name=match.name,
+            placed_at=order.placed_at,
         )
-    return sum(len(ids) for ids in matched.values())
+        for order, match, _ in waiting.values()
+    ]
+    waiting.clear()
+    PendingCustomerMatch.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+MATCH_BATCH = 64
+
+
+def match_pending(limit: int = MATCH_BATCH) -> int:
+    """Match the customers of orders claims left (oldest first, up to `limit`), in one short
+    transaction that holds nothing else: the keys another matcher holds right now are left
+    for the next call rather than waited for. Returns how many orders were matched."""
+    with transaction.atomic():
+        pending = list(lock_rows(PendingCustomerMatch.objects.all(), skip_locked=True)[:limit])
+        if not pending:
+            return 0
+        held = _try_lock_keys({key for row in pending for key in _row_match(row).keys})
+        matched: dict[int, list[int]] = {}
+        done = []
+        for row in pending:
+            match = _row_match(row)
+            if set(match.keys) & held:
+                continue
+            customer = _found_or_created(match, row.placed_at)
+            matched.setdefault(customer.pk, []).append(row.order_id)
+            done.append(row.pk)
+        for customer_id, order_ids in matched.items():
+            ChannelOrder.objects.filter(pk__in=order_ids, customer__isnull=True).update(
+                customer_id=customer_id
+            )
+        PendingCustomerMatch.objects.filter(pk__in=done).delete()
+    return len(done)
+
+
+def _row_match(row: PendingCustomerMatch) -> Match:
+    return Match(row.email_hash, row.phone_hash, row.email, row.phone, row.name)
+
+
+def _try_lock_keys(hashes: set[str]) -> set[str]:
+    """Take the keys no other transaction holds (one statement); returns the ones held."""
+    if connection.vendor != "postgresql" or not hashes:
+        return set()
+    ordered = sorted(hashes, key=_int32)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT key, pg_try_advisory_xact_lock(%s, key) FROM"
+            " (SELECT unnest(%s::int[]) AS key ORDER BY 1) AS sorted",
+            [LOCK_SPACE, [_int32(key) for key in ordered]],
+        )
+        taken = {key for key, ok in cursor.fetchall() if ok}
+    return {key for key in ordered if _int32(key) not in taken}
 
 
 def _lock_keys(hashes) -> None:
@@ -226,7 +298,7 @@ def _lock_keys(hashes) -> None:
     lock per key, taken in sorted order in one statement. SQLite (the demo) has one writer
     at a time already."""
     wanted = {h for h in hashes if h}
-    if connection.vendor != "postgresql" or wanted <= memo.remembered(KEYS_LOCKED, set):
+    if connection.vendor != "postgresql" or not wanted:
         return
     with connection.cursor() as cursor:
         # The sort runs before the locks are taken: the subquery's rows come out in order.

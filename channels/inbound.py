@@ -63,6 +63,9 @@ def process_pending(*, limit: int = 200, now: datetime | None = None) -> int:
         if not done:
             break
         handled += done
+    # The customers of the orders just applied (and any a worker that died left behind).
+    while customers.match_pending() == customers.MATCH_BATCH:
+        pass
     alone = _waiting_alone(limit, now)
     older = _supersede_alone(alone, now)
     handled += len(older)
@@ -175,7 +178,7 @@ def _apply_claim(
             customers.applying(item.event.pk)
             if apply(item) == _APPLIED:
                 applied.add(item.event.pk)
-        customers.match_claimed()
+        customers.defer_claimed()
         claims.date_causes(claimed, applied)
         _record_outcomes([item.event for item in claimed])
     return len(claimed)

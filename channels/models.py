@@ -356,6 +356,29 @@ class ChannelOrder(models.Model):
         return f"{self.channel_id}:{self.name or self.external_id}"
 
 
+class PendingCustomerMatch(models.Model):
+    """An order an ingest claim applied whose customer is still to be matched
+    (channels.customers.match_pending, right after the claim commits): who bought changes no
+    channel's quantity, so the claim does not wait for a shopper's matching keys while it
+    holds the SKUs it sells. Kept in the database so a worker that dies in between loses no
+    match. Holds what the match needs as Customer keeps it: the keys hashed, the e-mail in
+    clear only where the channel shows it."""
+
+    order = models.OneToOneField(
+        "ChannelOrder", on_delete=models.CASCADE, related_name="pending_customer_match"
+    )
+    email_hash = models.CharField(max_length=64, blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    def __str__(self) -> str:
+        return f"customer of order {self.order_id}"
+
+
 class ChannelOrderLine(models.Model):
     """One line of a channel order and the units the ledger carries for it.
 
