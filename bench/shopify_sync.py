@@ -491,7 +491,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--step-rates",
-        default="30,40,50,60,80,100,120",
+        default="30,40,50,60,80,100,120,150,200",
         help="orders/s tried in turn for the highest rate with p99 <= 1 s ('' skips)",
     )
     parser.add_argument("--step-seconds", type=float, default=15.0)

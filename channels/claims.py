@@ -8,8 +8,9 @@ up front, in the global order (CONTRIBUTING.md): the orders' rows, then the SKUs
 components too), then the listings — each group in id order. Then the events are applied in
 id order (so the snapshots of one order apply in the order they arrived), and each ends
 applied, quarantined, ignored or failed by itself: a poison event rolls back to its savepoint
-and the rest of the claim goes on. Its orders' customers are matched after it commits
-(channels.customers.match_pending): a sale never waits for a shopper's matching keys.
+and the rest of the claim goes on. A shopper whose matching keys another worker holds is
+matched after the claim commits (channels.customers.match_in_claim): a sale never waits for
+a customer.
 
 Waiting sales are claimed before waiting level readings (level_readings).
 

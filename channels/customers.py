@@ -200,21 +200,26 @@ def applying(event_id: int) -> None:
     memo.remember(APPLYING, event_id)
 
 
-def match_after_claim(order, details: CustomerFacts) -> bool:
-    """Inside an ingest claim, leave the order's match for after the claim (defer_claimed,
-    match_pending) and return True; outside one, False (the caller matches now).
+def match_in_claim(order, details: CustomerFacts) -> bool:
+    """Inside an ingest claim: match the order's customer now when no other transaction holds
+    the shopper's keys, else leave it for after the claim (defer_claimed, match_pending);
+    True. Outside a claim, False (the caller matches as usual).
 
-    Who bought does not change what any channel may show, and a claim that matched its
-    orders' shoppers would wait, holding the SKUs it sells, for the keys of every regular
-    another ingest worker is matching at that moment. The first snapshot of the order that
-    names someone is the one matched, as outside a claim."""
+    Who bought does not change what any channel may show: a claim never waits, holding the
+    SKUs it sells, for the keys of a regular another ingest worker is matching at that moment.
+    The first snapshot of the order that names someone is the one matched, as outside a
+    claim."""
     if not memo.active():
         return False
     match = match_of(details)
-    if match is not None:
-        waiting = memo.remembered(MATCHES_AFTER, dict)
-        event_id = memo.remembered(APPLYING, lambda: None)
-        waiting.setdefault((order.channel_id, order.external_id), (order, match, event_id))
+    if match is None:
+        return True
+    key = (order.channel_id, order.external_id)
+    waiting = memo.remembered(MATCHES_AFTER, dict)
+    if key not in waiting and not _try_lock_keys(set(match.keys)):
+        order.customer = _found_or_created(match, order.placed_at)  # keys ours until commit
+        return True
+    waiting.setdefault(key, (order, match, memo.remembered(APPLYING, lambda: None)))
     return True
 
 

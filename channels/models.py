@@ -358,9 +358,9 @@ class ChannelOrder(models.Model):
 
 class PendingCustomerMatch(models.Model):
     """An order an ingest claim applied whose customer is still to be matched
-    (channels.customers.match_pending, right after the claim commits): who bought changes no
-    channel's quantity, so the claim does not wait for a shopper's matching keys while it
-    holds the SKUs it sells. Kept in the database so a worker that dies in between loses no
+    (channels.customers.match_pending, right after the claim commits), because another
+    worker held the shopper's matching keys: who bought changes no channel's quantity, so the
+    claim does not wait for them while it holds the SKUs it sells. Kept in the database so a worker that dies in between loses no
     match. Holds what the match needs as Customer keeps it: the keys hashed, the e-mail in
     clear only where the channel shows it."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from .customers import match_after_claim, match_customer
+from .customers import match_customer, match_in_claim
 from .models import ChannelOrder
 
 
@@ -52,7 +52,8 @@ def store_details(order: ChannelOrder, details: OrderDetails) -> None:
     transaction calls this after its SKU and listing locks). A snapshot naming no email or
     phone keeps the customer an earlier one matched; an order is matched once, by the first
     snapshot that names someone (order updates are the ingest's hot path). Inside an ingest
-    claim the match is made after the claim commits (customers.match_after_claim)."""
+    claim, a shopper another worker is matching is matched after the claim commits
+    (customers.match_in_claim)."""
     order.is_prime = details.is_prime
     order.shipping_tier = details.shipping_tier[:64]
     order.ship_by = details.ship_by
@@ -65,7 +66,7 @@ def store_details(order: ChannelOrder, details: OrderDetails) -> None:
     order.currency = details.currency.upper()[:3]
     if order.customer_id is not None:
         return  # matched by an earlier snapshot: updates of the order need no second match
-    if match_after_claim(order, details):
+    if match_in_claim(order, details):
         return
     customer = match_customer(details, order.placed_at)
     if customer is not None:
