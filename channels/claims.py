@@ -63,10 +63,7 @@ class Claimed:
 
 def claimable_events() -> Q:
     """The inbound events of the topics their lanes apply in shared claims."""
-    match = Q(pk__in=[])
-    for kind, topics in registry.claim_topics().items():
-        match |= Q(channel__kind=kind, topic__in=sorted(topics))
-    return match
+    return _of_topics(registry.claim_topics())
 
 
 def level_readings() -> Q:
@@ -74,11 +71,19 @@ def level_readings() -> Q:
     newest per key matters). A sale changes what every other channel may show; a reading only
     confirms or questions a level, and the longer it waits the more of them a newer one
     supersedes. So a claim takes the waiting sales first (lock_claim)."""
+    return _of_topics(
+        {
+            kind: topics & set(registry.lane_for_kind(kind).supersede_keys)
+            for kind, topics in registry.claim_topics().items()
+        }
+    )
+
+
+def _of_topics(topics_by_kind: dict[str, set[str]]) -> Q:
     match = Q(pk__in=[])
-    for kind, topics in registry.claim_topics().items():
-        readings = topics & set(registry.lane_for_kind(kind).supersede_keys)
-        if readings:
-            match |= Q(channel__kind=kind, topic__in=sorted(readings))
+    for kind, topics in topics_by_kind.items():
+        if topics:
+            match |= Q(channel__kind=kind, topic__in=sorted(topics))
     return match
 
 
@@ -86,9 +91,9 @@ def lock_claim(
     now: datetime, size: int, *, ids: list[int] | None = None, wait: bool = False
 ) -> tuple[list[Claimed], bool]:
     """Claim up to `size` waiting events (fresh sales first, then fresh level readings, then
-    retries that are due, each oldest first) that no other worker holds, and take every lock their application needs;
-    returns those whose locks were all free (_lock_ahead), and whether events were claimed
-    whose locks were all held elsewhere. With `wait`, waits for the locks instead (in the
+    retries that are due, each oldest first) that no other worker holds, and take every lock
+    their application needs; returns those whose locks were all free (_lock_ahead), and
+    whether events were claimed whose locks were all held elsewhere. With `wait`, waits for the locks instead (in the
     same global order): call it so in a fresh transaction when a claim found nothing free,
     so the worker makes progress behind the one holding them. Call inside the claim's
     transaction and memo.claim()."""

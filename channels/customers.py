@@ -284,34 +284,32 @@ def _row_match(row: PendingCustomerMatch) -> Match:
 
 
 def _try_lock_keys(hashes: set[str]) -> set[str]:
-    """Take the keys no other transaction holds (one statement); returns the ones held."""
-    if connection.vendor != "postgresql" or not hashes:
-        return set()
-    ordered = sorted(hashes, key=_int32)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT key, pg_try_advisory_xact_lock(%s, key) FROM"
-            " (SELECT unnest(%s::int[]) AS key ORDER BY 1) AS sorted",
-            [LOCK_SPACE, [_int32(key) for key in ordered]],
-        )
-        taken = {key for key, ok in cursor.fetchall() if ok}
-    return {key for key in ordered if _int32(key) not in taken}
+    """Take the keys no other transaction holds; returns the ones held elsewhere."""
+    return _advisory_locks(hashes, wait=False)
 
 
 def _lock_keys(hashes) -> None:
-    """Serialise the matches of one key across transactions until they commit: one advisory
-    lock per key, taken in sorted order in one statement. SQLite (the demo) has one writer
-    at a time already."""
+    """Serialise the matches of one key across transactions until they commit. SQLite (the
+    demo) has one writer at a time already."""
+    _advisory_locks(hashes, wait=True)
+
+
+def _advisory_locks(hashes, *, wait: bool) -> set[str]:
+    """One transaction-scoped advisory lock per key, in sorted order, in one statement (the
+    subquery sorts before any lock is taken); waiting for each, or only trying. Returns the
+    keys another transaction holds (none when waiting)."""
     wanted = {h for h in hashes if h}
     if connection.vendor != "postgresql" or not wanted:
-        return
+        return set()
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
     with connection.cursor() as cursor:
-        # The sort runs before the locks are taken: the subquery's rows come out in order.
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, key) FROM"
+            f"SELECT key, {function}(%s, key) FROM"
             " (SELECT unnest(%s::int[]) AS key ORDER BY 1) AS sorted",
-            [LOCK_SPACE, sorted(_int32(key) for key in wanted)],
+            [LOCK_SPACE, sorted({_int32(key) for key in wanted})],
         )
+        taken = {key for key, ok in cursor.fetchall() if wait or ok}
+    return {key for key in wanted if _int32(key) not in taken}
 
 
 def _int32(key: str) -> int:

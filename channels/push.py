@@ -171,10 +171,10 @@ def push_wait(
     call goes when the oldest waiting change has waited the window, less the time a call
     takes (`call_seconds`: the slowest of the pusher's recent calls, at most half the window):
     each call then carries about a window's worth of changes, and the oldest is acknowledged
-    within the window of its arrival. A fixed pause after each call would instead let a change wait
-    the pause plus the time it spent in ingest and planning, so it needs a shorter pause (more
-    calls) for the same latency. Capped at the window, so a clock step between database and
-    worker cannot stall.
+    within the window of its arrival. A fixed pause after each call would instead let a change
+    wait the pause plus the time it spent in ingest and planning, so it needs a shorter pause
+    (more calls) for the same latency. Capped at the window, so a clock step between database
+    and worker cannot stall.
     """
     if last_call_at is None or now - last_call_at >= window:
         return 0.0

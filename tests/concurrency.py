@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 
 @dataclass
@@ -67,3 +68,28 @@ def until_an_advisory_lock_is_awaited(space: int, deadline_s: float = 10.0) -> b
             if cursor.fetchone()[0]:
                 return True
     return False
+
+
+@contextmanager
+def held_elsewhere(take: Callable[[], object]) -> Iterator[None]:
+    """For the block, another connection holds what `take()` locks (in a transaction of a
+    thread of its own, committed when the block ends)."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                take()
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30), "the other connection never took its lock"
+        yield
+    finally:
+        release.set()
+        holder.join()

@@ -20,7 +20,7 @@ from channels import claims, customers, inbound, orders
 from channels.inbox import store
 from channels.models import ChannelOrder, Customer, InboundEvent, PendingCustomerMatch
 from ledger.models import Balance, InventoryEvent, Sku
-from tests.concurrency import run_concurrently
+from tests.concurrency import held_elsewhere, run_concurrently
 from tests.factories import ChannelFactory, ListingFactory, SkuFactory
 
 
@@ -234,31 +234,12 @@ def test_a_claim_leaves_the_events_of_a_sku_another_worker_holds_for_later(
     free_sale = deliver(shop, "orders/create", order(902, 2))
     # A later snapshot of the held order must wait with it (one order's events in order).
     held_update = deliver(shop, "orders/updated", order(901, 2, updated="10:01:00"))
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_sku_one():
-        from django.db import connections, transaction
-
-        try:
-            with transaction.atomic():
-                list(Sku.objects.select_for_update().filter(pk=skus[0].pk))
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_sku_one)
-    holder.start()
-    try:
-        assert locked.wait(timeout=30)
+    with held_elsewhere(lambda: list(Sku.objects.select_for_update().filter(pk=skus[0].pk))):
         assert inbound.process_claim() == 1
         statuses = dict(InboundEvent.objects.values_list("id", "status"))
         assert statuses[free_sale] == "applied"
         assert statuses[held_sale] == statuses[held_update] == "received"
         assert InboundEvent.objects.get(pk=held_sale).attempts == 0
-    finally:
-        release.set()
-        holder.join()
     inbound.process_pending()
     assert set(InboundEvent.objects.values_list("status", flat=True)) == {"applied"}
     assert [committed(sku, warehouse) for sku in skus] == [1, 1]
@@ -371,31 +352,12 @@ def test_a_customer_another_worker_is_matching_holds_back_no_sale(shop, warehous
             destination_country="",
         )
     )
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_key():
-        from django.db import connections, transaction
-
-        try:
-            with transaction.atomic():
-                customers._lock_keys(key)
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_the_key)
-    holder.start()
-    try:
-        assert locked.wait(timeout=30)
+    with held_elsewhere(lambda: customers._lock_keys(key)):
         assert inbound.process_pending() == 1
         assert InboundEvent.objects.get(pk=sale).status == "applied"
         assert committed(sku, warehouse) == 1
         assert ChannelOrder.objects.get(external_id="740").customer is None
         assert PendingCustomerMatch.objects.count() == 1
-    finally:
-        release.set()
-        holder.join()
     assert customers.match_pending() == 1
     assert ChannelOrder.objects.get(external_id="740").customer.email == "ana@example.com"
     assert not PendingCustomerMatch.objects.exists()

@@ -38,7 +38,7 @@ def tee(shop, sku, warehouse, receive):
     )
 
 
-def deliver(client, channel, topic, payload, *, event_id, secret=SECRET, raw=None):
+def deliver(client, channel, topic, payload, *, event_id, secret=SECRET, raw=None, **headers):
     body = raw if raw is not None else json.dumps(payload).encode()
     return client.post(
         reverse("webhooks:shopify", args=[channel.pk]),
@@ -50,6 +50,7 @@ def deliver(client, channel, topic, payload, *, event_id, secret=SECRET, raw=Non
         HTTP_X_SHOPIFY_WEBHOOK_ID=f"delivery-{event_id}-{len(body)}",
         HTTP_X_SHOPIFY_SHOP_DOMAIN="demo-shop.myshopify.com",
         HTTP_X_SHOPIFY_API_VERSION="2026-04",
+        **headers,
     )
 
 
@@ -606,25 +607,14 @@ def test_a_refund_without_restock_of_an_oversold_item_removes_nothing_it_does_no
 
 
 def deliver_level(client, channel, available, *, triggered_at, event_id):
-    body = json.dumps(
-        {
-            "inventory_item_id": 42,
-            "location_id": 555,
-            "available": available,
-            "updated_at": triggered_at,
-        }
-    ).encode()
-    return client.post(
-        reverse("webhooks:shopify", args=[channel.pk]),
-        data=body,
-        content_type="application/json",
-        HTTP_X_SHOPIFY_TOPIC="inventory_levels/update",
-        HTTP_X_SHOPIFY_HMAC_SHA256=shopify_webhooks.sign(SECRET, body),
-        HTTP_X_SHOPIFY_EVENT_ID=str(event_id),
-        HTTP_X_SHOPIFY_WEBHOOK_ID=f"delivery-{event_id}",
+    level = {"inventory_item_id": 42, "location_id": 555, "available": available}
+    return deliver(
+        client,
+        channel,
+        "inventory_levels/update",
+        {**level, "updated_at": triggered_at},
+        event_id=event_id,
         HTTP_X_SHOPIFY_TRIGGERED_AT=triggered_at,
-        HTTP_X_SHOPIFY_SHOP_DOMAIN="demo-shop.myshopify.com",
-        HTTP_X_SHOPIFY_API_VERSION="2026-04",
     )
 
 
