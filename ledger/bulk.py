@@ -180,11 +180,16 @@ def stored_events(keys: Iterable[str]) -> dict[str, StoredEvent]:
     if not wanted:
         return {}
     if _on_postgres():
-        # One array parameter rather than a thousand placeholders.
+        # One array parameter rather than a thousand placeholders, each key probed in the
+        # unique index. `key = ANY(array)` let the planner choose a scan of the whole ledger
+        # once the table outgrew its statistics (45 ms a chunk at 300,000 events, growing
+        # with the ledger); LIMIT 1 keeps the lateral lookup a probe whatever it estimates.
         with _server_bound_cursor() as cursor:
             cursor.execute(
+                "SELECT e.idempotency_key, e.id, e.kind, e.fingerprint "
+                "FROM unnest(%b::varchar[]) AS wanted(key) CROSS JOIN LATERAL ("
                 "SELECT idempotency_key, id, kind, fingerprint FROM ledger_inventoryevent "
-                "WHERE idempotency_key = ANY(%b::varchar[])",
+                "WHERE idempotency_key = wanted.key LIMIT 1) AS e",
                 [wanted],
             )
             rows = cursor.fetchall()

@@ -133,21 +133,29 @@ class InventoryEvent(models.Model):
 
     kind = models.CharField(max_length=24, choices=EventKind.choices)
     source = models.CharField(max_length=64)
-    idempotency_key = models.CharField(max_length=255, unique=True)
+    # Unique through Meta.constraints, which, unlike unique=True, adds no second index for
+    # LIKE 'prefix%' lookups: nothing looks keys up by prefix, and every event paid for it.
+    idempotency_key = models.CharField(max_length=255)
     # sha256 of the request as the caller gave it: same key with another body is a conflict.
     fingerprint = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(db_default=Now(), editable=False)
     actor = models.CharField(max_length=150, blank=True)
     reason = models.CharField(max_length=500, blank=True)
-    reference = models.CharField(max_length=255, blank=True, db_index=True)
+    reference = models.CharField(max_length=255, blank=True)  # indexed in Meta.indexes
     # The lines as given (codes, quantities, stages): what a person reads to explain the entries.
     payload = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="ledger_inventoryevent_idempotency_key_key"
+            ),
+        ]
         indexes = [
             models.Index(fields=["occurred_at"], name="event_occurred_idx"),
+            models.Index(fields=["reference"], name="event_reference_idx"),
             # The events people recorded, newest first, for a SKU's history: a hero SKU's page
             # reads 100 of them instead of scanning every sale. Channel events carry no actor,
             # so they are not in it and ingest pays nothing for it.

@@ -95,12 +95,19 @@ def _lock_skus(
             )
             skus = {code: sku_id for sku_id, code in cursor.fetchall()}
     elif postgres:
-        # One statement: the CTE locks the rows in id order (the sort runs below the lock),
-        # then only rows not yet dirty are written, so the lock alone adds no row version.
+        # One statement: the codes are looked up unlocked, one index probe each (`code =
+        # ANY(array)` became a scan of the whole catalogue once it outgrew its statistics:
+        # 15-18 ms a chunk at 110,000 SKUs), then locked in id order, the nested loop taking
+        # each lock as it reads the sorted ids. Only rows not yet dirty are written, so the
+        # lock alone adds no row version.
         with _server_bound_cursor() as cursor:
             cursor.execute(
-                "WITH locked AS (SELECT id, code, allocation_dirty_since FROM ledger_sku "
-                "WHERE code = ANY(%b::varchar[]) ORDER BY id FOR NO KEY UPDATE), "
+                "WITH locked AS (SELECT sku.id, sku.code, sku.allocation_dirty_since FROM ("
+                "SELECT found.id FROM unnest(%b::varchar[]) AS wanted(code) CROSS JOIN LATERAL "
+                "(SELECT id FROM ledger_sku WHERE code = wanted.code LIMIT 1) AS found "
+                "ORDER BY found.id) AS ordered CROSS JOIN LATERAL ("
+                "SELECT id, code, allocation_dirty_since FROM ledger_sku "
+                "WHERE id = ordered.id FOR NO KEY UPDATE) AS sku), "
                 "marked AS (UPDATE ledger_sku SET allocation_dirty_since = CURRENT_TIMESTAMP "
                 "FROM locked WHERE ledger_sku.id = locked.id "
                 "AND locked.allocation_dirty_since IS NULL) "

@@ -55,15 +55,26 @@ def run_concurrently(
 
 
 def until_an_advisory_lock_is_awaited(space: int, deadline_s: float = 10.0) -> bool:
-    """True once some connection waits for an advisory lock of `space` (polled in pg_locks
-    from this connection; False after the deadline)."""
+    """True once some connection to this database waits for an advisory lock of `space`
+    (polled in pg_locks from this connection; False after the deadline)."""
+    return _until_awaited("locktype = 'advisory' AND classid = %s", [space], deadline_s)
+
+
+def until_a_row_lock_is_awaited(deadline_s: float = 10.0) -> bool:
+    """True once some connection to this database waits for a row another transaction holds
+    (a row lock is awaited as the holder's transaction id; False after the deadline)."""
+    return _until_awaited("locktype = 'transactionid'", [], deadline_s)
+
+
+def _until_awaited(condition: str, params: list[object], deadline_s: float) -> bool:
     end = time.monotonic() + deadline_s
     with connection.cursor() as cursor:
         while time.monotonic() < end:
             cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                " AND classid = %s",
-                [space],
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN ("
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()) "
+                f"AND {condition}",
+                params,
             )
             if cursor.fetchone()[0]:
                 return True
