@@ -484,7 +484,11 @@ class PushAttempt(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["channel", "-id"], name="push_attempt_channel_idx")]
+        indexes = [
+            models.Index(fields=["channel", "-id"], name="push_attempt_channel_idx"),
+            # The last hour's pushes (the channel page, /metrics) without reading the history.
+            models.Index(fields=["started_at"], name="push_attempt_started_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.idempotency_key}:{self.status}"

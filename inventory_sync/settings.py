@@ -57,8 +57,9 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 _HTTPS_ONLY = not DEBUG and not DEMO_MODE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS_ONLY)
 SECURE_SSL_HOST = env_str("SECURE_SSL_HOST") or None
-# Paths (regular expressions, no leading slash) a load balancer probes over plain HTTP.
-SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", [])
+# Paths (regular expressions, no leading slash) a load balancer probes over plain HTTP: by
+# default the liveness and readiness probes, which show no data.
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", [r"^healthz$", r"^readyz$"])
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if _HTTPS_ONLY else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS_ONLY)
 # Only for a domain whose every subdomain serves HTTPS (hstspreload.org): an opt-in.
@@ -229,6 +230,9 @@ API_THROTTLE_RATES = {
 }
 # The schema and docs (/api/v1/schema/, docs/, redoc/) need a login or a token unless this is on.
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
+# /metrics answers a scraper sending `Authorization: Bearer <this>` (or METRICS_TOKEN_FILE),
+# and anyone logged in to the console. Empty: a console login only.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
 
 # Bodies above this are refused with 400 before parsing: an event is a few KB at most.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)

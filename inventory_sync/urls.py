@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from inventory_sync.lib.docs import docs_page
+from inventory_sync.observability import views as observability
 
 api_v1 = [
     path("", include("access.api_urls")),
@@ -18,6 +19,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("metrics", observability.metrics, name="metrics"),
+    path("healthz", observability.healthz, name="healthz"),
+    path("readyz", observability.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Guarded otherwise: the admin by Django's model permissions, login/logout are the door itself,
-# webhooks by the channel's signature or API key, the schema by login (API_DOCS_PUBLIC opens it).
-GUARDED_ELSEWHERE = ("admin/", "accounts/", "webhooks/")
+# webhooks by the channel's signature or API key, the schema by login (API_DOCS_PUBLIC opens it),
+# /metrics by a bearer token or a console login; the probes are open, read only and show no
+# data (tests/inventory_sync/test_observability.py).
+GUARDED_ELSEWHERE = ("admin/", "accounts/", "webhooks/", "metrics", "healthz", "readyz")
 API_DOCS = ("api/v1/schema/", "api/v1/docs/", "api/v1/redoc/")
 WRITE_METHODS = ("post", "put", "patch", "delete")
 
