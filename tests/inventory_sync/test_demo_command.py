@@ -59,6 +59,13 @@ def test_demo_runs_console_worker_and_scheduler_until_interrupted(tmp_path):
         with urllib.request.urlopen(f"{url}accounts/login/", timeout=10) as response:
             page = response.read().decode()
         assert 'name="username"' in page
+        # the banner's API token answers the API as printed
+        token = re.search(r"API token of 'demo': (\w+)", "".join(output)).group(1)
+        request = urllib.request.Request(
+            f"{url}api/v1/skus/", headers={"Authorization": f"Token {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
         assert re.search(r"Demo catalog: \d{2} SKUs, 3 locations", "".join(output))
         assert re.search(
             r"Demo shop: \d{2} listings live against the Shopify sandbox", "".join(output)

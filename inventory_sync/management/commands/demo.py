@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from rest_framework.authtoken.models import Token
 
 from channels.demo import FBA_POOL, connect_demo_seller, connect_demo_shop, start_amazon_sandbox
 
@@ -163,8 +164,17 @@ class Command(BaseCommand):
         raise CommandError(f"The console did not start listening on port {port} in {timeout:.0f}s.")
 
     def handle(self, *args, port, no_worker, **options):
-        self._prepare_database()
-        port = _free_port(port)
+        token = self._prepare_database()
+        wanted, port = port, _free_port(port)
+        if port != wanted:
+            # Said before the banner: a bookmark or a script using the usual port would
+            # otherwise reach whatever still holds it (often an earlier demo not stopped).
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Port {wanted} is taken (an earlier demo still running?): the console "
+                    f"moves to port {port} this time."
+                )
+            )
         env = {**os.environ, "INVENTORY_SYNC_DEMO": "1"}
         commands = {"web": _web_command(port)}
         if not no_worker:
@@ -190,6 +200,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"\nConsole: http://127.0.0.1:{port}/  (user {DEMO_USER!r}, password {DEMO_PASSWORD!r})\n"
                 f"API docs: http://127.0.0.1:{port}/api/v1/docs/\n"
+                f"API token of {DEMO_USER!r}: {token}  (curl -H 'Authorization: Token {token}' "
+                f"http://127.0.0.1:{port}/api/v1/skus/)\n"
                 f"Running: {', '.join(running)}. Press Ctrl-C to stop.\n"
             )
         )
@@ -201,13 +213,16 @@ class Command(BaseCommand):
             raise CommandError(f"Demo stopped: {failed}.")
         self.stdout.write("Demo stopped.")
 
-    def _prepare_database(self) -> None:
+    def _prepare_database(self) -> str:
+        """Migrate and seed; returns the demo user's API token (kept across restarts)."""
         self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo")
         user_model = get_user_model()
-        if not user_model.objects.filter(username=DEMO_USER).exists():
-            user_model.objects.create_superuser(DEMO_USER, "demo@example.com", DEMO_PASSWORD)
+        user = user_model.objects.filter(username=DEMO_USER).first()
+        if user is None:
+            user = user_model.objects.create_superuser(DEMO_USER, "demo@example.com", DEMO_PASSWORD)
+        return Token.objects.get_or_create(user=user)[0].key
 
     def _connect_demo_shop(self, *, sandbox_port: int, port: int) -> None:
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
