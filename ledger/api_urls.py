@@ -1,8 +1,8 @@
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from . import apis
 
-router = DefaultRouter()
+router = SimpleRouter()
 router.register("skus", apis.SkuViewSet, basename="sku")
 router.register("locations", apis.LocationViewSet, basename="location")
 router.register("events", apis.EventViewSet, basename="event")

@@ -227,3 +227,19 @@ def test_a_reservation_or_halt_naming_a_code_with_a_control_character_is_refused
 def test_a_console_post_naming_a_row_that_cannot_exist_is_404(client, user, url, form):
     client.force_login(user)
     assert client.post(reverse(url), form).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_api_root_lists_every_collection(api_client):
+    response = api_client.get("/api/v1/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    listed = response.json()
+    # DESIGN's public interfaces, and every other collection the apps register
+    for name in (
+        "skus", "locations", "events", "balances", "channels", "listings", "orders",
+        "reservations", "drift", "halts", "incidents", "rules", "returns", "customers",
+        "shipments", "fulfilment-requests", "reconciliation-runs", "audit",
+    ):  # fmt: skip
+        assert listed[name] == f"http://testserver/api/v1/{name}/"
+    for url in listed.values():
+        assert api_client.get(url, HTTP_ACCEPT="application/json").status_code == 200, url
