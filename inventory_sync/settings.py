@@ -230,6 +230,10 @@ API_THROTTLE_RATES = {
 }
 # The schema and docs (/api/v1/schema/, docs/, redoc/) need a login or a token unless this is on.
 API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
+# The dashboard's sync latency (ledger change to the channel's acknowledgement) is green up to
+# this p95, amber up to twice it, red beyond: Shopify acknowledges a set at once; Amazon's
+# Listings API accepts and applies within minutes.
+SYNC_LATENCY_TARGET_SECONDS = {"shopify": 1.0, "amazon": 120.0, "default": 5.0}
 # /metrics answers a scraper sending `Authorization: Bearer <this>` (or METRICS_TOKEN_FILE),
 # and anyone logged in to the console. Empty: a console login only.
 METRICS_TOKEN = env_secret("METRICS_TOKEN")

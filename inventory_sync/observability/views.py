@@ -6,15 +6,18 @@ import hmac
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from access.permissions import requires
 from access.roles import Capability, can
 
 from .metrics import InventorySyncCollector
 from .readiness import readiness
+from .signals import operator_signals, oversell_rate, sync_latency
 
 _registry = CollectorRegistry(auto_describe=False)
 _registry.register(InventorySyncCollector())
@@ -62,3 +65,15 @@ def readyz(request: HttpRequest) -> HttpResponse:
         "checks": {check.name: check.detail or "ok" for check in found.checks},
     }
     return JsonResponse(body, status=200 if found.ready else 503)
+
+
+@requires()
+@require_GET
+def signals(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "needs attention" panel, polled: each signal links to its page."""
+    context = {
+        "signals": operator_signals(),
+        "latency": sync_latency(),
+        "oversells": oversell_rate(),
+    }
+    return render(request, "observability/_signals.html", context)

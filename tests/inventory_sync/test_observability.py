@@ -12,12 +12,9 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from access.roles import Role
-from allocation.models import OversellIncident, SalesHalt
 from channels.health import HEARTBEAT_EVERY, queue_kind
-from channels.models import InboundEvent, PushAttempt, WorkerHeartbeat
+from channels.models import WorkerHeartbeat
 from inventory_sync.celery import app
-from reconciliation.models import DeadManEpisode, Drift
-from tests.factories import ChannelFactory, ListingFactory, SkuFactory
 
 TOKEN = "scrape-token-for-tests"
 NAMED_IN_THE_ISSUE = {
@@ -40,44 +37,6 @@ NAMED_IN_THE_ISSUE = {
 def token(settings):
     settings.METRICS_TOKEN = TOKEN
     return f"Bearer {TOKEN}"
-
-
-@pytest.fixture
-def trouble(db):
-    """Two channels; the shop has pushes, drift, a halt, a tripped switch and waiting events."""
-    now = timezone.now()
-    shop, amazon = ChannelFactory(code="shop"), ChannelFactory(code="amazon-us", kind="amazon")
-    listing = ListingFactory(channel=shop, desired_version=3, pushed_version=1)
-    ListingFactory(channel=amazon)
-    for n, (status, latency_ms, throttled) in enumerate(
-        [("acknowledged", 400, 0), ("acknowledged", 1500, 2), ("failed", None, 1)]
-    ):
-        PushAttempt.objects.create(
-            channel=shop,
-            status=status,
-            idempotency_key=f"m-{n}",
-            latency_ms=latency_ms,
-            throttled=throttled,
-        )
-    Drift.objects.create(
-        channel=shop, listing=listing, sku=listing.sku, expected=5, observed=7, delta=2
-    )
-    SalesHalt.objects.create(sku=listing.sku, channel=shop, reason="drift")
-    SalesHalt.objects.create(sku=SkuFactory(), reason="recount")
-    OversellIncident.objects.create(sku=listing.sku, units_short=2)
-    DeadManEpisode.objects.create(channel=shop, reason=DeadManEpisode.Reason.CHANNEL_QUIET)
-    for n, status in enumerate(["received", "received", "quarantined", "applied"]):
-        InboundEvent.objects.create(
-            channel=shop,
-            source="webhook",
-            topic="orders/create",
-            dedupe_key=f"e-{n}",
-            body=b"{}",
-            status=status,
-        )
-    InboundEvent.objects.filter(channel=shop).update(received_at=now - timedelta(minutes=2))
-    WorkerHeartbeat.objects.create(kind=queue_kind("ingest"), beat_at=now - timedelta(seconds=5))
-    return shop
 
 
 def scrape(client, **headers):

@@ -1,0 +1,223 @@
+"""What an operator acts on, for the dashboard: each signal with its count and its page, and
+each channel's sync latency against its target.
+
+The same sources as /metrics (channels, allocation, reconciliation), read for a person: a
+signal exists only while something needs a look, and says where to look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Aggregate, Count, F, FloatField, Min, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from allocation.models import OversellIncident, SalesHalt
+from channels.health import percentile, worker_heartbeats
+from channels.models import Channel, ChannelOrder, InboundEvent, Listing, PushAttempt
+from reconciliation.models import DeadManEpisode, Drift
+
+# A change waiting this long for its push is late whatever the channel's window.
+LATE_AFTER = timedelta(minutes=1)
+RATE_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    key: str  # stable, for tests and styling
+    severity: str  # bad (act now) or warn (look today)
+    text: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLatency:
+    channel: Channel
+    target_seconds: float
+    hour: tuple[float | None, float | None]  # p50, p95 in seconds; None: no push
+    day: tuple[float | None, float | None]
+
+    @property
+    def state(self) -> str:
+        """ok within the target, warn within twice it, bad beyond; p95 of the hour decides,
+        the day's when the hour had no push."""
+        p95 = self.hour[1] if self.hour[1] is not None else self.day[1]
+        if p95 is None:
+            return "idle"
+        if p95 <= self.target_seconds:
+            return "ok"
+        return "warn" if p95 <= 2 * self.target_seconds else "bad"
+
+
+@dataclass(frozen=True, slots=True)
+class OversellRate:
+    incidents: int
+    orders: int
+
+    @property
+    def per_thousand(self) -> float | None:
+        return 1000 * self.incidents / self.orders if self.orders else None
+
+
+def operator_signals(now: datetime | None = None) -> list[Signal]:
+    """Worst first: what stops or falsifies sales, then what waits for a person."""
+    now = now or timezone.now()
+    channels = {channel.pk: channel for channel in Channel.objects.all()}
+    found = [*_state_signals(), *_worker_signals(now)]
+    found += _push_signals(channels, now)
+    return sorted(found, key=lambda signal: signal.severity != "bad")
+
+
+def _count_signal(key, severity, count, one, many, url_name) -> list[Signal]:
+    if not count:
+        return []
+    return [Signal(key, severity, (one if count == 1 else many).format(n=count), reverse(url_name))]
+
+
+def _state_signals() -> list[Signal]:
+    tripped = DeadManEpisode.objects.filter(cleared_at__isnull=True).count()
+    incidents = OversellIncident.objects.filter(status=OversellIncident.Status.OPEN).count()
+    drift = Drift.objects.filter(resolution=Drift.Resolution.OPEN).count()
+    halts = SalesHalt.objects.filter(released_at__isnull=True).count()
+    quarantined = InboundEvent.objects.filter(status=InboundEvent.Status.QUARANTINED).count()
+    return [
+        *_count_signal(
+            "dead-man", "bad", tripped, "{n} channel's dead-man switch tripped",
+            "{n} channels' dead-man switches tripped", "reconciliation:dead-man",
+        ),
+        *_count_signal(
+            "incidents", "bad", incidents, "{n} SKU oversold", "{n} SKUs oversold",
+            "channels:incident-list",
+        ),
+        *_count_signal(
+            "drift", "warn", drift, "{n} drifted listing to review",
+            "{n} drifted listings to review", "reconciliation:drift",
+        ),
+        *_count_signal(
+            "halts", "warn", halts, "{n} sales halt active", "{n} sales halts active",
+            "reconciliation:halts",
+        ),
+        *_count_signal(
+            "quarantine", "warn", quarantined, "{n} channel event waits for a mapping",
+            "{n} channel events wait for a mapping", "channels:quarantine",
+        ),
+    ]  # fmt: skip
+
+
+def _worker_signals(now: datetime) -> list[Signal]:
+    stale = [beat.label for beat in worker_heartbeats(now=now) if beat.stale]
+    if not stale:
+        return []
+    return [Signal("workers", "bad", "No worker takes the " + ", ".join(stale), None)]
+
+
+def _push_signals(channels: dict[int, Channel], now: datetime) -> list[Signal]:
+    """Per channel: pushes failing or throttled in the last hour, changes waiting too long."""
+    found = []
+    attempts = (
+        PushAttempt.objects.filter(started_at__gte=now - timedelta(hours=1))
+        .values("channel_id")
+        .annotate(
+            failed=Count("id", filter=Q(status__in=["failed", "refused"])),
+            throttled=Count("id", filter=Q(throttled__gt=0)),
+        )
+        .order_by()
+    )
+    for row in attempts:
+        channel = channels[row["channel_id"]]
+        url = reverse("channels:channel-detail", args=[channel.code])
+        if row["failed"]:
+            text = f"{channel.name}: {row['failed']} push(es) failed in the last hour"
+            found.append(Signal(f"push-failed:{channel.code}", "bad", text, url))
+        if row["throttled"]:
+            text = f"{channel.name}: {row['throttled']} push(es) throttled in the last hour"
+            found.append(Signal(f"throttled:{channel.code}", "warn", text, url))
+    late = (
+        Listing.objects.filter(
+            is_active=True,
+            desired_version__gt=F("pushed_version"),
+            desired_cause_at__lt=now - LATE_AFTER,
+        )
+        .exclude(fulfilment=Listing.Fulfilment.FBA)
+        .values("channel_id")
+        .annotate(n=Count("id"), oldest=Min("desired_cause_at"))
+        .order_by()
+    )
+    for row in late:
+        channel = channels[row["channel_id"]]
+        waited = now - row["oldest"]
+        text = (
+            f"{channel.name}: {row['n']} listing(s) not pushed, the oldest change waiting "
+            f"{_duration(waited)}"
+        )
+        url = reverse("channels:channel-detail", args=[channel.code])
+        found.append(Signal(f"late:{channel.code}", "bad", text, url))
+    return found
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+class _PercentileDisc(Aggregate):
+    function = "PERCENTILE_DISC"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=fraction, **extra)
+
+
+def sync_latency(now: datetime | None = None) -> list[ChannelLatency]:
+    """p50 and p95 of ledger change to acknowledgement, last hour and last day, per channel."""
+    now = now or timezone.now()
+    hour = _percentiles(now - timedelta(hours=1))
+    day = _percentiles(now - timedelta(days=1))
+    targets = settings.SYNC_LATENCY_TARGET_SECONDS
+    return [
+        ChannelLatency(
+            channel,
+            targets.get(channel.kind, targets["default"]),
+            hour.get(channel.pk, (None, None)),
+            day.get(channel.pk, (None, None)),
+        )
+        for channel in Channel.objects.order_by("priority", "code")
+    ]
+
+
+def _percentiles(since: datetime) -> dict[int, tuple[float, float]]:
+    acknowledged = PushAttempt.objects.filter(started_at__gte=since, latency_ms__isnull=False)
+    if connection.vendor == "postgresql":
+        rows = (
+            acknowledged.values("channel_id")
+            .annotate(
+                p50=_PercentileDisc("latency_ms", 0.5), p95=_PercentileDisc("latency_ms", 0.95)
+            )
+            .order_by()
+        )
+        return {r["channel_id"]: (r["p50"] / 1000, r["p95"] / 1000) for r in rows}
+    # SQLite (the demo) has no ordered-set aggregates; its push history is small.
+    values: dict[int, list[int]] = {}
+    for channel_id, latency in acknowledged.values_list("channel_id", "latency_ms"):
+        values.setdefault(channel_id, []).append(latency)
+    return {
+        channel_id: (percentile(found, 0.5) / 1000, percentile(found, 0.95) / 1000)
+        for channel_id, found in values.items()
+    }
+
+
+def oversell_rate(now: datetime | None = None) -> OversellRate:
+    since = (now or timezone.now()) - RATE_WINDOW
+    return OversellRate(
+        incidents=OversellIncident.objects.filter(opened_at__gte=since).count(),
+        orders=ChannelOrder.objects.filter(placed_at__gte=since).count(),
+    )
