@@ -118,36 +118,37 @@ def incident_orders(incident: OversellIncident) -> list[IncidentOrder]:
     """Every open order committing the incident's SKU, earliest placed first, each with the
     units it loses; then the orders a person acted on since the incident opened that are no
     longer open (cancelled by now), so the page shows what was done."""
-    held = _policy(incident.sku_id) == ConflictPolicy.HOLD_FOR_REVIEW
-    ranked = _ranked_open_orders(incident.sku_id)
-    losing = _losing_units(ranked, incident.units_short)
-    rows = [
-        IncidentOrder(order, units, losing.get(order.pk, 0), held=held) for order, units in ranked
-    ]
-    handled = (
-        ChannelOrder.objects.filter(
-            lines__sku_id=incident.sku_id,
-            conflict_action_at__gte=incident.opened_at,
-        )
-        .exclude(conflict_action="")
-        .exclude(status=ChannelOrder.Status.OPEN)
-        .select_related("channel")
-        .distinct()
-        .order_by("placed_at", "channel__priority", "pk")
+    return incidents_orders([incident])[incident.pk]
+
+
+def incidents_orders(incidents: Sequence[OversellIncident]) -> dict[int, list[IncidentOrder]]:
+    """`incident_orders` of many incidents (incident id -> rows) in three queries, whatever
+    their number: the incidents page lists every open one."""
+    sku_ids = {incident.sku_id for incident in incidents}
+    held = set(
+        SkuPolicy.objects.filter(
+            sku_id__in=sku_ids, conflict_policy=ConflictPolicy.HOLD_FOR_REVIEW
+        ).values_list("sku_id", flat=True)
     )
-    return rows + [IncidentOrder(order, 0) for order in handled]
+    ranked = _ranked_open_orders(sku_ids)
+    handled = _handled_orders(incidents)
+    found = {}
+    for incident in incidents:
+        orders = ranked.get(incident.sku_id, [])
+        losing = _losing_units(orders, incident.units_short)
+        found[incident.pk] = [
+            IncidentOrder(order, units, losing.get(order.pk, 0), held=incident.sku_id in held)
+            for order, units in orders
+        ] + [IncidentOrder(order, 0) for order in handled.get(incident.pk, [])]
+    return found
 
 
-def _policy(sku_id: int) -> str:
-    found = SkuPolicy.objects.filter(sku_id=sku_id).values_list("conflict_policy", flat=True)
-    return found.first() or ConflictPolicy.EARLIEST_WINS
-
-
-def _ranked_open_orders(sku_id: int) -> list[tuple[ChannelOrder, int]]:
-    """(order, units it commits of the SKU), in the order the policy lets them stand."""
+def _ranked_open_orders(sku_ids: Iterable[int]) -> dict[int, list[tuple[ChannelOrder, int]]]:
+    """SKU id -> (order, units it commits of the SKU), in the order the policy lets them
+    stand."""
     lines = (
         ChannelOrderLine.objects.filter(
-            sku_id=sku_id,
+            sku_id__in=sku_ids,
             sold_units__gt=F("cancelled_units") + F("shipped_units"),
             order__status=ChannelOrder.Status.OPEN,
         )
@@ -157,12 +158,44 @@ def _ranked_open_orders(sku_id: int) -> list[tuple[ChannelOrder, int]]:
         .select_related("order__channel")
         .order_by("order__placed_at", "order__channel__priority", "order_id", "id")
     )
-    orders: dict[int, ChannelOrder] = {}
-    units: dict[int, int] = defaultdict(int)
+    orders: dict[int, dict[int, ChannelOrder]] = defaultdict(dict)
+    units: dict[tuple[int, int], int] = defaultdict(int)
     for line in lines:
-        orders.setdefault(line.order_id, line.order)
-        units[line.order_id] += line.committed_units
-    return [(order, units[pk]) for pk, order in orders.items()]
+        orders[line.sku_id].setdefault(line.order_id, line.order)
+        units[line.sku_id, line.order_id] += line.committed_units
+    return {
+        sku_id: [(order, units[sku_id, pk]) for pk, order in of_sku.items()]
+        for sku_id, of_sku in orders.items()
+    }
+
+
+def _handled_orders(incidents: Sequence[OversellIncident]) -> dict[int, list[ChannelOrder]]:
+    """Incident id -> the orders of its SKU a person acted on since it opened that are no
+    longer open, in the order the policy ranks them."""
+    lines = (
+        ChannelOrderLine.objects.filter(
+            sku_id__in={incident.sku_id for incident in incidents},
+            order__conflict_action_at__gte=min(
+                (incident.opened_at for incident in incidents), default=timezone.now()
+            ),
+        )
+        .exclude(order__conflict_action="")
+        .exclude(order__status=ChannelOrder.Status.OPEN)
+        .select_related("order__channel")
+        .order_by("order__placed_at", "order__channel__priority", "order_id")
+    )
+    by_sku: dict[int, list[ChannelOrder]] = defaultdict(list)
+    for line in lines:
+        if not by_sku[line.sku_id] or by_sku[line.sku_id][-1].pk != line.order_id:
+            by_sku[line.sku_id].append(line.order)
+    return {
+        incident.pk: [
+            order
+            for order in by_sku.get(incident.sku_id, [])
+            if order.conflict_action_at >= incident.opened_at
+        ]
+        for incident in incidents
+    }
 
 
 def _losing_units(ranked: Sequence[tuple[ChannelOrder, int]], short: int) -> dict[int, int]:

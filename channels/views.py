@@ -230,9 +230,11 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     incidents = OversellIncident.objects.filter(status=OversellIncident.Status.OPEN).select_related(
         "sku"
     )
+    incidents = list(incidents)
+    orders_of = incidents_service.incidents_orders(incidents)
     rows = []
     for incident in incidents:
-        orders = incidents_service.incident_orders(incident)
+        orders = orders_of[incident.pk]
         shown, earlier = _shown_orders(orders)
         rows.append((incident, shown, earlier, _uncovered(incident, orders)))
     context = {
