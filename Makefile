@@ -42,3 +42,4 @@ bench: $(VENV)/.installed services
 	$(PY) bench/shopify_sync.py
 	$(PY) bench/amazon_sync.py
 	$(PY) bench/reconcile.py
+	$(PY) bench/console.py
