@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Q
+from django.db import connection
+from django.db.models import Aggregate, Count, F, IntegerField, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from .models import Channel, InboundEvent, Listing, OrderShipment, PushAttempt, WorkerHeartbeat
@@ -45,25 +46,68 @@ def percentile(values: list[int], fraction: float) -> int | None:
     return ordered[int(rank) - 1]
 
 
+class _PercentileDisc(Aggregate):
+    """PostgreSQL's nearest-rank percentile: the same figure as `percentile`."""
+
+    function = "PERCENTILE_DISC"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = IntegerField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=fraction, **extra)
+
+
+def latency_percentiles(since: datetime) -> dict[int, tuple[int, int]]:
+    """Channel id -> (p50, p95) push latency in ms of the pushes started since `since`."""
+    timed = PushAttempt.objects.filter(started_at__gte=since, latency_ms__isnull=False)
+    if connection.vendor == "postgresql":
+        rows = (
+            timed.values("channel_id")
+            .annotate(
+                p50=_PercentileDisc("latency_ms", 0.5), p95=_PercentileDisc("latency_ms", 0.95)
+            )
+            .order_by()
+        )
+        return {row["channel_id"]: (row["p50"], row["p95"]) for row in rows}
+    # SQLite (the demo) has no ordered-set aggregates; its push history is small.
+    values: dict[int, list[int]] = {}
+    for channel_id, latency in timed.values_list("channel_id", "latency_ms"):
+        values.setdefault(channel_id, []).append(latency)
+    return {
+        channel_id: (percentile(found, 0.5), percentile(found, 0.95))
+        for channel_id, found in values.items()
+    }
+
+
 def channel_health(channel: Channel, *, now: datetime | None = None) -> ChannelHealth:
+    return channels_health([channel], now=now)[0]
+
+
+def channels_health(channels: list[Channel], *, now: datetime | None = None) -> list[ChannelHealth]:
+    """Each channel's health in a fixed number of queries, whatever the number of channels;
+    each reads the last hour's pushes or what waits, never a channel's whole history."""
     since = (now or timezone.now()) - WINDOW
-    attempts = PushAttempt.objects.filter(channel=channel, started_at__gte=since)
-    latencies = list(
-        attempts.filter(latency_ms__isnull=False).values_list("latency_ms", flat=True)[:10_000]
-    )
-    counts = attempts.aggregate(
+    ids = [channel.pk for channel in channels]
+    pushes = _grouped(
+        PushAttempt.objects.filter(channel__in=ids, started_at__gte=since),
+        "channel_id",
         pushes=Count("id"),
         throttled=Count("id", filter=Q(throttled__gt=0)),
         failed=Count("id", filter=Q(status__in=["failed", "refused"]) | ~Q(error="")),
         last=Max("finished_at", filter=Q(status="acknowledged")),
     )
-    inbound = InboundEvent.objects.filter(channel=channel).aggregate(
-        # Pushed to us: a Shopify webhook or an SP-API notification (not our own polls).
-        last=Max("received_at", filter=Q(source__in=("webhook", "notification"))),
+    latency = latency_percentiles(since)
+    inbound = _grouped(
+        InboundEvent.objects.filter(
+            channel__in=ids, status__in=["received", "failed", "quarantined"]
+        ),
+        "channel_id",
         waiting=Count("id", filter=Q(status__in=["received", "failed"])),
         quarantined=Count("id", filter=Q(status="quarantined")),
     )
-    listings = Listing.objects.filter(channel=channel, is_active=True).aggregate(
+    listings = _grouped(
+        Listing.objects.filter(channel__in=ids, is_active=True),
+        "channel_id",
         total=Count("id"),
         # An FBA listing shows Amazon's own count: we never push it, so it is never due.
         due=Count(
@@ -73,32 +117,75 @@ def channel_health(channel: Channel, *, now: datetime | None = None) -> ChannelH
         ),
         held=Count("id", filter=Q(push_held_until__isnull=False) | ~Q(push_error="")),
     )
-    shipments = OrderShipment.objects.filter(order__channel=channel).aggregate(
+    shipments = _grouped(
+        OrderShipment.objects.filter(order__channel__in=ids).exclude(
+            status=OrderShipment.Status.CONFIRMED
+        ),
+        "order__channel_id",
         waiting=Count("id", filter=Q(status=OrderShipment.Status.PENDING)),
         failing=Count("id", filter=Q(status=OrderShipment.Status.PENDING, attempts__gt=0)),
         refused=Count("id", filter=Q(status=OrderShipment.Status.REFUSED)),
     )
+    latest = _latest(ids)
+    return [
+        _health(
+            channel,
+            pushes.get(channel.pk, {}),
+            latency.get(channel.pk, (None, None)),
+            inbound.get(channel.pk, {}),
+            listings.get(channel.pk, {}),
+            shipments.get(channel.pk, {}),
+            latest.get(channel.pk, (None, None)),
+        )
+        for channel in channels
+    ]
+
+
+def _grouped(rows, key: str, **aggregates) -> dict[int, dict]:
+    return {row[key]: row for row in rows.values(key).annotate(**aggregates).order_by()}
+
+
+def _latest(ids: list[int]) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """Each channel's latest event pushed to us (a Shopify webhook or an SP-API notification,
+    not our own polls) and latest acknowledged push, newest rows first: an active channel
+    reads a handful of rows for each."""
+    webhook = (
+        InboundEvent.objects.filter(channel=OuterRef("pk"), source__in=("webhook", "notification"))
+        .order_by("-id")
+        .values("received_at")[:1]
+    )
+    pushed = (
+        PushAttempt.objects.filter(channel=OuterRef("pk"), status="acknowledged")
+        .order_by("-id")
+        .values("finished_at")[:1]
+    )
+    rows = (
+        Channel.objects.filter(pk__in=ids)
+        .annotate(webhook=Subquery(webhook), pushed=Subquery(pushed))
+        .values_list("pk", "webhook", "pushed")
+    )
+    return {pk: (webhook_at, pushed_at) for pk, webhook_at, pushed_at in rows}
+
+
+def _health(channel, pushes, latency, inbound, listings, shipments, latest) -> ChannelHealth:
+    last_webhook, last_acknowledged = latest
     return ChannelHealth(
         channel=channel,
-        last_webhook_at=inbound["last"],
-        last_push_at=counts["last"]
-        or PushAttempt.objects.filter(channel=channel, status="acknowledged")
-        .order_by("-id")
-        .values_list("finished_at", flat=True)
-        .first(),
-        pushes=counts["pushes"],
-        latency_p50_ms=percentile(latencies, 0.50),
-        latency_p95_ms=percentile(latencies, 0.95),
-        throttled_calls=counts["throttled"],
-        failed_pushes=counts["failed"],
-        inbound_waiting=inbound["waiting"],
-        inbound_quarantined=inbound["quarantined"],
-        listings=listings["total"],
-        listings_due=listings["due"],
-        listings_held=listings["held"],
-        shipments_waiting=shipments["waiting"],
-        shipments_failing=shipments["failing"],
-        shipments_refused=shipments["refused"],
+        last_webhook_at=last_webhook,
+        last_push_at=pushes.get("last") or last_acknowledged,
+        pushes=pushes.get("pushes", 0),
+        latency_p50_ms=latency[0],
+        latency_p95_ms=latency[1],
+        throttled_calls=pushes.get("throttled", 0),
+        failed_pushes=pushes.get("failed", 0),
+        inbound_waiting=inbound.get("waiting", 0),
+        inbound_quarantined=inbound.get("quarantined", 0),
+        listings=listings.get("total", 0),
+        listings_due=listings.get("due", 0),
+        listings_held=listings.get("held", 0),
+        shipments_waiting=shipments.get("waiting", 0),
+        shipments_failing=shipments.get("failing", 0),
+        shipments_refused=shipments.get("refused", 0),
     )
 
 

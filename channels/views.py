@@ -51,7 +51,7 @@ LISTINGS_PER_PAGE = 100
 @requires()
 def channel_list(request: HttpRequest) -> HttpResponse:
     """Every channel's health: last webhook, last push, latency, throttling, errors."""
-    rows = [health.channel_health(channel) for channel in Channel.objects.all()]
+    rows = health.channels_health(list(Channel.objects.all()))
     template = "channels/channel_list.html"
     if getattr(request, "htmx", False) and not request.htmx.history_restore_request:
         template += "#channel-health"

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Aggregate, Count, F, FloatField, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from allocation.models import OversellIncident, SalesHalt
-from channels.health import percentile, worker_heartbeats
+from channels.health import latency_percentiles, worker_heartbeats
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing, PushAttempt
 from reconciliation.models import DeadManEpisode, Drift
 
@@ -168,51 +167,25 @@ def _duration(span: timedelta) -> str:
     return f"{seconds // 3600} h"
 
 
-class _PercentileDisc(Aggregate):
-    function = "PERCENTILE_DISC"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=fraction, **extra)
-
-
 def sync_latency(now: datetime | None = None) -> list[ChannelLatency]:
     """p50 and p95 of ledger change to acknowledgement, last hour and last day, per channel."""
     now = now or timezone.now()
-    hour = _percentiles(now - timedelta(hours=1))
-    day = _percentiles(now - timedelta(days=1))
+    hour = latency_percentiles(now - timedelta(hours=1))
+    day = latency_percentiles(now - timedelta(days=1))
     targets = settings.SYNC_LATENCY_TARGET_SECONDS
     return [
         ChannelLatency(
             channel,
             targets.get(channel.kind, targets["default"]),
-            hour.get(channel.pk, (None, None)),
-            day.get(channel.pk, (None, None)),
+            _seconds(hour.get(channel.pk)),
+            _seconds(day.get(channel.pk)),
         )
         for channel in Channel.objects.order_by("priority", "code")
     ]
 
 
-def _percentiles(since: datetime) -> dict[int, tuple[float, float]]:
-    acknowledged = PushAttempt.objects.filter(started_at__gte=since, latency_ms__isnull=False)
-    if connection.vendor == "postgresql":
-        rows = (
-            acknowledged.values("channel_id")
-            .annotate(
-                p50=_PercentileDisc("latency_ms", 0.5), p95=_PercentileDisc("latency_ms", 0.95)
-            )
-            .order_by()
-        )
-        return {r["channel_id"]: (r["p50"] / 1000, r["p95"] / 1000) for r in rows}
-    # SQLite (the demo) has no ordered-set aggregates; its push history is small.
-    values: dict[int, list[int]] = {}
-    for channel_id, latency in acknowledged.values_list("channel_id", "latency_ms"):
-        values.setdefault(channel_id, []).append(latency)
-    return {
-        channel_id: (percentile(found, 0.5) / 1000, percentile(found, 0.95) / 1000)
-        for channel_id, found in values.items()
-    }
+def _seconds(found: tuple[int, int] | None) -> tuple[float | None, float | None]:
+    return (found[0] / 1000, found[1] / 1000) if found else (None, None)
 
 
 def oversell_rate(now: datetime | None = None) -> OversellRate:

@@ -1,6 +1,8 @@
 """The channels console: health per channel and listings with desired / pushed / observed."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from channels.health import percentile
@@ -28,6 +30,29 @@ def test_channel_health_shows_push_latency_and_errors(client, user):
     assert 'data-channel="demo-shop"' in page
     assert "200 ms" in page  # p50
     assert "400 ms" in page  # p95
+
+
+@pytest.mark.django_db
+def test_the_channel_list_reads_as_many_queries_for_many_channels_as_for_one(client, user):
+    client.force_login(user)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("channels:channel-list")).status_code == 200
+        return len(captured)
+
+    def busy_channel(code):
+        channel = ChannelFactory(code=code)
+        ListingFactory(channel=channel)
+        PushAttempt.objects.create(
+            channel=channel, idempotency_key=f"{code}-1", status="acknowledged", latency_ms=300
+        )
+
+    busy_channel("first")
+    one = queries()
+    for n in range(5):
+        busy_channel(f"more-{n}")
+    assert queries() == one
 
 
 @pytest.mark.django_db
