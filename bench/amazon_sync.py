@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -60,6 +59,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import databases  # noqa: E402
+
 DB_NAME = "inventory_sync_bench_amazon"
 ENV = {
     "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
@@ -85,17 +86,6 @@ def ratio_of(ours: float, baseline: float) -> float | None:
 
 
 # --- database --------------------------------------------------------------------------------
-
-
-def fresh_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        db.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, check=True
-    )
 
 
 # --- the sandbox and its watcher ---------------------------------------------------------------
@@ -557,7 +547,7 @@ def main() -> int:
         flush=True,
     )
     print("setting up a fresh database and the sandbox seller …", flush=True)
-    fresh_database()
+    databases.fresh_database(DB_NAME)
     import django
 
     django.setup()

@@ -23,7 +23,6 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import databases  # noqa: E402
+
 DB_NAME = "inventory_sync_bench_console"
 os.environ.update(
     {
@@ -52,25 +53,6 @@ TARGET_RATIO = 10.0
 HERO = "CON-00000"
 # Never sold: its only entry is its opening receipt, the oldest part of the ledger.
 SLOW = f"CON-{SKUS - 1:05d}"
-
-
-def database_exists() -> bool:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        found = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
-    return found is not None
-
-
-def fresh_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        db.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, check=True
-    )
 
 
 def seed() -> None:
@@ -287,8 +269,8 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    if args.reseed or not database_exists():
-        fresh_database()
+    if args.reseed or not databases.database_exists(DB_NAME):
+        databases.fresh_database(DB_NAME)
         import django
 
         django.setup()

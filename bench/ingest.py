@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import pstats
-import subprocess
 import sys
 import time
 import uuid
@@ -32,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import databases  # noqa: E402
+
 DB_NAME = "inventory_sync_bench_ingest"
 os.environ.update(
     {
@@ -58,17 +59,6 @@ PROFILE_PARTS = {
     "wake-ups": ("inventory_sync/lib/wakeups.py", None),
     "commits": ("django/db/backends/base/base.py", "commit"),
 }
-
-
-def fresh_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        db.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, check=True
-    )
 
 
 def setup_world(sku_count: int):
@@ -308,7 +298,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     print(f"setting up {DB_NAME}: {args.skus} SKUs, one Shopify channel …", flush=True)
-    fresh_database()
+    databases.fresh_database(DB_NAME)
     channel, codes = setup_world(args.skus)
     from django.db import connections
 

@@ -42,7 +42,6 @@ import io
 import logging
 import os
 import pstats
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -64,23 +63,11 @@ ENV = {
 }
 os.environ.update(ENV)
 
+from bench import databases  # noqa: E402
 from bench import reconcile_world as rw  # noqa: E402
 
 TARGET_CPU_SECONDS = 10.0
 TARGET_WALL_RATIO = 1.5
-
-
-def fresh_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        db.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0", "--skip-checks"],
-        cwd=ROOT,
-        check=True,
-    )
 
 
 def line(label: str, ours: str, baseline_label: str = "", baseline: str = "", ratio=None) -> None:
@@ -337,7 +324,7 @@ def parse_args() -> argparse.Namespace:
 def setup(args: argparse.Namespace, procs: rw.Processes) -> rw.World:
     started = time.monotonic()
     print("setting up a fresh database and the sandboxes (own processes) …", flush=True)
-    fresh_database()
+    databases.fresh_database(DB_NAME)
     urls = rw.start_sandboxes(procs)
     import django
 

@@ -46,6 +46,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import databases  # noqa: E402
+
 DB_NAME = "inventory_sync_bench_shopify"
 ENV = {
     "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
@@ -146,14 +148,7 @@ def sandbox(url: str, path: str, body: dict | None = None, method: str = "POST")
 
 
 def fresh_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        db.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, check=True
-    )
+    databases.fresh_database(DB_NAME)
     import redis
 
     redis.Redis.from_url(ENV["CACHE_URL"]).flushdb()
