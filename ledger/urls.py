@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("skus/", views.sku_list, name="sku-list"),
     path("skus/<str:code>/", views.sku_detail, name="sku-detail"),
+    path("stock/", views.stock_action, name="stock"),
 ]

@@ -1,16 +1,21 @@
-"""Console pages of the ledger: dashboard, SKU list with search, SKU detail."""
+"""Console pages of the ledger: dashboard, SKU list with search, SKU detail, stock actions."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 
+from access import audit
 from access.permissions import requires
+from access.roles import Capability
+from inventory_sync.lib.errors import DomainError
 
-from . import selectors
+from . import selectors, services
+from .forms import StockActionForm
 from .models import CODE_VALIDATOR, Bucket, Sku
 
 SKUS_PER_PAGE = 50
@@ -68,3 +73,68 @@ def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
     )
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+@requires(Capability.OPERATE)
+def stock_action(request: HttpRequest) -> HttpResponse:
+    """Receipt, write-off, cycle count or transfer of one SKU at one location, scanned or
+    typed: each submit is one ledger event, keyed by the form's token (a double submit records
+    once). The next form is ready for the next scan."""
+    if request.method != "POST":
+        return _stock_page(
+            request, StockActionForm(initial={"token": StockActionForm.fresh_token()})
+        )
+    form = StockActionForm(request.POST)
+    if not form.is_valid():
+        return _stock_page(request, form, status=400)
+    try:
+        recorded = _record_stock_action(request, form.cleaned_data)
+    except DomainError as refused:
+        form.add_error(None, str(refused))
+        return _stock_page(request, form, status=400)
+    data = form.cleaned_data
+    done = (
+        f"{'Recorded' if recorded.created else 'Already recorded'}: "
+        f"{dict(form.fields['kind'].choices)[data['kind']].split(' (')[0].lower()} of "
+        f"{data['quantity']} × {data['sku'].code} at {data['location'].code} "
+        f"(event #{recorded.event.pk})."
+    )
+    if getattr(request, "htmx", False):
+        fresh = StockActionForm(
+            initial={"token": StockActionForm.fresh_token(), "kind": data["kind"],
+                     "location": data["location"].code}
+        )  # fmt: skip
+        return _stock_page(request, fresh, done=done)
+    messages.success(request, done)
+    return redirect("ledger:stock")
+
+
+def _record_stock_action(request: HttpRequest, data: dict) -> services.RecordedEvent:
+    reason = data["reason"].strip()
+    to_location = data["to_location"].code if data["to_location"] else None
+    line = services.EventLine(
+        sku=data["sku"].code,
+        location=data["location"].code,
+        quantity=data["quantity"],
+        to_location=to_location if data["kind"] == "transfer_out" else None,
+    )
+    with audit.signed(request, f"event.{data['kind']}", reason=reason) as change:
+        recorded = services.record_event(
+            kind=data["kind"],
+            lines=[line],
+            idempotency_key=f"console:{data['token']}",
+            source="console",
+            actor=request.user.get_username(),
+            reason=reason,
+        )
+        change.target = recorded.event
+        change.after = {"lines": recorded.event.payload.get("lines")}
+        change.skip = not recorded.created  # a double submit changed nothing
+    return recorded
+
+
+def _stock_page(request, form, *, status: int = 200, done: str = "") -> HttpResponse:
+    template = "ledger/stock.html"
+    if getattr(request, "htmx", False):
+        template += "#stock-form"
+    return render(request, template, {"form": form, "done": done}, status=status)

@@ -33,7 +33,7 @@ from channels.models import (
 )
 from channels.orders import OrderLineSnapshot, OrderSnapshot, apply_order_snapshot
 from channels.sandbox.shopify import serve_in_thread
-from ledger.models import Location, Sku
+from ledger.models import InventoryEvent, Location, Sku
 from ledger.rules import EventLine
 from ledger.services import record_event
 from reconciliation.models import CycleCountDiscrepancy, DeadManEpisode, Drift, ReconciliationRun
@@ -226,6 +226,45 @@ def _queued_line(w: World) -> ChannelOrderLine:
 
 
 WRITES = [
+    ConsoleWrite(
+        action="event.receipt",
+        route="stock/",
+        post=lambda w: (
+            reverse("ledger:stock"),
+            {
+                "kind": "receipt",
+                "sku": w.sku.code,
+                "location": w.warehouse.code,
+                "quantity": 4,
+                "token": "receipt-token",
+            },
+        ),  # fmt: skip
+        target_type="ledger.inventoryevent",
+        done=lambda w, who: InventoryEvent.objects.filter(
+            kind="receipt", actor=who, idempotency_key="console:receipt-token"
+        ).exists(),
+    ),
+    ConsoleWrite(
+        action="event.write_off",
+        route="stock/",
+        post=lambda w: (
+            reverse("ledger:stock"),
+            {
+                "kind": "write_off",
+                "sku": w.sku.code,
+                "location": w.warehouse.code,
+                "quantity": 1,
+                "reason": "dropped a case",
+                "token": "write-off-token",
+            },
+        ),  # fmt: skip
+        target_type="ledger.inventoryevent",
+        done=lambda w, who: InventoryEvent.objects.filter(
+            kind="write_off", actor=who, reason="dropped a case"
+        ).exists(),
+        reason="dropped a case",
+        needs_reason=True,
+    ),
     ConsoleWrite(
         action="reconciliation.run",
         route="reconciliation/",
@@ -498,6 +537,7 @@ def test_a_missing_reason_is_a_form_error_and_nothing_changes(
 # --- pages ----------------------------------------------------------------------------------
 
 ACTION_PAGES = [
+    ("ledger:stock", None),
     ("reconciliation:runs", None),
     ("reconciliation:drift", None),
     ("reconciliation:halts", None),
