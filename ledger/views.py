@@ -16,7 +16,7 @@ from inventory_sync.lib.errors import DomainError
 
 from . import selectors, services
 from .forms import StockActionForm
-from .models import CODE_VALIDATOR, Bucket, Sku
+from .models import CODE_VALIDATOR, Bucket, Location, Sku
 
 SKUS_PER_PAGE = 50
 ENTRIES_PER_PAGE = 25
@@ -81,9 +81,8 @@ def stock_action(request: HttpRequest) -> HttpResponse:
     typed: each submit is one ledger event, keyed by the form's token (a double submit records
     once). The next form is ready for the next scan."""
     if request.method != "POST":
-        return _stock_page(
-            request, StockActionForm(initial={"token": StockActionForm.fresh_token()})
-        )
+        initial = {"token": StockActionForm.fresh_token(), "location": _main_warehouse()}
+        return _stock_page(request, StockActionForm(initial=initial))
     form = StockActionForm(request.POST)
     if not form.is_valid():
         return _stock_page(request, form, status=400)
@@ -107,6 +106,16 @@ def stock_action(request: HttpRequest) -> HttpResponse:
         return _stock_page(request, fresh, done=done)
     messages.success(request, done)
     return redirect("ledger:stock")
+
+
+def _main_warehouse() -> str | None:
+    """The location a first scan most likely happens at: the first warehouse by code."""
+    return (
+        Location.objects.filter(is_active=True, kind=Location.Kind.WAREHOUSE)
+        .order_by("code")
+        .values_list("code", flat=True)
+        .first()
+    )
 
 
 def _record_stock_action(request: HttpRequest, data: dict) -> services.RecordedEvent:

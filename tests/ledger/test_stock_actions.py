@@ -37,7 +37,9 @@ def token_of(page: str) -> str:
 def test_a_scanned_barcode_records_a_receipt_once_however_often_it_is_sent(
     client, operator, mug, warehouse
 ):
-    token = token_of(client.get("/stock/").content.decode())
+    page = client.get("/stock/").content.decode()
+    token = token_of(page)
+    assert 'value="WH-EAST" selected' in page  # the warehouse, ready for the first scan
     form = {"kind": "receipt", "sku": "4006381333931", "location": warehouse.code,
             "quantity": 6, "token": token}  # fmt: skip
 
