@@ -88,14 +88,7 @@ def channels_health(channels: list[Channel], *, now: datetime | None = None) -> 
     each reads the last hour's pushes or what waits, never a channel's whole history."""
     since = (now or timezone.now()) - WINDOW
     ids = [channel.pk for channel in channels]
-    pushes = _grouped(
-        PushAttempt.objects.filter(channel__in=ids, started_at__gte=since),
-        "channel_id",
-        pushes=Count("id"),
-        throttled=Count("id", filter=Q(throttled__gt=0)),
-        failed=Count("id", filter=Q(status__in=["failed", "refused"]) | ~Q(error="")),
-        last=Max("finished_at", filter=Q(status="acknowledged")),
-    )
+    pushes = push_counts(ids, since)
     latency = latency_percentiles(since)
     inbound = _grouped(
         InboundEvent.objects.filter(
@@ -139,6 +132,19 @@ def channels_health(channels: list[Channel], *, now: datetime | None = None) -> 
         )
         for channel in channels
     ]
+
+
+def push_counts(channel_ids: list[int], since: datetime) -> dict[int, dict]:
+    """Channel id -> the pushes started since `since`: how many, how many throttled, how many
+    failed (refused, failing, or answered with an error), and the last acknowledgement."""
+    return _grouped(
+        PushAttempt.objects.filter(channel__in=channel_ids, started_at__gte=since),
+        "channel_id",
+        pushes=Count("id"),
+        throttled=Count("id", filter=Q(throttled__gt=0)),
+        failed=Count("id", filter=Q(status__in=["failed", "refused"]) | ~Q(error="")),
+        last=Max("finished_at", filter=Q(status="acknowledged")),
+    )
 
 
 def _grouped(rows, key: str, **aggregates) -> dict[int, dict]:

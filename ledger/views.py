@@ -16,7 +16,7 @@ from inventory_sync.lib.errors import DomainError
 
 from . import selectors, services
 from .forms import StockActionForm
-from .models import CODE_VALIDATOR, Bucket, Location, Sku
+from .models import CODE_VALIDATOR, Bucket, EventKind, Location, Sku
 
 SKUS_PER_PAGE = 50
 ENTRIES_PER_PAGE = 25
@@ -94,9 +94,8 @@ def stock_action(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     done = (
         f"{'Recorded' if recorded.created else 'Already recorded'}: "
-        f"{dict(form.fields['kind'].choices)[data['kind']].split(' (')[0].lower()} of "
-        f"{data['quantity']} × {data['sku'].code} at {data['location'].code} "
-        f"(event #{recorded.event.pk})."
+        f"{EventKind(data['kind']).label.lower()} of {data['quantity']} × {data['sku'].code} "
+        f"at {data['location'].code} (event #{recorded.event.pk})."
     )
     if getattr(request, "htmx", False):
         fresh = StockActionForm(

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Min
 from django.urls import reverse
 from django.utils import timezone
 
 from allocation.models import OversellIncident, SalesHalt
-from channels.health import latency_percentiles, worker_heartbeats
-from channels.models import Channel, ChannelOrder, InboundEvent, Listing, PushAttempt
+from channels.health import latency_percentiles, push_counts, worker_heartbeats
+from channels.models import Channel, ChannelOrder, InboundEvent, Listing
 from reconciliation.models import DeadManEpisode, Drift
 
 # A change waiting this long for its push is late whatever the channel's window.
@@ -65,7 +65,7 @@ class OversellRate:
 def operator_signals(now: datetime | None = None) -> list[Signal]:
     """Worst first: what stops or falsifies sales, then what waits for a person."""
     now = now or timezone.now()
-    channels = {channel.pk: channel for channel in Channel.objects.all()}
+    channels = list(Channel.objects.all())
     found = [*_state_signals(), *_worker_signals(now)]
     found += _push_signals(channels, now)
     return sorted(found, key=lambda signal: signal.severity != "bad")
@@ -114,27 +114,21 @@ def _worker_signals(now: datetime) -> list[Signal]:
     return [Signal("workers", "bad", "No worker takes the " + ", ".join(stale), None)]
 
 
-def _push_signals(channels: dict[int, Channel], now: datetime) -> list[Signal]:
-    """Per channel: pushes failing or throttled in the last hour, changes waiting too long."""
+def _push_signals(channels: list[Channel], now: datetime) -> list[Signal]:
+    """Per channel: pushes failing or throttled in the last hour, as the channel page counts
+    them (channels.health), and changes waiting too long for their push."""
     found = []
-    attempts = (
-        PushAttempt.objects.filter(started_at__gte=now - timedelta(hours=1))
-        .values("channel_id")
-        .annotate(
-            failed=Count("id", filter=Q(status__in=["failed", "refused"])),
-            throttled=Count("id", filter=Q(throttled__gt=0)),
-        )
-        .order_by()
-    )
-    for row in attempts:
-        channel = channels[row["channel_id"]]
+    pushes = push_counts([channel.pk for channel in channels], now - timedelta(hours=1))
+    for channel in channels:
+        row = pushes.get(channel.pk, {})
         url = reverse("channels:channel-detail", args=[channel.code])
-        if row["failed"]:
+        if row.get("failed"):
             text = f"{channel.name}: {row['failed']} push(es) failed in the last hour"
             found.append(Signal(f"push-failed:{channel.code}", "bad", text, url))
-        if row["throttled"]:
+        if row.get("throttled"):
             text = f"{channel.name}: {row['throttled']} push(es) throttled in the last hour"
             found.append(Signal(f"throttled:{channel.code}", "warn", text, url))
+    by_id = {channel.pk: channel for channel in channels}
     late = (
         Listing.objects.filter(
             is_active=True,
@@ -147,7 +141,7 @@ def _push_signals(channels: dict[int, Channel], now: datetime) -> list[Signal]:
         .order_by()
     )
     for row in late:
-        channel = channels[row["channel_id"]]
+        channel = by_id[row["channel_id"]]
         waited = now - row["oldest"]
         text = (
             f"{channel.name}: {row['n']} listing(s) not pushed, the oldest change waiting "

@@ -201,6 +201,32 @@ def _drift(action: str, reason: str) -> ConsoleWrite:
     )
 
 
+def _stock_action(kind: str, quantity: int, reason: str = "") -> ConsoleWrite:
+    """A stock action of the console: one scanned SKU at the warehouse, one ledger event."""
+    token = f"{kind}-token"
+    return ConsoleWrite(
+        action=f"event.{kind}",
+        route="stock/",
+        post=lambda w: (
+            reverse("ledger:stock"),
+            {
+                "kind": kind,
+                "sku": w.sku.code,
+                "location": w.warehouse.code,
+                "quantity": quantity,
+                "reason": reason,
+                "token": token,
+            },
+        ),  # fmt: skip
+        target_type="ledger.inventoryevent",
+        done=lambda w, who: InventoryEvent.objects.filter(
+            kind=kind, actor=who, idempotency_key=f"console:{token}", reason=reason
+        ).exists(),
+        reason=reason,
+        needs_reason=bool(reason),
+    )
+
+
 def _queued_order(w: World) -> ChannelOrder:
     """An order of the shop that commits a unit at WH-EAST (ingested as a channel order is),
     with spare stock at a second location of the pool: it can be shipped or re-routed."""
@@ -226,45 +252,8 @@ def _queued_line(w: World) -> ChannelOrderLine:
 
 
 WRITES = [
-    ConsoleWrite(
-        action="event.receipt",
-        route="stock/",
-        post=lambda w: (
-            reverse("ledger:stock"),
-            {
-                "kind": "receipt",
-                "sku": w.sku.code,
-                "location": w.warehouse.code,
-                "quantity": 4,
-                "token": "receipt-token",
-            },
-        ),  # fmt: skip
-        target_type="ledger.inventoryevent",
-        done=lambda w, who: InventoryEvent.objects.filter(
-            kind="receipt", actor=who, idempotency_key="console:receipt-token"
-        ).exists(),
-    ),
-    ConsoleWrite(
-        action="event.write_off",
-        route="stock/",
-        post=lambda w: (
-            reverse("ledger:stock"),
-            {
-                "kind": "write_off",
-                "sku": w.sku.code,
-                "location": w.warehouse.code,
-                "quantity": 1,
-                "reason": "dropped a case",
-                "token": "write-off-token",
-            },
-        ),  # fmt: skip
-        target_type="ledger.inventoryevent",
-        done=lambda w, who: InventoryEvent.objects.filter(
-            kind="write_off", actor=who, reason="dropped a case"
-        ).exists(),
-        reason="dropped a case",
-        needs_reason=True,
-    ),
+    _stock_action("receipt", 4),
+    _stock_action("write_off", 1, reason="dropped a case"),
     ConsoleWrite(
         action="reconciliation.run",
         route="reconciliation/",

@@ -1,11 +1,9 @@
 """The planner: dirty SKUs become listings' desired quantities, once, under the SKU lock."""
 
 import math
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections, transaction
 
 from allocation.models import AllocationRule, BundleComponent, SalesHalt
 from channels.models import Listing
@@ -13,6 +11,7 @@ from channels.planner import plan_dirty_skus
 from ledger import services
 from ledger.models import Location, Sku
 from ledger.rules import EventLine
+from tests.concurrency import held_elsewhere
 from tests.factories import ChannelFactory, ListingFactory, LocationFactory, SkuFactory
 
 
@@ -149,26 +148,9 @@ def test_a_sku_being_written_is_skipped_and_left_dirty(channels, receive):
     for item in (busy, free):
         ListingFactory(channel=channels["shopify"], sku=item)
         receive(item, warehouse, 5)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock():
-        try:
-            with transaction.atomic():
-                Sku.objects.select_for_update(no_key=True).get(pk=busy.pk)
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    assert locked.wait(timeout=30)
-    try:
+    with held_elsewhere(lambda: Sku.objects.select_for_update(no_key=True).get(pk=busy.pk)):
         # when the planner runs meanwhile
         outcome = plan_dirty_skus()
-    finally:
-        release.set()
-        holder.join(timeout=30)
     # then it did the free SKU without waiting and left the busy one for the next round
     assert outcome.skus == 1
     dirty = set(
