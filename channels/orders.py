@@ -28,7 +28,7 @@ from ledger import services as ledger
 from ledger.models import Location, Sku
 from ledger.rules import InsufficientStock
 
-from . import routing
+from . import routing, unmapped
 from .models import Channel, ChannelOrder, ChannelOrderLine, Listing
 from .order_details import OrderDetails, store_details
 
@@ -121,7 +121,7 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
             )
         existing = {} if created else {line.external_id: line for line in lock_rows(order.lines)}
         pairs = []
-        unmapped: list[str] = []
+        unmapped_lines: list[str] = []
         for line_snapshot in snapshot.lines:
             line = existing.get(line_snapshot.external_id)
             if line is None:
@@ -131,13 +131,13 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
                     # The lines we can map still commit their stock now (an unknown SKU
                     # must not hold back the known one's oversell protection); the order
                     # is applied again, idempotently, once the mapping is fixed.
-                    unmapped.append(error.detail)
+                    unmapped_lines.append(error.detail)
                     continue
                 if line is None:
                     continue  # not a stock item (a custom line, a tip, a protection plan)
             pairs.append((line, line_snapshot))
-        if unmapped and not pairs:
-            raise Quarantine("; ".join(unmapped))
+        if unmapped_lines and not pairs:
+            raise Quarantine("; ".join(unmapped_lines))
         _lock_skus(line for line, _ in pairs)
         outcome = ApplyOutcome("applied")
         # A point-of-sale order names its store: the channel moved that location's quantity,
@@ -168,9 +168,9 @@ def apply_order_snapshot(*, channel: Channel, snapshot: OrderSnapshot) -> ApplyO
         order.fulfilled_by_channel = snapshot.fulfilled_by_channel
         store_details(order, snapshot.details)
         order.save()
-        if unmapped:
+        if unmapped_lines:
             outcome.status = "quarantined"
-            outcome.detail = "; ".join(unmapped) + f" ({len(pairs)} other line(s) applied)"
+            outcome.detail = "; ".join(unmapped_lines) + f" ({len(pairs)} other line(s) applied)"
         return outcome
 
 
@@ -443,17 +443,21 @@ def _new_line(
         sku = Sku.objects.filter(code=snapshot.sku).first()
         if sku is None:
             raise Quarantine(
-                f"Order {order.name or order.external_id} line {snapshot.external_id}: "
-                f"no listing for variant {snapshot.variant_id or '(none)'} and no SKU "
-                f"{snapshot.sku!r}.",
+                unmapped.describe(
+                    order.name or order.external_id,
+                    snapshot.external_id,
+                    snapshot.variant_id,
+                    snapshot.sku,
+                ),
                 line=snapshot.external_id,
                 variant=snapshot.variant_id,
                 sku=snapshot.sku,
             )
     elif snapshot.variant_id:
         raise Quarantine(
-            f"Order {order.name or order.external_id} line {snapshot.external_id}: variant "
-            f"{snapshot.variant_id} is not mapped to a SKU.",
+            unmapped.describe(
+                order.name or order.external_id, snapshot.external_id, snapshot.variant_id, ""
+            ),
             line=snapshot.external_id,
             variant=snapshot.variant_id,
         )

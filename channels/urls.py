@@ -8,6 +8,7 @@ urlpatterns = [
     path("skus/<str:code>/listings/", views.sku_listings, name="sku-listings"),
     path("channels/", views.channel_list, name="channel-list"),
     path("channels/quarantine/", views.quarantine, name="quarantine"),
+    path("channels/quarantine/fix/", views.quarantine_fix, name="quarantine-fix"),
     path("incidents/", views.incident_list, name="incident-list"),
     path(
         "incidents/orders/<int:pk>/cancel/",
@@ -31,4 +32,5 @@ urlpatterns = [
     path("returns/", views.return_list, name="return-list"),
     path("returns/<int:pk>/grade/", views.return_grade, name="return-grade"),
     path("channels/<str:code>/", views.channel_detail, name="channel-detail"),
+    path("channels/<str:code>/mode/", views.channel_mode, name="channel-mode"),
 ]

@@ -20,8 +20,9 @@ from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.inputs import posted_code, posted_id, printable
 from ledger.models import Location, Sku
 
-from . import backlog, health, history, inbound, order_health, planner, tasks
+from . import backlog, health, history, inbound, modes, order_health, planner, tasks, unmapped
 from . import incidents as incidents_service
+from . import quarantine as quarantine_service
 from . import returns as returns_service
 from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing
 
@@ -101,6 +102,34 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 
 HALT_BADGES = 50
+
+
+@require_POST
+@requires(Capability.OPERATE)
+def channel_mode(request: HttpRequest, code: str) -> HttpResponse:
+    """Switch a channel between shadow, live and paused, with a reason (the form asks to
+    confirm: live sends quantities to the channel at once)."""
+    channel = get_object_or_404(Channel, code=code)
+    mode, reason = request.POST.get("mode", ""), printable(request.POST.get("reason", "")).strip()
+    done = error = ""
+    if not reason:
+        error = "Say why the mode changes: the audit trail keeps it."
+    else:
+        try:
+            with audit.signed(request, "channel.mode", channel, reason=reason) as change:
+                change.target = modes.change_mode(channel, mode)
+            channel = change.target
+            done = f"Now {channel.get_mode_display().lower()}."
+        except DomainError as refused:
+            error = refused.detail
+    if getattr(request, "htmx", False):
+        context = {"channel": channel, "mode_done": done, "mode_error": error}
+        return render(request, "channels/channel_detail.html#channel-mode", context)
+    if error:
+        messages.error(request, f"{channel.name}: {error}")
+    else:
+        messages.success(request, f"{channel.name}: {done}")
+    return redirect("channels:channel-detail", code=channel.code)
 
 
 def _not_in_sync() -> Q:
@@ -210,7 +239,56 @@ def quarantine(request: HttpRequest) -> HttpResponse:
         .annotate(count=Count("id"))
         .order_by("channel__code")
     )
-    return render(request, "channels/quarantine.html", {"page": page, "waiting": waiting})
+    context = {"page": page, "waiting": waiting, "items": quarantine_service.waiting_items()}
+    return render(request, "channels/quarantine.html", context)
+
+
+@require_POST
+@requires(Capability.OPERATE)
+def quarantine_fix(request: HttpRequest) -> HttpResponse:
+    """Map one unknown item to a SKU of ours (or create the SKU from the row) and apply the
+    orders waiting on it now."""
+    channel = get_object_or_404(Channel, code=posted_code(request, "channel"))
+    item = unmapped.Unmapped(
+        variant=printable(request.POST.get("variant", "")),
+        sku=printable(request.POST.get("channel_sku", "")),
+    )
+    create = request.POST.get("action") == "create"
+    try:
+        with transaction.atomic():
+            mapped = quarantine_service.map_in_place(
+                channel,
+                item,
+                sku_code=printable(request.POST.get("sku", "")),
+                create=create,
+                title=printable(request.POST.get("title", "")),
+            )
+            audit.record(
+                request,
+                "quarantine.fix",
+                mapped.listing,
+                after={
+                    "channel": channel.code,
+                    "variant": item.variant,
+                    "channel_sku": item.sku,
+                    "sku": mapped.listing.sku.code,
+                    "sku_created": create,
+                    "events": len(mapped.event_ids),
+                },
+            )
+    except DomainError as refused:
+        messages.error(request, f"{item.label}: {refused.detail}")
+        return redirect("channels:quarantine")
+    outcome = quarantine_service.reapply(mapped.event_ids)
+    transaction.on_commit(tasks.wake_ingest)
+    verb = "created and mapped" if create else "mapped"
+    told = ", ".join(f"{count} {status}" for status, count in sorted(outcome.items()))
+    messages.success(
+        request,
+        f"{item.label} {verb} to {mapped.listing.sku.code}; its waiting order event(s): "
+        f"{told or 'none'}.",
+    )
+    return redirect("channels:quarantine")
 
 
 INCIDENTS_PER_PAGE = 20

@@ -123,6 +123,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "inventory_sync.lib.timezones.UserTimeZoneMiddleware",
     # Last, as django-axes asks: turns a refused login into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -142,6 +143,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "access.context_processors.role_permissions",
             ],
+            # Every console page writes times the same way (`ago`).
+            "builtins": ["inventory_sync.templatetags.console"],
         },
     }
 ]

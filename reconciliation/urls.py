@@ -11,6 +11,7 @@ urlpatterns = [
     path("drift/<int:pk>/resolve/", views.drift_resolve, name="drift-resolve"),
     path("halts/", views.halt_list, name="halts"),
     path("halts/<int:pk>/release/", views.halt_release, name="halt-release"),
+    path("listings/<int:pk>/push-now/", views.listing_push_now, name="listing-push-now"),
     path("dead-man/", views.dead_man, name="dead-man"),
     path("dead-man/summary/", views.dead_man_summary, name="dead-man-summary"),
     path("dead-man/<int:pk>/clear/", views.dead_man_clear, name="dead-man-clear"),

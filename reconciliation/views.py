@@ -31,7 +31,7 @@ from access.permissions import requires
 from access.roles import Capability
 from allocation.models import SalesHalt
 from channels import backlog
-from channels.models import Channel
+from channels.models import Channel, Listing
 from inventory_sync.lib.errors import DomainError
 
 from . import deadman, discrepancies, resolve, services, tasks
@@ -510,3 +510,23 @@ def discrepancy_review(request: HttpRequest, pk: int) -> HttpResponse:
             request, f"Discrepancy of {item.sku.code} at {item.location.code} reviewed."
         )
     return _back(request, "reconciliation:discrepancies")
+
+
+@requires(Capability.OPERATE)
+@require_POST
+def listing_push_now(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a listing's desired quantity again now, compare-and-set from what we expect (the
+    channel page's "push now": a person who doubts what the channel shows)."""
+    listing = get_object_or_404(Listing.objects.select_related("channel"), pk=pk)
+    with audit.signed(request, "listing.push_now", listing) as change:
+        change.after = {"due": resolve.make_due([listing.pk])}
+    if change.after["due"]:
+        told = f"{listing.desired_quantity} queued for {listing.channel.code}"
+    else:
+        told = "nothing sent: a push is in flight, or the listing was never pushed (it is due)"
+    if _htmx(request):
+        return HttpResponse(
+            f'<span class="badge ok" role="status" data-field="pushed-now">{told}</span>'
+        )
+    messages.success(request, f"{listing.external_id}: {told}.")
+    return redirect("channels:channel-detail", code=listing.channel.code)

@@ -83,6 +83,18 @@ def user(db, django_user_model):
 
 
 @pytest.fixture
+def person_of(db, django_user_model):
+    """A person of one role: `person_of(Role.OPERATOR, "ops")`."""
+
+    def _person(role: Role, name: str, *, password: str = "correct-horse"):
+        person = django_user_model.objects.create_user(name, password=password)
+        person.groups.add(Group.objects.get(name=role))
+        return person
+
+    return _person
+
+
+@pytest.fixture
 def api_client(user):
     client = APIClient()
     token = Token.objects.create(user=user)

@@ -229,6 +229,14 @@ POLL_OVERLAP = timedelta(minutes=5)
 # --- set-up ------------------------------------------------------------------------------------
 
 
+class MappingConflict(DomainError):
+    """The channel's item cannot be tied to one SKU of ours as asked (no such variant on the
+    channel, or several): a person maps it from the channel's side."""
+
+    code = "mapping_conflict"
+    http_status = 409
+
+
 @dataclass(slots=True)
 class MappingReport:
     """What a mapping import did: listings created, those already there, and the channel's
@@ -383,6 +391,14 @@ class Lane:
     # --- set-up
     def import_mapping(self, channel: Channel, *, progress=None) -> MappingReport:
         raise NotImplementedError(f"{self.kind} lane has no mapping import")
+
+    def map_listing(self, channel: Channel, variant: str, channel_sku: str, sku) -> Listing:
+        """A listing of `sku` for the channel's item an order named and we did not know (the
+        quarantine's fix in place), with the channel's ids a push needs, read from the
+        channel."""
+        raise MappingConflict(
+            f"A {self.kind} channel's items are mapped in the admin, not in place."
+        )
 
     def describe_unmapped(self, row: dict) -> str:
         """One line for a person about an offer the mapping import could not match."""

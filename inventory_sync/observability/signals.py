@@ -66,7 +66,7 @@ def operator_signals(now: datetime | None = None) -> list[Signal]:
     """Worst first: what stops or falsifies sales, then what waits for a person."""
     now = now or timezone.now()
     channels = list(Channel.objects.all())
-    found = [*_state_signals(), *_worker_signals(now)]
+    found = [*_state_signals(), *_recent_drift_signals(now), *_worker_signals(now)]
     found += _push_signals(channels, now)
     return sorted(found, key=lambda signal: signal.severity != "bad")
 
@@ -105,6 +105,37 @@ def _state_signals() -> list[Signal]:
             "{n} channel events wait for a mapping", "channels:quarantine",
         ),
     ]  # fmt: skip
+
+
+# Drift resolved by itself (resynced) is still worth a look the same day: a listing that
+# drifts is an integration or a person editing the channel by hand.
+RECENT_DRIFT = timedelta(hours=24)
+DRIFT_NAMED = 3  # listings named one by one; more are counted
+
+
+def _recent_drift_signals(now: datetime) -> list[Signal]:
+    recent = list(
+        Drift.objects.filter(detected_at__gte=now - RECENT_DRIFT)
+        .exclude(resolution=Drift.Resolution.OPEN)
+        .select_related("channel", "sku")
+        .order_by("-id")[: DRIFT_NAMED + 1]
+    )
+    if len(recent) > DRIFT_NAMED:
+        count = Drift.objects.filter(detected_at__gte=now - RECENT_DRIFT).exclude(
+            resolution=Drift.Resolution.OPEN
+        )
+        text = f"{count.count()} drift(s) found in the last 24 h"
+        return [Signal("recent-drift", "warn", text, reverse("reconciliation:drift"))]
+    return [
+        Signal(
+            f"recent-drift:{drift.listing_id}",
+            "warn",
+            f"{drift.sku.code} on {drift.channel.name} drifted: showed {drift.observed}, "
+            f"expected {drift.expected} ({drift.get_resolution_display().lower()})",
+            reverse("ledger:sku-detail", args=[drift.sku.code]),
+        )
+        for drift in {drift.listing_id: drift for drift in reversed(recent)}.values()
+    ]
 
 
 def _worker_signals(now: datetime) -> list[Signal]:

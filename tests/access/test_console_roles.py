@@ -72,7 +72,8 @@ def world(sku, warehouse, receive):
     (the order cancel goes there over HTTP)."""
     receive(sku, warehouse, 10)
     handle = serve_in_thread(seed=12)
-    handle.sandbox.seed([{"sku": sku.code, "quantities": {}}])
+    # SCARF-X: sold on the shop, unknown to our catalogue (the quarantine's fix creates it).
+    handle.sandbox.seed([{"sku": sku.code, "quantities": {}}, {"sku": "SCARF-X", "quantities": {}}])
     primary = handle.sandbox.primary_location()
     handle.sandbox.admin_edit(sku.code, primary.gid, available=5)
     sold = handle.sandbox.sell(sku.code, 1)
@@ -329,6 +330,43 @@ WRITES = [
         done=lambda w, who: InboundEvent.objects.filter(
             pk=w.quarantined.pk, status=InboundEvent.Status.RECEIVED
         ).exists(),
+    ),
+    ConsoleWrite(
+        action="quarantine.fix",
+        route="channels/quarantine/fix/",
+        post=lambda w: (
+            reverse("channels:quarantine-fix"),
+            {
+                "channel": w.shop.code,
+                "channel_sku": "SCARF-X",
+                "sku": "SCARF-X",
+                "title": "Wool scarf",
+                "action": "create",
+            },
+        ),  # fmt: skip
+        target_type="channels.listing",
+        done=lambda w, who: Listing.objects.filter(channel=w.shop, sku__code="SCARF-X").exists(),
+    ),
+    ConsoleWrite(
+        action="channel.mode",
+        route="channels/<str:code>/mode/",
+        post=lambda w: (
+            reverse("channels:channel-mode", args=[w.shop.code]),
+            {"mode": "paused", "reason": "supplier recall"},
+        ),
+        target_type="channels.channel",
+        existing=lambda w: w.shop,
+        done=lambda w, who: Channel.objects.filter(pk=w.shop.pk, mode="paused").exists(),
+        reason="supplier recall",
+        needs_reason=True,
+    ),
+    ConsoleWrite(
+        action="listing.push_now",
+        route="reconciliation/listings/<int:pk>/push-now/",
+        post=lambda w: (reverse("reconciliation:listing-push-now", args=[w.listing.pk]), {}),
+        target_type="channels.listing",
+        existing=lambda w: w.listing,
+        done=lambda w, who: Listing.objects.filter(pk=w.listing.pk, pushed_version=0).exists(),
     ),
     ConsoleWrite(
         action="incident.close",

@@ -267,6 +267,9 @@ class AmazonLane(Lane):
     def import_mapping(self, channel: Channel, *, progress=None) -> MappingReport:
         return mapping.import_mapping(channel, progress=progress)
 
+    def map_listing(self, channel: Channel, variant: str, channel_sku: str, sku) -> Listing:
+        return mapping.map_listing(channel, variant, channel_sku, sku)
+
     def describe_unmapped(self, row: dict) -> str:
         return f"seller SKU {row['seller_sku']!r} (ASIN {row['asin']!r})"
 

@@ -8,7 +8,7 @@ import logging
 
 from allocation.services import skus_mark_dirty
 from channels import inbox
-from channels.lanes.base import MappingReport
+from channels.lanes.base import MappingConflict, MappingReport
 from channels.models import Channel, Listing
 from ledger.models import Sku
 
@@ -80,7 +80,7 @@ def check_fulfilment(channel: Channel) -> list[str]:
     return corrected
 
 
-def _align(listing: Listing, summary: amazon.ListingSummary) -> bool:
+def _align(listing: Listing, summary: amazon.ListingSummary, *, save: bool = True) -> bool:
     """Take Amazon's word for a mapped listing's fulfilment, ASIN and product type."""
     changed = []
     if summary.fulfillment_channel in ("AFN", "MFN"):
@@ -96,6 +96,23 @@ def _align(listing: Listing, summary: amazon.ListingSummary) -> bool:
         if value and getattr(listing, name) != value:
             setattr(listing, name, value)
             changed.append(name)
-    if changed:
+    if changed and save:
         listing.save(update_fields=changed)
     return "fulfilment" in changed
+
+
+def map_listing(channel: Channel, variant: str, channel_sku: str, sku: Sku) -> Listing:
+    """A listing of `sku` for the seller SKU an order named, with the ASIN, product type and
+    fulfilment Amazon shows for it (a quantity patch names the product type)."""
+    seller_sku = variant or channel_sku
+    item = client_for(channel).get_listing(seller_sku)
+    if item is None:
+        raise MappingConflict(
+            f"{channel.code}: Amazon has no listing with seller SKU {seller_sku!r} in this "
+            "marketplace."
+        )
+    summary = amazon.listing_summary(item, channel.marketplace)
+    listing = Listing(channel=channel, sku=sku, external_id=seller_sku)
+    _align(listing, summary, save=False)
+    listing.save()
+    return listing

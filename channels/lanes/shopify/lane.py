@@ -202,6 +202,9 @@ class ShopifyLane(Lane):
     def import_mapping(self, channel: Channel, *, progress=None) -> MappingReport:
         return mapping.import_mapping(channel, progress=progress)
 
+    def map_listing(self, channel: Channel, variant: str, channel_sku: str, sku) -> Listing:
+        return mapping.map_listing(channel, variant, channel_sku, sku)
+
     def describe_unmapped(self, row: dict) -> str:
         return (
             f"variant {row['variant']} (sku {row['sku']!r}, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from allocation.services import skus_mark_dirty
 from channels import inbox
-from channels.lanes.base import MappingReport
+from channels.lanes.base import MappingConflict, MappingReport
 from channels.models import Channel, Listing
 from ledger.models import Sku
 
@@ -58,3 +58,29 @@ def import_mapping(channel: Channel, *, progress=None) -> MappingReport:
         skus_mark_dirty(sku_ids=new_sku_ids)
         inbox.retry_quarantined(channel=channel)
     return report
+
+
+def map_listing(channel: Channel, variant_gid: str, channel_sku: str, sku: Sku) -> Listing:
+    """A listing of `sku` for one variant an order named: its inventory item is read from the
+    shop (searched by the variant's SKU, or by the SKU alone when the order line named no
+    variant), so levels can be set at once."""
+    found = (
+        client_for(channel).variants_by_sku([channel_sku]).get(channel_sku, [])
+        if channel_sku
+        else []
+    )
+    matching = [v for v in found if not variant_gid or v.variant_gid == variant_gid]
+    if len(matching) != 1:
+        raise MappingConflict(
+            f"{channel.code}: the shop has {len(matching)} variant(s) {variant_gid or ''} with "
+            f"SKU {channel_sku!r}; give the variant its SKU in Shopify and run the mapping "
+            "import, or map it in the admin."
+        )
+    variant = matching[0]
+    return Listing.objects.create(
+        channel=channel,
+        sku=sku,
+        external_id=variant.variant_gid,
+        shopify_inventory_item_id=variant.inventory_item_gid or "",
+        shopify_location_id=channel.external_location_id,
+    )
