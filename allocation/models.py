@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
@@ -233,3 +235,30 @@ class OversellIncident(models.Model):
 
     def __str__(self) -> str:
         return f"oversell {self.sku_id}: {self.units_short} short"
+
+
+class LocationVelocity(models.Model):
+    """A SKU's trailing sales at one location, per day, as the velocity job last found them
+    (allocation.velocity): days of cover and reorder suggestions read this, not the ledger."""
+
+    sku = models.ForeignKey("ledger.Sku", on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey("ledger.Location", on_delete=models.CASCADE, related_name="+")
+    week_per_day = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    month_per_day = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sku", "location"], name="location_velocity_unique_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}@{self.location_id} {self.month_per_day}/day"
+
+    @property
+    def per_day(self) -> Decimal:
+        """The higher of the week's and the month's rate: a rising SKU is covered for the
+        rate it sells at now, a slowing one until the month shows it."""
+        return max(self.week_per_day, self.month_per_day)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from ledger.models import LedgerEntry, Sku
 
 from . import services
-from .models import SkuPolicy
+from .models import LocationVelocity, SkuPolicy
 
 # Units per day, lower bounds, highest first.
 TIER_THRESHOLDS = (("hero", 100), ("core", 20), ("tail", 5), ("slow", 0))
@@ -44,18 +44,12 @@ def velocity_recompute(*, now: datetime | None = None) -> VelocityOutcome:
     for the planner. Idempotent for a given `now`.
     """
     now = now or timezone.now()
-    week, month = now - timedelta(days=7), now - timedelta(days=30)
-    sold = {
-        row["sku_id"]: row
-        for row in LedgerEntry.objects.filter(
-            bucket="committed", delta__gt=0, event__kind="sale", event__occurred_at__gte=month
-        )
-        .values("sku_id")
-        .annotate(
-            week=Sum("delta", filter=Q(event__occurred_at__gte=week), default=0),
-            month=Sum("delta", default=0),
-        )
-    }
+    by_location = _sales_by_location(now)
+    sold: dict[int, dict[str, int]] = {}
+    for (sku_id, _), units in by_location.items():
+        totals = sold.setdefault(sku_id, {"week": 0, "month": 0})
+        totals["week"] += units["week"]
+        totals["month"] += units["month"]
     outcome = VelocityOutcome()
     changed: list[int] = []
     with transaction.atomic():
@@ -70,7 +64,46 @@ def velocity_recompute(*, now: datetime | None = None) -> VelocityOutcome:
                 SkuPolicy.objects.update_or_create(
                     sku_id=sku_id, defaults={"velocity_per_day": per_day.quantize(Decimal("0.01"))}
                 )
+        _store_location_rates(by_location, now)
         if changed:
             services.skus_mark_dirty(sku_ids=changed)
     outcome.tiers_changed = len(changed)
     return outcome
+
+
+def _sales_by_location(now: datetime) -> dict[tuple[int, int], dict[str, int]]:
+    """(SKU id, location id) -> units sold in the last 7 and 30 days (committed by sales)."""
+    week, month = now - timedelta(days=7), now - timedelta(days=30)
+    rows = (
+        LedgerEntry.objects.filter(
+            bucket="committed", delta__gt=0, event__kind="sale", event__occurred_at__gte=month
+        )
+        .values("sku_id", "location_id")
+        .annotate(
+            week=Sum("delta", filter=Q(event__occurred_at__gte=week), default=0),
+            month=Sum("delta", default=0),
+        )
+        .order_by()
+    )
+    return {(row["sku_id"], row["location_id"]): row for row in rows}
+
+
+def _store_location_rates(by_location: dict, now: datetime) -> None:
+    """Replace every location's rates with this run's (a SKU that stopped selling drops out)."""
+    LocationVelocity.objects.all().delete()
+    LocationVelocity.objects.bulk_create(
+        (
+            LocationVelocity(
+                sku_id=sku_id,
+                location_id=location_id,
+                week_per_day=(Decimal(units["week"]) / 7).quantize(CENT),
+                month_per_day=(Decimal(units["month"]) / 30).quantize(CENT),
+                computed_at=now,
+            )
+            for (sku_id, location_id), units in by_location.items()
+        ),
+        batch_size=2000,
+    )
+
+
+CENT = Decimal("0.01")

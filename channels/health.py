@@ -6,11 +6,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Aggregate, Count, F, IntegerField, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from .models import Channel, InboundEvent, Listing, OrderShipment, PushAttempt, WorkerHeartbeat
+from .models import (
+    ATTENTION,
+    Channel,
+    InboundEvent,
+    Listing,
+    OrderShipment,
+    PushAttempt,
+    WorkerHeartbeat,
+)
 
 WINDOW = timedelta(hours=1)
 
@@ -98,18 +107,9 @@ def channels_health(channels: list[Channel], *, now: datetime | None = None) -> 
         waiting=Count("id", filter=Q(status__in=["received", "failed"])),
         quarantined=Count("id", filter=Q(status="quarantined")),
     )
-    listings = _grouped(
-        Listing.objects.filter(channel__in=ids, is_active=True),
-        "channel_id",
-        total=Count("id"),
-        # An FBA listing shows Amazon's own count: we never push it, so it is never due.
-        due=Count(
-            "id",
-            filter=Q(desired_version__gt=F("pushed_version"))
-            & ~Q(fulfilment=Listing.Fulfilment.FBA),
-        ),
-        held=Count("id", filter=Q(push_held_until__isnull=False) | ~Q(push_error="")),
-    )
+    listings = listing_attention(ids)
+    for channel_id, total in listing_totals(ids).items():
+        listings.setdefault(channel_id, {})["total"] = total
     shipments = _grouped(
         OrderShipment.objects.filter(order__channel__in=ids).exclude(
             status=OrderShipment.Status.CONFIRMED
@@ -145,6 +145,38 @@ def push_counts(channel_ids: list[int], since: datetime) -> dict[int, dict]:
         failed=Count("id", filter=Q(status__in=["failed", "refused"]) | ~Q(error="")),
         last=Max("finished_at", filter=Q(status="acknowledged")),
     )
+
+
+def listing_attention(channel_ids: list[int]) -> dict[int, dict]:
+    """Channel id -> listings due for a push and listings held back (a hold or an error),
+    read through the index of listings needing attention (a few among many)."""
+    return _grouped(
+        Listing.objects.filter(ATTENTION, channel__in=channel_ids, is_active=True),
+        "channel_id",
+        # An FBA listing shows Amazon's own count: we never push it, so it is never due.
+        due=Count(
+            "id",
+            filter=Q(desired_version__gt=F("pushed_version"))
+            & ~Q(fulfilment=Listing.Fulfilment.FBA),
+        ),
+        held=Count("id", filter=Q(push_held_until__isnull=False) | ~Q(push_error="")),
+    )
+
+
+# Counting every listing of every channel reads the whole table (10 ms at 50,000); the total
+# changes only with a mapping import, so the channel pages reuse it for this long.
+LISTING_TOTALS_FOR = 60
+
+
+def listing_totals(channel_ids: list[int]) -> dict[int, int]:
+    """Channel id -> active listings, at most LISTING_TOTALS_FOR seconds old."""
+    key = "channels:listing-totals"
+    totals = cache.get(key)
+    if totals is None:
+        rows = Listing.objects.filter(is_active=True).values("channel_id").annotate(n=Count("id"))
+        totals = {row["channel_id"]: row["n"] for row in rows.order_by()}
+        cache.set(key, totals, LISTING_TOTALS_FOR)
+    return {channel_id: totals.get(channel_id, 0) for channel_id in channel_ids}
 
 
 def _grouped(rows, key: str, **aggregates) -> dict[int, dict]:

@@ -232,7 +232,11 @@ def _apply_claimed(item: claims.Claimed) -> str:
     try:
         status, detail, retry_after = _apply_in_savepoint(event, item.payload)
     except Exception as error:  # noqa: BLE001 — a poison event: its savepoint is rolled back
-        logger.exception("inbound event %s failed", event.pk)
+        logger.exception(
+            "inbound event %s failed",
+            event.pk,
+            extra={"inbound_event_id": event.pk, "channel_id": event.channel_id},
+        )
         status, detail, retry_after = (
             InboundEvent.Status.FAILED, f"{type(error).__name__}: {error}", None
         )  # fmt: skip
@@ -290,7 +294,7 @@ def process_one(event_id: int) -> bool:
             _finish(event, status, detail, retry_after=retry_after)
         return True
     except Exception as error:  # noqa: BLE001 — kept for retry, never lost
-        logger.exception("inbound event %s failed", event_id)
+        logger.exception("inbound event %s failed", event_id, extra={"inbound_event_id": event_id})
         with transaction.atomic():
             # Another worker may have applied it once our aborted transaction let go of it.
             event = lock_rows(

@@ -106,6 +106,14 @@ class Channel(models.Model):
         return timedelta(seconds=settings.PUSH_WINDOW_SECONDS)
 
 
+# A listing due for a push, held back or refused by the channel (channels.health).
+ATTENTION = (
+    models.Q(desired_version__gt=models.F("pushed_version"))
+    | models.Q(push_held_until__isnull=False)
+    | ~models.Q(push_error="")
+)
+
+
 class Listing(models.Model):
     """A SKU on a channel, with the channel's ids for it and its sync state."""
 
@@ -189,6 +197,9 @@ class Listing(models.Model):
             models.Index(
                 fields=["channel", "shopify_inventory_item_id"], name="listing_shopify_item_idx"
             ),
+            # Listings a person may look at (due, held or refused): the channel pages, the
+            # dashboard and /metrics count them without reading every listing.
+            models.Index(fields=["channel"], name="listing_attention_idx", condition=ATTENTION),
         ]
 
     def __str__(self) -> str:
@@ -252,6 +263,13 @@ class InboundEvent(models.Model):
                 condition=models.Q(status__in=["received", "failed"]),
             ),
             models.Index(fields=["channel", "status", "-id"], name="inbound_event_status_idx"),
+            # What waits for a person (the quarantine page, the dashboard, /metrics): a few
+            # rows among millions applied.
+            models.Index(
+                fields=["channel", "id"],
+                name="inbound_event_for_person_idx",
+                condition=models.Q(status__in=["quarantined", "failed"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -350,7 +368,13 @@ class ChannelOrder(models.Model):
                 fields=["channel", "external_id"], name="channel_order_unique_external_id"
             )
         ]
-        indexes = [models.Index(fields=["status", "placed_at"], name="order_status_placed_idx")]
+        indexes = [
+            models.Index(fields=["status", "placed_at"], name="order_status_placed_idx"),
+            # The order queue, newest first, a page at a time.
+            models.Index(fields=["-placed_at", "-id"], name="order_placed_idx"),
+            # A channel's order health and weekly oversell rate read its recent orders.
+            models.Index(fields=["channel", "placed_at"], name="order_channel_placed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.name or self.external_id}"

@@ -167,69 +167,95 @@ class WeekRate:
 def channel_rates(
     *, channels: Iterable[Channel] | None = None, now: datetime | None = None
 ) -> list[ChannelRates]:
-    """Each channel's rates over the trailing window (every channel when none are given)."""
+    """Each channel's rates over the trailing window (every channel when none are given), in
+    the same few queries however many channels there are."""
     now = now or timezone.now()
     since = now - WINDOW
     chosen = list(channels) if channels is not None else list(Channel.objects.order_by("code"))
+    ids = [channel.pk for channel in chosen]
     for_stock = orders_cancelled_for_stock(since=since)
-    return [_rates(channel, since, now, for_stock) for channel in chosen]
-
-
-def _rates(channel: Channel, since: datetime, now: datetime, for_stock: set[int]) -> ChannelRates:
-    placed = ChannelOrder.objects.filter(channel=channel, placed_at__gte=since, placed_at__lte=now)
-    orders = placed.count()
-    cancelled_unshipped = (
-        placed.filter(pk__in=for_stock, status=ChannelOrder.Status.CANCELLED)
-        .exclude(lines__shipped_units__gt=0)
-        .count()
-    )
-    late, shipped, late_from = _late_shipments(channel, since, now)
-    return ChannelRates(
-        channel=channel,
-        orders=orders,
-        cancel=Rate("cancel", cancelled_unshipped, orders),
-        late=Rate("late", late, shipped),
-        defect=Rate("defect", _defects(placed), orders),
-        late_from=late_from,
-    )
-
-
-def _late_shipments(channel: Channel, since: datetime, now: datetime) -> tuple[int, int, str]:
-    """(late, shipped, where from) for the channel's orders with a ship-by time."""
-    if OrderShipment.objects.filter(order__channel=channel).exists():
-        shipped = (
-            ChannelOrder.objects.filter(
-                channel=channel, ship_by__isnull=False, shipments__shipped_at__gte=since
-            )
-            .annotate(
-                confirmed=Min(
-                    Coalesce("shipments__confirmed_at", Value(now), output_field=DateTimeField())
-                )
-            )
-            .values_list("confirmed", "ship_by")
+    placed = ChannelOrder.objects.filter(channel__in=ids, placed_at__gte=since, placed_at__lte=now)
+    orders = _per_channel(placed)
+    cancelled = _per_channel(
+        placed.filter(pk__in=for_stock, status=ChannelOrder.Status.CANCELLED).exclude(
+            lines__shipped_units__gt=0
         )
-        rows = list(shipped)
-        return sum(1 for confirmed, ship_by in rows if confirmed > ship_by), len(rows), "shipments"
-    fulfilled = ChannelOrder.objects.filter(
-        channel=channel,
-        ship_by__isnull=False,
-        status=ChannelOrder.Status.FULFILLED,
-        channel_updated_at__gte=since,
     )
-    late = fulfilled.filter(channel_updated_at__gt=F("ship_by")).count()
-    return late, fulfilled.count(), "order status"
+    defects = _defects(placed)
+    late = _late_shipments(ids, since, now)
+    return [
+        ChannelRates(
+            channel=channel,
+            orders=orders.get(channel.pk, 0),
+            cancel=Rate("cancel", cancelled.get(channel.pk, 0), orders.get(channel.pk, 0)),
+            late=Rate("late", *late[channel.pk][:2]),
+            defect=Rate("defect", defects.get(channel.pk, 0), orders.get(channel.pk, 0)),
+            late_from=late[channel.pk][2],
+        )
+        for channel in chosen
+    ]
 
 
-def _defects(placed) -> int:
+def _per_channel(orders) -> dict[int, int]:
+    rows = orders.values("channel_id").annotate(n=Count("id", distinct=True)).order_by()
+    return {row["channel_id"]: row["n"] for row in rows}
+
+
+def _late_shipments(ids: list[int], since: datetime, now: datetime) -> dict[int, tuple]:
+    """Channel id -> (late, shipped, where from) for its orders with a ship-by time: from our
+    shipments where the channel has any, from the order's fulfilled status otherwise."""
+    with_shipments = set(
+        OrderShipment.objects.filter(order__channel__in=ids)
+        .values_list("order__channel_id", flat=True)
+        .distinct()
+    )
+    found = {pk: [0, 0, "shipments" if pk in with_shipments else "order status"] for pk in ids}
+    shipped = (
+        ChannelOrder.objects.filter(
+            channel__in=with_shipments, ship_by__isnull=False, shipments__shipped_at__gte=since
+        )
+        .annotate(
+            confirmed=Min(
+                Coalesce("shipments__confirmed_at", Value(now), output_field=DateTimeField())
+            )
+        )
+        .values_list("channel_id", "confirmed", "ship_by")
+    )
+    for channel_id, confirmed, ship_by in shipped:
+        found[channel_id][0] += confirmed > ship_by
+        found[channel_id][1] += 1
+    fulfilled = (
+        ChannelOrder.objects.filter(
+            channel__in=[pk for pk in ids if pk not in with_shipments],
+            ship_by__isnull=False,
+            status=ChannelOrder.Status.FULFILLED,
+            channel_updated_at__gte=since,
+        )
+        .values("channel_id")
+        .annotate(
+            shipped=Count("id"), late=Count("id", filter=Q(channel_updated_at__gt=F("ship_by")))
+        )
+        .order_by()
+    )
+    for row in fulfilled:
+        found[row["channel_id"]][:2] = [row["late"], row["shipped"]]
+    return {pk: tuple(value) for pk, value in found.items()}
+
+
+def _defects(placed) -> dict[int, int]:
+    """Channel id -> orders returned as defective or cancelled after shipping."""
     returned = ChannelReturn.objects.filter(order__in=placed).filter(
         Q(reason__in=DEFECT_REASONS) | Q(disposition__in=DEFECT_DISPOSITIONS)
     )
     cancelled_after_shipping = placed.filter(
         status=ChannelOrder.Status.CANCELLED, lines__shipped_units__gt=0
     )
-    ids = set(returned.values_list("order_id", flat=True))
-    ids |= set(cancelled_after_shipping.values_list("pk", flat=True))
-    return len(ids)
+    orders: dict[int, set[int]] = {}
+    for order_id, channel_id in returned.values_list("order_id", "order__channel_id"):
+        orders.setdefault(channel_id, set()).add(order_id)
+    for order_id, channel_id in cancelled_after_shipping.values_list("pk", "channel_id"):
+        orders.setdefault(channel_id, set()).add(order_id)
+    return {channel_id: len(found) for channel_id, found in orders.items()}
 
 
 def orders_cancelled_for_stock(*, since: datetime) -> set[int]:

@@ -383,7 +383,11 @@ def _send(channel: Channel, lane: Lane, attempt: PushAttempt, outcome: PushRound
             attempt.save()
             outcome.failed = True
             logger.warning(
-                "channel %s: push %s will be resent: %s", channel.code, attempt.pk, result.error
+                "channel %s: push %s will be resent: %s",
+                channel.code,
+                attempt.pk,
+                result.error,
+                extra={"channel": channel.code, "push_attempt_id": attempt.pk},
             )
             return False
         listings = {
@@ -601,7 +605,12 @@ def _not_applied(
     minutes = lane.apply_deadline.total_seconds() / 60
     why = why or f"not shown within {minutes:g} min"
     listing.push_error = f"accepted by the channel but {why} (it shows {observed}); sending again"
-    logger.warning("channel listing %s: %s", listing.pk, listing.push_error)
+    logger.warning(
+        "channel listing %s: %s",
+        listing.pk,
+        listing.push_error,
+        extra={"listing_id": listing.pk, "channel_id": listing.channel_id},
+    )
 
 
 def _release(listing: Listing, attempt: PushAttempt, item: PushItem) -> None:
@@ -642,7 +651,12 @@ def _after_late_landing(listing: Listing, observed: int | None, now: datetime) -
     listing.channel_delta = 0
     listing.pushed_version = min(listing.pushed_version, max(listing.desired_version - 1, 0))
     listing.save()
-    logger.warning("channel listing %s: %s", listing.pk, listing.push_error)
+    logger.warning(
+        "channel listing %s: %s",
+        listing.pk,
+        listing.push_error,
+        extra={"listing_id": listing.pk, "channel_id": listing.channel_id},
+    )
 
 
 def _clear_in_flight(listing: Listing, attempt: PushAttempt) -> None:

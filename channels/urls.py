@@ -10,6 +10,7 @@ urlpatterns = [
     path("channels/quarantine/", views.quarantine, name="quarantine"),
     path("channels/quarantine/fix/", views.quarantine_fix, name="quarantine-fix"),
     path("incidents/", views.incident_list, name="incident-list"),
+    path("order-health/", views.order_health_panel, name="order-health"),
     path(
         "incidents/orders/<int:pk>/cancel/",
         views.incident_order_cancel,

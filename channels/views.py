@@ -46,7 +46,7 @@ def sku_listings(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "channels/_sku_listings.html", context)
 
 
-LISTINGS_PER_PAGE = 100
+LISTINGS_PER_PAGE = 50
 
 
 @requires()
@@ -93,8 +93,6 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
             )
         ),
         "trail": history.channel_trail(channel),
-        "order_health": order_health.channel_rates(channels=[channel]),
-        "oversell_weeks": order_health.weekly_oversell(channels=[channel], weeks=WEEKS_SHOWN),
     }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
@@ -317,13 +315,25 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         rows.append((incident, shown, earlier, _uncovered(incident, orders)))
     context = {
         "rows": rows,
-        "health": order_health.channel_rates(),
-        "weeks": order_health.weekly_oversell(weeks=WEEKS_SHOWN),
         "closed_count": OversellIncident.objects.exclude(
             status=OversellIncident.Status.OPEN
         ).count(),
     }
     return render(request, "channels/incidents.html", context)
+
+
+@requires()
+def order_health_panel(request: HttpRequest) -> HttpResponse:
+    """Order health over 30 days and the oversell rate by week, of one channel (`?channel=`)
+    or all: read from every recent order, so the incident and channel pages load it after
+    themselves."""
+    code = request.GET.get("channel", "")
+    channels = [get_object_or_404(Channel, code=code)] if code else None
+    context = {
+        "rows": order_health.channel_rates(channels=channels),
+        "weeks": order_health.weekly_oversell(channels=channels, weeks=WEEKS_SHOWN),
+    }
+    return render(request, "channels/_order_health.html", context)
 
 
 def _shown_orders(

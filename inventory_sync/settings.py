@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "channels.lanes.shopify",
     "channels.lanes.amazon",
     "reconciliation",
+    "insight",
     "inventory_sync",
 ]
 
@@ -438,6 +439,16 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Reconciliation (reconciliation/): how often every listing is read back, how long a mismatch
 # waits for orders on their way before it counts as drift, when drift halts a listing
 # ((units, percent) by "default", "tier:<tier>" or "channel:<code>"), and the dead-man switch.
+# --- Insight: days of cover and reorder suggestions (insight.cover) -------------------------
+# Days from a purchase order to sellable stock, by velocity tier.
+REORDER_LEAD_DAYS = {"hero": 3, "core": 5, "tail": 7, "slow": 14}
+# An FBA pool adds Amazon's receiving time to the supplier's lead time.
+FBA_RESTOCK_LAG_DAYS = env_int("FBA_RESTOCK_LAG_DAYS", 10)
+# A suggested order covers the lead time and this many days more.
+REORDER_COVER_DAYS = env_int("REORDER_COVER_DAYS", 30)
+# An FBA pool holding more than this many days of sales is a slow mover (storage fees).
+FBA_SLOW_COVER_DAYS = env_int("FBA_SLOW_COVER_DAYS", 90)
+
 RECONCILE_EVERY_MINUTES = env_int("RECONCILE_EVERY_MINUTES", 15)
 RECONCILE_HERO_EVERY_MINUTES = env_int("RECONCILE_HERO_EVERY_MINUTES", 5)
 RECONCILE_GRACE_SECONDS = env_int("RECONCILE_GRACE_SECONDS", 90)
@@ -572,10 +583,26 @@ ORDER_HEALTH_ALERT_FRACTION = env_str("ORDER_HEALTH_ALERT_FRACTION", "0.8")
 ORDER_HEALTH_MIN_ORDERS = env_int("ORDER_HEALTH_MIN_ORDERS", 20)
 
 
+# LOG_FORMAT=json writes one JSON object a line (deploy/ sets it): every field a log call
+# passes in `extra` (channel, listing_id, inbound_event_id, push_attempt_id, ledger_event_id)
+# becomes a key a log search can filter on. plain (the default) is for a terminal.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -49,6 +49,7 @@ urlpatterns = [
     path("webhooks/", include("channels.webhook_urls")),
     path("reconciliation/", include("reconciliation.urls")),
     path("audit/", include("access.urls")),
+    path("insight/", include("insight.urls")),
     path("", include("channels.urls")),
     path("", include("ledger.urls")),
 ]

@@ -23,10 +23,11 @@ class SkuAdmin(CatalogAdmin):
         "title",
         "barcode",
         "velocity_tier",
+        "supplier",
         "is_bundle",
         "allocation_dirty_since",
     ]
-    list_filter = ["velocity_tier", "is_bundle"]
+    list_filter = ["velocity_tier", "is_bundle", "supplier"]
     search_fields = ["code", "title", "barcode"]
     readonly_fields = ["allocation_dirty_since", "created_at"]
 

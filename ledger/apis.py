@@ -59,7 +59,10 @@ class SkuSerializer(_CatalogSerializer):
 
     class Meta:
         model = Sku
-        fields = ["code", "title", "barcode", "weight_grams", "is_bundle", "tags", "velocity_tier"]
+        fields = [
+            "code", "title", "barcode", "weight_grams", "is_bundle", "tags", "velocity_tier",
+            "supplier",
+        ]  # fmt: skip
 
 
 class LocationSerializer(_CatalogSerializer):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from .models import EventKind, Location, Sku
 from .rules import EventLine, EventRequest
@@ -80,3 +82,42 @@ def demo_catalog_seed() -> BatchOutcome:
                             )
                         )
         return record_events(requests)
+
+
+# Units sold a day at the warehouse over the last month, so the demo's velocity tiers, days of
+# cover and reorder suggestions mean something from the first minute (a demo that has sold
+# for minutes would call everything slow). Tiers: hero ≥ 100 a day, core ≥ 20, tail ≥ 5.
+DEMO_RATES = {
+    "TEE-M": 120, "MUG-WHT": 104, "TEE-L": 32, "HOOD-M": 26, "SOCK-M": 21, "CAP-OS": 8,
+    "CNDL-FIG": 6, "TOTE-NAT": 5, "BOTL-500": 3, "NOTE-A5": 2,
+}  # fmt: skip
+HISTORY_DAYS = 30
+SUPPLIERS = {"TEE": "Cotton Co", "HOOD": "Cotton Co", "SHRT": "Cotton Co", "SOCK": "Knitworks",
+             "SCRF": "Knitworks", "MUG": "Kiln & Co", "PLNT": "Kiln & Co"}  # fmt: skip
+
+
+def demo_sales_history_seed(*, now: datetime | None = None) -> BatchOutcome:
+    """A month of daily sales at WH-EAST, each shipped the same day and its units received
+    again that morning (stock stays as seeded; the history is what the rates read).
+    Keyed by SKU and date: seeding twice on a day adds nothing."""
+    now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
+    for stem, supplier in SUPPLIERS.items():
+        Sku.objects.filter(code__startswith=f"{stem}-", supplier="").update(supplier=supplier)
+    requests = []
+    for code, per_day in DEMO_RATES.items():
+        for back in range(1, HISTORY_DAYS + 1):
+            day = now - timedelta(days=back)
+            key = f"demo:history:{code}:{day.date().isoformat()}"
+            for kind, hour in (("receipt", 8), ("sale", 12), ("shipment", 16)):
+                requests.append(
+                    EventRequest(
+                        kind=kind,
+                        lines=(EventLine(sku=code, location="WH-EAST", quantity=per_day),),
+                        idempotency_key=f"{key}:{kind}",
+                        source="demo",
+                        occurred_at=day.replace(hour=hour),
+                        reason="demo history" if kind == "receipt" else "",
+                        reference=f"demo:history:{code}" if kind != "receipt" else "",
+                    )
+                )
+    return record_events(requests)

@@ -62,6 +62,8 @@ class Sku(models.Model):
     velocity_tier = models.CharField(
         max_length=8, choices=VelocityTier.choices, default=VelocityTier.SLOW
     )
+    # Who the SKU is bought from: the reorder suggestions are exported one supplier at a time.
+    supplier = models.CharField(max_length=100, blank=True)
     # Set by every ledger write in its own transaction (I5); allocation's planner clears it
     # after it has recomputed the SKU's listings. A timestamp rather than a boolean so the
     # planner can take the oldest first and the console can show how long a SKU waited.

@@ -13,6 +13,7 @@ from access import audit
 from access.permissions import requires
 from access.roles import Capability
 from inventory_sync.lib.errors import DomainError
+from inventory_sync.lib.paging import CappedPaginator
 
 from . import selectors, services
 from .forms import StockActionForm
@@ -24,10 +25,14 @@ ENTRIES_PER_PAGE = 25
 
 @requires()
 def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "ledger/dashboard.html", {"totals": selectors.ledger_totals()})
+
+
+@requires()
+def oversold(request: HttpRequest) -> HttpResponse:
+    """The dashboard's oversold accounts (read from every balance: loaded after the page)."""
     return render(
-        request,
-        "ledger/dashboard.html",
-        {"totals": selectors.ledger_totals(), "oversold": selectors.oversold_accounts()},
+        request, "ledger/dashboard.html#oversold", {"oversold": selectors.oversold_accounts()}
     )
 
 
@@ -55,9 +60,10 @@ def sku_detail(request: HttpRequest, code: str) -> HttpResponse:
     except ValidationError:
         raise Http404("No SKU has that code.") from None  # and a NUL would fail the query
     sku = get_object_or_404(Sku, code=code)
-    entries = Paginator(selectors.sku_entries(sku=sku), ENTRIES_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    wanted = request.GET.get("page")
+    entries = CappedPaginator(
+        selectors.sku_entries(sku=sku), ENTRIES_PER_PAGE, page=wanted
+    ).get_page(wanted)
     template = "ledger/sku_detail.html"
     if getattr(request, "htmx", False) and request.htmx.target == "ledger-history":
         template += "#ledger-history"

@@ -33,6 +33,7 @@ from allocation.models import SalesHalt
 from channels import backlog
 from channels.models import Channel, Listing
 from inventory_sync.lib.errors import DomainError
+from inventory_sync.lib.inputs import posted_id
 
 from . import deadman, discrepancies, resolve, services, tasks
 from .forms import (
@@ -514,10 +515,12 @@ def discrepancy_review(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires(Capability.OPERATE)
 @require_POST
-def listing_push_now(request: HttpRequest, pk: int) -> HttpResponse:
+def listing_push_now(request: HttpRequest) -> HttpResponse:
     """Send a listing's desired quantity again now, compare-and-set from what we expect (the
     channel page's "push now": a person who doubts what the channel shows)."""
-    listing = get_object_or_404(Listing.objects.select_related("channel"), pk=pk)
+    listing = get_object_or_404(
+        Listing.objects.select_related("channel"), pk=posted_id(request, "listing")
+    )
     with audit.signed(request, "listing.push_now", listing) as change:
         change.after = {"due": resolve.make_due([listing.pk])}
     if change.after["due"]:

@@ -23,6 +23,7 @@ PACKAGES = (
     "allocation",
     "channels",
     "reconciliation",
+    "insight",
     "bench",
     "scripts",
 )

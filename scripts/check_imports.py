@@ -18,7 +18,15 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("inventory_sync", "access", "ledger", "allocation", "channels", "reconciliation")
+PACKAGES = (
+    "inventory_sync",
+    "access",
+    "ledger",
+    "allocation",
+    "channels",
+    "reconciliation",
+    "insight",
+)
 MAX_LOCAL_IMPORTS = 5
 
 

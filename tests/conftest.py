@@ -23,6 +23,15 @@ def _fresh_amazon_tokens():
     amazon.clear_token_cache()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """The cache lives as long as the process (locmem): what one test's pages cached (the
+    listing totals) must not reach the next test's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _flush_past_append_only_triggers():
     """Transactional tests (transactional_db, live_server) end with Django's flush: one

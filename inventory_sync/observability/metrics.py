@@ -24,7 +24,7 @@ from prometheus_client.utils import floatToGoString
 from allocation.models import OversellIncident, SalesHalt
 from channels.backlog import inbound_backlog
 from channels.health import worker_heartbeats
-from channels.models import Channel, InboundEvent, Listing, PushAttempt
+from channels.models import ATTENTION, Channel, InboundEvent, Listing, PushAttempt
 from reconciliation.models import DeadManEpisode, Drift
 
 from .queues import queue_depths
@@ -104,7 +104,7 @@ def listing_metrics(codes: dict[int, str], now: datetime) -> Iterator[Metric]:
     """Listings whose quantity waits to be pushed, and how long the oldest change has waited:
     a late or stuck push shows here before it shows on the channel."""
     rows = (
-        Listing.objects.filter(is_active=True)
+        Listing.objects.filter(ATTENTION, is_active=True)
         .exclude(fulfilment=Listing.Fulfilment.FBA)  # Amazon counts those; we never push them
         .values("channel_id")
         .annotate(

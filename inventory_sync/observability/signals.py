@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, F, Min
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +19,7 @@ from django.utils import timezone
 from allocation.models import OversellIncident, SalesHalt
 from channels.health import latency_percentiles, push_counts, worker_heartbeats
 from channels.models import Channel, ChannelOrder, InboundEvent, Listing
+from insight import cover
 from reconciliation.models import DeadManEpisode, Drift
 
 # A change waiting this long for its push is late whatever the channel's window.
@@ -67,6 +69,7 @@ def operator_signals(now: datetime | None = None) -> list[Signal]:
     now = now or timezone.now()
     channels = list(Channel.objects.all())
     found = [*_state_signals(), *_recent_drift_signals(now), *_worker_signals(now)]
+    found += _low_stock_signals()
     found += _push_signals(channels, now)
     return sorted(found, key=lambda signal: signal.severity != "bad")
 
@@ -136,6 +139,19 @@ def _recent_drift_signals(now: datetime) -> list[Signal]:
         )
         for drift in {drift.listing_id: drift for drift in reversed(recent)}.values()
     ]
+
+
+# Low stock reads every selling SKU's stock and rate (insight.cover): worked out this often,
+# not at every 10 s refresh of the panel.
+LOW_STOCK_EVERY = 300
+
+
+def _low_stock_signals() -> list[Signal]:
+    low = cache.get_or_set("signals:low-stock", lambda: len(cover.low_stock()), LOW_STOCK_EVERY)
+    return _count_signal(
+        "low-stock", "warn", low, "{n} SKU runs out before a new order could arrive",
+        "{n} SKU/locations run out before a new order could arrive", "insight:insight",
+    )  # fmt: skip
 
 
 def _worker_signals(now: datetime) -> list[Signal]:

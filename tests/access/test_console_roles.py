@@ -362,8 +362,8 @@ WRITES = [
     ),
     ConsoleWrite(
         action="listing.push_now",
-        route="reconciliation/listings/<int:pk>/push-now/",
-        post=lambda w: (reverse("reconciliation:listing-push-now", args=[w.listing.pk]), {}),
+        route="reconciliation/listings/push-now/",
+        post=lambda w: (reverse("reconciliation:listing-push-now"), {"listing": w.listing.pk}),
         target_type="channels.listing",
         existing=lambda w: w.listing,
         done=lambda w, who: Listing.objects.filter(pk=w.listing.pk, pushed_version=0).exists(),

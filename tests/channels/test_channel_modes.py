@@ -99,7 +99,7 @@ def test_push_now_sends_an_in_sync_listing_again(shop, operator):
     assert _pushed(shop) == []
 
     response = operator.post(
-        reverse("reconciliation:listing-push-now", args=[listing.pk]), HTTP_HX_REQUEST="true"
+        reverse("reconciliation:listing-push-now"), {"listing": listing.pk}, HTTP_HX_REQUEST="true"
     )
 
     assert "6 queued for shop" in response.content.decode()

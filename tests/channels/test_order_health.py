@@ -204,12 +204,16 @@ def test_the_rates_are_in_the_api_and_on_the_pages(client, user, api_client, ama
         "count": 1, "of": 4, "rate": 0.25, "bar": 0.025, "near_bar": True, "over_bar": True
     }  # fmt: skip
     client.force_login(user)
-    for page in (
-        reverse("channels:incident-list"),
-        reverse("channels:channel-detail", args=[amazon.code]),
+    panel = reverse("channels:order-health")
+    for page, loaded in (
+        (reverse("channels:incident-list"), panel),
+        (reverse("channels:channel-detail", args=[amazon.code]), f"{panel}?channel=amazon-us"),
     ):
-        html = client.get(page).content.decode()
+        # each page loads the panel after itself
+        assert f'hx-get="{loaded}"' in client.get(page).content.decode()
+        html = client.get(loaded).content.decode()
         assert 'data-channel="amazon-us"' in html
         assert "25.0 %" in html
         assert 'id="oversell-weeks"' in html
+    assert client.get(f"{panel}?channel=nope").status_code == 404
     assert Channel.objects.count() == 1

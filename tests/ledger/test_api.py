@@ -449,6 +449,7 @@ def test_sku_create_read_and_duplicate(api_client):
         "is_bundle": False,
         "tags": ["accessories"],
         "velocity_tier": "slow",
+        "supplier": "",
     }
 
     read = api_client.get("/api/v1/skus/CAP-OS/")

@@ -10,7 +10,7 @@ from django.db import connection
 from allocation.models import RoutingRule
 from channels.models import Listing
 from ledger import selectors, services
-from ledger.demo_catalog import LOCATIONS, PRODUCTS
+from ledger.demo_catalog import DEMO_RATES, HISTORY_DAYS, LOCATIONS, PRODUCTS
 from ledger.models import Balance, InventoryEvent, LedgerEntry, Location, Sku
 from ledger.rules import EventLine
 
@@ -599,18 +599,34 @@ def test_seed_demo_creates_a_catalog_and_is_safe_to_rerun():
     assert sorted(Location.objects.values_list("code", flat=True)) == sorted(
         [*(code for code, *_ in LOCATIONS), "FBA-NA"]  # the demo Amazon seller's FBA pool
     )
-    recorded = InventoryEvent.objects.count()
+    history = InventoryEvent.objects.filter(idempotency_key__startswith="demo:history:")
+    recorded = InventoryEvent.objects.count() - history.count()
     assert recorded > skus  # most SKUs have stock in more than one location
+    # a month of daily sales (each with its shipment and the receipt that replaced it)
+    assert history.count() == len(DEMO_RATES) * HISTORY_DAYS * 3
+    tiers = dict(Sku.objects.values_list("code", "velocity_tier"))
+    assert (tiers["TEE-M"], tiers["HOOD-M"], tiers["CAP-OS"], tiers["PEN-GLD"]) == (
+        "hero",
+        "core",
+        "tail",
+        "slow",
+    )
     assert out == (
         f"Demo catalog: {skus} SKUs, 3 locations; {recorded} opening balance(s) recorded, "
         "0 already there.\n"
+        f"Demo sales history: {history.count()} event(s) over the last month; "
+        "8 velocity tier(s) set from it.\n"
         f"Demo channels: {2 * skus} listing(s) created; {skus} SKU(s) planned.\n"
     )
     # every listing has a planned quantity, and nothing is left waiting for the planner
     assert not Listing.objects.filter(desired_quantity__isnull=True).exists()
     assert not Sku.objects.filter(allocation_dirty_since__isnull=False).exists()
     balances = all_balances()
-    assert all(quantity > 0 for quantity in balances.values())
+    # every unit the history sold was shipped: nothing is left committed
+    assert all(
+        quantity > 0 if bucket == "on_hand" else quantity == 0
+        for (_, _, bucket), quantity in balances.items()
+    )
     assert selectors.ledger_mismatches() == []
 
     again, _ = run("seed_demo")
@@ -618,9 +634,10 @@ def test_seed_demo_creates_a_catalog_and_is_safe_to_rerun():
     assert again == (
         f"Demo catalog: {skus} SKUs, 3 locations; 0 opening balance(s) recorded, "
         f"{recorded} already there.\n"
+        "Demo sales history: 0 event(s) over the last month; 0 velocity tier(s) set from it.\n"
         "Demo channels: 0 listing(s) created; 0 SKU(s) planned.\n"
     )
-    assert InventoryEvent.objects.count() == recorded
+    assert InventoryEvent.objects.count() == recorded + history.count()
     assert Sku.objects.count() == skus
     assert all_balances() == balances
     # The demo routes heavy web orders to the 3PL and the rest to the warehouse, once.

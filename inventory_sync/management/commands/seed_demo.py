@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand
 
+from allocation.velocity import velocity_recompute
 from channels.demo import demo_channels_seed
 from channels.planner import plan_dirty_skus
-from ledger.demo_catalog import demo_catalog_seed
+from ledger.demo_catalog import demo_catalog_seed, demo_sales_history_seed
 from ledger.models import Location, Sku
 
 
@@ -19,6 +20,12 @@ class Command(BaseCommand):
             f"Demo catalog: {Sku.objects.count()} SKUs, "
             f"{Location.objects.exclude(kind=Location.Kind.FBA).count()} locations; "
             f"{outcome.recorded} opening balance(s) recorded, {outcome.duplicates} already there."
+        )
+        history = demo_sales_history_seed()
+        tiers = velocity_recompute()
+        self.stdout.write(
+            f"Demo sales history: {history.recorded} event(s) over the last month; "
+            f"{tiers.tiers_changed} velocity tier(s) set from it."
         )
         listings = demo_channels_seed()
         planned = 0
