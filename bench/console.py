@@ -210,6 +210,7 @@ PAGES = (
     "/",
     # Panels the dashboard and the incident and channel pages load after themselves.
     "/signals/",
+    "/trends/",
     "/oversold/",
     "/order-health/",
     "/order-health/?channel=shop-a",
@@ -228,6 +229,7 @@ PAGES = (
     "/reconciliation/halts/",
     "/reconciliation/dead-man/",
     "/audit/",
+    "/insight/",
     "/metrics",
 )
 

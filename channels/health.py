@@ -45,6 +45,21 @@ class ChannelHealth:
     shipments_failing: int = 0
     shipments_refused: int = 0
 
+    @property
+    def latency_target_ms(self) -> int:
+        targets = settings.SYNC_LATENCY_TARGET_SECONDS
+        return int(targets.get(self.channel.kind, targets["default"]) * 1000)
+
+    @property
+    def latency_state(self) -> str:
+        """ok within the channel kind's target (SYNC_LATENCY_TARGET_SECONDS), warn within
+        twice it, bad beyond; idle without a push in the hour."""
+        if self.latency_p95_ms is None:
+            return "idle"
+        if self.latency_p95_ms <= self.latency_target_ms:
+            return "ok"
+        return "warn" if self.latency_p95_ms <= 2 * self.latency_target_ms else "bad"
+
 
 def percentile(values: list[int], fraction: float) -> int | None:
     """Nearest-rank percentile (no interpolation: every figure is a real push)."""
@@ -55,7 +70,7 @@ def percentile(values: list[int], fraction: float) -> int | None:
     return ordered[int(rank) - 1]
 
 
-class _PercentileDisc(Aggregate):
+class PercentileDisc(Aggregate):
     """PostgreSQL's nearest-rank percentile: the same figure as `percentile`."""
 
     function = "PERCENTILE_DISC"
@@ -72,9 +87,7 @@ def latency_percentiles(since: datetime) -> dict[int, tuple[int, int]]:
     if connection.vendor == "postgresql":
         rows = (
             timed.values("channel_id")
-            .annotate(
-                p50=_PercentileDisc("latency_ms", 0.5), p95=_PercentileDisc("latency_ms", 0.95)
-            )
+            .annotate(p50=PercentileDisc("latency_ms", 0.5), p95=PercentileDisc("latency_ms", 0.95))
             .order_by()
         )
         return {row["channel_id"]: (row["p50"], row["p95"]) for row in rows}

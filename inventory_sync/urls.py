@@ -42,6 +42,7 @@ urlpatterns = [
     path("healthz", observability.healthz, name="healthz"),
     path("readyz", observability.readyz, name="readyz"),
     path("signals/", observability.signals, name="signals"),
+    path("trends/", observability.trends, name="trends"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

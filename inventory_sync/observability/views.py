@@ -18,6 +18,7 @@ from access.roles import Capability, can
 from .metrics import InventorySyncCollector
 from .readiness import readiness
 from .signals import operator_signals, oversell_rate, sync_latency
+from .trends import dashboard_charts
 
 _registry = CollectorRegistry(auto_describe=False)
 _registry.register(InventorySyncCollector())
@@ -77,3 +78,10 @@ def signals(request: HttpRequest) -> HttpResponse:
         "oversells": oversell_rate(),
     }
     return render(request, "observability/_signals.html", context)
+
+
+@requires()
+@require_GET
+def trends(request: HttpRequest) -> HttpResponse:
+    """The dashboard's charts (loaded after the page: they read days of history)."""
+    return render(request, "observability/_trends.html", {"charts": dashboard_charts()})

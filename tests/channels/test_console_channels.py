@@ -104,3 +104,21 @@ def test_quarantined_events_are_listed_and_can_be_applied_again(client, user):
     waiting.refresh_from_db()
     assert waiting.status == "received"
     assert client.post(url, {"channel": "nope"}).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "latency_ms", "state"),
+    [("shopify", 900, "ok"), ("shopify", 1500, "warn"), ("shopify", 3000, "bad"),
+     ("amazon", 3000, "ok")],
+)  # fmt: skip
+def test_push_latency_is_coloured_against_the_channels_target(
+    client, user, kind, latency_ms, state
+):
+    shop = ChannelFactory(code="chan", kind=kind)
+    PushAttempt.objects.create(
+        channel=shop, idempotency_key="k", status="acknowledged", latency_ms=latency_ms
+    )
+    client.force_login(user)
+    page = client.get(reverse("channels:channel-list")).content.decode()
+    assert f'data-field="p95" data-state="{state}"' in page

@@ -23,7 +23,7 @@ from tests.factories import ChannelFactory, ListingFactory, LocationFactory, Sku
 pytestmark = pytest.mark.django_db
 
 PAGES = [
-    "/", "/oversold/", "/signals/", "/skus/", "/skus/HERO/", "/channels/", "/channels/shop/",
+    "/", "/oversold/", "/signals/", "/trends/", "/skus/", "/skus/HERO/", "/channels/", "/channels/shop/",
     "/channels/quarantine/", "/incidents/", "/order-health/", "/order-health/?channel=shop",
     "/orders/", "/returns/", "/reconciliation/", "/reconciliation/drift/",
     "/reconciliation/halts/", "/reconciliation/dead-man/", "/audit/", "/insight/", "/metrics",
