@@ -62,6 +62,9 @@ def seed() -> None:
     seed_ledger(skus, locations)
     seed_channel_history(channels, skus)
     seed_reconciliation(channels, skus)
+    from allocation.velocity import velocity_recompute
+
+    velocity_recompute()  # tiers and per-location rates from the seeded sales (Insight reads them)
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -292,8 +295,10 @@ def main() -> None:
         seed()
     else:
         import django
+        from django.core.management import call_command
 
         django.setup()
+        call_command("migrate", verbosity=0)  # a database seeded by an earlier version
     report(measure(args.runs))
 
 

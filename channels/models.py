@@ -707,3 +707,42 @@ class FulfilmentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"fulfilment request {self.pk} to {self.partner_id} ({self.status})"
+
+
+class MappingImport(models.Model):
+    """A channel's listings import (its lane's mapping import) run in the background for a
+    person, with its progress: the console shows it while it runs and what it found after."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="mapping_imports")
+    requested_by = models.CharField(max_length=150, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    # Items read from the channel so far (the channel does not say how many it has).
+    read = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    already_mapped = models.PositiveIntegerField(default=0)
+    # The channel's items no SKU of ours matched (or several did), one line each, the first
+    # UNMATCHED_KEPT; their count in full.
+    unmatched = models.JSONField(default=list, blank=True)
+    unmatched_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(db_default=Now(), editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One import at a time per channel: a second would read the catalogue again.
+            models.UniqueConstraint(
+                fields=["channel"],
+                condition=models.Q(status="running"),
+                name="mapping_import_one_running",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.channel_id}: {self.status}"

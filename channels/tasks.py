@@ -25,6 +25,7 @@ from . import (
     fulfilment,
     fulfilment_sync,
     health,
+    imports,
     inbound,
     outbox,
     planner,
@@ -309,3 +310,9 @@ def wake_fulfilment_sync() -> None:
 def demo_warehouse_task() -> int:
     """Demo mode only (beat): the demo's warehouse ships waiting merchant orders."""
     return demo_warehouse.ship_waiting()
+
+
+@shared_task(ignore_result=True)
+def import_mapping_task(import_id: int) -> str:
+    """A listings import a person started from the console (channels.imports)."""
+    return imports.run_import(import_id).status

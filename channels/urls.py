@@ -34,4 +34,7 @@ urlpatterns = [
     path("returns/<int:pk>/grade/", views.return_grade, name="return-grade"),
     path("channels/<str:code>/", views.channel_detail, name="channel-detail"),
     path("channels/<str:code>/mode/", views.channel_mode, name="channel-mode"),
+    path("channels/<str:code>/activity/", views.channel_activity, name="channel-activity"),
+    path("channels/<str:code>/import/", views.channel_import, name="channel-import"),
+    path("channels/imports/<int:pk>/", views.mapping_import, name="mapping-import"),
 ]

@@ -20,11 +20,22 @@ from inventory_sync.lib.errors import DomainError
 from inventory_sync.lib.inputs import posted_code, posted_id, printable
 from ledger.models import Location, Sku
 
-from . import backlog, health, history, inbound, modes, order_health, planner, tasks, unmapped
+from . import (
+    backlog,
+    health,
+    history,
+    imports,
+    inbound,
+    modes,
+    order_health,
+    planner,
+    tasks,
+    unmapped,
+)
 from . import incidents as incidents_service
 from . import quarantine as quarantine_service
 from . import returns as returns_service
-from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing
+from .models import Channel, ChannelOrder, ChannelReturn, InboundEvent, Listing, MappingImport
 
 
 @requires()
@@ -82,9 +93,9 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
         "channel": channel,
         "health": health.channel_health(channel),
         "inbox": backlog.inbound_backlog(channels=[channel])[0],
+        "job": channel.mapping_imports.first(),
         "page": page,
         "show": show,
-        "attempts": channel.push_attempts.all()[:20],
         "halts": halts.select_related("sku").order_by("sku__code")[:HALT_BADGES],
         "halt_count": halts.count(),
         "halted_sku_ids": set(
@@ -92,7 +103,6 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
                 "sku_id", flat=True
             )
         ),
-        "trail": history.channel_trail(channel),
     }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
@@ -100,6 +110,49 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 
 HALT_BADGES = 50
+
+
+@require_POST
+@requires(Capability.OPERATE)
+def channel_import(request: HttpRequest, code: str) -> HttpResponse:
+    """Start a listings import of the channel, run by a worker (its progress is polled)."""
+    channel = get_object_or_404(Channel, code=code)
+    refused = ""
+    try:
+        with audit.signed(request, "channel.import_mapping", channel) as change:
+            job = imports.start_import(channel, actor=request.user.get_username())
+            change.after = {"import": job.pk}
+        transaction.on_commit(lambda: tasks.import_mapping_task.delay(job.pk))
+    except DomainError as error:
+        refused = error.detail
+        job = channel.mapping_imports.first()
+    if getattr(request, "htmx", False):
+        context = {"channel": channel, "job": job, "refused": refused}
+        return render(request, "channels/_mapping_import.html", context)
+    if refused:
+        messages.error(request, refused)
+    else:
+        messages.success(request, f"Import of {channel.name}'s listings started.")
+    return redirect("channels:channel-detail", code=channel.code)
+
+
+@requires()
+def mapping_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """One import's progress or outcome (polled by the channel page while it runs)."""
+    job = get_object_or_404(MappingImport.objects.select_related("channel"), pk=pk)
+    return render(request, "channels/_mapping_import.html", {"channel": job.channel, "job": job})
+
+
+@requires()
+def channel_activity(request: HttpRequest, code: str) -> HttpResponse:
+    """A channel's recent pushes and its history of changes (loaded by the channel page)."""
+    channel = get_object_or_404(Channel, code=code)
+    context = {
+        "channel": channel,
+        "attempts": channel.push_attempts.defer("request", "response")[:20],
+        "trail": history.channel_trail(channel),
+    }
+    return render(request, "channels/_channel_activity.html", context)
 
 
 @require_POST

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, Sum
 
 from allocation.models import LocationVelocity
@@ -46,7 +47,9 @@ class Cover:
 
     @property
     def low(self) -> bool:
-        return self.days is not None and self.days < self.lead_days
+        """Stock under the rate times the lead time (as low_stock asks the database)."""
+        stock = max(self.sellable, 0) + self.incoming
+        return self.per_day > 0 and stock < self.per_day * self.lead_days
 
     @property
     def suggested(self) -> int:
@@ -55,31 +58,79 @@ class Cover:
         return max(math.ceil(wanted) - max(self.sellable, 0) - self.incoming, 0)
 
 
-def covers(*, sku_ids=None, supplier: str | None = None) -> list[Cover]:
-    """Every SKU/location that sells, with its stock and rate (three queries)."""
-    rates = LocationVelocity.objects.select_related("sku", "location")
-    if sku_ids is not None:
-        rates = rates.filter(sku_id__in=sku_ids)
-    if supplier is not None:
-        rates = rates.filter(sku__supplier=supplier)
-    rates = list(rates)
-    stock = stock_by_account(sku_id__in={rate.sku_id for rate in rates})
-    return [
+def low_stock(*, supplier: str | None = None) -> list[Cover]:
+    """What runs out before a new order could arrive, shortest cover first. Worked out in the
+    database (stock under rate × lead time, every account's stock summed in one pass): only
+    the low rows are read, not every SKU's."""
+    found_stock = _low_accounts(supplier)
+    rates = LocationVelocity.objects.filter(pk__in=found_stock).select_related("sku", "location")
+    found = [
         Cover(
             sku=rate.sku,
             location=rate.location,
-            sellable=stock.get((rate.sku_id, rate.location_id), {}).get("sellable", 0),
-            incoming=stock.get((rate.sku_id, rate.location_id), {}).get("incoming", 0),
+            sellable=found_stock[rate.pk][0],
+            incoming=found_stock[rate.pk][1],
             per_day=rate.per_day,
-        )
+        )  # fmt: skip
         for rate in rates
-        if rate.per_day > 0
     ]
+    return sorted(found, key=lambda cover: (cover.days, cover.sku.code, cover.location.code))
+
+
+# Rate × lead time against stock: the rate is the higher of the week's and month's, so stock
+# under either one × lead is under the rate × lead (the same test as Cover.low). Portable SQL:
+# PostgreSQL in production, SQLite in the demo.
+LOW_ACCOUNTS = """
+WITH stock AS (
+    SELECT sku_id, location_id,
+           SUM(CASE WHEN bucket = %s THEN quantity
+                    WHEN bucket IN (%s, %s, %s) THEN -quantity ELSE 0 END) AS sellable,
+           SUM(CASE WHEN bucket = %s THEN quantity ELSE 0 END) AS incoming
+    FROM {balance} GROUP BY sku_id, location_id
+), accounts AS (
+    SELECT rate.id, COALESCE(stock.sellable, 0) AS sellable,
+           COALESCE(stock.incoming, 0) AS incoming,
+           CASE WHEN COALESCE(stock.sellable, 0) > 0 THEN stock.sellable ELSE 0 END
+               + COALESCE(stock.incoming, 0) AS units,
+           rate.week_per_day, rate.month_per_day,
+           {lead} + CASE WHEN location.kind = %s THEN %s ELSE 0 END AS lead_days
+    FROM {rate} rate
+    JOIN {sku} sku ON sku.id = rate.sku_id
+    JOIN {location} location ON location.id = rate.location_id
+    LEFT JOIN stock ON stock.sku_id = rate.sku_id AND stock.location_id = rate.location_id
+    WHERE {supplier}
+)
+SELECT id, sellable, incoming FROM accounts
+WHERE units < week_per_day * lead_days OR units < month_per_day * lead_days
+"""
+
+
+def _low_accounts(supplier: str | None) -> dict[int, tuple[int, int]]:
+    """Rate id -> (sellable, incoming) of every low account."""
+    tiers = settings.REORDER_LEAD_DAYS
+    lead = "CASE sku.velocity_tier " + "WHEN %s THEN %s " * len(tiers) + "ELSE 14 END"
+    params: list = [Bucket.ON_HAND, *HELD, Bucket.INCOMING]
+    params += [value for tier, days in tiers.items() for value in (tier, days)]
+    params += [Location.Kind.FBA, settings.FBA_RESTOCK_LAG_DAYS]
+    where = "sku.supplier = %s" if supplier is not None else "1 = 1"
+    params += [supplier] if supplier is not None else []
+    with connection.cursor() as cursor:
+        tables = {
+            "balance": Balance._meta.db_table,
+            "rate": LocationVelocity._meta.db_table,
+            "sku": Sku._meta.db_table,
+            "location": Location._meta.db_table,
+        }
+        cursor.execute(LOW_ACCOUNTS.format(lead=lead, supplier=where, **tables), params)
+        return {rate_id: (sellable, incoming) for rate_id, sellable, incoming in cursor}
+
+
+HELD = (Bucket.COMMITTED, Bucket.RESERVED, Bucket.UNSELLABLE)
 
 
 def stock_by_account(**balances) -> dict[tuple[int, int], dict[str, int]]:
     """(SKU id, location id) -> sellable and incoming units, of the balances named."""
-    held = [Bucket.COMMITTED, Bucket.RESERVED, Bucket.UNSELLABLE]
+    held = list(HELD)
     rows = (
         Balance.objects.filter(**balances)
         .values("sku_id", "location_id")
@@ -97,12 +148,6 @@ def stock_by_account(**balances) -> dict[tuple[int, int], dict[str, int]]:
         }
         for row in rows
     }
-
-
-def low_stock(*, supplier: str | None = None) -> list[Cover]:
-    """What runs out before a new order could arrive, shortest cover first."""
-    found = [cover for cover in covers(supplier=supplier) if cover.low]
-    return sorted(found, key=lambda cover: (cover.days, cover.sku.code, cover.location.code))
 
 
 REORDER_COLUMNS = [
@@ -133,9 +178,9 @@ def reorder_rows(supplier: str) -> list[list[str]]:
     ]
 
 
-def suppliers_with_low_stock() -> list[tuple[str, int]]:
+def suppliers_of(low: list[Cover]) -> list[tuple[str, int]]:
     """(supplier, low SKU/locations) for the export links, suppliers by name."""
     counts: dict[str, int] = {}
-    for cover in low_stock():
+    for cover in low:
         counts[cover.sku.supplier] = counts.get(cover.sku.supplier, 0) + 1
     return sorted(counts.items())

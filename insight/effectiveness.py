@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -33,6 +34,15 @@ class Share:
     @property
     def gap_points(self) -> int:
         return round((self.allocated - self.sold) * 100)
+
+
+# Shares over 30 and 90 days move slowly, and reading them adds up every listing: the page
+# reuses them for this long.
+SHARES_FOR = 300
+
+
+def cached_shares() -> list[Share]:
+    return cache.get_or_set("insight:shares", shares, SHARES_FOR)
 
 
 def shares(*, now: datetime | None = None) -> list[Share]:

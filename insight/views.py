@@ -22,9 +22,9 @@ def insight(request: HttpRequest) -> HttpResponse:
     context = {
         "low": low[:LOW_SHOWN],
         "low_count": len(low),
-        "suppliers": cover.suppliers_with_low_stock(),
+        "suppliers": cover.suppliers_of(low),
         "pools": fba.pool_stock()[:LOW_SHOWN],
-        "shares": effectiveness.shares(),
+        "shares": effectiveness.cached_shares(),
         "divergence_points": round(effectiveness.DIVERGENCE * 100),
     }
     return render(request, "insight/insight.html", context)

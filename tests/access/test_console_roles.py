@@ -29,6 +29,7 @@ from channels.models import (
     ChannelReturn,
     InboundEvent,
     Listing,
+    MappingImport,
     OrderShipment,
 )
 from channels.orders import OrderLineSnapshot, OrderSnapshot, apply_order_snapshot
@@ -369,6 +370,14 @@ WRITES = [
         done=lambda w, who: Listing.objects.filter(pk=w.listing.pk, pushed_version=0).exists(),
     ),
     ConsoleWrite(
+        action="channel.import_mapping",
+        route="channels/<str:code>/import/",
+        post=lambda w: (reverse("channels:channel-import", args=[w.shop.code]), {}),
+        target_type="channels.channel",
+        existing=lambda w: w.shop,
+        done=lambda w, who: MappingImport.objects.filter(channel=w.shop, requested_by=who).exists(),
+    ),
+    ConsoleWrite(
         action="incident.close",
         route="incidents/",
         post=lambda w: (
@@ -635,7 +644,10 @@ def test_the_sku_page_shows_the_history_of_the_sku_and_its_halts(client, django_
 def test_the_channel_page_shows_the_channel_history(client, django_user_model, world):
     client.force_login(person(django_user_model, Role.OPERATOR))
     client.post(reverse("channels:quarantine"), {"channel": world.shop.code})
+    activity = reverse("channels:channel-activity", args=[world.shop.code])
     page = client.get(reverse("channels:channel-detail", args=[world.shop.code])).content.decode()
+    assert f'hx-get="{activity}"' in page  # loaded after the page
+    page = client.get(activity).content.decode()
     history = page[page.index('class="audit-trail"') :]
     assert "quarantine.reapply" in history
     assert "person-operator" in history

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 
 PAGES = [
     "/", "/oversold/", "/signals/", "/trends/", "/skus/", "/skus/HERO/", "/channels/", "/channels/shop/",
+    "/channels/shop/activity/",
     "/channels/quarantine/", "/incidents/", "/order-health/", "/order-health/?channel=shop",
     "/orders/", "/returns/", "/reconciliation/", "/reconciliation/drift/",
     "/reconciliation/halts/", "/reconciliation/dead-man/", "/audit/", "/insight/", "/metrics",
