@@ -243,6 +243,12 @@ def test_an_operators_day(day, live_server, browser):  # noqa: F811
         page.goto(f"{url}{path}")
         shoot(page, name)
     assert all((ARTEFACTS / f"{name}.png").stat().st_size for name, _ in MAIN_PAGES)
+    # on a tablet on the warehouse floor: the stock form and its pad fit the width
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.goto(f"{url}/stock/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 820
+    assert page.locator("[data-pad-key='7']").bounding_box()["width"] >= 40
+    shoot(page, "tablet-stock")
 
 
 MAIN_PAGES = [
