@@ -267,6 +267,9 @@ def drift_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 # --- halts ----------------------------------------------------------------------------------
 
 
+ACTIVE_HALTS_PER_PAGE = 50
+
+
 @requires(Capability.OPERATE)
 def halt_list(request: HttpRequest) -> HttpResponse:
     """Active sales halts with their release form, the recently released, and a form to open
@@ -274,8 +277,9 @@ def halt_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _open_halt(request)
     halts = SalesHalt.objects.select_related("sku", "channel")
+    active = halts.filter(released_at__isnull=True).order_by("-id")
     context = {
-        "active": halts.filter(released_at__isnull=True).order_by("-id"),
+        "active": Paginator(active, ACTIVE_HALTS_PER_PAGE).get_page(request.GET.get("page")),
         "released": halts.filter(released_at__isnull=False).order_by("-released_at")[
             :RELEASED_SHOWN
         ],

@@ -543,3 +543,20 @@ def test_the_halt_admin_release_action_asks_for_a_reason(admin_client, sku):
     )
     halt.refresh_from_db()
     assert (halt.released_by, halt.release_reason) == ("admin", "supplier confirmed")
+
+
+@pytest.mark.django_db
+def test_active_halts_are_paged_and_every_one_is_counted(client, user):
+    shop = ChannelFactory(code="shop")
+    for n in range(55):
+        SalesHalt.objects.create(sku=SkuFactory(code=f"HALT-{n:02d}"), channel=shop, reason="x")
+    client.force_login(user)
+
+    first = client.get(reverse("reconciliation:halts")).content.decode()
+    second = client.get(reverse("reconciliation:halts"), {"page": 2}).content.decode()
+
+    assert "Active (55)" in first
+    assert first.count('<tr id="halt-') == 50
+    assert "Page 1 of 2" in first
+    assert second.count('<tr id="halt-') == 5
+    assert "HALT-00" in second  # newest first: the oldest halts on the last page
