@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
@@ -98,18 +100,34 @@ def channel_detail(request: HttpRequest, code: str) -> HttpResponse:
         "show": show,
         "halts": halts.select_related("sku").order_by("sku__code")[:HALT_BADGES],
         "halt_count": halts.count(),
-        "halted_sku_ids": set(
-            halts.filter(sku_id__in=[listing.sku_id for listing in page]).values_list(
-                "sku_id", flat=True
-            )
-        ),
+        "sku_base": _mark_rows(page, halts),
     }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
 
 
-HALT_BADGES = 50
+HALT_BADGES = 20  # badges on a channel's page; the halts page lists them all
+
+
+def _mark_rows(page, halts) -> str:
+    """Work out once per listing row what its cells ask several times (what the channel
+    should show, whether it shows something else, whether its SKU is halted); returns the
+    SKU pages' base URL, so a row links to its SKU without reversing a URL each."""
+    halted = set(
+        halts.filter(sku_id__in=[listing.sku_id for listing in page]).values_list(
+            "sku_id", flat=True
+        )
+    )
+    for listing in page:
+        listing.shown = listing.expected_quantity
+        listing.halted = listing.sku_id in halted
+        listing.differs = (
+            listing.fulfilment != Listing.Fulfilment.FBA
+            and None not in (listing.observed_quantity, listing.shown)
+            and listing.observed_quantity != listing.shown
+        )
+    return reverse("ledger:sku-list")
 
 
 @require_POST
@@ -382,11 +400,20 @@ def order_health_panel(request: HttpRequest) -> HttpResponse:
     themselves."""
     code = request.GET.get("channel", "")
     channels = [get_object_or_404(Channel, code=code)] if code else None
-    context = {
-        "rows": order_health.channel_rates(channels=channels),
-        "weeks": order_health.weekly_oversell(channels=channels, weeks=WEEKS_SHOWN),
-    }
+
+    def read() -> dict:
+        return {
+            "rows": order_health.channel_rates(channels=channels),
+            "weeks": order_health.weekly_oversell(channels=channels, weeks=WEEKS_SHOWN),
+        }
+
+    # Rates over 30 days and 4 weeks: a minute old is as good as new, and reading them goes
+    # through every recent order.
+    context = cache.get_or_set(f"channels:order-health:{code}", read, ORDER_HEALTH_FOR)
     return render(request, "channels/_order_health.html", context)
+
+
+ORDER_HEALTH_FOR = 60
 
 
 def _shown_orders(

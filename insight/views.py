@@ -18,7 +18,7 @@ LOW_SHOWN = 100
 
 @requires()
 def insight(request: HttpRequest) -> HttpResponse:
-    low = cover.low_stock()
+    low = cover.cached_low_stock()
     context = {
         "low": low[:LOW_SHOWN],
         "low_count": len(low),

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, F, Min
 from django.urls import reverse
 from django.utils import timezone
@@ -141,13 +140,9 @@ def _recent_drift_signals(now: datetime) -> list[Signal]:
     ]
 
 
-# Low stock reads every selling SKU's stock and rate (insight.cover): worked out this often,
-# not at every 10 s refresh of the panel.
-LOW_STOCK_EVERY = 300
-
-
 def _low_stock_signals() -> list[Signal]:
-    low = cache.get_or_set("signals:low-stock", lambda: len(cover.low_stock()), LOW_STOCK_EVERY)
+    # Insight's list, at most a minute old: not read again at every 10 s refresh of the panel.
+    low = len(cover.cached_low_stock())
     return _count_signal(
         "low-stock", "warn", low, "{n} SKU runs out before a new order could arrive",
         "{n} SKU/locations run out before a new order could arrive", "insight:insight",
