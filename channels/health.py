@@ -70,7 +70,7 @@ def percentile(values: list[int], fraction: float) -> int | None:
     return ordered[int(rank) - 1]
 
 
-class PercentileDisc(Aggregate):
+class _PercentileDisc(Aggregate):
     """PostgreSQL's nearest-rank percentile: the same figure as `percentile`."""
 
     function = "PERCENTILE_DISC"
@@ -84,20 +84,24 @@ class PercentileDisc(Aggregate):
 def latency_percentiles(since: datetime) -> dict[int, tuple[int, int]]:
     """Channel id -> (p50, p95) push latency in ms of the pushes started since `since`."""
     timed = PushAttempt.objects.filter(started_at__gte=since, latency_ms__isnull=False)
+    found = grouped_latency(timed, ["channel_id"], (0.5, 0.95))
+    return {channel_id: figures for (channel_id,), figures in found.items()}
+
+
+def grouped_latency(timed, keys: list[str], fractions: tuple[float, ...]) -> dict[tuple, tuple]:
+    """(the values of `keys`) -> the nearest-rank percentiles of `latency_ms` at `fractions`,
+    for push attempts grouped by those keys (a column, or an annotation such as an hour)."""
     if connection.vendor == "postgresql":
-        rows = (
-            timed.values("channel_id")
-            .annotate(p50=PercentileDisc("latency_ms", 0.5), p95=PercentileDisc("latency_ms", 0.95))
-            .order_by()
-        )
-        return {row["channel_id"]: (row["p50"], row["p95"]) for row in rows}
+        named = {f"p{n}": _PercentileDisc("latency_ms", f) for n, f in enumerate(fractions)}
+        rows = timed.values(*keys).annotate(**named).order_by()
+        return {tuple(row[k] for k in keys): tuple(row[name] for name in named) for row in rows}
     # SQLite (the demo) has no ordered-set aggregates; its push history is small.
-    values: dict[int, list[int]] = {}
-    for channel_id, latency in timed.values_list("channel_id", "latency_ms"):
-        values.setdefault(channel_id, []).append(latency)
+    values: dict[tuple, list[int]] = {}
+    for *key, latency in timed.values_list(*keys, "latency_ms"):
+        values.setdefault(tuple(key), []).append(latency)
     return {
-        channel_id: (percentile(found, 0.5), percentile(found, 0.95))
-        for channel_id, found in values.items()
+        key: tuple(percentile(found, fraction) for fraction in fractions)
+        for key, found in values.items()
     }
 
 

@@ -12,6 +12,8 @@ from rest_framework import renderers, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 
+from inventory_sync.lib.spreadsheets import safe_cell
+
 from .models import FulfilmentRequest, OrderShipment
 
 
@@ -140,14 +142,6 @@ CSV_COLUMNS = [
 ]
 
 
-def _cell(value):
-    """A spreadsheet runs a cell that starts with = + - @ as a formula: an order name or a
-    SKU code from a channel must stay text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 class FulfilmentRequestCsvRenderer(renderers.BaseRenderer):
     """One row per requested line; an error answer as one `detail` row."""
 
@@ -177,7 +171,7 @@ class FulfilmentRequestCsvRenderer(renderers.BaseRenderer):
                     "sku": line.get("sku"),
                     "quantity": line.get("quantity"),
                 }
-                writer.writerow({column: _cell(value) for column, value in row.items()})
+                writer.writerow({column: safe_cell(value) for column, value in row.items()})
         return out.getvalue().encode()
 
 

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from access.permissions import requires
+from inventory_sync.lib.spreadsheets import safe_cell
 
 from . import cover, effectiveness, fba
 
@@ -41,6 +42,5 @@ def reorder_csv(request: HttpRequest) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(cover.REORDER_COLUMNS)
     for row in cover.reorder_rows(supplier):
-        # A cell starting with = + - @ is a formula to a spreadsheet: kept as text.
-        writer.writerow([f"'{cell}" if cell[:1] in "=+-@" else cell for cell in row])
+        writer.writerow([safe_cell(cell) for cell in row])
     return response

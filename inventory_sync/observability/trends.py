@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.db.models import Count
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from allocation.models import OversellIncident
-from channels.health import PercentileDisc, percentile
+from channels.health import grouped_latency
 from channels.models import Channel, ChannelOrder, PushAttempt
 from reconciliation.models import Drift
 
@@ -35,18 +34,17 @@ class Chart:
 def dashboard_charts(now: datetime | None = None) -> list[Chart]:
     now = timezone.localtime(now or timezone.now())
     channels = list(Channel.objects.order_by("priority", "code"))
+    start = (now - timedelta(days=DAYS - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     charts = _latency(channels, now)
-    charts.append(_daily("drift", "Drift found a day", Drift.objects, "detected_at", now))
-    charts.append(
-        _daily("oversells", "Oversells opened a day", OversellIncident.objects, "opened_at", now)
-    )
+    drift = _by_day(Drift.objects, "detected_at", start)
+    charts.append(_daily("drift", "Drift found a day", drift, None, start))
+    oversells = _by_day(OversellIncident.objects, "opened_at", start)
+    charts.append(_daily("oversells", "Oversells opened a day", oversells, None, start))
+    # Every channel's orders in one query, whatever the number of channels.
+    orders = _by_day(ChannelOrder.objects, "placed_at", start, group="channel_id")
     for channel in channels:
-        orders = ChannelOrder.objects.filter(channel=channel)
-        charts.append(
-            _daily(
-                f"sales:{channel.code}", f"Orders a day, {channel.name}", orders, "placed_at", now
-            )
-        )
+        title = f"Orders a day, {channel.name}"
+        charts.append(_daily(f"sales:{channel.code}", title, orders, channel.pk, start))
     return charts
 
 
@@ -75,35 +73,29 @@ def _latency(channels: list[Channel], now: datetime) -> list[Chart]:
 def hourly_p95(start: datetime) -> dict[tuple[int, datetime], int]:
     """(channel id, hour in the active time zone) -> p95 push latency in ms since `start`."""
     timed = PushAttempt.objects.filter(started_at__gte=start, latency_ms__isnull=False)
-    if connection.vendor == "postgresql":
-        rows = (
-            timed.annotate(hour=TruncHour("started_at"))
-            .values("channel_id", "hour")
-            .annotate(p95=PercentileDisc("latency_ms", 0.95))
-            .order_by()
-        )
-        return {(row["channel_id"], row["hour"]): row["p95"] for row in rows}
-    # SQLite (the demo) has no ordered-set aggregates; its push history is small.
-    values: dict[tuple[int, datetime], list[int]] = {}
-    for channel_id, started, latency in timed.values_list("channel_id", "started_at", "latency_ms"):
-        hour = timezone.localtime(started).replace(minute=0, second=0, microsecond=0)
-        values.setdefault((channel_id, hour), []).append(latency)
-    return {key: percentile(found, 0.95) for key, found in values.items()}
+    found = grouped_latency(
+        timed.annotate(hour=TruncHour("started_at")), ["channel_id", "hour"], (0.95,)
+    )
+    return {key: p95 for key, (p95,) in found.items()}
 
 
-def _daily(key: str, title: str, rows, field: str, now: datetime) -> Chart:
-    start = (now - timedelta(days=DAYS - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    counted = dict(
+def _by_day(rows, field: str, start: datetime, *, group: str | None = None) -> dict:
+    """(group value or None, local date) -> rows counted since `start`."""
+    keys = [group, "day"] if group else ["day"]
+    counted = (
         rows.filter(**{f"{field}__gte": start})
         .annotate(day=TruncDay(field))
-        .values("day")
+        .values(*keys)
         .annotate(n=Count("id"))
-        .values_list("day", "n")
         .order_by()
     )
-    by_date = {day.date(): n for day, n in counted.items()}
+    return {(row[group] if group else None, row["day"].date()): row["n"] for row in counted}
+
+
+def _daily(key: str, title: str, counted: dict, group, start: datetime) -> Chart:
+    """Every day of the window, a day without rows a 0."""
     points = []
     for n in range(DAYS):
         day = (start + timedelta(days=n)).date()
-        points.append((day.strftime("%b %d"), by_date.get(day, 0)))
+        points.append((day.strftime("%b %d"), counted.get((group, day), 0)))
     return Chart(key, title, "", points)

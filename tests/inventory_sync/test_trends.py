@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from allocation.models import OversellIncident
@@ -46,3 +48,25 @@ def test_each_chart_has_every_bucket_and_the_figures_it_counts(client, user):
     assert svg is not None
     assert svg.group(0).count("<rect") == DAYS
     assert "<title>" in svg.group(0)
+
+
+def test_the_panel_reads_as_many_queries_for_many_channels_as_for_one(client, user):
+    client.force_login(user)
+    ChannelFactory(code="first")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/trends/").status_code == 200
+        return len(captured)
+
+    one = queries()
+    for n in range(5):
+        channel = ChannelFactory(code=f"more-{n}")
+        ChannelOrder.objects.create(
+            channel=channel, external_id=f"m{n}", placed_at=timezone.now(),
+            channel_updated_at=timezone.now(),
+        )  # fmt: skip
+        PushAttempt.objects.create(
+            channel=channel, idempotency_key=f"m{n}", status="acknowledged", latency_ms=300
+        )
+    assert queries() == one
